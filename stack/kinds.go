@@ -38,6 +38,9 @@ type StepRun struct {
 	Step    string
 	Profile string
 	Owner   string
+	// Dir is the folder of the definition file; relative paths in Config (a
+	// generator's scenario, say) are relative to it.
+	Dir string
 	// Module is the absolute path of the step's module folder ("" for kinds without one).
 	Module string
 	// Vars are the step's resolved variables, sensitive values included.
