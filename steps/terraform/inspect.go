@@ -1,0 +1,122 @@
+package terraform
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/terraform-config-inspect/tfconfig"
+
+	"github.com/stack-tools/stack/stack"
+)
+
+// InspectModule reads the variables and outputs a module declares without
+// providers, network or `terraform init`, so `stack validate` can check a
+// definition offline. A parse error names the file and line. A module that
+// declares its own backend is rejected: the engine generates the backend so
+// that every stack and step gets its own state.
+func InspectModule(dir string) (stack.ModuleInfo, error) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return stack.ModuleInfo{}, fmt.Errorf("module %s: %w (check the step's \"module\" path; it is relative to the definition file's folder)", dir, err)
+	}
+	if !st.IsDir() {
+		return stack.ModuleInfo{}, fmt.Errorf("module %s is a file; \"module\" must name the folder that holds the .tf files", dir)
+	}
+	if !tfconfig.IsModuleDir(dir) {
+		return stack.ModuleInfo{}, fmt.Errorf("module %s has no .tf or .tf.json files; point \"module\" at a Terraform module folder", dir)
+	}
+	mod, diags := tfconfig.LoadModule(dir)
+	if diags.HasErrors() {
+		return stack.ModuleInfo{}, fmt.Errorf("module %s cannot be read:\n  %s\nfix the file, then run `terraform fmt` and `stack validate` again", dir, strings.Join(diagLines(diags), "\n  "))
+	}
+	if err := checkNoBackend(dir); err != nil {
+		return stack.ModuleInfo{}, err
+	}
+	info := stack.ModuleInfo{
+		Variables: make(map[string]bool, len(mod.Variables)),
+		Outputs:   make(map[string]bool, len(mod.Outputs)),
+	}
+	for name, v := range mod.Variables {
+		info.Variables[name] = v.Required
+	}
+	for name, o := range mod.Outputs {
+		info.Outputs[name] = o.Sensitive
+	}
+	return info, nil
+}
+
+// diagLines formats error diagnostics as "file:line: summary: detail".
+func diagLines(diags tfconfig.Diagnostics) []string {
+	var out []string
+	for _, d := range diags {
+		if d.Severity != tfconfig.DiagError {
+			continue
+		}
+		var b strings.Builder
+		if d.Pos != nil {
+			fmt.Fprintf(&b, "%s:%d: ", d.Pos.Filename, d.Pos.Line)
+		}
+		b.WriteString(d.Summary)
+		if d.Detail != "" {
+			b.WriteString(": ")
+			b.WriteString(d.Detail)
+		}
+		out = append(out, b.String())
+	}
+	return out
+}
+
+var terraformBlockSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "terraform"}}}
+
+var backendBlockSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
+	{Type: "backend", LabelNames: []string{"type"}},
+	{Type: "cloud"},
+}}
+
+// checkNoBackend rejects backend and cloud blocks: the engine writes the
+// backend configuration itself, and a second one makes `terraform init` fail
+// or, worse, share state between stacks.
+func checkNoBackend(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("module %s: %w", dir, err)
+	}
+	var names []string
+	for _, e := range entries {
+		if !e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	p := hclparse.NewParser()
+	for _, name := range names {
+		path := filepath.Join(dir, name)
+		var f *hcl.File
+		var diags hcl.Diagnostics
+		switch {
+		case strings.HasSuffix(name, ".tf"):
+			f, diags = p.ParseHCLFile(path)
+		case strings.HasSuffix(name, ".tf.json"):
+			f, diags = p.ParseJSONFile(path)
+		default:
+			continue
+		}
+		if diags.HasErrors() || f == nil {
+			// LoadModule already reported syntax errors; nothing more to learn here.
+			continue
+		}
+		top, _, _ := f.Body.PartialContent(terraformBlockSchema)
+		for _, tb := range top.Blocks {
+			inner, _, _ := tb.Body.PartialContent(backendBlockSchema)
+			for _, b := range inner.Blocks {
+				return fmt.Errorf("%s:%d: the module declares a %q block; remove it: stack generates the backend for every stack and step", b.DefRange.Filename, b.DefRange.Start.Line, b.Type)
+			}
+		}
+	}
+	return nil
+}
