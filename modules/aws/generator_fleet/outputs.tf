@@ -1,0 +1,14 @@
+output "asg_name" {
+  description = "Auto Scaling group of the generators."
+  value       = aws_autoscaling_group.this.name
+}
+
+output "instance_count" {
+  description = "Generator instances running."
+  value       = var.instance_count
+}
+
+output "security_group_id" {
+  description = "Security group of the generators, to admit them elsewhere."
+  value       = aws_security_group.generator.id
+}

@@ -1,0 +1,153 @@
+# mail_dumpster: an SMTP sink that accepts mail and discards it, so the stack
+# can exercise its outbound-mail code without delivering anything. A Network
+# Load Balancer on TCP var.smtp_port, an Auto Scaling group of small instances
+# running the sink (smtp_sink.sh.tftpl) that waits for healthy targets, and a
+# DNS record (in var.zone_id, or a private hosted zone created here) that
+# points at the load balancer. The step's zookeeper handler publishes
+# mail_dumpster_domain so the application finds it.
+#
+# minimal: one tiny instance. production: several, one per AZ.
+
+locals {
+  lb_name     = trimsuffix(substr("${var.name}-mail", 0, 32), "-")
+  ami_id      = var.ami_id != "" ? var.ami_id : data.aws_ssm_parameter.ami.value
+  create_zone = var.zone_id == ""
+  zone_id     = local.create_zone ? aws_route53_zone.private[0].zone_id : var.zone_id
+  zone_name   = local.create_zone ? aws_route53_zone.private[0].name : data.aws_route53_zone.given[0].name
+}
+
+data "aws_ssm_parameter" "ami" {
+  name = var.ami_ssm_parameter
+}
+
+data "aws_route53_zone" "given" {
+  count = local.create_zone ? 0 : 1
+
+  zone_id = var.zone_id
+}
+
+resource "aws_route53_zone" "private" {
+  count = local.create_zone ? 1 : 0
+
+  name          = "${var.name}.${var.zone_suffix}"
+  comment       = "Private zone of synthetic stack ${var.name}"
+  force_destroy = true
+
+  vpc {
+    vpc_id = var.vpc_id
+  }
+}
+
+resource "aws_security_group" "sink" {
+  name_prefix = "${var.name}-mail-"
+  description = "SMTP sink: SMTP and health checks from inside the VPC"
+  vpc_id      = var.vpc_id
+
+  # A Network Load Balancer keeps the client's address, so admit the VPC.
+  ingress {
+    description = "SMTP"
+    from_port   = var.smtp_port
+    to_port     = var.smtp_port
+    protocol    = "tcp"
+    cidr_blocks = [var.vpc_cidr_block]
+  }
+
+  egress {
+    from_port   = 0
+    to_port     = 0
+    protocol    = "-1"
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+
+  lifecycle {
+    create_before_destroy = true
+  }
+
+  tags = { Name = "${var.name}-mail" }
+}
+
+resource "aws_lb" "this" {
+  name               = local.lb_name
+  load_balancer_type = "network"
+  internal           = true
+  subnets            = var.subnet_ids
+}
+
+resource "aws_lb_target_group" "this" {
+  name                 = local.lb_name
+  port                 = var.smtp_port
+  protocol             = "TCP"
+  vpc_id               = var.vpc_id
+  deregistration_delay = 10
+
+  health_check {
+    protocol            = "TCP"
+    interval            = 10
+    healthy_threshold   = 2
+    unhealthy_threshold = 2
+  }
+}
+
+resource "aws_lb_listener" "smtp" {
+  load_balancer_arn = aws_lb.this.arn
+  port              = var.smtp_port
+  protocol          = "TCP"
+
+  default_action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.this.arn
+  }
+}
+
+resource "aws_launch_template" "this" {
+  name_prefix            = "${var.name}-mail-"
+  image_id               = local.ami_id
+  instance_type          = var.instance_type
+  vpc_security_group_ids = [aws_security_group.sink.id]
+  user_data              = base64encode(templatefile("${path.module}/smtp_sink.sh.tftpl", { port = var.smtp_port }))
+
+  metadata_options {
+    http_tokens = "required"
+  }
+
+  tag_specifications {
+    resource_type = "instance"
+    tags          = merge(var.tags, { Name = "${var.name}-mail-dumpster" })
+  }
+}
+
+resource "aws_autoscaling_group" "this" {
+  name_prefix               = "${var.name}-mail-"
+  min_size                  = var.instance_count
+  max_size                  = var.instance_count
+  desired_capacity          = var.instance_count
+  vpc_zone_identifier       = var.subnet_ids
+  target_group_arns         = [aws_lb_target_group.this.arn]
+  health_check_type         = "ELB"
+  health_check_grace_period = 120
+  wait_for_elb_capacity     = var.instance_count
+  wait_for_capacity_timeout = "10m"
+
+  launch_template {
+    id      = aws_launch_template.this.id
+    version = aws_launch_template.this.latest_version
+  }
+
+  tag {
+    key                 = "Name"
+    value               = "${var.name}-mail-dumpster"
+    propagate_at_launch = true
+  }
+}
+
+resource "aws_route53_record" "this" {
+  zone_id = local.zone_id
+  name    = "${var.record_name}.${local.zone_name}"
+  type    = "A"
+
+  alias {
+    name                   = aws_lb.this.dns_name
+    zone_id                = aws_lb.this.zone_id
+    evaluate_target_health = true
+  }
+}
