@@ -68,7 +68,7 @@ type resolver struct {
 	outputs func(step string) (Outputs, error) // upstream step outputs
 	// fill reads an upstream step's sensitive values, which the store does not keep.
 	fill func(step string) (Outputs, error)
-	own     Outputs                            // the step's own outputs, for handlers
+	own  Outputs // the step's own outputs, for handlers
 }
 
 func (r *resolver) lookup(rf ref) (Output, error) {
