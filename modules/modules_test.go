@@ -530,10 +530,8 @@ func TestSMSInboundProductionIsBiggerThanMinimal(t *testing.T) {
 	}
 }
 
-// The modules' variables the profiles set must exist, or a profile could set
-// a misspelt count that Terraform would reject only at apply time; the check
-// above covers that. Here: every profile-set variable of a module is one the
-// module declares with a default, so the base step stays valid without it.
+// A variable that only profiles set must have a module default, so running the
+// stack without --profile still gives Terraform every required variable.
 func TestProfileVariablesHaveModuleDefaults(t *testing.T) {
 	def, err := stack.LoadDefinition(filepath.Join(stacksDir, "sms-inbound.json"))
 	if err != nil {
