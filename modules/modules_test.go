@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
@@ -527,35 +526,5 @@ func TestSMSInboundProductionIsBiggerThanMinimal(t *testing.T) {
 	}
 	if lo, hi := instances("minimal"), instances("production"); hi <= lo {
 		t.Errorf("aurora instances: production %v is not above minimal %v", hi, lo)
-	}
-}
-
-// A variable that only profiles set must have a module default, so running the
-// stack without --profile still gives Terraform every required variable.
-func TestProfileVariablesHaveModuleDefaults(t *testing.T) {
-	def, err := stack.LoadDefinition(filepath.Join(stacksDir, "sms-inbound.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range def.Steps {
-		if s.Module == "" {
-			continue
-		}
-		info, err := terraform.InspectModule(filepath.Join(def.Dir, s.Module))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var names []string
-		for _, p := range s.Profiles {
-			for k := range p.Vars {
-				names = append(names, k)
-			}
-		}
-		sort.Strings(names)
-		for _, k := range names {
-			if info.Variables[k] {
-				t.Errorf("step %q: profile variable %q is required by %s; give it a default so the step works without a profile", s.Name, k, s.Module)
-			}
-		}
 	}
 }
