@@ -161,7 +161,7 @@ func handlerOutputs(h stack.HandlerDef) ([]string, bool) {
 	case "zookeeper":
 		return nil, true
 	case "aurora":
-		return []string{"endpoint", "reader_endpoint", "port", "cluster_identifier"}, true
+		return []string{"endpoint", "reader_endpoint", "port", "cluster_id"}, true
 	}
 	return nil, false
 }
