@@ -37,6 +37,9 @@ func InspectModule(dir string) (stack.ModuleInfo, error) {
 	if err := checkNoBackend(dir); err != nil {
 		return stack.ModuleInfo{}, err
 	}
+	if problems := checkReferences(dir); len(problems) > 0 {
+		return stack.ModuleInfo{}, fmt.Errorf("module %s would fail `terraform validate`:\n  %s", dir, strings.Join(problems, "\n  "))
+	}
 	info := stack.ModuleInfo{
 		Variables: make(map[string]bool, len(mod.Variables)),
 		Outputs:   make(map[string]bool, len(mod.Outputs)),

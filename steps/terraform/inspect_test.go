@@ -120,3 +120,102 @@ func TestCheckVars(t *testing.T) {
 		t.Errorf("missing = %v, want %v", missing, want)
 	}
 }
+
+// What `terraform validate` would reject without needing a provider: each
+// mistake is reported with its file and line.
+func TestInspectModuleFindsUndeclaredReferences(t *testing.T) {
+	valid := `
+variable "subnets" {
+  type = list(string)
+}
+
+locals {
+  count = length(var.subnets)
+}
+
+data "aws_region" "current" {}
+
+resource "aws_instance" "web" {
+  count     = local.count
+  subnet_id = var.subnets[count.index]
+  provider  = aws.west
+
+  dynamic "ebs_block_device" {
+    for_each = { for i, s in var.subnets : s => i }
+    content {
+      device_name = ebs_block_device.key
+    }
+  }
+
+  lifecycle {
+    ignore_changes = [tags]
+  }
+}
+
+moved {
+  from = aws_instance.old
+  to   = aws_instance.web
+}
+
+output "ids" {
+  value = [for w in aws_instance.web : "${w.id}@${data.aws_region.current.name}${path.module}"]
+}
+`
+	cases := []struct{ name, replace, with, want string }{
+		{"valid", "", "", ""},
+		{"variable", "var.subnets[count.index]", "var.subnet[count.index]", `main.tf:14: reference to undeclared input variable "subnet"`},
+		{"local", "local.count", "local.cnt", `main.tf:13: reference to undeclared local value "cnt"`},
+		{"resource", "aws_instance.web : ", "aws_instance.webs : ", "main.tf:35: reference to undeclared resource aws_instance.webs"},
+		{"data source", "data.aws_region.current.name", "data.aws_region.here.name", "main.tf:35: reference to undeclared data source data.aws_region.here"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			src := valid
+			if tc.replace != "" {
+				if !strings.Contains(src, tc.replace) {
+					t.Fatalf("fixture lacks %q", tc.replace)
+				}
+				src = strings.Replace(src, tc.replace, tc.with, 1)
+			}
+			dir := writeModule(t, map[string]string{"main.tf": src})
+			_, err := InspectModule(dir)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("valid module rejected: %v", err)
+			case tc.want != "" && err == nil:
+				t.Fatalf("module with a bad reference accepted")
+			case tc.want != "" && !strings.Contains(err.Error(), tc.want):
+				t.Errorf("error %q does not contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestInspectModuleChecksTemplatefileVariables(t *testing.T) {
+	files := map[string]string{
+		"main.tf": `
+variable "port" {
+  type = number
+}
+
+output "user_data" {
+  value = templatefile("${path.module}/boot.sh.tftpl", { port = var.port })
+}
+`,
+		"boot.sh.tftpl": "#!/bin/sh\nserve --port ${port} \\\n  --queue ${queue_url}\n",
+	}
+	dir := writeModule(t, files)
+	_, err := InspectModule(dir)
+	if err == nil {
+		t.Fatal("a template variable the call does not pass was accepted")
+	}
+	want := filepath.Join(dir, "boot.sh.tftpl") + ":3: template boot.sh.tftpl uses ${queue_url}, which the templatefile call at line 7 does not pass (passed: port)"
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not contain %q", err, want)
+	}
+
+	files["main.tf"] = strings.Replace(files["main.tf"], "{ port = var.port }", "{ port = var.port, queue_url = \"q\" }", 1)
+	if _, err := InspectModule(writeModule(t, files)); err != nil {
+		t.Errorf("a call passing every template variable was rejected: %v", err)
+	}
+}
