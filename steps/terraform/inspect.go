@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -34,10 +33,14 @@ func InspectModule(dir string) (stack.ModuleInfo, error) {
 	if diags.HasErrors() {
 		return stack.ModuleInfo{}, fmt.Errorf("module %s cannot be read:\n  %s\nfix the file, then run `terraform fmt` and `stack validate` again", dir, strings.Join(diagLines(diags), "\n  "))
 	}
-	if err := checkNoBackend(dir); err != nil {
+	if err := checkJSONBackends(dir); err != nil {
 		return stack.ModuleInfo{}, err
 	}
-	if problems := checkReferences(dir); len(problems) > 0 {
+	problems, err := checkReferences(dir)
+	if err != nil {
+		return stack.ModuleInfo{}, err
+	}
+	if len(problems) > 0 {
 		return stack.ModuleInfo{}, fmt.Errorf("module %s would fail `terraform validate`:\n  %s", dir, strings.Join(problems, "\n  "))
 	}
 	info := stack.ModuleInfo{
@@ -81,44 +84,36 @@ var backendBlockSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
 	{Type: "cloud"},
 }}
 
-// checkNoBackend rejects backend and cloud blocks: the engine writes the
+// backendError rejects a backend or cloud block: the engine writes the
 // backend configuration itself, and a second one makes `terraform init` fail
 // or, worse, share state between stacks.
-func checkNoBackend(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return fmt.Errorf("module %s: %w", dir, err)
+func backendError(b *hcl.Block) error {
+	return fmt.Errorf("%s:%d: the module declares a %q block; remove it: stack generates the backend for every stack and step", b.DefRange.Filename, b.DefRange.Start.Line, b.Type)
+}
+
+// terraformBlocks returns the backend and cloud blocks in a file's terraform blocks.
+func backendBlocks(f *hcl.File) []*hcl.Block {
+	var out []*hcl.Block
+	top, _, _ := f.Body.PartialContent(terraformBlockSchema)
+	for _, tb := range top.Blocks {
+		inner, _, _ := tb.Body.PartialContent(backendBlockSchema)
+		out = append(out, inner.Blocks...)
 	}
-	var names []string
-	for _, e := range entries {
-		if !e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
-			names = append(names, e.Name())
-		}
-	}
-	sort.Strings(names)
+	return out
+}
+
+// checkJSONBackends looks for backend blocks in .tf.json files; native .tf
+// files are checked while their references are.
+func checkJSONBackends(dir string) error {
+	paths, _ := filepath.Glob(filepath.Join(dir, "*.tf.json"))
 	p := hclparse.NewParser()
-	for _, name := range names {
-		path := filepath.Join(dir, name)
-		var f *hcl.File
-		var diags hcl.Diagnostics
-		switch {
-		case strings.HasSuffix(name, ".tf"):
-			f, diags = p.ParseHCLFile(path)
-		case strings.HasSuffix(name, ".tf.json"):
-			f, diags = p.ParseJSONFile(path)
-		default:
-			continue
-		}
+	for _, path := range paths {
+		f, diags := p.ParseJSONFile(path)
 		if diags.HasErrors() || f == nil {
-			// LoadModule already reported syntax errors; nothing more to learn here.
-			continue
+			continue // LoadModule already reported syntax errors
 		}
-		top, _, _ := f.Body.PartialContent(terraformBlockSchema)
-		for _, tb := range top.Blocks {
-			inner, _, _ := tb.Body.PartialContent(backendBlockSchema)
-			for _, b := range inner.Blocks {
-				return fmt.Errorf("%s:%d: the module declares a %q block; remove it: stack generates the backend for every stack and step", b.DefRange.Filename, b.DefRange.Start.Line, b.Type)
-			}
+		if bs := backendBlocks(f); len(bs) > 0 {
+			return backendError(bs[0])
 		}
 	}
 	return nil

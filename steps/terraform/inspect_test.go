@@ -80,17 +80,18 @@ func TestInspectModuleNamesFileAndLineOfSyntaxErrors(t *testing.T) {
 }
 
 func TestInspectModuleRejectsBackendBlocks(t *testing.T) {
-	for name, body := range map[string]string{
-		"backend": "variable \"a\" {}\n\nterraform {\n  backend \"s3\" {\n    bucket = \"b\"\n  }\n}\n",
-		"cloud":   "terraform {\n  cloud {\n    organization = \"o\"\n  }\n}\n",
+	for _, tc := range []struct{ name, file, body, block string }{
+		{"backend", "main.tf", "variable \"a\" {}\n\nterraform {\n  backend \"s3\" {\n    bucket = \"b\"\n  }\n}\n", "backend"},
+		{"cloud", "main.tf", "terraform {\n  cloud {\n    organization = \"o\"\n  }\n}\n", "cloud"},
+		{"json backend", "backend.tf.json", `{"terraform": {"backend": {"s3": {"bucket": "b"}}}}`, "backend"},
 	} {
-		t.Run(name, func(t *testing.T) {
-			dir := writeModule(t, map[string]string{"main.tf": body})
+		t.Run(tc.name, func(t *testing.T) {
+			dir := writeModule(t, map[string]string{tc.file: tc.body})
 			_, err := InspectModule(dir)
 			if err == nil {
-				t.Fatalf("a module with a %s block was accepted", name)
+				t.Fatalf("a module with a %s block was accepted", tc.block)
 			}
-			for _, want := range []string{filepath.Join(dir, "main.tf") + ":", name, "remove it"} {
+			for _, want := range []string{filepath.Join(dir, tc.file) + ":", `"` + tc.block + `" block`, "remove it"} {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("error %q does not mention %q", err, want)
 				}
@@ -217,5 +218,16 @@ output "user_data" {
 	files["main.tf"] = strings.Replace(files["main.tf"], "{ port = var.port }", "{ port = var.port, queue_url = \"q\" }", 1)
 	if _, err := InspectModule(writeModule(t, files)); err != nil {
 		t.Errorf("a call passing every template variable was rejected: %v", err)
+	}
+}
+
+// BenchmarkInspectModule measures one inspection of the largest AWS module;
+// `stack validate` inspects each step's module once per reference to it.
+func BenchmarkInspectModule(b *testing.B) {
+	dir := filepath.Join("..", "..", "modules", "aws", "webhook_service")
+	for b.Loop() {
+		if _, err := InspectModule(dir); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

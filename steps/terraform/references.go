@@ -24,8 +24,15 @@ type declarations struct {
 // provider to find: references to variables, locals, resources, data sources
 // and modules the module does not declare, and templatefile calls that leave
 // a template variable unset. Only native-syntax .tf files are checked.
-func checkReferences(dir string) []string {
+//
+// A backend or cloud block is returned as an error.
+func checkReferences(dir string) ([]string, error) {
 	d := collectDeclarations(dir)
+	for _, f := range d.files {
+		if bs := backendBlocks(f); len(bs) > 0 {
+			return nil, backendError(bs[0])
+		}
+	}
 	var problems []string
 	add := func(rng hcl.Range, format string, args ...any) {
 		problems = append(problems, fmt.Sprintf("%s:%d: %s", rng.Filename, rng.Start.Line, fmt.Sprintf(format, args...)))
@@ -51,7 +58,7 @@ func checkReferences(dir string) []string {
 		problems = append(problems, checkTemplateCalls(dir, body)...)
 	}
 	sort.Strings(problems)
-	return problems
+	return problems, nil
 }
 
 func collectDeclarations(dir string) *declarations {
