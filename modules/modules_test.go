@@ -332,6 +332,9 @@ var brokenCases = []struct {
 	breakIt func(t *testing.T, root string)
 	failsIn []string // profiles that must report it ("" = no profile)
 	want    []expect // every problem reported, in order
+	// cli is what `stack validate` must print for it: the step, the module
+	// and the name. nil for checks the engine does not make.
+	cli []string
 }{
 	{
 		name: "reference to an output the module does not declare",
@@ -341,6 +344,7 @@ var brokenCases = []struct {
 			})
 		},
 		failsIn: []string{"", "minimal", "production"},
+		cli:     []string{"steps[5].vars.queue_url", `step "queue"`, "module ../modules/aws/queue", `no output "url"`},
 		want:    []expect{{"steps[5].vars.queue_url", []string{`step "queue"`, "module ../modules/aws/queue", `no output "url"`, "queue_url"}}},
 	},
 	{
@@ -349,6 +353,7 @@ var brokenCases = []struct {
 			editFile(t, filepath.Join(root, "modules", "aws", "redis", "outputs.tf"), `output "endpoint"`, `output "primary_endpoint"`)
 		},
 		failsIn: []string{"", "minimal", "production"},
+		cli:     []string{"steps[4].vars.redis_endpoint", "steps[5].vars.redis_endpoint", `step "redis"`, "module ../modules/aws/redis", `no output "endpoint"`},
 		want: []expect{
 			{"steps[2].on_complete[0].publish./synthetic/redis/host", []string{`step "redis"`, "module ../modules/aws/redis", `no output "endpoint"`, "primary_endpoint"}},
 			{"steps[4].vars.redis_endpoint", []string{`step "redis"`, "module ../modules/aws/redis", `no output "endpoint"`, "primary_endpoint"}},
@@ -374,6 +379,7 @@ var brokenCases = []struct {
 			})
 		},
 		failsIn: []string{"", "minimal", "production"},
+		cli:     []string{"steps[5].vars", `step "workers"`, "module ../modules/aws/workers", `required variable "queue_arn"`},
 		want:    []expect{{"steps[5].vars", []string{`step "workers"`, "module ../modules/aws/workers", `required variable "queue_arn"`}}},
 	},
 	{
@@ -385,6 +391,7 @@ var brokenCases = []struct {
 			})
 		},
 		failsIn: []string{"production"},
+		cli:     []string{`step "redis"`, "module ../modules/aws/redis", `variable "node_count" is not declared`},
 		want:    []expect{{"steps[2].profiles.production.vars.node_count", []string{`step "redis"`, "module ../modules/aws/redis", "profile production", `variable "node_count" is not declared`, "num_shards", "replicas_per_shard"}}},
 	},
 }
