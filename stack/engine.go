@@ -563,17 +563,19 @@ func (r *runner) applyStep(ctx context.Context, s *Step, force bool) error {
 		return r.fail(ctx, s, start, err)
 	}
 	progress := run.Progress
-	var lastSaved time.Time
+	saver := newProgressSaver(func(msg string) {
+		_ = r.w.step(ctx, s.Name, func(st *StepState) {
+			if st.Status == StatusRunning {
+				st.Progress = msg
+			}
+		})
+	})
+	defer saver.stop()
 	run.Progress = func(format string, args ...any) {
 		progress(format, args...)
 		msg := fmt.Sprintf(format, args...)
 		fmt.Fprintf(logFile, "# %s\n", msg)
-		// Other workstations see what the step is doing; once a second is enough
-		// and keeps the store from becoming the bottleneck.
-		if time.Since(lastSaved) >= time.Second {
-			lastSaved = time.Now()
-			_ = r.w.step(ctx, s.Name, func(st *StepState) { st.Progress = msg })
-		}
+		saver.set(msg)
 	}
 	kind, _ := r.e.Registry.Step(s.Kind)
 	outs, err := kind.Apply(ctx, run)
@@ -656,6 +658,54 @@ func (r *runner) runHandlers(ctx context.Context, s *Step, run *StepRun, outs Ou
 		r.e.emit(Event{Stack: r.w.name, Step: s.Name, Type: EventHandler, Message: hd.Handler + " done"})
 	}
 	return states, nil
+}
+
+// progressSaver stores a step's latest progress line so other workstations see
+// what it is doing: the first at once, then at most one a second, and always the
+// latest in the end. It keeps the store from becoming the bottleneck.
+type progressSaver struct {
+	mu      sync.Mutex
+	save    func(string)
+	latest  string
+	last    time.Time
+	timer   *time.Timer
+	stopped bool
+}
+
+func newProgressSaver(save func(string)) *progressSaver { return &progressSaver{save: save} }
+
+func (p *progressSaver) set(msg string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.latest = msg
+	if p.stopped || p.timer != nil {
+		return
+	}
+	wait := time.Second - time.Since(p.last)
+	if wait < 0 {
+		wait = 0
+	}
+	p.timer = time.AfterFunc(wait, p.flush)
+}
+
+func (p *progressSaver) flush() {
+	p.mu.Lock()
+	msg := p.latest
+	p.last, p.timer = time.Now(), nil
+	stopped := p.stopped
+	p.mu.Unlock()
+	if !stopped {
+		p.save(msg)
+	}
+}
+
+func (p *progressSaver) stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stopped = true
+	if p.timer != nil {
+		p.timer.Stop()
+	}
 }
 
 func (r *runner) fail(ctx context.Context, s *Step, start time.Time, cause error) error {

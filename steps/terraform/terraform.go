@@ -491,9 +491,9 @@ func (w *progressWriter) Write(p []byte) (int, error) { return w.pw.Write(p) }
 
 func (w *progressWriter) line(b []byte) {
 	var m struct {
-		Level   string `json:"@level"`
-		Message string `json:"@message"`
-		Type    string `json:"type"`
+		Level   string                    `json:"@level"`
+		Message string                    `json:"@message"`
+		Type    string                    `json:"type"`
 		Outputs map[string]streamedOutput `json:"outputs"`
 		Diag    struct {
 			Severity string `json:"severity"`
