@@ -2,6 +2,8 @@ module github.com/stack-tools/stack
 
 go 1.26.8
 
+require github.com/go-zookeeper/zk v1.0.4
+
 require (
 	github.com/hashicorp/errwrap v1.0.0 // indirect
 	github.com/hashicorp/go-multierror v1.1.1 // indirect
