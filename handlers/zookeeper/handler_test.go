@@ -355,4 +355,3 @@ func TestMarkingAValueSensitiveReplacesItsACL(t *testing.T) {
 		t.Fatalf("version = %q, want 2", v)
 	}
 }
-
