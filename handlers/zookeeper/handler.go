@@ -79,10 +79,21 @@ func (h *Handler) Run(ctx context.Context, run *stack.HandlerRun) (stack.Handler
 	if err != nil {
 		return stack.HandlerResult{}, err
 	}
-	if strings.TrimSpace(h.opts.Hosts) == "" {
+	prev, err := decodeRecord(run.Previous)
+	if err != nil {
+		return stack.HandlerResult{}, err
+	}
+	hosts := h.opts.Hosts
+	if strings.TrimSpace(hosts) == "" && !prev.empty() {
+		// Values this stack published must stay current (and be removable), so
+		// without a setting here the handler goes back where it published.
+		hosts = prev.Hosts
+		run.Progress("no --zookeeper given; using %s, where this step published before", hosts)
+	}
+	if strings.TrimSpace(hosts) == "" {
 		return stack.HandlerResult{}, &stack.SkipError{Reason: "no ZooKeeper configured; set --zookeeper HOST:PORT or STACK_ZOOKEEPER to publish"}
 	}
-	servers, err := parseHosts(h.opts.Hosts)
+	servers, err := parseHosts(hosts)
 	if err != nil {
 		return stack.HandlerResult{}, err
 	}
@@ -94,11 +105,7 @@ func (h *Handler) Run(ctx context.Context, run *stack.HandlerRun) (stack.Handler
 	if err != nil {
 		return stack.HandlerResult{}, err
 	}
-	t.hosts = h.opts.Hosts
-	prev, err := decodeRecord(run.Previous)
-	if err != nil {
-		return stack.HandlerResult{}, err
-	}
+	t.hosts = hosts
 
 	run.Progress("connecting to ZooKeeper at %s", t.hosts)
 	s, err := dial(ctx, servers, t.hosts, creds, h.opts, run.Log)

@@ -355,3 +355,23 @@ func TestMarkingAValueSensitiveReplacesItsACL(t *testing.T) {
 		t.Fatalf("version = %q, want 2", v)
 	}
 }
+
+func TestWithoutSettingAPublishedStepUsesTheRecordedServers(t *testing.T) {
+	zkSrv := needServer(t)
+	cfg := `{"publish": {"/web/url": "${outputs.url}"}}`
+	r := newRunner(t, handlerFor(zkSrv), "recorded", "web", cfg)
+	r.mustPublish(stack.Outputs{"url": {Value: "http://one"}})
+	// Another workstation, without --zookeeper, re-runs the step and tears it down.
+	r.h = New(Options{RetryTimeout: 2 * time.Second})
+	r.mustPublish(stack.Outputs{"url": {Value: "http://two"}})
+	app := client(t, zkSrv, "")
+	if got, _ := get(t, app, "/stack/recorded/web/url"); got != "http://two" {
+		t.Fatalf("url = %q, want the re-run's value", got)
+	}
+	if err := r.teardown(); err != nil {
+		t.Fatal(err)
+	}
+	if exists(t, app, "/stack/recorded") {
+		t.Fatal("teardown without a setting left the stack's nodes")
+	}
+}
