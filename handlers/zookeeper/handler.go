@@ -36,16 +36,29 @@ type Options struct {
 	SessionTimeout time.Duration
 	// RetryTimeout bounds how long connection losses are retried (default 30s).
 	RetryTimeout time.Duration
+
+	// invalid is a bad setting found by OptionsFromEnv, reported when the
+	// handler is used.
+	invalid error
 }
 
 // OptionsFromEnv fills Options from the --zookeeper flag value (hosts) and the
 // environment: STACK_ZOOKEEPER when hosts is empty, STACK_ZOOKEEPER_AUTH,
-// STACK_ZOOKEEPER_AUTH_FILE.
+// STACK_ZOOKEEPER_AUTH_FILE, and STACK_ZOOKEEPER_RETRY (a Go duration: how
+// long to retry while ZooKeeper is unreachable).
 func OptionsFromEnv(hosts string, getenv func(string) string) Options {
 	if hosts == "" {
 		hosts = getenv("STACK_ZOOKEEPER")
 	}
-	return Options{Hosts: hosts, Auth: getenv("STACK_ZOOKEEPER_AUTH"), AuthFile: getenv("STACK_ZOOKEEPER_AUTH_FILE")}
+	o := Options{Hosts: hosts, Auth: getenv("STACK_ZOOKEEPER_AUTH"), AuthFile: getenv("STACK_ZOOKEEPER_AUTH_FILE")}
+	if v := getenv("STACK_ZOOKEEPER_RETRY"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			o.invalid = fmt.Errorf("STACK_ZOOKEEPER_RETRY=%q: use a positive Go duration such as 30s", v)
+		}
+		o.RetryTimeout = d
+	}
+	return o
 }
 
 // Handler is the zookeeper completion handler.
@@ -75,13 +88,37 @@ func (h *Handler) Validate(config json.RawMessage) error {
 
 // Run publishes the step's values.
 func (h *Handler) Run(ctx context.Context, run *stack.HandlerRun) (stack.HandlerResult, error) {
-	cfg, err := parseConfig(run.Config)
-	if err != nil {
-		return stack.HandlerResult{}, err
-	}
 	prev, err := decodeRecord(run.Previous)
 	if err != nil {
 		return stack.HandlerResult{}, err
+	}
+	rec, err := h.publish(ctx, run, &prev)
+	if err != nil {
+		if _, skipped := stack.IsSkip(err); !skipped && !prev.empty() {
+			// A failed run still owns what it owned before, and what a write of
+			// unknown outcome may have made: hand that back so the step keeps it
+			// for the rerun and for down.
+			if b, merr := json.Marshal(prev); merr == nil {
+				return stack.HandlerResult{Record: b}, err
+			}
+		}
+		return stack.HandlerResult{}, err
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return stack.HandlerResult{}, err
+	}
+	return stack.HandlerResult{Record: b}, nil
+}
+
+// publish does Run's work; *prev follows the record stored before a write.
+func (h *Handler) publish(ctx context.Context, run *stack.HandlerRun, prev *record) (record, error) {
+	cfg, err := parseConfig(run.Config)
+	if err != nil {
+		return record{}, err
+	}
+	if h.opts.invalid != nil {
+		return record{}, h.opts.invalid
 	}
 	hosts := h.opts.Hosts
 	if strings.TrimSpace(hosts) == "" && !prev.empty() {
@@ -91,42 +128,38 @@ func (h *Handler) Run(ctx context.Context, run *stack.HandlerRun) (stack.Handler
 		run.Progress("no --zookeeper given; using %s, where this step published before", hosts)
 	}
 	if strings.TrimSpace(hosts) == "" {
-		return stack.HandlerResult{}, &stack.SkipError{Reason: "no ZooKeeper configured; set --zookeeper HOST:PORT or STACK_ZOOKEEPER to publish"}
+		return record{}, &stack.SkipError{Reason: "no ZooKeeper configured; set --zookeeper HOST:PORT or STACK_ZOOKEEPER to publish"}
 	}
 	servers, err := parseHosts(hosts)
 	if err != nil {
-		return stack.HandlerResult{}, err
+		return record{}, err
 	}
 	creds, err := h.credentials()
 	if err != nil {
-		return stack.HandlerResult{}, err
+		return record{}, err
 	}
 	t, err := resolveTarget(run, cfg, creds)
 	if err != nil {
-		return stack.HandlerResult{}, err
+		return record{}, err
 	}
 	t.hosts = hosts
 
 	run.Progress("connecting to ZooKeeper at %s", t.hosts)
 	s, err := dial(ctx, servers, t.hosts, creds, h.opts, run.Log)
 	if err != nil {
-		return stack.HandlerResult{}, err
+		return record{}, err
 	}
 	defer s.close()
 	rec, changed, err := s.apply(ctx, run, t, prev, "publish")
 	if err != nil {
-		return stack.HandlerResult{}, err
+		return record{}, err
 	}
 	if len(changed) == 0 {
 		run.Progress("ZooKeeper values under %s already current", t.root)
 	} else {
 		run.Progress("published %d ZooKeeper change(s) under %s", len(changed), t.root)
 	}
-	b, err := json.Marshal(rec)
-	if err != nil {
-		return stack.HandlerResult{}, err
-	}
-	return stack.HandlerResult{Record: b}, nil
+	return rec, nil
 }
 
 // Teardown deletes what the record says this stack published or created.
@@ -137,6 +170,9 @@ func (h *Handler) Teardown(ctx context.Context, run *stack.HandlerRun, raw json.
 	}
 	if prev.empty() {
 		return nil
+	}
+	if h.opts.invalid != nil {
+		return h.opts.invalid
 	}
 	// Delete from the configured ZooKeeper; without one, from where the
 	// record says the values were published.
@@ -161,18 +197,18 @@ func (h *Handler) Teardown(ctx context.Context, run *stack.HandlerRun, raw json.
 		return err
 	}
 	defer s.close()
-	_, _, err = s.apply(ctx, run, target{hosts: hosts, root: prev.Root}, prev, "teardown")
+	_, _, err = s.apply(ctx, run, target{hosts: hosts, root: prev.Root}, &prev, "teardown")
 	return err
 }
 
 // apply reads the tree, plans and writes in one multi, re-planning after
 // connection losses and concurrent changes until the retry deadline.
-func (s *session) apply(ctx context.Context, run *stack.HandlerRun, t target, prev record, what string) (record, []string, error) {
+func (s *session) apply(ctx context.Context, run *stack.HandlerRun, t target, prev *record, what string) (record, []string, error) {
 	backoff := 100 * time.Millisecond
 	conflicts := 0
 	var lastErr error
 	for {
-		rec, changed, err := s.attempt(run, t, &prev, what)
+		rec, changed, err := s.attempt(run, t, prev, what)
 		if err == nil {
 			return rec, changed, nil
 		}

@@ -375,3 +375,30 @@ func TestWithoutSettingAPublishedStepUsesTheRecordedServers(t *testing.T) {
 		t.Fatal("teardown without a setting left the stack's nodes")
 	}
 }
+
+func TestAFailedRunKeepsWhatTheStepOwns(t *testing.T) {
+	zkSrv := needServer(t)
+	cfg := `{"publish": {"/web/url": "${outputs.url}"}}`
+	r := newRunner(t, handlerFor(zkSrv), "keeps", "web", cfg)
+	r.mustPublish(stack.Outputs{"url": {Value: "http://one"}})
+	port, err := testenv.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.h = New(Options{Hosts: "127.0.0.1:" + strconv.Itoa(port), RetryTimeout: time.Second})
+	if _, err := r.publish(stack.Outputs{"url": {Value: "http://two"}}); !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("err = %v, want unreachable", err)
+	}
+	// The next run, against the right server, still knows the node is its own.
+	r.h = handlerFor(zkSrv)
+	r.mustPublish(stack.Outputs{"url": {Value: "http://two"}})
+	if got, _ := get(t, client(t, zkSrv, ""), "/stack/keeps/web/url"); got != "http://two" {
+		t.Fatalf("url = %q", got)
+	}
+	if err := r.teardown(); err != nil {
+		t.Fatal(err)
+	}
+	if exists(t, client(t, zkSrv, ""), "/stack/keeps") {
+		t.Fatal("teardown after a failed run left the stack's nodes")
+	}
+}

@@ -95,8 +95,23 @@ func (r *runner) publish(outputs stack.Outputs) (record, error) {
 	r.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	r.mu.Lock()
+	r.updates = nil
+	r.mu.Unlock()
 	res, err := r.h.Run(ctx, r.handlerRun(outputs))
 	if err != nil {
+		// As the engine does: a failed handler keeps the record it returned, or
+		// else the last one it stored during this run, or else none.
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		switch {
+		case res.Record != nil:
+			r.record = res.Record
+		case len(r.updates) > 0:
+			r.record = r.updates[len(r.updates)-1]
+		default:
+			r.record = nil
+		}
 		return record{}, err
 	}
 	r.record = res.Record
