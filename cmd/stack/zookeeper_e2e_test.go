@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -18,6 +17,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/stack-tools/stack/internal/testenv"
+	"github.com/stack-tools/stack/stack"
 )
 
 // The acceptance of issue 4, through the CLI: the demo stack's database step
@@ -28,6 +28,7 @@ func TestZooKeeperHandlerEndToEnd(t *testing.T) {
 	if err != nil {
 		testenv.Missing(t, err)
 	}
+	// A server of its own: this test stops and restarts it.
 	zkSrv, err := testenv.StartZooKeeper(t.TempDir())
 	if err != nil {
 		testenv.Missing(t, err)
@@ -35,34 +36,17 @@ func TestZooKeeperHandlerEndToEnd(t *testing.T) {
 	t.Cleanup(func() { _ = zkSrv.Stop() })
 
 	dir := t.TempDir()
-	bin := zkBuildCLI(t, dir)
 	def := zkDemoWithPublish(t, dir)
-	base := []string{
-		"STACK_STATE=" + filepath.Join(dir, "state"),
-		"STACK_CACHE=" + filepath.Join(dir, "cache"),
-		"STACK_TERRAFORM=" + tf,
-		"STACK_ZOOKEEPER_AUTH=app:app-secret",
-		"STACK_ZOOKEEPER_RETRY=2s",
-	}
-	withZK := append([]string{"STACK_ZOOKEEPER=" + zkSrv.Addr()}, base...)
-	cli := func(env []string, args ...string) (string, int) {
-		t.Helper()
-		return zkRunCLI(t, bin, dir, env, args...)
-	}
-	mustCLI := func(env []string, args ...string) string {
-		t.Helper()
-		out, code := cli(env, args...)
-		if code != 0 {
-			t.Fatalf("stack %s: exit %d\n%s", strings.Join(args, " "), code, out)
-		}
-		return out
-	}
+	state := filepath.Join(dir, "state")
+	auth := []string{"STACK_TERRAFORM=" + tf, "STACK_ZOOKEEPER_AUTH=app:app-secret", "STACK_ZOOKEEPER_RETRY=2s"}
+	w := newWorkstation(t, state, append([]string{"STACK_ZOOKEEPER=" + zkSrv.Addr()}, auth...)...)
+	noZK := newWorkstation(t, state, auth...)
 
 	app := zkClient(t, zkSrv.Addr(), "app:app-secret")
 	anon := zkClient(t, zkSrv.Addr(), "")
 	before := zkTree(t, app)
 
-	mustCLI(withZK, "up", def, "--name", "zkdemo", "--only", "network,database")
+	w.must("up", def, "--name", "zkdemo", "--only", "network,database")
 	node := func(p string) (string, *zk.Stat) {
 		t.Helper()
 		data, stat, err := app.Get("/stack/zkdemo/database" + p)
@@ -85,7 +69,7 @@ func TestZooKeeperHandlerEndToEnd(t *testing.T) {
 		t.Fatalf("password read with the credentials has %d characters, want the module's 64", len(password))
 	}
 	// Terraform's own state holds it, as it must; the stack's records and logs must not.
-	for _, d := range []string{filepath.Join(dir, "state"), filepath.Join(dir, "cache")} {
+	for _, d := range []string{state, w.home} {
 		if leaked := zkGrepDir(t, d, password); leaked != "" {
 			t.Fatalf("the sensitive value was written to %s", leaked)
 		}
@@ -98,7 +82,7 @@ func TestZooKeeperHandlerEndToEnd(t *testing.T) {
 
 	// The module's output changes; rerun-step updates exactly that node.
 	zkEditModule(t, dir, `endpoint = "db.${length(var.subnet_ids)}az.internal"`, `endpoint = "db.${length(var.subnet_ids)}az.v2.internal"`)
-	mustCLI(withZK, "rerun-step", "zkdemo", "database")
+	w.must("rerun-step", "zkdemo", "database")
 	if v, s := node("/endpoint"); v != "db.1az.v2.internal" || s.Version != endpointStat.Version+1 {
 		t.Fatalf("endpoint after rerun-step = %q (version %d)", v, s.Version)
 	}
@@ -119,23 +103,11 @@ func TestZooKeeperHandlerEndToEnd(t *testing.T) {
 	if err := zkSrv.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	out, code := cli(withZK, "rerun-step", "zkdemo", "database")
-	if code != 1 || !strings.Contains(out, "ZooKeeper unreachable") || !strings.Contains(out, zkSrv.Addr()) {
-		t.Fatalf("rerun-step with ZooKeeper stopped: exit %d, want 1 naming the unreachable server\n%s", code, out)
+	r := w.run("rerun-step", "zkdemo", "database")
+	if r.code != 1 || !strings.Contains(r.stderr+r.stdout, "ZooKeeper unreachable") || !strings.Contains(r.stderr+r.stdout, zkSrv.Addr()) {
+		t.Fatalf("rerun-step with ZooKeeper stopped: exit %d, want 1 naming the unreachable server\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	status := mustCLI(withZK, "status", "zkdemo", "--output", "json")
-	var rec struct {
-		Steps map[string]struct {
-			Status  string `json:"status"`
-			Outputs map[string]struct {
-				Value any `json:"value"`
-			} `json:"outputs"`
-		} `json:"steps"`
-	}
-	if err := json.Unmarshal([]byte(status), &rec); err != nil {
-		t.Fatalf("status --output json: %v\n%s", err, status)
-	}
-	if s := rec.Steps["database"]; s.Status != "failed" || s.Outputs["endpoint"].Value != "db.1az.v3.internal" {
+	if s := w.status("zkdemo").Steps["database"]; s.Status != stack.StatusFailed || s.Outputs["endpoint"].Value != "db.1az.v3.internal" {
 		t.Fatalf("database after the failed publish: %+v, want failed with the new Terraform outputs kept", s)
 	}
 	if err := zkSrv.Start(); err != nil {
@@ -145,7 +117,7 @@ func TestZooKeeperHandlerEndToEnd(t *testing.T) {
 	if now := zkTree(t, app); !slices.Equal(published, now) {
 		t.Fatalf("the failed publish changed ZooKeeper:\nbefore %v\nafter  %v", published, now)
 	}
-	mustCLI(withZK, "rerun-step", "zkdemo", "database")
+	w.must("rerun-step", "zkdemo", "database")
 	if v, _ := node("/endpoint"); v != "db.1az.v3.internal" {
 		t.Fatalf("endpoint after the completing rerun-step = %q", v)
 	}
@@ -153,29 +125,19 @@ func TestZooKeeperHandlerEndToEnd(t *testing.T) {
 		t.Fatalf("version node = %q, want 3", v)
 	}
 
-	mustCLI(withZK, "down", "zkdemo")
+	w.must("down", "zkdemo")
 	if after := zkTree(t, app); !slices.Equal(before, after) {
 		t.Fatalf("down did not restore the tree:\nbefore %v\nafter  %v", before, after)
 	}
 
 	// No ZooKeeper: the stack still comes up; status says the handler was
 	// skipped, why, and how to enable it.
-	mustCLI(base, "up", def, "--name", "nozk", "--only", "network,database")
-	text := mustCLI(base, "status", "nozk")
+	noZK.must("up", def, "--name", "nozk", "--only", "network,database")
+	text := noZK.must("status", "nozk").stdout
 	if !strings.Contains(text, "handler zookeeper: skipped") || !strings.Contains(text, "set --zookeeper HOST:PORT or STACK_ZOOKEEPER") {
 		t.Fatalf("status without ZooKeeper does not show the skip and its reason:\n%s", text)
 	}
-	mustCLI(base, "down", "nozk")
-}
-
-func zkBuildCLI(t *testing.T, dir string) string {
-	t.Helper()
-	bin := filepath.Join(dir, "stack")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+	noZK.must("down", "nozk")
 }
 
 // zkDemoWithPublish copies the demo stack and its modules, and adds a
@@ -239,34 +201,6 @@ func zkEditModule(t *testing.T, dir, old, new string) {
 	if err := os.WriteFile(path, bytes.Replace(b, []byte(old), []byte(new), 1), 0o644); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func zkRunCLI(t *testing.T, bin, dir string, env []string, args ...string) (string, int) {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	cmd.Env = append(zkCleanEnv(), env...)
-	out, err := cmd.CombinedOutput()
-	var exit *exec.ExitError
-	switch {
-	case errors.As(err, &exit):
-		return string(out), exit.ExitCode()
-	case err != nil:
-		t.Fatalf("run stack: %v", err)
-	}
-	return string(out), 0
-}
-
-// zkCleanEnv is the test's environment without any stack setting, so the
-// developer's own STACK_* variables do not leak in.
-func zkCleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "STACK_") {
-			env = append(env, kv)
-		}
-	}
-	return env
 }
 
 func zkClient(t *testing.T, addr, auth string) *zk.Conn {
