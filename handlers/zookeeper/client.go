@@ -63,7 +63,7 @@ func dial(ctx context.Context, servers []string, hosts string, creds *credential
 			if errors.Is(err, zk.ErrAuthFailed) {
 				return nil, fmt.Errorf("%w: ZooKeeper at %s rejected the credentials for user %q (AuthFailed); check STACK_ZOOKEEPER_AUTH or the auth file: %w", ErrAuth, hosts, creds.user, err)
 			}
-			return nil, s.explain(ctx, err, "")
+			return nil, s.explain(ctx, err, "login")
 		}
 	}
 	return s, nil

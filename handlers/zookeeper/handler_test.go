@@ -402,3 +402,37 @@ func TestAFailedRunKeepsWhatTheStepOwns(t *testing.T) {
 		t.Fatal("teardown after a failed run left the stack's nodes")
 	}
 }
+
+func TestPublishRidesOutAServerRestart(t *testing.T) {
+	zkSrv := needServer(t)
+	// A session shorter than the outage, so the client may come back to an
+	// expired session; either way the publish must finish once the server is back.
+	h := New(Options{Hosts: zkSrv.Addr(), Auth: appAuth, SessionTimeout: 500 * time.Millisecond, RetryTimeout: 30 * time.Second})
+	r := newRunner(t, h, "restart", "mail", mailConfig)
+	r.mustPublish(mailOutputs("mail-1.restart.test"))
+
+	restarted := make(chan error, 1)
+	r.onWrite = func() {
+		r.onWrite = nil
+		if err := zkSrv.Stop(); err != nil {
+			restarted <- err
+			return
+		}
+		go func() {
+			time.Sleep(1500 * time.Millisecond)
+			restarted <- zkSrv.Start()
+		}()
+	}
+	r.mustPublish(mailOutputs("mail-2.restart.test"))
+	if err := <-restarted; err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("handler log:\n%s", r.log.String())
+	app := client(t, zkSrv, appAuth)
+	if got, _ := get(t, app, "/stack/restart/mail/host"); got != "mail-2.restart.test" {
+		t.Fatalf("host = %q after the outage", got)
+	}
+	if got, _ := get(t, app, "/stack/restart/mail/.version"); got != "2" {
+		t.Fatalf("version = %q, want 2 (one change, published once)", got)
+	}
+}

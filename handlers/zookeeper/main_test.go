@@ -1,6 +1,7 @@
 package zookeeper
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -66,6 +67,7 @@ type runner struct {
 	onWrite func() // called when the handler is about to send its transaction
 	mu      sync.Mutex
 	updates []json.RawMessage
+	log     bytes.Buffer // the handler's detailed log, as the engine stores it
 }
 
 func newRunner(t *testing.T, h *Handler, stackName, step, config string) *runner {
@@ -75,6 +77,7 @@ func newRunner(t *testing.T, h *Handler, stackName, step, config string) *runner
 func (r *runner) handlerRun(outputs stack.Outputs) *stack.HandlerRun {
 	run := stack.NewHandlerRun(r.stack, r.step, json.RawMessage(r.config), outputs, map[string]any{"env": "test"})
 	run.Previous = r.record
+	run.Log = &r.log
 	run.Update = func(rec json.RawMessage) error {
 		r.mu.Lock()
 		defer r.mu.Unlock()
