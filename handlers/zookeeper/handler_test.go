@@ -436,3 +436,38 @@ func TestPublishRidesOutAServerRestart(t *testing.T) {
 		t.Fatalf("version = %q, want 2 (one change, published once)", got)
 	}
 }
+
+func TestNodesOthersBuiltOnAreLeftInPlace(t *testing.T) {
+	zkSrv := needServer(t)
+	app := client(t, zkSrv, appAuth)
+	r := newRunner(t, handlerFor(zkSrv), "nested", "db", `{"publish": {"/db": "primary", "/db/port": "5432"}}`)
+	r.mustPublish(nil)
+
+	// "/db" is no longer produced but still holds "/db/port": it stays, emptied.
+	r.config = `{"publish": {"/db/port": "5432"}}`
+	r.mustPublish(nil)
+	if got, _ := get(t, app, "/stack/nested/db"); got != "" {
+		t.Fatalf("/db still holds %q after its value was removed", got)
+	}
+
+	// Another client builds under a node this stack published; down keeps
+	// their node and the path to it, deletes the rest.
+	if _, err := app.Create("/stack/nested/db/port/theirs", []byte("x"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.teardown(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := get(t, app, "/stack/nested/db/port/theirs"); got != "x" {
+		t.Fatalf("the other client's node = %q", got)
+	}
+	if got, _ := get(t, app, "/stack/nested/db/port"); got != "" {
+		t.Fatalf("the stack's value %q stayed behind in a node kept for another client's child", got)
+	}
+	if exists(t, app, "/stack/nested/db/.version") {
+		t.Fatal("down left the version node")
+	}
+	if !strings.Contains(r.log.String(), "left /stack/nested/db/port in place") {
+		t.Fatalf("the log does not say what was left and why:\n%s", r.log.String())
+	}
+}
