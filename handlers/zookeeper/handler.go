@@ -142,7 +142,7 @@ func (h *Handler) publish(ctx context.Context, run *stack.HandlerRun, prev *reco
 	if err != nil {
 		return record{}, err
 	}
-	t.hosts = hosts
+	t.hosts, t.rewrite = hosts, run.Replace
 
 	run.Progress("connecting to ZooKeeper at %s", t.hosts)
 	s, err := dial(ctx, servers, t.hosts, creds, h.opts, run.Log)

@@ -471,3 +471,22 @@ func TestNodesOthersBuiltOnAreLeftInPlace(t *testing.T) {
 		t.Fatalf("the log does not say what was left and why:\n%s", r.log.String())
 	}
 }
+
+func TestReplaceRewritesAndBumpsTheVersion(t *testing.T) {
+	zkSrv := needServer(t)
+	app := client(t, zkSrv, appAuth)
+	r := newRunner(t, handlerFor(zkSrv), "replace", "web", `{"publish": {"/web/url": "http://same"}}`)
+	r.mustPublish(nil)
+	_, before := get(t, app, "/stack/replace/web/url")
+	run := r.handlerRun(nil)
+	run.Replace = true
+	if _, err := r.h.Run(context.Background(), run); err != nil {
+		t.Fatal(err)
+	}
+	if _, after := get(t, app, "/stack/replace/web/url"); after.Version != before.Version+1 {
+		t.Fatalf("--replace left the node at version %d", after.Version)
+	}
+	if v, _ := get(t, app, "/stack/replace/web/.version"); v != "2" {
+		t.Fatalf("version = %q after --replace, want 2", v)
+	}
+}

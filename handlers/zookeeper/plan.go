@@ -23,6 +23,9 @@ type target struct {
 	versionPath string
 	// sensitiveACL protects sensitive values (digest ACL of our identity).
 	sensitiveACL []zk.ACL
+	// rewrite writes the stack's nodes even when current, so the version node
+	// moves and watchers reload (rerun-step --replace).
+	rewrite bool
 }
 
 type wantNode struct {
@@ -143,7 +146,7 @@ func makePlan(t target, prev record, state map[string]*znode) (plan, error) {
 			}
 			rn.Version = s.stat.Version
 			switch {
-			case bytes.Equal(s.data, w.data) && aclEqual(s.acl, acl):
+			case bytes.Equal(s.data, w.data) && aclEqual(s.acl, acl) && !t.rewrite:
 				// Already current: no write, so watchers see no change.
 			case aclEqual(s.acl, acl):
 				sets = append(sets, &zk.SetDataRequest{Path: pth, Data: w.data, Version: s.stat.Version})
