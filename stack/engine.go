@@ -620,13 +620,15 @@ func (r *runner) runHandlers(ctx context.Context, s *Step, run *StepRun, outs Ou
 	states := make([]HandlerState, len(s.Handlers))
 	for i, hd := range s.Handlers {
 		states[i] = HandlerState{Handler: hd.Handler, Status: StatusPending}
+		// Until a handler reports otherwise, what it made before is still there:
+		// keep its record so a failed or skipped run can still be torn down.
+		if prev != nil && i < len(prev.Handlers) && prev.Handlers[i].Handler == hd.Handler {
+			states[i].Record = prev.Handlers[i].Record
+		}
 	}
 	for i, hd := range s.Handlers {
 		h, _ := r.e.Registry.Handler(hd.Handler)
-		var previous json.RawMessage
-		if prev != nil && i < len(prev.Handlers) && prev.Handlers[i].Handler == hd.Handler {
-			previous = prev.Handlers[i].Record
-		}
+		previous := states[i].Record
 		i := i
 		hr := &HandlerRun{
 			Stack: run.Stack, Step: s.Name, Profile: run.Profile, Owner: run.Owner, Index: i,
@@ -812,7 +814,7 @@ func (r *runner) destroyStep(ctx context.Context, s *Step) error {
 	}
 	for i := len(prev.Handlers) - 1; i >= 0; i-- {
 		hs := prev.Handlers[i]
-		if hs.Status == StatusSkipped || hs.Status == StatusPending || hs.Record == nil {
+		if hs.Record == nil {
 			continue
 		}
 		h, ok := r.e.Registry.Handler(hs.Handler)
