@@ -2,6 +2,8 @@ module github.com/stack-tools/stack
 
 go 1.26.8
 
+require github.com/go-zookeeper/zk v1.0.4
+
 require (
 	github.com/hashicorp/go-version v1.9.0
 	github.com/hashicorp/hc-install v0.10.0

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 )
 
@@ -97,10 +96,6 @@ func IsInvalid(err error) bool {
 	return errors.As(err, &ie)
 }
 
-func invalid(file, path, format string, args ...any) *InvalidError {
-	return &InvalidError{Problems: []Problem{{File: file, Path: path, Msg: fmt.Sprintf(format, args...)}}}
-}
-
 var nameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`)
 
 // ValidName reports whether s can name a stack or a step: lower-case letters,
@@ -172,7 +167,8 @@ func (p *parser) decode(raw []byte, v any, path string) error {
 		var te *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &se):
-			line, col := lineCol(raw, se.Offset)
+			// Offset counts the offending byte; point at it.
+			line, col := lineCol(raw, se.Offset-1)
 			return &InvalidError{Problems: []Problem{{File: fmt.Sprintf("%s:%d:%d", p.file, line, col), Msg: "JSON syntax error: " + se.Error()}}}
 		case errors.As(err, &te):
 			line, col := lineCol(raw, te.Offset)
@@ -368,25 +364,4 @@ func (d *Definition) ProfileNames() []string {
 		}
 	}
 	return sortedKeys(set)
-}
-
-// stepIndex maps step names to their position.
-func (d *Definition) stepIndex() map[string]int {
-	m := make(map[string]int, len(d.Steps))
-	for i, s := range d.Steps {
-		if _, dup := m[s.Name]; !dup {
-			m[s.Name] = i
-		}
-	}
-	return m
-}
-
-func sortedUnique(list []string) []string {
-	set := map[string]bool{}
-	for _, s := range list {
-		set[s] = true
-	}
-	out := sortedKeys(set)
-	sort.Strings(out)
-	return out
 }

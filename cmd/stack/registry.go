@@ -1,10 +1,12 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
 
+	"github.com/stack-tools/stack/handlers/zookeeper"
 	"github.com/stack-tools/stack/stack"
 	"github.com/stack-tools/stack/steps/terraform"
 )
@@ -13,6 +15,7 @@ import (
 func newRegistry(g *globalOptions) *stack.Registry {
 	r := stack.NewRegistry()
 	r.RegisterStep("terraform", terraform.New(filepath.Join(g.cache(), "terraform")))
+	r.RegisterHandler("zookeeper", zookeeper.New(zookeeper.OptionsFromEnv(g.zookeeper, os.Getenv)))
 	return r
 }
 
