@@ -120,6 +120,19 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
 	if rec == nil {
 		rec = &Record{Name: name, CreatedBy: Me(), CreatedAt: time.Now().UTC(), Steps: map[string]*StepState{}}
 	}
+	// A step that exists in the stack but not in the definition would never be
+	// torn down: refuse rather than orphan its resources.
+	var orphans []string
+	for n, st := range rec.Steps {
+		if _, ok := plan.ByName[n]; !ok && st.Status != StatusPending && st.Status != StatusDestroyed {
+			orphans = append(orphans, n)
+		}
+	}
+	if len(orphans) > 0 {
+		return &InvalidError{Problems: []Problem{{File: opts.Def.File, Path: "steps", Msg: fmt.Sprintf(
+			"stack %q has step(s) %s applied, but this definition does not have them; put them back, or run `stack down %s` first so their resources are destroyed",
+			name, strings.Join(sortStrings(orphans), ", "), name)}}}
+	}
 	w := &recordWriter{st: e.Store, name: name, who: Me(), rec: rec, version: ver}
 	src, _ := filepath.Abs(opts.Def.File)
 	if err := w.update(ctx, func(r *Record) {
@@ -951,6 +964,8 @@ func DirDigest(dir string, ignore ...string) (string, error) {
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
+
+func sortStrings(l []string) []string { sort.Strings(l); return l }
 
 func compactJSON(b []byte) []byte {
 	var buf bytes.Buffer

@@ -413,3 +413,26 @@ func TestLeaseBlocksSecondWriter(t *testing.T) {
 	}
 	_ = h.e.Down(ctx, "t6")
 }
+
+// A definition that drops an applied step is refused: its resources would
+// otherwise never be destroyed.
+func TestUpRefusesToOrphanAppliedSteps(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	h := newHarness(t, filepath.Join(dir, "state"))
+	mod := copyModule(t, "echo", dir)
+	def := writeDef(t, dir, fmt.Sprintf(`{"name":"t7","steps":[
+	 {"name":"a","module":%q,"vars":{"value":"A"}},
+	 {"name":"b","module":%q,"vars":{"value":"B"}}]}`, mod, mod))
+	if err := h.e.Up(ctx, stack.UpOptions{Def: def}); err != nil {
+		t.Fatal(err)
+	}
+	smaller := writeDef(t, dir, fmt.Sprintf(`{"name":"t7","steps":[{"name":"a","module":%q,"vars":{"value":"A"}}]}`, mod))
+	err := h.e.Up(ctx, stack.UpOptions{Def: smaller})
+	if !stack.IsInvalid(err) || !strings.Contains(err.Error(), `step(s) b applied`) || !strings.Contains(err.Error(), "stack down t7") {
+		t.Fatalf("want a refusal naming b and the fix, got %v", err)
+	}
+	if err := h.e.Down(ctx, "t7"); err != nil {
+		t.Fatal(err)
+	}
+}
