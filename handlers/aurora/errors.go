@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // errorCode is the AWS error code of err, or "".
@@ -45,6 +46,13 @@ var (
 		"ExpiredToken", "ExpiredTokenException"}
 )
 
+// isAccessDenied also trusts the HTTP status: some AWS-compatible endpoints
+// (moto among them) send permission errors in a shape the SDK cannot decode.
+func isAccessDenied(err error) bool {
+	var re *smithyhttp.ResponseError
+	return isCode(err, accessCodes...) || (errors.As(err, &re) && re.HTTPStatusCode() == 403)
+}
+
 // explain wraps an RDS error from action (an RDS API name) on resource with
 // what the user can do about it.
 func explain(err error, action, resource string) error {
@@ -52,7 +60,7 @@ func explain(err error, action, resource string) error {
 	case isCode(err, quotaCodes...):
 		return fmt.Errorf("rds:%s %s: the account's RDS quota or capacity is exhausted (%s); tear down stacks you no longer need (`stack list`, `stack down NAME`), pick another instance_class, or request a higher quota in Service Quotas (Amazon RDS), then run `stack up` again: %w",
 			action, resource, errorCode(err), err)
-	case isCode(err, accessCodes...):
+	case isAccessDenied(err):
 		return fmt.Errorf("rds:%s %s: access denied; the AWS identity in use (check AWS_PROFILE or the credentials in the environment) needs permission for rds:%s and the other rds actions the aurora handler uses (DescribeDBClusterSnapshots, RestoreDBClusterFromSnapshot, CreateDBInstance, DescribeDBClusters, DescribeDBInstances, AddTagsToResource, DeleteDBInstance, DeleteDBCluster): %w",
 			action, resource, action, err)
 	case isCode(err, "InvalidDBClusterSnapshotStateFault"):

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"strconv"
 	"sync"
@@ -21,7 +22,16 @@ type Moto struct {
 
 // StartMoto starts moto_server on a free loopback port and waits until it answers.
 // The binary is found with FindBinary("moto_server", "MOTO_SERVER").
-func StartMoto() (*Moto, error) {
+func StartMoto() (*Moto, error) { return startMoto(nil) }
+
+// StartMotoEnforcingIAM starts a moto_server that checks IAM permissions after
+// the first freeActions requests (which set up users and fixtures), so tests
+// can meet AccessDenied as a user with too few permissions would.
+func StartMotoEnforcingIAM(freeActions int) (*Moto, error) {
+	return startMoto([]string{"INITIAL_NO_AUTH_ACTION_COUNT=" + strconv.Itoa(freeActions)})
+}
+
+func startMoto(env []string) (*Moto, error) {
 	bin, err := FindBinary("moto_server", "MOTO_SERVER")
 	if err != nil {
 		return nil, err
@@ -37,6 +47,9 @@ func StartMoto() (*Moto, error) {
 	}
 	m.cmd = exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
 	m.cmd.Stdout, m.cmd.Stderr = m.out, m.out
+	if env != nil {
+		m.cmd.Env = append(os.Environ(), env...)
+	}
 	if err := m.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
