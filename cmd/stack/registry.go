@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stack-tools/stack/handlers/aurora"
 	"github.com/stack-tools/stack/stack"
 	"github.com/stack-tools/stack/steps/terraform"
 )
@@ -13,6 +14,7 @@ import (
 func newRegistry(g *globalOptions) *stack.Registry {
 	r := stack.NewRegistry()
 	r.RegisterStep("terraform", terraform.New(filepath.Join(g.cache(), "terraform")))
+	r.RegisterHandler("aurora", aurora.New(aurora.Options{}))
 	return r
 }
 
