@@ -432,6 +432,19 @@ func (s *session) deleteCluster(ctx context.Context, id string, recorded []strin
 		in.FinalDBSnapshotIdentifier = aws.String(FinalSnapshotID(id, time.Now()))
 		s.progress("deleting cluster %s, keeping final snapshot %s", id, aws.ToString(in.FinalDBSnapshotIdentifier))
 	}
+	deleteCluster := func() (gone bool, err error) {
+		_, err = s.api.DeleteDBCluster(ctx, in)
+		switch {
+		case isClusterNotFound(err):
+			return true, nil
+		case err != nil && !isCode(err, "InvalidDBClusterStateFault"):
+			return false, fmt.Errorf("aurora: delete cluster %s: %w", id, explain(err, "DeleteDBCluster", id))
+		}
+		return false, nil
+	}
+	if gone, err := deleteCluster(); gone || err != nil {
+		return err
+	}
 	return s.poll(ctx, "cluster "+id+" to be deleted", func() (bool, error) {
 		cl, err := s.describeCluster(ctx, id)
 		if err != nil {
@@ -442,13 +455,9 @@ func (s *session) deleteCluster(ctx context.Context, id string, recorded []strin
 		}
 		st := aws.ToString(cl.Status)
 		if st != "deleting" {
-			// Ask (again): a cluster still busy with its instances refuses at first.
-			_, err := s.api.DeleteDBCluster(ctx, in)
-			switch {
-			case isClusterNotFound(err):
-				return true, nil
-			case err != nil && !isCode(err, "InvalidDBClusterStateFault"):
-				return false, fmt.Errorf("aurora: delete cluster %s: %w", id, explain(err, "DeleteDBCluster", id))
+			// Ask again: a cluster still busy with its instances refuses at first.
+			if gone, err := deleteCluster(); gone || err != nil {
+				return gone, err
 			}
 		}
 		s.progress("deleting cluster %s: status %s, %s", id, st, elapsed(start))
