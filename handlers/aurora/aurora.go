@@ -7,6 +7,28 @@
 // as the restore starts and reports progress while it waits; a run that was
 // interrupted finds the cluster again (by its deterministic identifier and its
 // tags) and resumes waiting instead of restoring twice.
+//
+// A step uses it like this; the production profile swaps in a bigger handler
+// config, and "seeded" is looked up in the stack variable aurora_snapshots
+// (a name missing there is taken as a snapshot identifier or ARN):
+//
+//	"variables": {"aurora_snapshots": {"seeded": "app-seeded-2024-11", "empty": "app-schema-only"}},
+//	...
+//	{"name": "db", "module": "modules/aws/aurora-network",
+//	 "on_complete": [{"handler": "aurora", "snapshot": "seeded", "engine": "aurora-postgresql",
+//	   "instance_class": "db.t4g.medium", "instances": 1,
+//	   "subnet_group": "${outputs.subnet_group}", "security_groups": "${outputs.security_group_ids}",
+//	   "parameter_group": "${outputs.cluster_parameter_group}"}],
+//	 "profiles": {"production": {"on_complete": [{"handler": "aurora", "snapshot": "seeded",
+//	   "engine": "aurora-postgresql", "instance_class": "db.r6g.2xlarge", "instances": 3, ...}]}}}
+//
+// Dependents read ${steps.db.outputs.endpoint}, reader_endpoint, port and
+// cluster_id. The cluster is named by ClusterID(stack, step) unless
+// "cluster_id" is set, and tagged stack:name, stack:step, stack:owner and
+// stack:snapshot; the handler never adopts or deletes a cluster whose tags
+// name another stack or step. Credentials and region come from the AWS SDK's
+// default chain (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL_RDS, ...), loaded
+// only when a run or teardown needs them.
 package aurora
 
 import (

@@ -309,6 +309,49 @@ func TestRerunAdoptsTheClusterAndCreatesNothing(t *testing.T) {
 	}
 }
 
+// Going from the production profile to minimal on the same stack keeps the
+// writer (resized) and removes the readers.
+func TestProfileChangeResizesInPlace(t *testing.T) {
+	e := needMoto(t)
+	h := newHandler()
+	prod := mustRun(t, h, newRun(t, "shrink", productionConfig, nil))
+	id := ClusterID("shrink", "db")
+	created := *cluster(t, e, id).ClusterCreateTime
+	res := mustRun(t, h, newRun(t, "shrink", minimalConfig, prod.Record))
+	ins := instances(t, e, id)
+	if len(ins) != 1 {
+		t.Fatalf("%d instances after switching to minimal, want 1: %v", len(ins), ins)
+	}
+	if got := aws.ToString(ins[instanceID(id, 1)].DBInstanceClass); got != "db.t4g.medium" {
+		t.Errorf("writer class %s, want db.t4g.medium", got)
+	}
+	if !cluster(t, e, id).ClusterCreateTime.Equal(created) {
+		t.Error("the cluster was restored again")
+	}
+	if rec, _ := parseRecord(res.Record); len(rec.Instances) != 1 {
+		t.Errorf("record instances %v", rec.Instances)
+	}
+}
+
+// A clone someone stopped overnight is started again by the next run.
+func TestStoppedClusterIsStarted(t *testing.T) {
+	e := needMoto(t)
+	h := newHandler()
+	first := mustRun(t, h, newRun(t, "stopped", minimalConfig, nil))
+	id := ClusterID("stopped", "db")
+	if _, err := e.api.StopDBCluster(context.Background(), &rds.StopDBClusterInput{DBClusterIdentifier: aws.String(id)}); err != nil {
+		t.Fatal(err)
+	}
+	r := newRun(t, "stopped", minimalConfig, first.Record)
+	mustRun(t, h, r)
+	if got := aws.ToString(cluster(t, e, id).Status); got != "available" {
+		t.Errorf("cluster status %q after the run, want available", got)
+	}
+	if !r.said("starting stopped cluster " + id) {
+		t.Errorf("no progress line about starting the cluster: %q", r.progress)
+	}
+}
+
 func TestSwitchedSnapshotNeedsReplace(t *testing.T) {
 	e := needMoto(t)
 	h := newHandler()

@@ -239,6 +239,13 @@ func (s *session) waitCluster(ctx context.Context, rec *Record) error {
 		if contains(failedStatuses, st) {
 			return false, fmt.Errorf("aurora: DB cluster %s is %q; see its events in the RDS console, then run `stack rerun-step %s %s --replace` to restore it anew", id, st, s.run.Stack, s.run.Step)
 		}
+		if st == "stopped" {
+			// Someone stopped the clone to save money; it is wanted now.
+			s.progress("starting stopped cluster %s", id)
+			if _, err := s.api.StartDBCluster(ctx, &rds.StartDBClusterInput{DBClusterIdentifier: aws.String(id)}); err != nil && !isCode(err, "InvalidDBClusterStateFault") {
+				return false, fmt.Errorf("aurora: start the stopped cluster %s: %w", id, explain(err, "StartDBCluster", id))
+			}
+		}
 		s.progress("restoring cluster %s: status %s, %s", id, st, elapsed(rec.Started))
 		if status := "cluster " + st; status != rec.Status {
 			rec.Status = status
