@@ -352,6 +352,47 @@ func TestStoppedClusterIsStarted(t *testing.T) {
 	}
 }
 
+// A snapshot identifier that is not a name in the map is used as is; the
+// cluster remembers the snapshot's ARN, and a re-run naming it by identifier
+// adopts the cluster. (moto cannot look snapshots up by ARN; AWS can.)
+func TestExplicitSnapshotIdentifier(t *testing.T) {
+	e := needMoto(t)
+	h := newHandler()
+	out, err := e.api.DescribeDBClusterSnapshots(context.Background(), &rds.DescribeDBClusterSnapshotsInput{DBClusterSnapshotIdentifier: aws.String(seededSnapshot)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := aws.ToString(out.DBClusterSnapshots[0].DBClusterSnapshotArn)
+	byID := strings.Replace(minimalConfig, `"seeded"`, `"`+seededSnapshot+`"`, 1)
+	outputs := stack.Outputs{"subnet_group": {Value: "default"}}
+	res, err := h.Run(context.Background(), stack.NewHandlerRun("byid", "db", json.RawMessage(byID), outputs, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := ClusterID("byid", "db")
+	if got := tagValue(cluster(t, e, id).TagList, tagSnapshot); got != arn {
+		t.Errorf("cluster tagged with snapshot %q, want %q", got, arn)
+	}
+	again := stack.NewHandlerRun("byid", "db", json.RawMessage(byID), outputs, nil)
+	again.Previous = res.Record
+	if _, err := h.Run(context.Background(), again); err != nil {
+		t.Errorf("re-run naming the same snapshot: %v", err)
+	}
+	for _, tc := range []struct {
+		recorded, wanted string
+		same             bool
+	}{
+		{arn, seededSnapshot, true},
+		{arn, arn, true},
+		{arn, emptySnapshot, false},
+		{arn, strings.Replace(arn, "123456789012", "210987654321", 1), false},
+	} {
+		if got := sameSnapshot(tc.recorded, tc.wanted); got != tc.same {
+			t.Errorf("sameSnapshot(%q, %q) = %v", tc.recorded, tc.wanted, got)
+		}
+	}
+}
+
 func TestSwitchedSnapshotNeedsReplace(t *testing.T) {
 	e := needMoto(t)
 	h := newHandler()

@@ -121,6 +121,8 @@ func (s *session) adoptable(ctx context.Context, id string, snap snapshotChoice)
 func (s *session) restore(ctx context.Context, id string, cfg Config, snap snapshotChoice, rec *Record) error {
 	out, err := s.api.DescribeDBClusterSnapshots(ctx, &rds.DescribeDBClusterSnapshotsInput{
 		DBClusterSnapshotIdentifier: aws.String(snap.ID),
+		// An ARN may name a snapshot another account shares with this one.
+		IncludeShared: aws.Bool(strings.HasPrefix(snap.ID, "arn:")),
 	})
 	if err != nil && !isSnapshotNotFound(err) {
 		return fmt.Errorf("aurora: %w", explain(err, "DescribeDBClusterSnapshots", snap.ID))
