@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -87,12 +85,10 @@ const auroraStack = `{
 
 // auroraE2E runs the stack binary against moto and terraform.
 type auroraE2E struct {
-	t    *testing.T
-	bin  string
-	dir  string
-	env  []string
-	moto *testenv.Moto
-	api  *rds.Client
+	t   *testing.T
+	w   *workstation
+	dir string
+	api *rds.Client
 }
 
 func newAuroraE2E(t *testing.T) *auroraE2E {
@@ -107,10 +103,6 @@ func newAuroraE2E(t *testing.T) *auroraE2E {
 	}
 	t.Cleanup(moto.Stop)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "stack")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	for name, src := range map[string]string{"dbnet": auroraNetModule, "app": auroraAppModule} {
 		d := filepath.Join(dir, "modules", name)
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -120,10 +112,8 @@ func newAuroraE2E(t *testing.T) *auroraE2E {
 			t.Fatal(err)
 		}
 	}
-	e := &auroraE2E{t: t, bin: bin, dir: dir, moto: moto}
-	e.env = append(append(os.Environ(), moto.Env()...),
-		"STACK_STATE="+filepath.Join(dir, "state"), "STACK_CACHE="+filepath.Join(dir, "cache"),
-		"STACK_TERRAFORM="+tf, "CHECKPOINT_DISABLE=1")
+	env := append(moto.Env(), "STACK_TERRAFORM="+tf, "CHECKPOINT_DISABLE=1")
+	e := &auroraE2E{t: t, w: newWorkstation(t, filepath.Join(dir, "state"), env...), dir: dir}
 	e.api = rds.NewFromConfig(aws.Config{
 		Region:       "us-east-1",
 		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
@@ -159,27 +149,13 @@ func (e *auroraE2E) definition(snapshot string) string {
 // stack runs the CLI and returns its exit code, stdout and stderr.
 func (e *auroraE2E) stack(args ...string) (int, string, string) {
 	e.t.Helper()
-	cmd := exec.Command(e.bin, args...)
-	cmd.Env, cmd.Dir = e.env, e.dir
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		e.t.Fatalf("stack %v: %v", args, err)
-	}
-	return code, out.String(), errOut.String()
+	r := e.w.run(args...)
+	return r.code, r.stdout, r.stderr
 }
 
 func (e *auroraE2E) mustStack(args ...string) string {
 	e.t.Helper()
-	code, out, errOut := e.stack(args...)
-	if code != 0 {
-		e.t.Fatalf("stack %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
-	}
-	return out
+	return e.w.must(args...).stdout
 }
 
 func (e *auroraE2E) cluster(id string) *types.DBCluster {
