@@ -2,6 +2,8 @@ module github.com/stack-tools/stack
 
 go 1.26.8
 
+require github.com/go-zookeeper/zk v1.0.4
+
 require (
 	github.com/aws/aws-sdk-go-v2 v1.47.7
 	github.com/aws/aws-sdk-go-v2/config v1.33.15

@@ -216,9 +216,16 @@ func (e *Engine) apply(ctx context.Context, plan *Plan, w *recordWriter, lease *
 			steps = append(steps, s)
 		}
 	}
+	prepared := r.prepare(ctx, steps)
 	failed := schedule(ctx, steps, e.parallelism(), func(s *Step) []string { return s.Deps }, func(ctx context.Context, s *Step) error {
+		if p, ok := prepared[s.Name]; ok {
+			p.claim()
+		}
 		return r.applyStep(ctx, s, force[s.Name])
 	})
+	for _, p := range prepared {
+		p.claim()
+	}
 	status := StatusApplied
 	if len(failed) > 0 || ctx.Err() != nil {
 		status = StatusFailed
@@ -276,7 +283,15 @@ func schedule(ctx context.Context, steps []*Step, par int, deps func(*Step) []st
 			state[next.Name] = 1
 			running++
 			go func(s *Step) {
-				results <- result{s.Name, fn(ctx, s)}
+				var err error
+				defer func() {
+					// A bug in a kind or handler fails its step, not the whole command.
+					if p := recover(); p != nil {
+						err = fmt.Errorf("internal error (please report it): %v", p)
+					}
+					results <- result{s.Name, err}
+				}()
+				err = fn(ctx, s)
 			}(next)
 		}
 		if running == 0 {
@@ -291,6 +306,63 @@ func schedule(ctx context.Context, steps []*Step, par int, deps func(*Step) []st
 		}
 		state[res.name] = 2
 	}
+}
+
+// preparation tracks one step's early set-up.
+type preparation struct {
+	mu      sync.Mutex
+	claimed bool          // the step is being applied: do not start preparing
+	done    chan struct{} // closed when preparation ends or will not happen
+}
+
+// claim stops a preparation that has not started, or waits for one that has.
+func (p *preparation) claim() {
+	p.mu.Lock()
+	if !p.claimed {
+		p.claimed = true
+	}
+	p.mu.Unlock()
+	<-p.done
+}
+
+// prepare starts the set-up of steps that wait for others and will certainly
+// run (never applied, or failed), while their upstream steps run. Errors are
+// left for Apply to report.
+func (r *runner) prepare(ctx context.Context, steps []*Step) map[string]*preparation {
+	out := map[string]*preparation{}
+	rec := r.w.snapshot()
+	// Half the slots: preparation must not slow the steps that are running.
+	sem := make(chan struct{}, max(1, r.e.parallelism()/2))
+	for _, s := range steps {
+		kind, _ := r.e.Registry.Step(s.Kind)
+		pr, ok := kind.(Preparer)
+		if st := rec.Steps[s.Name]; !ok || len(s.Deps) == 0 || (st != nil && st.Status == StatusApplied) {
+			continue
+		}
+		p := &preparation{done: make(chan struct{})}
+		out[s.Name] = p
+		go func(s *Step) {
+			defer close(p.done)
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			p.mu.Lock()
+			if p.claimed || ctx.Err() != nil {
+				p.mu.Unlock()
+				return
+			}
+			p.claimed = true
+			p.mu.Unlock()
+			_ = pr.Prepare(ctx, &StepRun{
+				Stack: r.w.name, Step: s.Name, Profile: r.plan.Profile, Owner: rec.CreatedBy,
+				Dir: r.plan.Def.Dir, Module: s.Module,
+				WorkDir:  filepath.Join(r.e.CacheDir, "work", r.w.name, s.Name),
+				Backend:  r.e.Store.Backend(r.w.name, s.Name),
+				Log:      io.Discard,
+				Progress: func(string, ...any) {},
+			})
+		}(s)
+	}
+	return out
 }
 
 // runner applies steps for one command.
@@ -491,11 +563,19 @@ func (r *runner) applyStep(ctx context.Context, s *Step, force bool) error {
 		return r.fail(ctx, s, start, err)
 	}
 	progress := run.Progress
+	saver := newProgressSaver(func(msg string) {
+		_ = r.w.step(ctx, s.Name, func(st *StepState) {
+			if st.Status == StatusRunning {
+				st.Progress = msg
+			}
+		})
+	})
+	defer saver.stop()
 	run.Progress = func(format string, args ...any) {
 		progress(format, args...)
 		msg := fmt.Sprintf(format, args...)
 		fmt.Fprintf(logFile, "# %s\n", msg)
-		_ = r.w.step(ctx, s.Name, func(st *StepState) { st.Progress = msg })
+		saver.set(msg)
 	}
 	kind, _ := r.e.Registry.Step(s.Kind)
 	outs, err := kind.Apply(ctx, run)
@@ -505,9 +585,11 @@ func (r *runner) applyStep(ctx context.Context, s *Step, force bool) error {
 	if outs == nil {
 		outs = Outputs{}
 	}
-	// Keep the module's outputs even if a handler fails: dependents and a rerun need them.
-	if err := r.w.step(ctx, s.Name, func(st *StepState) { st.Outputs = outs.Redacted(); st.Applies++ }); err != nil {
-		return err
+	if len(s.Handlers) > 0 {
+		// Keep the module's outputs even if a handler fails: dependents and a rerun need them.
+		if err := r.w.step(ctx, s.Name, func(st *StepState) { st.Outputs = outs.Redacted(); st.Applies++ }); err != nil {
+			return err
+		}
 	}
 	states, err := r.runHandlers(ctx, s, run, outs, prev)
 	if err != nil {
@@ -521,6 +603,9 @@ func (r *runner) applyStep(ctx context.Context, s *Step, force bool) error {
 	if err := r.w.step(ctx, s.Name, func(st *StepState) {
 		t := end.UTC()
 		st.Status, st.Fingerprint, st.Outputs, st.Handlers = StatusApplied, fp, outs.Redacted(), states
+		if len(s.Handlers) == 0 {
+			st.Applies++
+		}
 		st.FinishedAt, st.Seconds, st.Progress, st.Error = &t, end.Sub(start).Seconds(), "", ""
 	}); err != nil {
 		return err
@@ -573,6 +658,54 @@ func (r *runner) runHandlers(ctx context.Context, s *Step, run *StepRun, outs Ou
 		r.e.emit(Event{Stack: r.w.name, Step: s.Name, Type: EventHandler, Message: hd.Handler + " done"})
 	}
 	return states, nil
+}
+
+// progressSaver stores a step's latest progress line so other workstations see
+// what it is doing: the first at once, then at most one a second, and always the
+// latest in the end. It keeps the store from becoming the bottleneck.
+type progressSaver struct {
+	mu      sync.Mutex
+	save    func(string)
+	latest  string
+	last    time.Time
+	timer   *time.Timer
+	stopped bool
+}
+
+func newProgressSaver(save func(string)) *progressSaver { return &progressSaver{save: save} }
+
+func (p *progressSaver) set(msg string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.latest = msg
+	if p.stopped || p.timer != nil {
+		return
+	}
+	wait := time.Second - time.Since(p.last)
+	if wait < 0 {
+		wait = 0
+	}
+	p.timer = time.AfterFunc(wait, p.flush)
+}
+
+func (p *progressSaver) flush() {
+	p.mu.Lock()
+	msg := p.latest
+	p.last, p.timer = time.Now(), nil
+	stopped := p.stopped
+	p.mu.Unlock()
+	if !stopped {
+		p.save(msg)
+	}
+}
+
+func (p *progressSaver) stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stopped = true
+	if p.timer != nil {
+		p.timer.Stop()
+	}
 }
 
 func (r *runner) fail(ctx context.Context, s *Step, start time.Time, cause error) error {
@@ -786,7 +919,7 @@ func (a *artifacts) PutArtifact(ctx context.Context, name string, data []byte) (
 
 // DirDigest hashes a folder's files (names and content), ignoring Terraform's
 // own working files, so a module's fingerprint changes exactly when it does.
-func DirDigest(dir string) (string, error) {
+func DirDigest(dir string, ignore ...string) (string, error) {
 	h := sha256.New()
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -799,7 +932,7 @@ func DirDigest(dir string) (string, error) {
 			}
 			return nil
 		}
-		if strings.HasSuffix(name, ".tfstate") || strings.HasSuffix(name, ".tfstate.backup") {
+		if strings.HasSuffix(name, ".tfstate") || strings.HasSuffix(name, ".tfstate.backup") || contains(ignore, name) {
 			return nil
 		}
 		rel, _ := filepath.Rel(dir, p)

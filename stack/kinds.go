@@ -90,6 +90,15 @@ type StepKind interface {
 	Destroy(ctx context.Context, run *StepRun) error
 }
 
+// Preparer is implemented by kinds with set-up work that does not depend on
+// upstream outputs (copying a module, terraform init, creating a workspace). The
+// engine prepares steps that are going to run while their upstream steps are
+// still running, which takes that work off the critical path. run.Vars and
+// run.Config are nil during Prepare.
+type Preparer interface {
+	Prepare(ctx context.Context, run *StepRun) error
+}
+
 // OutputReader is implemented by kinds that can read a finished step's outputs
 // again; the engine uses it when a dependent needs a sensitive value that was not
 // stored.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 )
 
@@ -447,5 +446,3 @@ func (p *Plan) Descendants(name string) map[string]bool {
 	walk(name)
 	return out
 }
-
-func sortStrings(l []string) []string { sort.Strings(l); return l }
