@@ -827,7 +827,8 @@ func (r *runner) destroyStep(ctx context.Context, s *Step) error {
 	}
 	for i := len(prev.Handlers) - 1; i >= 0; i-- {
 		hs := prev.Handlers[i]
-		if hs.Record == nil {
+		// A handler killed before it saved a record may still have made something.
+		if hs.Record == nil && hs.Status != StatusRunning && hs.Status != StatusFailed {
 			continue
 		}
 		h, ok := r.e.Registry.Handler(hs.Handler)
