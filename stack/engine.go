@@ -169,7 +169,7 @@ func (e *Engine) RerunStep(ctx context.Context, name, step string, opts RerunOpt
 	if err != nil {
 		return err
 	}
-	plan, err := e.storedPlan(rec)
+	plan, err := e.storedPlan(ctx, rec)
 	if err != nil {
 		return err
 	}
@@ -197,13 +197,13 @@ func (e *Engine) RerunStep(ctx context.Context, name, step string, opts RerunOpt
 }
 
 // storedPlan re-reads the definition stored with a stack.
-func (e *Engine) storedPlan(rec *Record) (*Plan, error) {
+func (e *Engine) storedPlan(ctx context.Context, rec *Record) (*Plan, error) {
 	def, err := ParseDefinition(rec.Source, rec.Dir, rec.Definition)
 	if err != nil {
 		return nil, fmt.Errorf("the definition stored with stack %q no longer parses: %w", rec.Name, err)
 	}
 	applied := func(s string) bool { st := rec.Steps[s]; return st != nil && st.Status == StatusApplied }
-	plan, err := NewPlan(def, e.Registry, PlanOptions{Profile: rec.Profile, Only: rec.Only, Skip: rec.Skip, Applied: applied})
+	plan, err := NewPlan(def, e.Registry, PlanOptions{Profile: rec.Profile, Only: rec.Only, Skip: rec.Skip, Applied: applied, ModuleDir: e.moduleFallback(ctx, rec)})
 	if err != nil {
 		return nil, fmt.Errorf("stack %q was created from %s, which is not valid on this workstation (are the modules checked out at %s?): %w", rec.Name, rec.Source, rec.Dir, err)
 	}
@@ -488,15 +488,15 @@ func (r *runner) stepRun(ctx context.Context, s *Step, log io.Writer) (*StepRun,
 // fingerprint covers everything that decides what a step does: kind, module
 // content, the definition of the step under the profile, and the values of
 // everything it references.
-func (r *runner) fingerprint(ctx context.Context, s *Step) (string, error) {
+func (r *runner) fingerprint(ctx context.Context, s *Step) (fp, module string, err error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "kind=%s\nprofile=%s\n", s.Kind, r.plan.Profile)
 	if s.Module != "" {
-		d, err := DirDigest(s.Module)
+		module, err = DirDigest(s.Module)
 		if err != nil {
-			return "", fmt.Errorf("reading module %s: %w", s.Module, err)
+			return "", "", fmt.Errorf("reading module %s: %w", s.Module, err)
 		}
-		fmt.Fprintf(h, "module=%s\n", d)
+		fmt.Fprintf(h, "module=%s\n", module)
 	}
 	def, _ := json.Marshal(map[string]any{"vars": s.Vars, "config": s.Config, "handlers": s.Handlers})
 	h.Write(def)
@@ -532,13 +532,13 @@ func (r *runner) fingerprint(ctx context.Context, s *Step) (string, error) {
 		})
 	}
 	if refErr != nil {
-		return "", refErr
+		return "", "", refErr
 	}
-	return hex.EncodeToString(h.Sum(nil))[:32], nil
+	return hex.EncodeToString(h.Sum(nil))[:32], module, nil
 }
 
 func (r *runner) applyStep(ctx context.Context, s *Step, force bool) error {
-	fp, err := r.fingerprint(ctx, s)
+	fp, moduleDigest, err := r.fingerprint(ctx, s)
 	if err != nil {
 		return r.fail(ctx, s, time.Now(), err)
 	}
@@ -612,10 +612,16 @@ func (r *runner) applyStep(ctx context.Context, s *Step, force bool) error {
 	r.mu.Lock()
 	r.live[s.Name] = outs
 	r.mu.Unlock()
+	if moduleDigest != "" && (prev == nil || prev.ModuleDigest != moduleDigest) {
+		if err := r.e.saveModule(ctx, r.w.name, s.Module, moduleDigest); err != nil {
+			return r.fail(ctx, s, start, fmt.Errorf("storing a copy of the module: %w", err))
+		}
+	}
 	end := time.Now()
 	if err := r.w.step(ctx, s.Name, func(st *StepState) {
 		t := end.UTC()
 		st.Status, st.Fingerprint, st.Outputs, st.Handlers = StatusApplied, fp, outs.Redacted(), states
+		st.ModuleDigest = moduleDigest
 		if len(s.Handlers) == 0 {
 			st.Applies++
 		}
@@ -755,7 +761,7 @@ func (e *Engine) Down(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	plan, err := e.storedPlan(rec)
+	plan, err := e.storedPlan(ctx, rec)
 	if err != nil {
 		return err
 	}
