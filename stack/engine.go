@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -939,33 +938,16 @@ func (a *artifacts) PutArtifact(ctx context.Context, name string, data []byte) (
 	return a.st.Location(k), nil
 }
 
-// DirDigest hashes a folder's files (names and content), ignoring Terraform's
-// own working files, so a module's fingerprint changes exactly when it does.
+// DirDigest hashes a module folder's files (names and content), ignoring
+// Terraform's own working files and the named files, so a module's
+// fingerprint changes exactly when it does.
 func DirDigest(dir string, ignore ...string) (string, error) {
 	h := sha256.New()
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		name := d.Name()
-		if d.IsDir() {
-			if name == ".terraform" || (strings.HasPrefix(name, ".") && p != dir) {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if strings.HasSuffix(name, ".tfstate") || strings.HasSuffix(name, ".tfstate.backup") || contains(ignore, name) {
-			return nil
-		}
-		rel, _ := filepath.Rel(dir, p)
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(h, "%s\x00%d\x00", filepath.ToSlash(rel), len(data))
+	err := walkModule(dir, func(rel string, data []byte) error {
+		fmt.Fprintf(h, "%s\x00%d\x00", rel, len(data))
 		h.Write(data)
 		return nil
-	})
+	}, ignore...)
 	if err != nil {
 		return "", err
 	}

@@ -23,12 +23,10 @@ func moduleKey(stack, digest string) string {
 	return path.Join("stacks", stack, "modules", digest+".tar.gz")
 }
 
-// packModule archives a module folder, without Terraform's working files.
-func packModule(dir string) ([]byte, error) {
-	var buf bytes.Buffer
-	gz := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(gz)
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+// walkModule calls fn for every file of a module folder that belongs to the
+// module: Terraform's working files and hidden folders are left out.
+func walkModule(dir string, fn func(rel string, data []byte) error, ignore ...string) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -39,7 +37,7 @@ func packModule(dir string) ([]byte, error) {
 			}
 			return nil
 		}
-		if strings.HasSuffix(name, ".tfstate") || strings.HasSuffix(name, ".tfstate.backup") {
+		if strings.HasSuffix(name, ".tfstate") || strings.HasSuffix(name, ".tfstate.backup") || contains(ignore, name) {
 			return nil
 		}
 		data, err := os.ReadFile(p)
@@ -47,10 +45,20 @@ func packModule(dir string) ([]byte, error) {
 			return err
 		}
 		rel, _ := filepath.Rel(dir, p)
-		if err := tw.WriteHeader(&tar.Header{Name: filepath.ToSlash(rel), Mode: 0o644, Size: int64(len(data))}); err != nil {
+		return fn(filepath.ToSlash(rel), data)
+	})
+}
+
+// packModule archives a module folder.
+func packModule(dir string) ([]byte, error) {
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	err := walkModule(dir, func(rel string, data []byte) error {
+		if err := tw.WriteHeader(&tar.Header{Name: rel, Mode: 0o644, Size: int64(len(data))}); err != nil {
 			return err
 		}
-		_, err = tw.Write(data)
+		_, err := tw.Write(data)
 		return err
 	})
 	if err != nil {
