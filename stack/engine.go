@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -120,6 +119,19 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
 	if rec == nil {
 		rec = &Record{Name: name, CreatedBy: Me(), CreatedAt: time.Now().UTC(), Steps: map[string]*StepState{}}
 	}
+	// A step that exists in the stack but not in the definition would never be
+	// torn down: refuse rather than orphan its resources.
+	var orphans []string
+	for n, st := range rec.Steps {
+		if _, ok := plan.ByName[n]; !ok && st.Status != StatusPending && st.Status != StatusDestroyed {
+			orphans = append(orphans, n)
+		}
+	}
+	if len(orphans) > 0 {
+		return &InvalidError{Problems: []Problem{{File: opts.Def.File, Path: "steps", Msg: fmt.Sprintf(
+			"stack %q has step(s) %s applied, but this definition does not have them; put them back, or run `stack down %s` first so their resources are destroyed",
+			name, strings.Join(sortStrings(orphans), ", "), name)}}}
+	}
 	w := &recordWriter{st: e.Store, name: name, who: Me(), rec: rec, version: ver}
 	src, _ := filepath.Abs(opts.Def.File)
 	if err := w.update(ctx, func(r *Record) {
@@ -156,7 +168,7 @@ func (e *Engine) RerunStep(ctx context.Context, name, step string, opts RerunOpt
 	if err != nil {
 		return err
 	}
-	plan, err := e.storedPlan(rec)
+	plan, err := e.storedPlan(ctx, rec)
 	if err != nil {
 		return err
 	}
@@ -184,13 +196,13 @@ func (e *Engine) RerunStep(ctx context.Context, name, step string, opts RerunOpt
 }
 
 // storedPlan re-reads the definition stored with a stack.
-func (e *Engine) storedPlan(rec *Record) (*Plan, error) {
+func (e *Engine) storedPlan(ctx context.Context, rec *Record) (*Plan, error) {
 	def, err := ParseDefinition(rec.Source, rec.Dir, rec.Definition)
 	if err != nil {
 		return nil, fmt.Errorf("the definition stored with stack %q no longer parses: %w", rec.Name, err)
 	}
 	applied := func(s string) bool { st := rec.Steps[s]; return st != nil && st.Status == StatusApplied }
-	plan, err := NewPlan(def, e.Registry, PlanOptions{Profile: rec.Profile, Only: rec.Only, Skip: rec.Skip, Applied: applied})
+	plan, err := NewPlan(def, e.Registry, PlanOptions{Profile: rec.Profile, Only: rec.Only, Skip: rec.Skip, Applied: applied, ModuleDir: e.moduleFallback(ctx, rec)})
 	if err != nil {
 		return nil, fmt.Errorf("stack %q was created from %s, which is not valid on this workstation (are the modules checked out at %s?): %w", rec.Name, rec.Source, rec.Dir, err)
 	}
@@ -475,15 +487,15 @@ func (r *runner) stepRun(ctx context.Context, s *Step, log io.Writer) (*StepRun,
 // fingerprint covers everything that decides what a step does: kind, module
 // content, the definition of the step under the profile, and the values of
 // everything it references.
-func (r *runner) fingerprint(ctx context.Context, s *Step) (string, error) {
+func (r *runner) fingerprint(ctx context.Context, s *Step) (fp, module string, err error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "kind=%s\nprofile=%s\n", s.Kind, r.plan.Profile)
 	if s.Module != "" {
-		d, err := DirDigest(s.Module)
+		module, err = DirDigest(s.Module)
 		if err != nil {
-			return "", fmt.Errorf("reading module %s: %w", s.Module, err)
+			return "", "", fmt.Errorf("reading module %s: %w", s.Module, err)
 		}
-		fmt.Fprintf(h, "module=%s\n", d)
+		fmt.Fprintf(h, "module=%s\n", module)
 	}
 	def, _ := json.Marshal(map[string]any{"vars": s.Vars, "config": s.Config, "handlers": s.Handlers})
 	h.Write(def)
@@ -519,13 +531,13 @@ func (r *runner) fingerprint(ctx context.Context, s *Step) (string, error) {
 		})
 	}
 	if refErr != nil {
-		return "", refErr
+		return "", "", refErr
 	}
-	return hex.EncodeToString(h.Sum(nil))[:32], nil
+	return hex.EncodeToString(h.Sum(nil))[:32], module, nil
 }
 
 func (r *runner) applyStep(ctx context.Context, s *Step, force bool) error {
-	fp, err := r.fingerprint(ctx, s)
+	fp, moduleDigest, err := r.fingerprint(ctx, s)
 	if err != nil {
 		return r.fail(ctx, s, time.Now(), err)
 	}
@@ -599,10 +611,16 @@ func (r *runner) applyStep(ctx context.Context, s *Step, force bool) error {
 	r.mu.Lock()
 	r.live[s.Name] = outs
 	r.mu.Unlock()
+	if moduleDigest != "" && (prev == nil || prev.ModuleDigest != moduleDigest) {
+		if err := r.e.saveModule(ctx, r.w.name, s.Module, moduleDigest); err != nil {
+			return r.fail(ctx, s, start, fmt.Errorf("storing a copy of the module: %w", err))
+		}
+	}
 	end := time.Now()
 	if err := r.w.step(ctx, s.Name, func(st *StepState) {
 		t := end.UTC()
 		st.Status, st.Fingerprint, st.Outputs, st.Handlers = StatusApplied, fp, outs.Redacted(), states
+		st.ModuleDigest = moduleDigest
 		if len(s.Handlers) == 0 {
 			st.Applies++
 		}
@@ -742,7 +760,7 @@ func (e *Engine) Down(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	plan, err := e.storedPlan(rec)
+	plan, err := e.storedPlan(ctx, rec)
 	if err != nil {
 		return err
 	}
@@ -814,7 +832,8 @@ func (r *runner) destroyStep(ctx context.Context, s *Step) error {
 	}
 	for i := len(prev.Handlers) - 1; i >= 0; i-- {
 		hs := prev.Handlers[i]
-		if hs.Record == nil {
+		// A handler killed before it saved a record may still have made something.
+		if hs.Record == nil && hs.Status != StatusRunning && hs.Status != StatusFailed {
 			continue
 		}
 		h, ok := r.e.Registry.Handler(hs.Handler)
@@ -919,38 +938,23 @@ func (a *artifacts) PutArtifact(ctx context.Context, name string, data []byte) (
 	return a.st.Location(k), nil
 }
 
-// DirDigest hashes a folder's files (names and content), ignoring Terraform's
-// own working files, so a module's fingerprint changes exactly when it does.
+// DirDigest hashes a module folder's files (names and content), ignoring
+// Terraform's own working files and the named files, so a module's
+// fingerprint changes exactly when it does.
 func DirDigest(dir string, ignore ...string) (string, error) {
 	h := sha256.New()
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		name := d.Name()
-		if d.IsDir() {
-			if name == ".terraform" || (strings.HasPrefix(name, ".") && p != dir) {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if strings.HasSuffix(name, ".tfstate") || strings.HasSuffix(name, ".tfstate.backup") || contains(ignore, name) {
-			return nil
-		}
-		rel, _ := filepath.Rel(dir, p)
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(h, "%s\x00%d\x00", filepath.ToSlash(rel), len(data))
+	err := walkModule(dir, func(rel string, data []byte) error {
+		fmt.Fprintf(h, "%s\x00%d\x00", rel, len(data))
 		h.Write(data)
 		return nil
-	})
+	}, ignore...)
 	if err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
+
+func sortStrings(l []string) []string { sort.Strings(l); return l }
 
 func compactJSON(b []byte) []byte {
 	var buf bytes.Buffer
