@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashicorp/terraform-config-inspect/tfconfig"
 
+	"github.com/stack-tools/stack/handlers/aurora"
 	"github.com/stack-tools/stack/internal/testenv"
 	"github.com/stack-tools/stack/stack"
 	"github.com/stack-tools/stack/steps/terraform"
@@ -153,15 +154,15 @@ func TestAWSModulesLayout(t *testing.T) {
 	}
 }
 
-// handlerOutputs says which outputs each handler adds to its step, for the
-// reference checks. zookeeper only publishes; aurora adds the restored
-// cluster's endpoints.
+// handlerOutputs says which outputs each handler adds to its step: the aurora
+// handler's own list (endpoint, reader_endpoint, port, cluster_id); zookeeper
+// only publishes, it adds none.
 func handlerOutputs(h stack.HandlerDef) ([]string, bool) {
 	switch h.Handler {
+	case "aurora":
+		return aurora.New(aurora.Options{}).OutputNames(h.Config), true
 	case "zookeeper":
 		return nil, true
-	case "aurora":
-		return []string{"endpoint", "reader_endpoint", "port", "cluster_id"}, true
 	}
 	return nil, false
 }
