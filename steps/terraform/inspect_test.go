@@ -148,6 +148,12 @@ resource "aws_instance" "web" {
     }
   }
 
+  provisioner "local-exec" {
+    when       = destroy
+    on_failure = continue
+    command    = "echo ${self.id}"
+  }
+
   lifecycle {
     ignore_changes = [tags]
   }
@@ -166,8 +172,8 @@ output "ids" {
 		{"valid", "", "", ""},
 		{"variable", "var.subnets[count.index]", "var.subnet[count.index]", `main.tf:14: reference to undeclared input variable "subnet"`},
 		{"local", "local.count", "local.cnt", `main.tf:13: reference to undeclared local value "cnt"`},
-		{"resource", "aws_instance.web : ", "aws_instance.webs : ", "main.tf:35: reference to undeclared resource aws_instance.webs"},
-		{"data source", "data.aws_region.current.name", "data.aws_region.here.name", "main.tf:35: reference to undeclared data source data.aws_region.here"},
+		{"resource", "aws_instance.web : ", "aws_instance.webs : ", "main.tf:41: reference to undeclared resource aws_instance.webs"},
+		{"data source", "data.aws_region.current.name", "data.aws_region.here.name", "main.tf:41: reference to undeclared data source data.aws_region.here"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -111,14 +111,16 @@ func collectDeclarations(dir string) *declarations {
 }
 
 // walkAttributes calls fn for every attribute in body and its nested blocks,
-// except those whose expressions are not references: a variable's type, a
-// resource's provider, lifecycle.ignore_changes.
+// except those whose expressions are keywords or addresses, not references: a
+// variable's type, a resource's provider, lifecycle.ignore_changes, a
+// provisioner's when and on_failure.
 func walkAttributes(body *hclsyntax.Body, blockType string, fn func(*hclsyntax.Attribute)) {
 	for name, attr := range body.Attributes {
 		switch {
 		case blockType == "variable" && name == "type",
 			name == "provider", name == "providers",
 			blockType == "lifecycle" && name == "ignore_changes",
+			blockType == "provisioner" && (name == "when" || name == "on_failure"),
 			blockType == "dynamic" && name == "iterator":
 			continue
 		}
@@ -142,7 +144,7 @@ func (d *declarations) undeclared(t hcl.Traversal) string {
 		return ""
 	}
 	switch root {
-	case "path", "terraform", "count", "each", "self", "ephemeral":
+	case "path", "terraform", "count", "each", "self", "ephemeral", "action":
 		return ""
 	case "var":
 		if n := attr(1); n != "" && !d.vars[n] {
