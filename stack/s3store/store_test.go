@@ -320,6 +320,19 @@ func TestOpenExplainsWrongBucketAndCredentials(t *testing.T) {
 	}
 }
 
+func TestOpenWithoutCredentials(t *testing.T) {
+	if minio == nil {
+		testenv.Missing(t, errors.New("minio is not running"))
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	t.Setenv("HOME", t.TempDir()) // no ~/.aws
+	_, err := Open(context.Background(), "s3://"+minio.Bucket+"/p")
+	if err == nil || !strings.Contains(err.Error(), "no AWS credentials found: set AWS_PROFILE") {
+		t.Errorf("Open without credentials: %v; want advice on how to provide them", err)
+	}
+}
+
 // With the server down, operations fail within the retry bound and say which
 // endpoint and store failed and what to do; when it is back, the same Store works.
 func TestServerDownThenBack(t *testing.T) {
