@@ -14,6 +14,9 @@ import (
 func openStore(ctx context.Context, state string) (stack.Store, error) {
 	switch {
 	case strings.HasPrefix(state, "s3://"):
+		if _, _, err := s3store.ParseURL(state); err != nil {
+			return nil, &usageError{fmt.Errorf("--state: %w", err)}
+		}
 		return s3store.Open(ctx, state)
 	case strings.Contains(state, "://"):
 		return nil, &usageError{fmt.Errorf("--state %s: use a directory or s3://BUCKET/PREFIX", state)}

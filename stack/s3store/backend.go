@@ -1,7 +1,9 @@
 package s3store
 
 import (
+	"context"
 	"path"
+	"time"
 
 	"github.com/stack-tools/stack/stack"
 )
@@ -48,4 +50,25 @@ func (s *Store) Backend(stackName, step string) stack.Backend {
 // lives, for listing or removing it (keys relative to the store, as List returns).
 func StatePrefix(stackName string) string {
 	return path.Join(TFStatePrefix, stackName) + "/"
+}
+
+// forgetTimeout bounds Forget, which the engine calls without a context.
+const forgetTimeout = time.Minute
+
+// Forget removes what Terraform left for a stack once every step is destroyed
+// and its workspace deleted: stale .tflock objects of killed runs, state of
+// workspaces that were never deleted. The engine calls it at the end of down.
+func (s *Store) Forget(stackName string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), forgetTimeout)
+	defer cancel()
+	keys, err := s.List(ctx, StatePrefix(stackName))
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := s.Delete(ctx, k, stack.AnyVersion); err != nil {
+			return err
+		}
+	}
+	return nil
 }

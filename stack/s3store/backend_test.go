@@ -119,3 +119,29 @@ func TestBackendConfigForAWS(t *testing.T) {
 		}
 	}
 }
+
+// Forget clears one stack's Terraform leftovers and nothing of another stack's.
+func TestForgetRemovesOnlyThatStacksTerraformObjects(t *testing.T) {
+	s := openStore(t)
+	ctx := context.Background()
+	for _, k := range []string{
+		"tfstate/bfcm/net/terraform.tfstate.tflock",
+		"tfstate/bfcm/db/terraform.tfstate",
+		"tfstate/bfcm2/net/terraform.tfstate",
+		"stacks/bfcm/stack.json",
+	} {
+		if _, err := s.Put(ctx, k, []byte("x"), stack.AnyVersion); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Forget("bfcm"); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := s.List(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(keys, ","), "stacks/bfcm/stack.json,tfstate/bfcm2/net/terraform.tfstate"; got != want {
+		t.Fatalf("after Forget(bfcm): %s, want %s", got, want)
+	}
+}
