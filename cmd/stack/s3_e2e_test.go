@@ -319,8 +319,10 @@ func TestS3KilledHolderLeaseExpires(t *testing.T) {
 		t.Fatalf("up after the lease expired: exit %d\n%s", r.code, r.stderr)
 	}
 	stepsApplied(t, b.status("crash"), "first", "long", "last")
-	if n := appliesPerStep(t, applied); n["first"] != 1 || n["last"] != 1 || n["long"] != 1 {
-		t.Errorf("real applies per step = %v, want each once (long was killed before it finished)", n)
+	// The killed apply of long may have created its resource without recording
+	// it (a real crash can too), so only the finished steps are counted.
+	if n := appliesPerStep(t, applied); n["first"] != 1 || n["last"] != 1 || n["long"] < 1 {
+		t.Errorf("real applies per step = %v, want first and last once (finished steps are not redone)", n)
 	}
 	b.must("down", "crash")
 	if left := objects(t, m, ""); len(left) > 0 {
@@ -336,7 +338,9 @@ func TestS3OutageMidUp(t *testing.T) {
 	def, applied := slowStack(t, "outage", 3)
 	a := s3Workstation(t, m, state, "alice")
 
-	up := a.cmd(t.Context(), nil, "up", def)
+	// Fewer attempts (a standard SDK setting both stack and Terraform read) keep
+	// the wait for the failure short; the default rides over a restart.
+	up := a.cmd(t.Context(), []string{"AWS_MAX_ATTEMPTS=2"}, "up", def)
 	var stderr strings.Builder
 	up.Stderr = &stderr
 	if err := up.Start(); err != nil {
@@ -346,7 +350,9 @@ func TestS3OutageMidUp(t *testing.T) {
 	if err := m.Kill(); err != nil {
 		t.Fatal(err)
 	}
+	killed := time.Now()
 	err := up.Wait()
+	t.Logf("up ended %s after the server went away", time.Since(killed).Round(time.Second))
 	if up.ProcessState.ExitCode() != 1 {
 		t.Errorf("up with the server gone: %v, want exit 1\n%s", err, stderr.String())
 	}

@@ -40,6 +40,10 @@ func (s *Store) Backend(stackName, step string) stack.Backend {
 		cfg["skip_region_validation"] = true
 		cfg["skip_s3_checksum"] = true
 	}
+	if s.maxAttempts > 0 {
+		// Terraform's backend does not read AWS_MAX_ATTEMPTS itself.
+		cfg["max_retries"] = s.maxAttempts
+	}
 	if s.pathStyle {
 		cfg["use_path_style"] = true
 	}

@@ -145,3 +145,24 @@ func TestForgetRemovesOnlyThatStacksTerraformObjects(t *testing.T) {
 		t.Fatalf("after Forget(bfcm): %s, want %s", got, want)
 	}
 }
+
+// AWS_MAX_ATTEMPTS, the SDK's standard retry setting, bounds the store's
+// retries and reaches Terraform, whose backend does not read it.
+func TestMaxAttemptsReachesStoreAndTerraform(t *testing.T) {
+	t.Setenv("AWS_MAX_ATTEMPTS", "2")
+	s := openStore(t)
+	if got := s.client.Options().Retryer.MaxAttempts(); got != 2 {
+		t.Errorf("store retries %d times, want 2", got)
+	}
+	if got := s.Backend("bfcm", "db").Config["max_retries"]; got != 2 {
+		t.Errorf("backend max_retries = %v, want 2", got)
+	}
+	t.Setenv("AWS_MAX_ATTEMPTS", "")
+	s = openStore(t)
+	if got := s.client.Options().Retryer.MaxAttempts(); got != maxAttempts {
+		t.Errorf("store retries %d times by default, want %d", got, maxAttempts)
+	}
+	if _, ok := s.Backend("bfcm", "db").Config["max_retries"]; ok {
+		t.Error("backend sets max_retries without AWS_MAX_ATTEMPTS")
+	}
+}

@@ -34,8 +34,8 @@ func (s *Store) wrap(op, key string, err error) error {
 		return fmt.Errorf("%s %s: access refused by %s: check the AWS credentials (AWS_PROFILE, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY; `aws sso login` for SSO) and that they may use bucket %q: %w",
 			op, s.where(key), s.endpointName(), s.bucket, err)
 	case isNetworkError(err) || status >= 500:
-		return fmt.Errorf("%s %s: cannot reach %s (retried %d times): check that the server is up and the endpoint (AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL) and region are right, then run the command again: %w",
-			op, s.where(key), s.endpointName(), maxAttempts, err)
+		return fmt.Errorf("%s %s: cannot reach %s (%d attempts): check that the server is up and the endpoint (AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL) and region are right, then run the command again: %w",
+			op, s.where(key), s.endpointName(), s.client.Options().Retryer.MaxAttempts(), err)
 	}
 	return fmt.Errorf("%s %s at %s: %w", op, s.where(key), s.endpointName(), err)
 }

@@ -46,11 +46,13 @@ const DefaultRegion = "us-east-1"
 // refused with 412) can recognise its own write instead of reporting a conflict.
 const writeIDKey = "stack-write-id"
 
-// Retry bounds: a short outage (a restart) is ridden over, a server that stays
-// down fails within seconds with a message saying so.
+// Retry bounds: a short outage (a server restart) is ridden over, a server that
+// stays down fails within a few seconds with a message saying so. Every
+// command makes several store calls, so each must give up quickly. The SDK's
+// AWS_MAX_ATTEMPTS / max_attempts settings override maxAttempts.
 const (
-	maxAttempts = 5
-	maxBackoff  = 2 * time.Second
+	maxAttempts = 4
+	maxBackoff  = time.Second
 )
 
 // Store is a stack.Store on an S3 bucket and key prefix.
@@ -62,6 +64,8 @@ type Store struct {
 	endpoint  string // custom endpoint URL, "" for AWS
 	pathStyle bool
 	pageSize  int32 // List page size; 0 = the server's (1000)
+	// maxAttempts is the user's AWS_MAX_ATTEMPTS / max_attempts, 0 if unset.
+	maxAttempts int
 }
 
 var _ stack.Store = (*Store)(nil)
@@ -77,16 +81,7 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 		// must fail an attempt rather than block the command forever.
 		config.WithHTTPClient(awshttp.NewBuildableClient().
 			WithDialerOptions(func(d *net.Dialer) { d.Timeout = 5 * time.Second }).
-			WithTransportOptions(func(tr *http.Transport) { tr.ResponseHeaderTimeout = 30 * time.Second })),
-		config.WithRetryer(func() aws.Retryer {
-			return retry.NewStandard(func(o *retry.StandardOptions) {
-				o.MaxAttempts = maxAttempts
-				o.MaxBackoff = maxBackoff
-				// The default token bucket refuses retries after a burst of
-				// failures with "retry quota exceeded", which hides the real cause.
-				o.RateLimiter = ratelimit.None
-			})
-		}))
+			WithTransportOptions(func(tr *http.Transport) { tr.ResponseHeaderTimeout = 30 * time.Second })))
 	if err != nil {
 		return nil, fmt.Errorf("state store %s: load AWS configuration (AWS_PROFILE, AWS_* variables, ~/.aws/config): %w", rawURL, err)
 	}
@@ -100,8 +95,17 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{bucket: bucket, prefix: prefix, region: cfg.Region}
+	s := &Store{bucket: bucket, prefix: prefix, region: cfg.Region, maxAttempts: cfg.RetryMaxAttempts}
 	s.client = s3.NewFromConfig(cfg, func(o *s3.Options) {
+		// Set here rather than with config.WithRetryer, which would make the
+		// SDK ignore AWS_MAX_ATTEMPTS; that still wraps this retryer.
+		o.Retryer = retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts = maxAttempts
+			o.MaxBackoff = maxBackoff
+			// The default token bucket refuses retries after a burst of
+			// failures with "retry quota exceeded", which hides the real cause.
+			o.RateLimiter = ratelimit.None
+		})
 		if o.BaseEndpoint != nil {
 			s.endpoint = *o.BaseEndpoint
 			// S3-compatible servers (MinIO) rarely have per-bucket DNS names.
