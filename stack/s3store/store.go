@@ -89,7 +89,7 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 		cfg.Region = DefaultRegion
 	}
 	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
-		return nil, fmt.Errorf("state store %s: no AWS credentials found: set AWS_PROFILE (and `aws sso login` for SSO) or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY: %w", rawURL, err)
+		return nil, fmt.Errorf("state store %s: cannot get AWS credentials: set AWS_PROFILE (and run `aws sso login` for SSO) or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY: %w", rawURL, err)
 	}
 	pathStyle, err := usePathStyleFromEnv()
 	if err != nil {

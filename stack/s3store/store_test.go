@@ -328,7 +328,7 @@ func TestOpenWithoutCredentials(t *testing.T) {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
 	t.Setenv("HOME", t.TempDir()) // no ~/.aws
 	_, err := Open(context.Background(), "s3://"+minio.Bucket+"/p")
-	if err == nil || !strings.Contains(err.Error(), "no AWS credentials found: set AWS_PROFILE") {
+	if err == nil || !strings.Contains(err.Error(), "cannot get AWS credentials: set AWS_PROFILE") {
 		t.Errorf("Open without credentials: %v; want advice on how to provide them", err)
 	}
 }
@@ -378,5 +378,20 @@ func TestServerDownThenBack(t *testing.T) {
 	}
 	if data, _, err := s.Get(ctx, "rec"); err != nil || string(data) != "after" {
 		t.Fatalf("Get after restart = %q, %v", data, err)
+	}
+}
+
+func TestPathStyleSetting(t *testing.T) {
+	if minio == nil {
+		testenv.Missing(t, errors.New("minio is not running"))
+	}
+	ctx := context.Background()
+	s := openStore(t)
+	if s.Backend("x", "y").Config["use_path_style"] != true {
+		t.Error("a custom endpoint should use path-style addressing in the store and Terraform")
+	}
+	t.Setenv("AWS_S3_USE_PATH_STYLE", "maybe")
+	if _, err := Open(ctx, "s3://"+minio.Bucket+"/p"); err == nil || !strings.Contains(err.Error(), "AWS_S3_USE_PATH_STYLE") {
+		t.Errorf("Open with AWS_S3_USE_PATH_STYLE=maybe: %v, want an error naming the variable", err)
 	}
 }
