@@ -375,3 +375,34 @@ func TestS3OutageMidUp(t *testing.T) {
 	}
 	a.must("down", "outage")
 }
+
+// A short outage (the server restarts while a step runs) is ridden over by the
+// retries: up succeeds and nothing is applied twice.
+func TestS3BriefOutageIsRiddenOver(t *testing.T) {
+	m, state := startS3(t)
+	def, applied := slowStack(t, "blip", 3)
+	a := s3Workstation(t, m, state, "alice")
+
+	up := a.cmd(t.Context(), nil, "up", def)
+	var stderr strings.Builder
+	up.Stderr = &stderr
+	if err := up.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitStepRunning(t, a, "blip", "long", up)
+	if err := m.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	if err := m.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := up.Wait(); err != nil {
+		t.Fatalf("up across a server restart: %v\n%s", err, stderr.String())
+	}
+	stepsApplied(t, a.status("blip"), "first", "long", "last")
+	if n := appliesPerStep(t, applied); n["first"] != 1 || n["long"] != 1 || n["last"] != 1 {
+		t.Errorf("real applies per step = %v, want each exactly once", n)
+	}
+	a.must("down", "blip")
+}
