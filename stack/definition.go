@@ -172,7 +172,8 @@ func (p *parser) decode(raw []byte, v any, path string) error {
 		var te *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &se):
-			line, col := lineCol(raw, se.Offset)
+			// Offset counts the offending byte; point at it.
+			line, col := lineCol(raw, se.Offset-1)
 			return &InvalidError{Problems: []Problem{{File: fmt.Sprintf("%s:%d:%d", p.file, line, col), Msg: "JSON syntax error: " + se.Error()}}}
 		case errors.As(err, &te):
 			line, col := lineCol(raw, te.Offset)

@@ -2,6 +2,8 @@ package stack
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +16,9 @@ import (
 type Output struct {
 	Value     any  `json:"value,omitempty"`
 	Sensitive bool `json:"sensitive,omitempty"`
+	// Digest identifies a sensitive value without revealing it, so a change to
+	// it still changes its dependents' fingerprints.
+	Digest string `json:"digest,omitempty"`
 }
 
 // Outputs maps an output name to its value.
@@ -24,7 +29,13 @@ func (o Outputs) Redacted() Outputs {
 	r := make(Outputs, len(o))
 	for k, v := range o {
 		if v.Sensitive {
-			r[k] = Output{Sensitive: true}
+			d := v.Digest
+			if v.Value != nil {
+				b, _ := json.Marshal(v.Value)
+				sum := sha256.Sum256(append([]byte("stack-sensitive-output\x00"), b...))
+				d = hex.EncodeToString(sum[:16])
+			}
+			r[k] = Output{Sensitive: true, Digest: d}
 			continue
 		}
 		r[k] = v
@@ -45,6 +56,8 @@ type StepRun struct {
 	Module string
 	// Vars are the step's resolved variables, sensitive values included.
 	Vars map[string]any
+	// SensitiveVars names the vars whose value came from a sensitive output.
+	SensitiveVars map[string]bool
 	// Config is the resolved kind-specific part of the step definition (fields other
 	// than name, kind, module, vars, after, profiles, on_complete), as a JSON object.
 	Config json.RawMessage

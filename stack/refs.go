@@ -66,7 +66,9 @@ type resolver struct {
 	vars    map[string]any
 	stack   map[string]string
 	outputs func(step string) (Outputs, error) // upstream step outputs
-	own     Outputs                            // the step's own outputs, for handlers
+	// fill reads an upstream step's sensitive values, which the store does not keep.
+	fill func(step string) (Outputs, error)
+	own  Outputs // the step's own outputs, for handlers
 }
 
 func (r *resolver) lookup(rf ref) (Output, error) {
@@ -96,6 +98,15 @@ func (r *resolver) lookup(rf ref) (Output, error) {
 		o, ok := outs[rf.name]
 		if !ok {
 			return Output{}, fmt.Errorf("step %q has no output %q (it has: %s)", rf.step, rf.name, strings.Join(sortedKeys(outs), ", "))
+		}
+		if o.Sensitive && o.Value == nil && r.fill != nil {
+			full, err := r.fill(rf.step)
+			if err != nil {
+				return Output{}, err
+			}
+			if f, ok := full[rf.name]; ok {
+				return f, nil
+			}
 		}
 		return o, nil
 	}

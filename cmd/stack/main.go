@@ -1,0 +1,52 @@
+// Command stack stands up synthetic environments from stack definitions, drives
+// load at them and tears them down.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/stack-tools/stack/stack"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailed  = 1 // a step failed, or the command could not finish
+	exitInvalid = 2 // bad usage or an invalid definition
+)
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		// A second Ctrl-C kills at once; the first lets Terraform save its state.
+		stop()
+	}()
+	root := newRootCmd()
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintln(os.Stderr, "Error:", err)
+	var usage *usageError
+	if stack.IsInvalid(err) || errors.As(err, &usage) {
+		return exitInvalid
+	}
+	return exitFailed
+}
+
+// usageError is a command-line mistake (exit 2).
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }

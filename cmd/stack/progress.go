@@ -1,0 +1,168 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/stack-tools/stack/stack"
+)
+
+// progress shows engine events: a live table on a terminal, plain lines
+// otherwise, JSON lines with --output json.
+type progress struct {
+	w     io.Writer
+	mode  string // live, plain, json
+	mu    sync.Mutex
+	start time.Time
+	rows  []*row
+	byKey map[string]*row
+	drawn int
+	stop  chan struct{}
+	done  chan struct{}
+}
+
+type row struct {
+	step    string
+	state   string
+	msg     string
+	started time.Time
+	elapsed time.Duration
+}
+
+func newProgress(w io.Writer, output string) *progress {
+	p := &progress{w: w, mode: "plain", start: time.Now(), byKey: map[string]*row{}}
+	if output == "json" {
+		p.mode = "json"
+	} else if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) && os.Getenv("TERM") != "dumb" {
+		p.mode = "live"
+		p.stop, p.done = make(chan struct{}), make(chan struct{})
+		go p.loop()
+	}
+	return p
+}
+
+func (p *progress) event(ev stack.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch p.mode {
+	case "json":
+		b, _ := json.Marshal(ev)
+		fmt.Fprintf(p.w, "%s\n", b)
+		return
+	case "plain":
+		fmt.Fprintf(p.w, "[%6.1fs] %s\n", time.Since(p.start).Seconds(), plainLine(ev))
+		return
+	}
+	if ev.Step == "" {
+		p.clear()
+		fmt.Fprintln(p.w, ev.Message)
+		p.draw()
+		return
+	}
+	r := p.byKey[ev.Step]
+	if r == nil {
+		r = &row{step: ev.Step, started: time.Now()}
+		p.byKey[ev.Step] = r
+		p.rows = append(p.rows, r)
+	}
+	switch ev.Type {
+	case stack.EventProgress, stack.EventHandler:
+		r.msg = ev.Message
+	case stack.EventStart, stack.EventDestroy:
+		r.state, r.started, r.msg = ev.Type, time.Now(), ""
+	default:
+		r.state, r.msg, r.elapsed = ev.Type, ev.Message, ev.Elapsed
+	}
+}
+
+func plainLine(ev stack.Event) string {
+	var b strings.Builder
+	if ev.Step != "" {
+		b.WriteString(ev.Step)
+		b.WriteString(": ")
+	}
+	b.WriteString(ev.Type)
+	if ev.Message != "" && ev.Message != ev.Type {
+		b.WriteString(" ")
+		b.WriteString(ev.Message)
+	}
+	if ev.Elapsed > 0 {
+		fmt.Fprintf(&b, " (%s)", ev.Elapsed.Round(10*time.Millisecond))
+	}
+	return b.String()
+}
+
+func (p *progress) loop() {
+	defer close(p.done)
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			p.mu.Lock()
+			p.clear()
+			p.drawn = 0
+			p.draw()
+			p.drawn = 0
+			p.mu.Unlock()
+			return
+		case <-t.C:
+			p.mu.Lock()
+			p.clear()
+			p.draw()
+			p.mu.Unlock()
+		}
+	}
+}
+
+func (p *progress) clear() {
+	for i := 0; i < p.drawn; i++ {
+		fmt.Fprint(p.w, "\033[1A\033[2K")
+	}
+	p.drawn = 0
+}
+
+func (p *progress) draw() {
+	width := 100
+	if f, ok := p.w.(*os.File); ok {
+		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 20 {
+			width = w
+		}
+	}
+	for _, r := range p.rows {
+		el := r.elapsed
+		if r.state == stack.EventStart || r.state == stack.EventDestroy {
+			el = time.Since(r.started)
+		}
+		line := fmt.Sprintf("%-20s %-10s %7.1fs  %s", r.step, label(r.state), el.Seconds(), r.msg)
+		if len(line) > width-1 {
+			line = line[:width-1]
+		}
+		fmt.Fprintln(p.w, line)
+		p.drawn++
+	}
+}
+
+func label(state string) string {
+	switch state {
+	case stack.EventStart:
+		return "applying"
+	case stack.EventDestroy:
+		return "destroying"
+	}
+	return state
+}
+
+func (p *progress) close() {
+	if p.mode == "live" {
+		close(p.stop)
+		<-p.done
+	}
+}

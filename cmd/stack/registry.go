@@ -1,0 +1,20 @@
+package main
+
+import (
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/steps/terraform"
+)
+
+// newRegistry registers every step kind and handler this build knows.
+func newRegistry(g *globalOptions) *stack.Registry {
+	r := stack.NewRegistry()
+	r.RegisterStep("terraform", terraform.New(filepath.Join(g.cache(), "terraform")))
+	return r
+}
+
+// addMoreCommands adds commands that live with their own packages.
+func addMoreCommands(root *cobra.Command, g *globalOptions) {}

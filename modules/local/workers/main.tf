@@ -1,0 +1,23 @@
+# workers: the demo's stand-in for the Auto Scaling group that processes the queue.
+
+variable "queue_url" {
+  type = string
+}
+
+variable "db_endpoint" {
+  type = string
+}
+
+variable "count_per_az" {
+  type    = number
+  default = 1
+}
+
+resource "terraform_data" "worker" {
+  count = var.count_per_az
+  input = "worker-${count.index} <- ${var.queue_url}"
+}
+
+output "worker_ids" {
+  value = terraform_data.worker[*].output
+}

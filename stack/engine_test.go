@@ -1,0 +1,415 @@
+package stack_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/stack/localstore"
+	"github.com/stack-tools/stack/steps/terraform"
+)
+
+// recorder is a completion handler for tests: it publishes one value as an
+// output, remembers what it saw (in memory only) and what it tore down.
+type recorder struct {
+	mu        sync.Mutex
+	seen      map[string]any // step -> resolved "value"
+	torndown  []string
+	skipSteps map[string]bool
+}
+
+func (h *recorder) Validate(cfg json.RawMessage) error {
+	var c struct {
+		Value any `json:"value"`
+	}
+	return stack.DecodeStrict(cfg, &c)
+}
+
+func (h *recorder) Run(ctx context.Context, run *stack.HandlerRun) (stack.HandlerResult, error) {
+	if h.skipSteps[run.Step] {
+		return stack.HandlerResult{}, &stack.SkipError{Reason: "not configured here; set RECORDER to enable"}
+	}
+	var c map[string]any
+	_ = json.Unmarshal(run.Config, &c)
+	v, sens, err := run.Resolve(c["value"])
+	if err != nil {
+		return stack.HandlerResult{}, err
+	}
+	h.mu.Lock()
+	h.seen[run.Step] = v
+	h.mu.Unlock()
+	rec, _ := json.Marshal(map[string]any{"sensitive": sens})
+	return stack.HandlerResult{Record: rec, Outputs: stack.Outputs{"published": {Value: fmt.Sprintf("pub:%v", v), Sensitive: sens}}}, nil
+}
+
+func (h *recorder) Teardown(ctx context.Context, run *stack.HandlerRun, record json.RawMessage) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.torndown = append(h.torndown, run.Step)
+	return nil
+}
+
+type harness struct {
+	t      *testing.T
+	e      *stack.Engine
+	store  *localstore.Store
+	rec    *recorder
+	mu     sync.Mutex
+	events []stack.Event
+}
+
+func newHarness(t *testing.T, stateDir string) *harness {
+	t.Helper()
+	st, err := localstore.Open(stateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, store: st, rec: &recorder{seen: map[string]any{}, skipSteps: map[string]bool{}}}
+	reg := stack.NewRegistry()
+	cache := t.TempDir()
+	reg.RegisterStep("terraform", terraform.New(cache))
+	reg.RegisterHandler("record", h.rec)
+	h.e = &stack.Engine{Store: st, Registry: reg, CacheDir: cache, Events: func(ev stack.Event) {
+		h.mu.Lock()
+		h.events = append(h.events, ev)
+		h.mu.Unlock()
+	}}
+	return h
+}
+
+// ran returns the steps that emitted event typ since the last call.
+func (h *harness) ran(typ string) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for _, ev := range h.events {
+		if ev.Type == typ {
+			out = append(out, ev.Step)
+		}
+	}
+	return out
+}
+
+func (h *harness) reset() { h.mu.Lock(); h.events = nil; h.mu.Unlock() }
+
+// copyModule copies a test module into dir so a test can change it.
+func copyModule(t *testing.T, name, dir string) string {
+	t.Helper()
+	src := filepath.Join("testdata", "modules", name)
+	dst := filepath.Join(dir, name)
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(src)
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+func writeDef(t *testing.T, dir, src string) *stack.Definition {
+	t.Helper()
+	f := filepath.Join(dir, "stack.json")
+	if err := os.WriteFile(f, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	def, err := stack.LoadDefinition(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return def
+}
+
+func sorted(l []string) string {
+	c := append([]string(nil), l...)
+	for i := range c {
+		for j := i + 1; j < len(c); j++ {
+			if c[j] < c[i] {
+				c[i], c[j] = c[j], c[i]
+			}
+		}
+	}
+	return strings.Join(c, ",")
+}
+
+// A rerun of a step whose output feeds others re-applies exactly that step and
+// the dependents whose inputs changed; handler outputs reach dependents; down
+// tears handlers down and leaves nothing behind.
+func TestUpRerunDown(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	stateDir := filepath.Join(dir, "state")
+	h := newHarness(t, stateDir)
+	mod := copyModule(t, "echo", dir)
+	def := writeDef(t, dir, fmt.Sprintf(`{"name":"t1","steps":[
+	 {"name":"a","module":%q,"vars":{"value":"A"},"on_complete":[{"handler":"record","value":"${outputs.value}"}]},
+	 {"name":"b","module":%q,"vars":{"value":"${steps.a.outputs.value}-b"}},
+	 {"name":"c","module":%q,"vars":{"value":"C"}},
+	 {"name":"d","module":%q,"vars":{"value":"${steps.a.outputs.published}"}},
+	 {"name":"e","module":%q,"vars":{"value":"const"},"after":["a"]}]}`, mod, mod, mod, mod, mod))
+
+	if err := h.e.Up(ctx, stack.UpOptions{Def: def}); err != nil {
+		t.Fatal(err)
+	}
+	if got := sorted(h.ran(stack.EventApplied)); got != "a,b,c,d,e" {
+		t.Fatalf("first up applied %s", got)
+	}
+	rec, err := h.e.Status(ctx, "t1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := rec.Steps["d"].Outputs["value"].Value; v != "pub:A" {
+		t.Errorf("d got %v from a's handler output, want pub:A", v)
+	}
+	if v := rec.Steps["b"].Outputs["value"].Value; v != "A-b" {
+		t.Errorf("b.value = %v", v)
+	}
+
+	h.reset()
+	if err := h.e.Up(ctx, stack.UpOptions{Def: def}); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.ran(stack.EventApplied); len(got) != 0 {
+		t.Errorf("second up of an unchanged stack applied %v", got)
+	}
+
+	// The module of a changes what it outputs: rerun a.
+	main := filepath.Join(mod, "main.tf")
+	b, _ := os.ReadFile(main)
+	changed := strings.Replace(string(b), "value = terraform_data.v.output\n", "value = \"${terraform_data.v.output}2\"\n", 1)
+	if changed == string(b) {
+		t.Fatal("test module did not change")
+	}
+	// Give every step its own copy so only a's module changes.
+	_ = os.WriteFile(main, []byte(changed), 0o644)
+	h.reset()
+	if err := h.e.RerunStep(ctx, "t1", "a", stack.RerunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// a, b, d, e share the changed module copy; c is not downstream of a and must
+	// not run. b and d see new inputs; e's inputs are unchanged but its module
+	// changed too, so its fingerprint changed.
+	if got := sorted(h.ran(stack.EventApplied)); got != "a,b,d,e" {
+		t.Errorf("rerun-step a applied %s, want a,b,d,e", got)
+	}
+	if got := h.ran(stack.EventStart); strings.Contains(strings.Join(got, ","), "c") {
+		t.Errorf("rerun-step a started c, which does not depend on a: %v", got)
+	}
+	rec, _ = h.e.Status(ctx, "t1")
+	if v := rec.Steps["b"].Outputs["value"].Value; v != "A2-b2" {
+		t.Errorf("b.value after rerun = %v, want A2-b2", v)
+	}
+	if rec.Steps["a"].Applies != 2 || rec.Steps["c"].Applies != 1 {
+		t.Errorf("applies: a=%d c=%d", rec.Steps["a"].Applies, rec.Steps["c"].Applies)
+	}
+
+	if err := h.e.Down(ctx, "t1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := sorted(h.rec.torndown); got != "a" {
+		t.Errorf("torn down handlers: %s", got)
+	}
+	left, _ := h.store.List(ctx, "")
+	if len(left) != 0 {
+		t.Errorf("down left objects: %v", left)
+	}
+	if _, err := os.Stat(filepath.Join(stateDir, "tfstate", "t1")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("down left Terraform state: %v", err)
+	}
+}
+
+// Rerunning a step re-applies it even when nothing changed, and only dependents
+// whose inputs changed follow.
+func TestRerunUnchangedStepLeavesDependents(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	h := newHarness(t, filepath.Join(dir, "state"))
+	mod := copyModule(t, "echo", dir)
+	def := writeDef(t, dir, fmt.Sprintf(`{"name":"t2","steps":[
+	 {"name":"a","module":%q,"vars":{"value":"A"}},
+	 {"name":"b","module":%q,"vars":{"value":"${steps.a.outputs.value}"}}]}`, mod, mod))
+	if err := h.e.Up(ctx, stack.UpOptions{Def: def}); err != nil {
+		t.Fatal(err)
+	}
+	h.reset()
+	if err := h.e.RerunStep(ctx, "t2", "a", stack.RerunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := sorted(h.ran(stack.EventApplied)); got != "a" {
+		t.Errorf("applied %s, want only a", got)
+	}
+	if got := sorted(h.ran(stack.EventUnchanged)); got != "b" {
+		t.Errorf("unchanged %s, want b", got)
+	}
+}
+
+// Sensitive outputs reach dependents and handlers but never the store or logs,
+// also when another workstation needs them later.
+func TestSensitiveOutputsStayOffDisk(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	stateDir := filepath.Join(dir, "state")
+	h := newHarness(t, stateDir)
+	mod := copyModule(t, "echo", dir)
+	def := writeDef(t, dir, fmt.Sprintf(`{"name":"t3","steps":[
+	 {"name":"a","module":%q,"vars":{"value":"A","secret":"hunter2"}},
+	 {"name":"b","module":%q,"vars":{"value":"B","secret":"${steps.a.outputs.secret}"},
+	  "on_complete":[{"handler":"record","value":"${outputs.secret}"}]}]}`, mod, mod))
+	// The definition itself holds "hunter2" as a plain var; the secret we look
+	// for is the derived value, which only exists as a sensitive output.
+	if err := h.e.Up(ctx, stack.UpOptions{Def: def}); err != nil {
+		t.Fatal(err)
+	}
+	want := "hunter2-A-B"
+	if got := h.rec.seen["b"]; got != want {
+		t.Fatalf("handler saw %v, want %s", got, want)
+	}
+	assertNotInFiles(t, "hunter2-A", stateDir, h.e.CacheDir)
+
+	// Another workstation (fresh cache, same store) re-runs b: it must read a's
+	// sensitive output back from Terraform.
+	h2 := newHarness(t, stateDir)
+	if err := h2.e.RerunStep(ctx, "t3", "b", stack.RerunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := h2.rec.seen["b"]; got != want {
+		t.Fatalf("on the second workstation the handler saw %v, want %s", got, want)
+	}
+	assertNotInFiles(t, "hunter2-A", stateDir, h2.e.CacheDir)
+	if err := h2.e.Down(ctx, "t3"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// assertNotInFiles fails if secret appears in any file under dirs, except
+// Terraform's own state, which is where Terraform keeps it.
+func assertNotInFiles(t *testing.T, secret string, dirs ...string) {
+	t.Helper()
+	for _, d := range dirs {
+		_ = filepath.Walk(d, func(p string, info os.FileInfo, err error) error {
+			if err != nil || info.IsDir() || strings.HasSuffix(p, ".tfstate") || strings.HasSuffix(p, ".tfstate.backup") {
+				return nil
+			}
+			b, _ := os.ReadFile(p)
+			if strings.Contains(string(b), secret) {
+				t.Errorf("secret found in %s", p)
+			}
+			return nil
+		})
+	}
+}
+
+// When a step fails nothing new starts, running steps finish, and the next up
+// resumes from the recorded state.
+func TestFailureStopsNewStepsAndResumes(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	h := newHarness(t, filepath.Join(dir, "state"))
+	echo := copyModule(t, "echo", dir)
+	sleep := copyModule(t, "sleep", dir)
+	def := writeDef(t, dir, fmt.Sprintf(`{"name":"t4","steps":[
+	 {"name":"bad","module":%q,"vars":{"value":"${var.missing_on_purpose}"}},
+	 {"name":"slow","module":%q,"vars":{"seconds":1}},
+	 {"name":"after-slow","module":%q,"vars":{"value":"x"},"after":["slow"]}],
+	 "variables":{"missing_on_purpose":null}}`, echo, sleep, echo))
+	err := h.e.Up(ctx, stack.UpOptions{Def: def})
+	var re *stack.RunError
+	if !errors.As(err, &re) || re.Failed["bad"] == "" {
+		t.Fatalf("want a RunError naming bad, got %v", err)
+	}
+	rec, _ := h.e.Status(ctx, "t4")
+	if rec.Steps["slow"].Status != stack.StatusApplied {
+		t.Errorf("the running step should finish: %s", rec.Steps["slow"].Status)
+	}
+	if rec.Steps["after-slow"].Status != stack.StatusPending {
+		t.Errorf("no new step may start after a failure: after-slow is %s", rec.Steps["after-slow"].Status)
+	}
+	if rec.Steps["bad"].Status != stack.StatusFailed || rec.Steps["bad"].Error == "" {
+		t.Errorf("bad: %+v", rec.Steps["bad"])
+	}
+
+	// Fix the definition; up resumes: slow is skipped, the rest run.
+	def = writeDef(t, dir, strings.Replace(string(def.Raw), `"missing_on_purpose":null`, `"missing_on_purpose":"fixed"`, 1))
+	h.reset()
+	if err := h.e.Up(ctx, stack.UpOptions{Def: def}); err != nil {
+		t.Fatal(err)
+	}
+	if got := sorted(h.ran(stack.EventApplied)); got != "after-slow,bad" {
+		t.Errorf("resume applied %s", got)
+	}
+	_ = h.e.Down(ctx, "t4")
+}
+
+// --parallelism 1 follows list order; a skipped handler is shown with its reason.
+func TestParallelismOneFollowsListOrder(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	h := newHarness(t, filepath.Join(dir, "state"))
+	h.e.Parallelism = 1
+	h.rec.skipSteps["z"] = true
+	mod := copyModule(t, "echo", dir)
+	def := writeDef(t, dir, fmt.Sprintf(`{"name":"t5","steps":[
+	 {"name":"z","module":%q,"vars":{"value":"1"},"on_complete":[{"handler":"record","value":"x"}]},
+	 {"name":"y","module":%q,"vars":{"value":"2"}},
+	 {"name":"x","module":%q,"vars":{"value":"${steps.z.outputs.value}"}},
+	 {"name":"w","module":%q,"vars":{"value":"4"}}]}`, mod, mod, mod, mod))
+	if err := h.e.Up(ctx, stack.UpOptions{Def: def}); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(h.ran(stack.EventStart), ","); got != "z,y,x,w" {
+		t.Errorf("order %s, want z,y,x,w", got)
+	}
+	rec, _ := h.e.Status(ctx, "t5")
+	hs := rec.Steps["z"].Handlers
+	if len(hs) != 1 || hs[0].Status != stack.StatusSkipped || !strings.Contains(hs[0].Reason, "RECORDER") {
+		t.Errorf("skipped handler state: %+v", hs)
+	}
+	if rec.Steps["z"].Status != stack.StatusApplied {
+		t.Errorf("a skipped handler must not fail the step")
+	}
+	_ = h.e.Down(ctx, "t5")
+}
+
+// A second process cannot mutate a locked stack; the message names the holder.
+func TestLeaseBlocksSecondWriter(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	h := newHarness(t, filepath.Join(dir, "state"))
+	sleep := copyModule(t, "sleep", dir)
+	def := writeDef(t, dir, fmt.Sprintf(`{"name":"t6","steps":[{"name":"s","module":%q,"vars":{"seconds":2}}]}`, sleep))
+	done := make(chan error)
+	go func() { done <- h.e.Up(ctx, stack.UpOptions{Def: def}) }()
+	// Wait for the first up to hold the lease.
+	for i := 0; ; i++ {
+		if l, _ := h.e.Lock(ctx, "t6"); l != nil {
+			break
+		}
+		if i > 200 {
+			t.Fatal("first up never took the lock")
+		}
+		waitABit()
+	}
+	h2 := newHarness(t, filepath.Join(dir, "state"))
+	err := h2.e.Up(ctx, stack.UpOptions{Def: def})
+	var le *stack.LockedError
+	if !errors.As(err, &le) || !strings.Contains(err.Error(), "locked by") || !strings.Contains(err.Error(), "up") {
+		t.Fatalf("want a LockedError naming the holder, got %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	_ = h.e.Down(ctx, "t6")
+}

@@ -1,0 +1,207 @@
+package stack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"syscall"
+	"time"
+)
+
+// Lease says who may change a stack right now. It is one object in the store,
+// created only if absent, renewed while its holder runs and deleted at the end.
+type Lease struct {
+	ID      string    `json:"id"`
+	User    string    `json:"user"`
+	Host    string    `json:"host"`
+	PID     int       `json:"pid"`
+	Command string    `json:"command"`
+	Started time.Time `json:"started"`
+	Expires time.Time `json:"expires"`
+}
+
+// Holder describes the lease holder for people.
+func (l *Lease) Holder() string {
+	return fmt.Sprintf("%s@%s (pid %d)", l.User, l.Host, l.PID)
+}
+
+// LockedError is returned when another process holds a stack's lease.
+type LockedError struct {
+	Stack string
+	Lease Lease
+}
+
+func (e *LockedError) Error() string {
+	ago := time.Since(e.Lease.Started).Round(time.Second)
+	left := time.Until(e.Lease.Expires).Round(time.Second)
+	return fmt.Sprintf("stack %q is locked by %s running %q, started %s ago (lease expires in %s unless renewed); wait for it, retry with --lock-timeout DURATION, or if that process is gone run `stack unlock %s`",
+		e.Stack, e.Lease.Holder(), e.Lease.Command, ago, left, e.Stack)
+}
+
+// Me returns user@host for records.
+func Me() string {
+	u := "unknown"
+	if cu, err := user.Current(); err == nil {
+		u = cu.Username
+	}
+	if v := os.Getenv("USER"); v != "" {
+		u = v
+	}
+	h, _ := os.Hostname()
+	return u + "@" + h
+}
+
+type heldLease struct {
+	st      Store
+	stack   string
+	lease   Lease
+	version string
+	ttl     time.Duration
+	stop    chan struct{}
+	done    chan struct{}
+	lost    chan struct{}
+}
+
+func newLease(command string, ttl time.Duration) Lease {
+	u := "unknown"
+	if cu, err := user.Current(); err == nil {
+		u = cu.Username
+	}
+	if v := os.Getenv("USER"); v != "" {
+		u = v
+	}
+	h, _ := os.Hostname()
+	now := time.Now().UTC()
+	return Lease{
+		ID:   fmt.Sprintf("%s-%d-%d", h, os.Getpid(), now.UnixNano()),
+		User: u, Host: h, PID: os.Getpid(), Command: command,
+		Started: now, Expires: now.Add(ttl),
+	}
+}
+
+// stale reports whether a lease can be taken over: it expired, or its holder
+// was a process on this host that no longer exists.
+func (l *Lease) stale() bool {
+	if time.Now().After(l.Expires) {
+		return true
+	}
+	if h, _ := os.Hostname(); h == l.Host && l.PID > 0 {
+		err := syscall.Kill(l.PID, 0)
+		return errors.Is(err, syscall.ESRCH)
+	}
+	return false
+}
+
+// acquireLease takes the stack's lease, waiting up to wait for a live holder.
+func acquireLease(ctx context.Context, st Store, stack, command string, ttl, wait time.Duration) (*heldLease, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		l := newLease(command, ttl)
+		data, _ := json.MarshalIndent(l, "", "  ")
+		ver, err := st.Put(ctx, leaseKey(stack), data, "")
+		if err == nil {
+			return startRenewing(st, stack, l, ver, ttl), nil
+		}
+		if !errors.Is(err, ErrConflict) {
+			return nil, fmt.Errorf("taking the lock of stack %q in %s: %w", stack, st, err)
+		}
+		cur, curVer, err := readLease(ctx, st, stack)
+		if errors.Is(err, ErrNotFound) {
+			continue // released in between
+		}
+		if err != nil {
+			return nil, err
+		}
+		if cur.stale() {
+			ver, err := st.Put(ctx, leaseKey(stack), data, curVer)
+			if err == nil {
+				return startRenewing(st, stack, l, ver, ttl), nil
+			}
+			if !errors.Is(err, ErrConflict) {
+				return nil, fmt.Errorf("taking over the expired lock of stack %q: %w", stack, err)
+			}
+			continue
+		}
+		if time.Now().After(deadline) {
+			return nil, &LockedError{Stack: stack, Lease: *cur}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func readLease(ctx context.Context, st Store, stack string) (*Lease, string, error) {
+	data, ver, err := st.Get(ctx, leaseKey(stack))
+	if err != nil {
+		return nil, "", err
+	}
+	var l Lease
+	if err := json.Unmarshal(data, &l); err != nil {
+		return nil, "", fmt.Errorf("the lock of stack %q is damaged (%w); run `stack unlock %s`", stack, err, stack)
+	}
+	return &l, ver, nil
+}
+
+func startRenewing(st Store, stack string, l Lease, ver string, ttl time.Duration) *heldLease {
+	h := &heldLease{st: st, stack: stack, lease: l, version: ver, ttl: ttl,
+		stop: make(chan struct{}), done: make(chan struct{}), lost: make(chan struct{})}
+	go h.renew()
+	return h
+}
+
+func (h *heldLease) renew() {
+	defer close(h.done)
+	t := time.NewTicker(h.ttl / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case <-t.C:
+			h.lease.Expires = time.Now().UTC().Add(h.ttl)
+			data, _ := json.MarshalIndent(h.lease, "", "  ")
+			ctx, cancel := context.WithTimeout(context.Background(), h.ttl/3)
+			ver, err := h.st.Put(ctx, leaseKey(h.stack), data, h.version)
+			cancel()
+			switch {
+			case err == nil:
+				h.version = ver
+			case errors.Is(err, ErrConflict):
+				// Someone broke or took the lock: stop mutating.
+				close(h.lost)
+				return
+			}
+			// Other errors: the store may be back before the lease expires.
+		}
+	}
+}
+
+// release stops renewing and deletes the lease if it is still ours.
+func (h *heldLease) release() {
+	close(h.stop)
+	<-h.done
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = h.st.Delete(ctx, leaseKey(h.stack), h.version)
+}
+
+// Unlock breaks a stack's lock on purpose and returns the lease it removed.
+func Unlock(ctx context.Context, st Store, stack string) (*Lease, error) {
+	l, ver, err := readLease(ctx, st, stack)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Delete(ctx, leaseKey(stack), ver); err != nil {
+		return nil, fmt.Errorf("removing the lock of stack %q: %w", stack, err)
+	}
+	return l, nil
+}

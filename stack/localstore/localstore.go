@@ -1,0 +1,246 @@
+// Package localstore keeps stack state in a local directory: the embedded
+// default. It has the same compare-and-swap semantics as the S3 store, so two
+// processes on one workstation are as safe as two workstations.
+package localstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/stack-tools/stack/stack"
+)
+
+// Store is a state directory.
+type Store struct {
+	root string
+}
+
+// Open returns the store rooted at dir, creating it if needed.
+func Open(dir string) (*Store, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(abs, "objects"), 0o700); err != nil {
+		return nil, fmt.Errorf("creating the state directory %s: %w (choose another with --state DIR or STACK_STATE)", abs, err)
+	}
+	return &Store{root: abs}, nil
+}
+
+// DefaultDir is the per-user state directory used when --state is not given.
+func DefaultDir() string {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "stack")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "stack-state")
+	}
+	return filepath.Join(home, ".local", "state", "stack")
+}
+
+// Root is the state directory.
+func (s *Store) Root() string { return s.root }
+
+func (s *Store) String() string { return s.root }
+
+func (s *Store) path(key string) (string, error) {
+	clean := filepath.Clean("/" + key)
+	if clean == "/" || strings.Contains(key, "..") {
+		return "", fmt.Errorf("invalid key %q", key)
+	}
+	return filepath.Join(s.root, "objects", clean), nil
+}
+
+// Location returns the file that holds key.
+func (s *Store) Location(key string) string {
+	p, err := s.path(key)
+	if err != nil {
+		return key
+	}
+	return p
+}
+
+func version(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:12])
+}
+
+// lock serialises check-and-write on one key across processes with flock.
+func (s *Store) lock(p string) (func(), error) {
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(s.root, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+}
+
+// Get reads key.
+func (s *Store) Get(_ context.Context, key string) ([]byte, string, error) {
+	p, err := s.path(key)
+	if err != nil {
+		return nil, "", err
+	}
+	data, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, "", stack.ErrNotFound
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return data, version(data), nil
+}
+
+// Put writes key atomically (temp file, fsync, rename) if its version matches.
+func (s *Store) Put(_ context.Context, key string, data []byte, ifMatch string) (string, error) {
+	p, err := s.path(key)
+	if err != nil {
+		return "", err
+	}
+	unlock, err := s.lock(p)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	if err := s.check(p, ifMatch); err != nil {
+		return "", err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if err := tmp.Close(); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp.Name(), p); err != nil {
+		return "", err
+	}
+	return version(data), nil
+}
+
+func (s *Store) check(p, ifMatch string) error {
+	if ifMatch == stack.AnyVersion {
+		return nil
+	}
+	cur, err := os.ReadFile(p)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if ifMatch != "" {
+			return stack.ErrConflict
+		}
+		return nil
+	case err != nil:
+		return err
+	case ifMatch == "" || version(cur) != ifMatch:
+		return stack.ErrConflict
+	}
+	return nil
+}
+
+// Delete removes key if its version matches, and the folders it leaves empty.
+func (s *Store) Delete(_ context.Context, key string, ifMatch string) error {
+	p, err := s.path(key)
+	if err != nil {
+		return err
+	}
+	unlock, err := s.lock(p)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err := s.check(p, ifMatch); err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	s.pruneEmpty(filepath.Dir(p), filepath.Join(s.root, "objects"))
+	return nil
+}
+
+// pruneEmpty removes empty folders from dir up to (not including) stop.
+func (s *Store) pruneEmpty(dir, stop string) {
+	for dir != stop && strings.HasPrefix(dir, stop) {
+		if os.Remove(dir) != nil {
+			return
+		}
+		dir = filepath.Dir(dir)
+	}
+}
+
+// List returns the keys under prefix.
+func (s *Store) List(_ context.Context, prefix string) ([]string, error) {
+	base := filepath.Join(s.root, "objects")
+	var keys []string
+	err := filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if d.IsDir() || strings.HasPrefix(d.Name(), ".tmp-") {
+			return nil
+		}
+		rel, _ := filepath.Rel(base, p)
+		key := filepath.ToSlash(rel)
+		if strings.HasPrefix(key, prefix) {
+			keys = append(keys, key)
+		}
+		return nil
+	})
+	sort.Strings(keys)
+	return keys, err
+}
+
+// Backend keeps Terraform state under the state directory, one workspace per step.
+func (s *Store) Backend(stackName, step string) stack.Backend {
+	dir := s.TerraformDir(stackName)
+	return stack.Backend{Type: "local", Config: map[string]any{
+		"path":          filepath.Join(dir, "default.tfstate"),
+		"workspace_dir": dir,
+	}}
+}
+
+// TerraformDir is where a stack's Terraform state lives.
+func (s *Store) TerraformDir(stackName string) string {
+	return filepath.Join(s.root, "tfstate", stackName)
+}
+
+// Forget removes what Terraform leaves behind for a stack once it is down.
+func (s *Store) Forget(stackName string) error {
+	dir := s.TerraformDir(stackName)
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	s.pruneEmpty(filepath.Dir(dir), s.root)
+	return nil
+}

@@ -1,0 +1,451 @@
+package stack
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Step is a step with its profile applied, ready to schedule.
+type Step struct {
+	Name     string
+	Kind     string
+	Index    int    // position in the definition
+	Module   string // absolute path, "" for kinds without modules
+	Vars     map[string]any
+	Config   map[string]any // kind-specific fields
+	Handlers []HandlerDef
+	After    []string
+	// Deps are the steps this one waits for: after plus ${steps.X...} references.
+	Deps []string
+	path string // JSON path in the definition, for messages
+	raw  string // module as written, for messages
+}
+
+// Plan is a validated definition under one profile and selection.
+type Plan struct {
+	Def      *Definition
+	Profile  string
+	Steps    []*Step          // definition order
+	ByName   map[string]*Step // all steps
+	Selected map[string]bool  // steps this command may run
+	// Dependents maps a step to the steps that depend on it directly.
+	Dependents map[string][]string
+}
+
+// PlanOptions selects a profile and steps.
+type PlanOptions struct {
+	Profile string
+	Only    []string
+	Skip    []string
+	// Applied reports steps already applied in the stored stack, which --only
+	// and --skip may leave out even when a selected step needs them.
+	Applied func(step string) bool
+}
+
+// NewPlan validates def completely and applies the profile. Nothing runs.
+func NewPlan(def *Definition, reg *Registry, opts PlanOptions) (*Plan, error) {
+	v := &validator{def: def, reg: reg, file: def.File}
+	p := &Plan{Def: def, Profile: opts.Profile, ByName: map[string]*Step{}, Dependents: map[string][]string{}}
+	if def.Name == "" || !ValidName(def.Name) {
+		v.add("name", "stack name %q is not valid: use lower-case letters, digits and dashes, starting with a letter, at most 40 characters", def.Name)
+	}
+	if len(def.Steps) == 0 {
+		v.add("steps", "the stack has no steps")
+	}
+	if opts.Profile != "" && !contains(def.ProfileNames(), opts.Profile) {
+		known := def.ProfileNames()
+		v.addFlag("--profile", "no step defines profile %q (defined: %s)", opts.Profile, listOr(known, "none"))
+	}
+	for i, sd := range def.Steps {
+		s := v.step(i, sd, opts.Profile)
+		if s == nil {
+			continue
+		}
+		if _, dup := p.ByName[s.Name]; dup {
+			v.add(s.path+".name", "duplicate step name %q: step names must be unique", s.Name)
+			continue
+		}
+		p.ByName[s.Name] = s
+		p.Steps = append(p.Steps, s)
+	}
+	if len(v.problems) > 0 {
+		return nil, &InvalidError{Problems: v.problems}
+	}
+	for _, s := range p.Steps {
+		v.refs(p, s)
+	}
+	if len(v.problems) == 0 {
+		if cycle := findCycle(p); cycle != nil {
+			v.add("steps", "the steps form a cycle: %s; remove one of these dependencies (an \"after\" entry or a ${steps...} reference)", strings.Join(cycle, " -> "))
+		}
+	}
+	for _, s := range p.Steps {
+		for _, d := range s.Deps {
+			p.Dependents[d] = append(p.Dependents[d], s.Name)
+		}
+	}
+	p.Selected = v.selection(p, opts)
+	if len(v.problems) > 0 {
+		return nil, &InvalidError{Problems: v.problems}
+	}
+	return p, nil
+}
+
+func listOr(l []string, none string) string {
+	if len(l) == 0 {
+		return none
+	}
+	return strings.Join(l, ", ")
+}
+
+type validator struct {
+	def      *Definition
+	reg      *Registry
+	file     string
+	problems []Problem
+}
+
+func (v *validator) add(path, format string, args ...any) {
+	v.problems = append(v.problems, Problem{File: v.file, Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) addFlag(flag, format string, args ...any) {
+	v.problems = append(v.problems, Problem{Path: flag, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) step(i int, sd StepDef, profile string) *Step {
+	path := fmt.Sprintf("steps[%d]", i)
+	s := &Step{Name: sd.Name, Kind: sd.Kind, Index: i, path: path, After: sd.After,
+		Vars: map[string]any{}, Config: map[string]any{}, Handlers: sd.OnComplete, raw: sd.Module}
+	if !ValidName(sd.Name) {
+		v.add(path+".name", "step name %q is not valid: use lower-case letters, digits and dashes, starting with a letter, at most 40 characters", sd.Name)
+	}
+	for k, val := range sd.Vars {
+		s.Vars[k] = val
+	}
+	extra := map[string]json.RawMessage{}
+	for k, val := range sd.Extra {
+		extra[k] = val
+	}
+	if pr, ok := sd.Profiles[profile]; ok && profile != "" {
+		if pr.Module != "" {
+			s.raw = pr.Module
+		}
+		for k, val := range pr.Vars {
+			s.Vars[k] = val
+		}
+		if pr.HasOnComplete {
+			s.Handlers = pr.OnComplete
+		}
+		for k, val := range pr.Extra {
+			extra[k] = val
+		}
+	}
+	kind, ok := v.reg.Step(sd.Kind)
+	if !ok {
+		v.add(path+".kind", "unknown step kind %q; known kinds: %s", sd.Kind, strings.Join(v.reg.stepNames(), ", "))
+		return s
+	}
+	cfg, _ := json.Marshal(extra)
+	if err := kind.Validate(cfg); err != nil {
+		v.add(path, "%s step %q: %v", sd.Kind, sd.Name, err)
+	}
+	for k, raw := range extra {
+		var val any
+		_ = json.Unmarshal(raw, &val)
+		s.Config[k] = val
+	}
+	switch {
+	case kind.NeedsModule() && s.raw == "":
+		v.add(path+".module", "step %q needs a \"module\": the folder of its Terraform module, relative to %s", sd.Name, v.def.Dir)
+	case !kind.NeedsModule() && s.raw != "":
+		v.add(path+".module", "%s steps take no module; remove \"module\"", sd.Kind)
+	case s.raw != "":
+		s.Module = s.raw
+		if !filepath.IsAbs(s.Module) {
+			s.Module = filepath.Join(v.def.Dir, s.raw)
+		}
+		if st, err := os.Stat(s.Module); err != nil || !st.IsDir() {
+			v.add(path+".module", "module folder %q does not exist (looked in %s); fix the path, relative to the definition file", s.raw, s.Module)
+		} else if insp, ok := kind.(ModuleInspector); ok {
+			v.moduleVars(s, insp)
+		}
+	}
+	for j, h := range s.Handlers {
+		hp := fmt.Sprintf("%s.on_complete[%d]", path, j)
+		hk, ok := v.reg.Handler(h.Handler)
+		if !ok {
+			v.add(hp+".handler", "unknown handler %q; known handlers: %s", h.Handler, listOr(v.reg.handlerNames(), "none"))
+			continue
+		}
+		if err := hk.Validate(h.Config); err != nil {
+			v.add(hp, "handler %q: %v", h.Handler, err)
+		}
+	}
+	return s
+}
+
+// moduleVars checks the vars a step passes against what its module declares.
+func (v *validator) moduleVars(s *Step, insp ModuleInspector) {
+	info, err := insp.InspectModule(s.Module)
+	if err != nil {
+		v.add(s.path+".module", "step %q: reading module %s: %v", s.Name, s.raw, err)
+		return
+	}
+	for _, name := range sortedKeys(s.Vars) {
+		if _, ok := info.Variables[name]; !ok {
+			v.add(s.path+".vars."+name, "step %q (module %s): variable %q is not declared by the module; declared: %s", s.Name, s.raw, name, listOr(sortedKeys(info.Variables), "none"))
+		}
+	}
+	for _, name := range sortedKeys(info.Variables) {
+		if _, given := s.Vars[name]; info.Variables[name] && !given {
+			v.add(s.path+".vars", "step %q (module %s): required variable %q is not given; add it to \"vars\"", s.Name, s.raw, name)
+		}
+	}
+}
+
+// refs checks every reference of a step and records its dependencies.
+func (v *validator) refs(p *Plan, s *Step) {
+	deps := map[string]bool{}
+	for i, a := range s.After {
+		if _, ok := p.ByName[a]; !ok {
+			v.add(fmt.Sprintf("%s.after[%d]", s.path, i), "step %q does not exist; steps are: %s", a, strings.Join(p.names(), ", "))
+			continue
+		}
+		if a == s.Name {
+			v.add(fmt.Sprintf("%s.after[%d]", s.path, i), "a step cannot come after itself")
+			continue
+		}
+		deps[a] = true
+	}
+	check := func(val any, path string, inHandler bool, handlerIdx int) {
+		findRefs(val, path, func(r ref, at string, err error) {
+			if err != nil {
+				v.add(at, "%v", err)
+				return
+			}
+			switch r.kind {
+			case "var":
+				if _, ok := p.Def.Variables[r.name]; !ok {
+					v.add(at, "${var.%s}: the stack has no variable %q; add it to \"variables\"", r.name, r.name)
+				}
+			case "own":
+				if !inHandler {
+					v.add(at, "${outputs.%s} is only allowed in on_complete; use ${steps.STEP.outputs.%s}", r.name, r.name)
+				}
+			case "step":
+				up, ok := p.ByName[r.step]
+				switch {
+				case !ok:
+					v.add(at, "${steps.%s.outputs.%s}: step %q does not exist; steps are: %s", r.step, r.name, r.step, strings.Join(p.names(), ", "))
+				case r.step == s.Name:
+					v.add(at, "${steps.%s.outputs.%s}: a step cannot reference its own outputs; in on_complete use ${outputs.%s}", r.step, r.name, r.name)
+				default:
+					deps[r.step] = true
+					if names := v.knownOutputs(up); names != nil && !names[r.name] {
+						v.add(at, "step %q (module %s) has no output %q; it declares: %s", up.Name, up.raw, r.name, listOr(sortedKeys(names), "none"))
+					}
+				}
+			}
+		})
+	}
+	check(toAny(s.Vars), s.path+".vars", false, -1)
+	check(toAny(s.Config), s.path, false, -1)
+	for i, h := range s.Handlers {
+		var val any
+		_ = json.Unmarshal(h.Config, &val)
+		check(val, fmt.Sprintf("%s.on_complete[%d]", s.path, i), true, i)
+	}
+	s.Deps = sortedKeys(deps)
+}
+
+// knownOutputs returns the outputs a step declares (module plus handlers), or nil
+// when its kind cannot tell offline.
+func (v *validator) knownOutputs(s *Step) map[string]bool {
+	kind, _ := v.reg.Step(s.Kind)
+	insp, ok := kind.(ModuleInspector)
+	if !ok || s.Module == "" {
+		return nil
+	}
+	info, err := insp.InspectModule(s.Module)
+	if err != nil {
+		return nil
+	}
+	out := map[string]bool{}
+	for n := range info.Outputs {
+		out[n] = true
+	}
+	for _, h := range s.Handlers {
+		hk, ok := v.reg.Handler(h.Handler)
+		if !ok {
+			continue
+		}
+		ho, ok := hk.(HandlerOutputs)
+		if !ok {
+			return nil // this handler's outputs are unknown until it runs
+		}
+		for _, n := range ho.OutputNames(h.Config) {
+			out[n] = true
+		}
+	}
+	return out
+}
+
+func toAny(m map[string]any) any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func (p *Plan) names() []string {
+	out := make([]string, len(p.Steps))
+	for i, s := range p.Steps {
+		out[i] = s.Name
+	}
+	return out
+}
+
+// findCycle returns one cycle as a list of step names, first repeated at the end.
+func findCycle(p *Plan) []string {
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := map[string]int{}
+	var stack []string
+	var found []string
+	var visit func(n string) bool
+	visit = func(n string) bool {
+		color[n] = grey
+		stack = append(stack, n)
+		for _, d := range p.ByName[n].Deps {
+			switch color[d] {
+			case grey:
+				i := indexOf(stack, d)
+				found = append(append([]string{}, stack[i:]...), d)
+				return true
+			case white:
+				if visit(d) {
+					return true
+				}
+			}
+		}
+		stack = stack[:len(stack)-1]
+		color[n] = black
+		return false
+	}
+	for _, s := range p.Steps {
+		if color[s.Name] == white && visit(s.Name) {
+			// Deps point upstream; show the cycle in the order steps run.
+			for i, j := 0, len(found)-1; i < j; i, j = i+1, j-1 {
+				found[i], found[j] = found[j], found[i]
+			}
+			return found
+		}
+	}
+	return nil
+}
+
+func indexOf(l []string, s string) int {
+	for i, x := range l {
+		if x == s {
+			return i
+		}
+	}
+	return -1
+}
+
+func (v *validator) selection(p *Plan, opts PlanOptions) map[string]bool {
+	sel := map[string]bool{}
+	for _, s := range p.Steps {
+		sel[s.Name] = len(opts.Only) == 0
+	}
+	for _, n := range opts.Only {
+		if _, ok := p.ByName[n]; !ok {
+			v.addFlag("--only", "step %q does not exist; steps are: %s", n, strings.Join(p.names(), ", "))
+			continue
+		}
+		sel[n] = true
+	}
+	for _, n := range opts.Skip {
+		if _, ok := p.ByName[n]; !ok {
+			v.addFlag("--skip", "step %q does not exist; steps are: %s", n, strings.Join(p.names(), ", "))
+			continue
+		}
+		sel[n] = false
+	}
+	for _, s := range p.Steps {
+		if !sel[s.Name] {
+			continue
+		}
+		for _, d := range s.Deps {
+			if sel[d] || (opts.Applied != nil && opts.Applied(d)) {
+				continue
+			}
+			flag := "--only"
+			fix := fmt.Sprintf("add %q to --only", d)
+			if contains(opts.Skip, d) {
+				flag, fix = "--skip", fmt.Sprintf("do not skip %q", d)
+			}
+			v.addFlag(flag, "step %q needs step %q, which would not run and is not applied in this stack; %s", s.Name, d, fix)
+		}
+	}
+	return sel
+}
+
+// Order returns the selected steps so that every step comes after its deps,
+// preferring definition order.
+func (p *Plan) Order() []*Step {
+	done := map[string]bool{}
+	var out []*Step
+	for len(out) < len(p.Steps) {
+		progressed := false
+		for _, s := range p.Steps {
+			if done[s.Name] {
+				continue
+			}
+			ready := true
+			for _, d := range s.Deps {
+				if !done[d] {
+					ready = false
+					break
+				}
+			}
+			if ready {
+				done[s.Name] = true
+				out = append(out, s)
+				progressed = true
+				break
+			}
+		}
+		if !progressed {
+			break
+		}
+	}
+	return out
+}
+
+// Descendants returns every step downstream of name.
+func (p *Plan) Descendants(name string) map[string]bool {
+	out := map[string]bool{}
+	var walk func(n string)
+	walk = func(n string) {
+		for _, d := range p.Dependents[n] {
+			if !out[d] {
+				out[d] = true
+				walk(d)
+			}
+		}
+	}
+	walk(name)
+	return out
+}
+
+func sortStrings(l []string) []string { sort.Strings(l); return l }

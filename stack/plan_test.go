@@ -1,0 +1,154 @@
+package stack
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// kindStub is a step kind for validation tests: validation never runs a step.
+type validateOnly struct{ module bool }
+
+func (k validateOnly) Validate(cfg json.RawMessage) error {
+	var none struct{}
+	return DecodeStrict(cfg, &none)
+}
+func (k validateOnly) NeedsModule() bool { return k.module }
+func (k validateOnly) Apply(ctx context.Context, run *StepRun) (Outputs, error) {
+	panic("validation must not apply")
+}
+func (k validateOnly) Destroy(ctx context.Context, run *StepRun) error {
+	panic("validation must not destroy")
+}
+
+func testRegistry() *Registry {
+	r := NewRegistry()
+	r.RegisterStep("terraform", validateOnly{module: true})
+	return r
+}
+
+func parse(t *testing.T, src string) (*Definition, error) {
+	t.Helper()
+	dir := t.TempDir()
+	for _, m := range []string{"m1", "m2"} {
+		if err := os.MkdirAll(filepath.Join(dir, m), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ParseDefinition("test.json", dir, []byte(src))
+}
+
+func TestDefinitionProblemsNameThePlace(t *testing.T) {
+	cases := []struct {
+		name string
+		src  string
+		opts PlanOptions
+		want []string // substrings of the error
+	}{
+		{"syntax error has line and column", "{\n  \"name\": \"x\",\n  \"steps\": [\n    {\"name\": \"a\",, }\n  ]\n}", PlanOptions{}, []string{"test.json:4:18", "syntax"}},
+		{"truncated file", `{"name": "x", "steps": [`, PlanOptions{}, []string{"test.json", "complete"}},
+		{"unknown top-level field", `{"name":"x","stepz":[],"steps":[{"name":"a","module":"m1"}]}`, PlanOptions{}, []string{"stepz", "unknown field", "allowed here"}},
+		{"unknown step field", `{"name":"x","steps":[{"name":"a","module":"m1","varz":{}}]}`, PlanOptions{}, []string{"steps[0]", "varz"}},
+		{"duplicate step", `{"name":"x","steps":[{"name":"a","module":"m1"},{"name":"a","module":"m2"}]}`, PlanOptions{}, []string{"steps[1].name", "duplicate"}},
+		{"invalid step name", `{"name":"x","steps":[{"name":"A_b","module":"m1"}]}`, PlanOptions{}, []string{"steps[0].name", "not valid"}},
+		{"unknown kind", `{"name":"x","steps":[{"name":"a","kind":"ansible","module":"m1"}]}`, PlanOptions{}, []string{"steps[0].kind", "ansible", "known kinds: terraform"}},
+		{"missing module", `{"name":"x","steps":[{"name":"a","module":"nope"}]}`, PlanOptions{}, []string{"steps[0].module", "nope", "does not exist"}},
+		{"dangling after", `{"name":"x","steps":[{"name":"a","module":"m1","after":["b"]}]}`, PlanOptions{}, []string{"steps[0].after[0]", `"b" does not exist`}},
+		{"dangling reference", `{"name":"x","steps":[{"name":"a","module":"m1","vars":{"v":"${steps.b.outputs.o}"}}]}`, PlanOptions{}, []string{"steps[0].vars.v", "step \"b\" does not exist"}},
+		{"undefined variable", `{"name":"x","steps":[{"name":"a","module":"m1","vars":{"v":"${var.region}"}}]}`, PlanOptions{}, []string{"steps[0].vars.v", "no variable \"region\""}},
+		{"bad reference", `{"name":"x","steps":[{"name":"a","module":"m1","vars":{"v":"${step.b}"}}]}`, PlanOptions{}, []string{"steps[0].vars.v", "unknown reference"}},
+		{"own outputs outside handlers", `{"name":"x","steps":[{"name":"a","module":"m1","vars":{"v":"${outputs.o}"}}]}`, PlanOptions{}, []string{"only allowed in on_complete"}},
+		{"cycle is named", `{"name":"x","steps":[{"name":"a","module":"m1","after":["c"]},{"name":"b","module":"m1","vars":{"v":"${steps.a.outputs.o}"}},{"name":"c","module":"m2","after":["b"]}]}`, PlanOptions{}, []string{"cycle", "a -> b -> c -> a"}},
+		{"unknown handler", `{"name":"x","steps":[{"name":"a","module":"m1","on_complete":[{"handler":"consul"}]}]}`, PlanOptions{}, []string{"steps[0].on_complete[0].handler", "consul"}},
+		{"only drops a dependency", `{"name":"x","steps":[{"name":"a","module":"m1"},{"name":"b","module":"m1","after":["a"]}]}`, PlanOptions{Only: []string{"b"}}, []string{"--only", `"b" needs step "a"`, `add "a" to --only`}},
+		{"skip drops a dependency", `{"name":"x","steps":[{"name":"a","module":"m1"},{"name":"b","module":"m1","after":["a"]}]}`, PlanOptions{Skip: []string{"a"}}, []string{"--skip", `do not skip "a"`}},
+		{"unknown profile", `{"name":"x","steps":[{"name":"a","module":"m1","profiles":{"minimal":{}}}]}`, PlanOptions{Profile: "prod"}, []string{"--profile", "prod", "minimal"}},
+		{"profile may not rename", `{"name":"x","steps":[{"name":"a","module":"m1","profiles":{"minimal":{"name":"b"}}}]}`, PlanOptions{}, []string{"profiles.minimal.name", "cannot change"}},
+		{"kind rejects its unknown fields", `{"name":"x","steps":[{"name":"a","module":"m1","scenario":"s"}]}`, PlanOptions{}, []string{"steps[0]", "scenario"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			def, err := parse(t, c.src)
+			if err == nil {
+				_, err = NewPlan(def, testRegistry(), c.opts)
+			}
+			if err == nil {
+				t.Fatal("expected an error")
+			}
+			if !IsInvalid(err) {
+				t.Fatalf("error is not an InvalidError (exit 2): %v", err)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestPlanDepsProfilesAndOrder(t *testing.T) {
+	def, err := parse(t, `{"name":"x","variables":{"r":"eu"},"steps":[
+		{"name":"net","module":"m1","vars":{"region":"${var.r}"},"profiles":{"minimal":{"vars":{"azs":1}},"production":{"vars":{"azs":3},"module":"m2"}}},
+		{"name":"db","module":"m1","vars":{"subnets":"${steps.net.outputs.ids}"}},
+		{"name":"q","module":"m1"},
+		{"name":"web","module":"m1","after":["q"],"vars":{"db":"host=${steps.db.outputs.endpoint}"}}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	min, err := NewPlan(def, testRegistry(), PlanOptions{Profile: "minimal"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod, err := NewPlan(def, testRegistry(), PlanOptions{Profile: "production"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if min.ByName["net"].Vars["azs"] == prod.ByName["net"].Vars["azs"] || min.ByName["net"].Module == prod.ByName["net"].Module {
+		t.Errorf("profiles did not change vars/module: %v %v", min.ByName["net"], prod.ByName["net"])
+	}
+	if got := strings.Join(min.ByName["web"].Deps, ","); got != "db,q" {
+		t.Errorf("web deps = %s, want db,q (from after and from a reference inside a string)", got)
+	}
+	var order []string
+	for _, s := range min.Order() {
+		order = append(order, s.Name)
+	}
+	if got := strings.Join(order, ","); got != "net,db,q,web" {
+		t.Errorf("order = %s", got)
+	}
+	if d := min.Descendants("net"); !d["db"] || !d["web"] || d["q"] {
+		t.Errorf("descendants of net = %v", d)
+	}
+}
+
+func TestResolveKeepsTypesAndSensitivity(t *testing.T) {
+	r := &resolver{
+		vars:  map[string]any{"region": "us-east-1"},
+		stack: map[string]string{"name": "bfcm"},
+		outputs: func(s string) (Outputs, error) {
+			return Outputs{"ids": {Value: []any{"a", "b"}}, "pw": {Value: "hunter2", Sensitive: true}}, nil
+		},
+	}
+	v, sens, err := r.resolve("${steps.net.outputs.ids}", "")
+	if err != nil || sens {
+		t.Fatal(err, sens)
+	}
+	if l, ok := v.([]any); !ok || len(l) != 2 {
+		t.Errorf("a whole-string reference should keep the list, got %#v", v)
+	}
+	v, _, _ = r.resolve("${stack.name}.${var.region} $${literal}", "")
+	if v != "bfcm.us-east-1 ${literal}" {
+		t.Errorf("interpolation = %q", v)
+	}
+	_, sens, _ = r.resolve(map[string]any{"dsn": "u:${steps.db.outputs.pw}@h"}, "")
+	if !sens {
+		t.Error("a value built from a sensitive output must be sensitive")
+	}
+	if red := (Outputs{"pw": {Value: "hunter2", Sensitive: true}}).Redacted(); red["pw"].Value != nil || red["pw"].Digest == "" {
+		t.Errorf("redacted = %#v", red)
+	}
+}

@@ -1,0 +1,481 @@
+// Package terraform is the step kind that applies a Terraform module in its own
+// working copy, data directory and workspace, with a backend the engine generates.
+package terraform
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-version"
+	install "github.com/hashicorp/hc-install"
+	hcfs "github.com/hashicorp/hc-install/fs"
+	"github.com/hashicorp/hc-install/product"
+	"github.com/hashicorp/hc-install/releases"
+	"github.com/hashicorp/hc-install/src"
+	"github.com/hashicorp/terraform-exec/tfexec"
+
+	"github.com/stack-tools/stack/stack"
+)
+
+// MinVersion is the oldest Terraform the kind accepts: 1.11 brought the S3
+// backend's use_lockfile.
+const MinVersion = ">= 1.11"
+
+// Kind applies Terraform modules.
+type Kind struct {
+	// CacheDir holds the shared provider plugin cache and a downloaded Terraform.
+	CacheDir string
+	// ExecPath, if set, is the terraform binary to use.
+	ExecPath string
+
+	findOnce sync.Once
+	execPath string
+	findErr  error
+	// initMu serialises `terraform init` in this process: the plugin cache is not
+	// safe for concurrent installs. A file lock covers other processes.
+	initMu sync.Mutex
+}
+
+// New returns the kind, keeping its caches under cacheDir.
+func New(cacheDir string) *Kind { return &Kind{CacheDir: cacheDir} }
+
+// Validate accepts no kind-specific fields: a Terraform step is its module and vars.
+func (k *Kind) Validate(config json.RawMessage) error {
+	var none struct{}
+	if err := stack.DecodeStrict(config, &none); err != nil {
+		return fmt.Errorf("%w (terraform steps take name, kind, module, vars, after, profiles, on_complete)", err)
+	}
+	return nil
+}
+
+// NeedsModule is true: every Terraform step names a module folder.
+func (k *Kind) NeedsModule() bool { return true }
+
+// terraform finds the binary once: installed copies first, then a release download.
+func (k *Kind) terraform(ctx context.Context) (string, error) {
+	k.findOnce.Do(func() {
+		if k.ExecPath != "" {
+			k.execPath = k.ExecPath
+			return
+		}
+		if p := os.Getenv("STACK_TERRAFORM"); p != "" {
+			k.execPath = p
+			return
+		}
+		constraints := version.MustConstraints(version.NewConstraint(MinVersion))
+		dl := filepath.Join(k.CacheDir, "terraform-bin")
+		_ = os.MkdirAll(dl, 0o755)
+		k.execPath, k.findErr = install.NewInstaller().Ensure(ctx, []src.Source{
+			&hcfs.Version{Product: product.Terraform, Constraints: constraints, ExtraPaths: []string{"/usr/local/bin", dl}},
+			&releases.LatestVersion{Product: product.Terraform, Constraints: constraints, InstallDir: dl},
+		})
+		if k.findErr != nil {
+			k.findErr = fmt.Errorf("no Terraform %s found on PATH or /usr/local/bin, and downloading it failed: %w; install Terraform 1.11 or later, or set STACK_TERRAFORM to its path", MinVersion, k.findErr)
+		}
+	})
+	return k.execPath, k.findErr
+}
+
+// workspace is the Terraform workspace of a step: the backend already keeps
+// each stack's state apart, so the step name is enough.
+func workspace(run *stack.StepRun) string { return run.Step }
+
+// session is one prepared working copy.
+type session struct {
+	tf      *tfexec.Terraform
+	run     *stack.StepRun
+	srcDir  string
+	dataDir string
+}
+
+// prepare syncs the module into the step's working copy, writes the backend and
+// variables, and runs init when the module or backend changed.
+func (k *Kind) prepare(ctx context.Context, run *stack.StepRun) (*session, error) {
+	bin, err := k.terraform(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s := &session{run: run, srcDir: filepath.Join(run.WorkDir, "module"), dataDir: filepath.Join(run.WorkDir, "data")}
+	if err := syncDir(run.Module, s.srcDir); err != nil {
+		return nil, fmt.Errorf("copying module %s to the working copy %s: %w", run.Module, s.srcDir, err)
+	}
+	backend, err := json.MarshalIndent(map[string]any{
+		"terraform": map[string]any{"backend": map[string]any{run.Backend.Type: run.Backend.Config}},
+	}, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(s.srcDir, "zz_stack_backend.tf.json"), backend, 0o600); err != nil {
+		return nil, err
+	}
+	// Sensitive values never touch disk: they go on the command line instead.
+	plain := map[string]any{}
+	for name, v := range run.Vars {
+		if !run.SensitiveVars[name] {
+			plain[name] = v
+		}
+	}
+	vars, _ := json.MarshalIndent(plain, "", "  ")
+	if err := os.WriteFile(filepath.Join(s.srcDir, "zz_stack.auto.tfvars.json"), vars, 0o600); err != nil {
+		return nil, err
+	}
+	s.tf, err = tfexec.NewTerraform(s.srcDir, bin)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.tf.SetEnv(k.env(run, s.dataDir)); err != nil {
+		return nil, err
+	}
+	_ = s.tf.SetWaitDelay(2 * time.Minute) // time to write state after SIGINT
+	// Only init, apply and destroy write to the log (see below): `terraform
+	// output` prints sensitive values and must never reach it.
+	s.tf.SetStderr(run.Log)
+
+	digest, err := stack.DirDigest(s.srcDir)
+	if err != nil {
+		return nil, err
+	}
+	marker := filepath.Join(s.dataDir, "stack-init")
+	if old, _ := os.ReadFile(marker); string(old) == digest {
+		return s, nil
+	}
+	run.Progress("terraform init")
+	if err := k.init(ctx, s); err != nil {
+		return nil, err
+	}
+	return s, os.WriteFile(marker, []byte(digest), 0o600)
+}
+
+func (k *Kind) init(ctx context.Context, s *session) error {
+	k.initMu.Lock()
+	defer k.initMu.Unlock()
+	unlock, err := flock(filepath.Join(k.CacheDir, "plugin-cache.lock"))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := s.stream(func(w io.Writer) error {
+		return s.tf.InitJSON(ctx, w, tfexec.Reconfigure(true), tfexec.Upgrade(false))
+	}); err != nil {
+		return fmt.Errorf("terraform init in %s failed (see the step's log): %w", s.srcDir, err)
+	}
+	return nil
+}
+
+func flock(path string) (func(), error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+}
+
+// prohibited are variables terraform-exec sets itself and refuses from callers.
+var prohibited = regexp.MustCompile(`^TF_(CLI_ARGS.*|INPUT|IN_AUTOMATION|LOG.*|REATTACH_PROVIDERS|APPEND_USER_AGENT|WORKSPACE|DISABLE_PLUGIN_TLS|SKIP_PROVIDER_VERIFY|VAR_.*)$`)
+
+func (k *Kind) env(run *stack.StepRun, dataDir string) map[string]string {
+	env := map[string]string{}
+	for _, kv := range os.Environ() {
+		name, val, _ := strings.Cut(kv, "=")
+		if !prohibited.MatchString(name) {
+			env[name] = val
+		}
+	}
+	env["TF_DATA_DIR"] = dataDir
+	env["TF_PLUGIN_CACHE_DIR"] = filepath.Join(k.CacheDir, "plugin-cache")
+	_ = os.MkdirAll(env["TF_PLUGIN_CACHE_DIR"], 0o755)
+	env["CHECKPOINT_DISABLE"] = "1"
+	if f := env["TF_CLI_CONFIG_FILE"]; f != "" {
+		if _, err := os.Stat(f); err != nil {
+			delete(env, "TF_CLI_CONFIG_FILE") // a missing file only makes Terraform warn
+		}
+	}
+	if exe, err := os.Executable(); err == nil && env["STACK_BIN"] == "" {
+		env["STACK_BIN"] = exe
+	}
+	for k, v := range run.Backend.Env {
+		env[k] = v
+	}
+	return env
+}
+
+// selectWorkspace selects the step's workspace, creating it if create is set.
+// It reports false when the workspace does not exist and create is not set.
+func (s *session) selectWorkspace(ctx context.Context, create bool) (bool, error) {
+	ws := workspace(s.run)
+	marker := filepath.Join(s.dataDir, "environment")
+	if cur, err := os.ReadFile(marker); err == nil && strings.TrimSpace(string(cur)) == ws {
+		return true, nil
+	}
+	err := s.tf.WorkspaceSelect(ctx, ws)
+	if err == nil {
+		return true, nil
+	}
+	if !strings.Contains(err.Error(), "doesn't exist") {
+		return false, fmt.Errorf("selecting workspace %q: %w", ws, err)
+	}
+	if !create {
+		return false, nil
+	}
+	if err := s.tf.WorkspaceNew(ctx, ws); err != nil {
+		return false, fmt.Errorf("creating workspace %q: %w", ws, err)
+	}
+	return true, nil
+}
+
+func (s *session) varOptions() []string {
+	var out []string
+	for name, v := range s.run.Vars {
+		if !s.run.SensitiveVars[name] {
+			continue
+		}
+		val, ok := v.(string)
+		if !ok {
+			b, _ := json.Marshal(v)
+			val = string(b)
+		}
+		out = append(out, name+"="+val)
+	}
+	return out
+}
+
+// Apply applies the module and returns its outputs.
+func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, error) {
+	s, err := k.prepare(ctx, run)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.selectWorkspace(ctx, true); err != nil {
+		return nil, err
+	}
+	run.Progress("terraform apply")
+	err = s.retryLocked(ctx, func() error {
+		var opts []tfexec.ApplyOption
+		for _, v := range s.varOptions() {
+			opts = append(opts, tfexec.Var(v))
+		}
+		return s.stream(func(w io.Writer) error { return s.tf.ApplyJSON(ctx, w, opts...) })
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.outputs(ctx)
+}
+
+// ReadOutputs reads a finished step's outputs again, sensitive values included.
+func (k *Kind) ReadOutputs(ctx context.Context, run *stack.StepRun) (stack.Outputs, error) {
+	s, err := k.prepare(ctx, run)
+	if err != nil {
+		return nil, err
+	}
+	if ok, err := s.selectWorkspace(ctx, false); err != nil || !ok {
+		return nil, fmt.Errorf("workspace %q does not exist: %w", workspace(run), err)
+	}
+	return s.outputs(ctx)
+}
+
+func (s *session) outputs(ctx context.Context) (stack.Outputs, error) {
+	meta, err := s.tf.Output(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading outputs: %w", err)
+	}
+	outs := stack.Outputs{}
+	for name, m := range meta {
+		var v any
+		if err := json.Unmarshal(m.Value, &v); err != nil {
+			return nil, fmt.Errorf("output %q: %w", name, err)
+		}
+		outs[name] = stack.Output{Value: v, Sensitive: m.Sensitive}
+	}
+	return outs, nil
+}
+
+// Destroy destroys the step's resources and deletes its workspace.
+func (k *Kind) Destroy(ctx context.Context, run *stack.StepRun) error {
+	s, err := k.prepare(ctx, run)
+	if err != nil {
+		return err
+	}
+	ok, err := s.selectWorkspace(ctx, false)
+	if err != nil {
+		return err
+	}
+	if ok {
+		run.Progress("terraform destroy")
+		err = s.retryLocked(ctx, func() error {
+			var opts []tfexec.DestroyOption
+			for _, v := range s.varOptions() {
+				opts = append(opts, tfexec.Var(v))
+			}
+			return s.stream(func(w io.Writer) error { return s.tf.DestroyJSON(ctx, w, opts...) })
+		})
+		if err != nil {
+			return err
+		}
+		if err := s.tf.WorkspaceSelect(ctx, "default"); err != nil {
+			return fmt.Errorf("selecting the default workspace: %w", err)
+		}
+		if err := s.tf.WorkspaceDelete(ctx, workspace(run), tfexec.Force(true)); err != nil {
+			return fmt.Errorf("deleting workspace %q: %w", workspace(run), err)
+		}
+	}
+	return os.RemoveAll(run.WorkDir)
+}
+
+var lockIDRE = regexp.MustCompile(`(?s)Error acquiring the state lock.*?ID:\s+([0-9a-fA-F-]{8,})`)
+
+// retryLocked runs fn and, if Terraform finds its state locked, breaks the lock
+// and runs fn again once. The caller holds the stack's lease, so nobody else can
+// be running this step: the lock is a leftover of a killed run.
+func (s *session) retryLocked(ctx context.Context, fn func() error) error {
+	err := fn()
+	if err == nil {
+		return nil
+	}
+	m := lockIDRE.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	s.run.Progress("breaking a stale Terraform lock %s left by a killed run", m[1])
+	if uerr := s.tf.ForceUnlock(ctx, m[1]); uerr != nil {
+		return fmt.Errorf("%w (breaking the stale lock %s also failed: %v)", err, m[1], uerr)
+	}
+	return fn()
+}
+
+// stream runs a Terraform command whose JSON lines become log lines and
+// progress. terraform-exec keeps the writer for later commands, so it is reset:
+// `terraform output` must never write to the log.
+func (s *session) stream(fn func(w io.Writer) error) error {
+	w := newProgressWriter(s.run)
+	err := fn(w)
+	s.tf.SetStdout(io.Discard)
+	return w.wrap(err)
+}
+
+// progressWriter turns Terraform's JSON lines into log lines and progress, and
+// keeps error diagnostics for the error message.
+type progressWriter struct {
+	run   *stack.StepRun
+	pw    *io.PipeWriter
+	done  chan struct{}
+	diags []string
+}
+
+func newProgressWriter(run *stack.StepRun) *progressWriter {
+	pr, pw := io.Pipe()
+	w := &progressWriter{run: run, pw: pw, done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
+		for sc.Scan() {
+			w.line(sc.Bytes())
+		}
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	return w
+}
+
+func (w *progressWriter) Write(p []byte) (int, error) { return w.pw.Write(p) }
+
+func (w *progressWriter) line(b []byte) {
+	var m struct {
+		Level   string `json:"@level"`
+		Message string `json:"@message"`
+		Type    string `json:"type"`
+		Diag    struct {
+			Severity string `json:"severity"`
+			Summary  string `json:"summary"`
+			Detail   string `json:"detail"`
+		} `json:"diagnostic"`
+	}
+	if json.Unmarshal(b, &m) != nil {
+		fmt.Fprintf(w.run.Log, "%s\n", b)
+		return
+	}
+	fmt.Fprintf(w.run.Log, "%s\n", m.Message)
+	switch m.Type {
+	case "apply_start", "apply_progress", "apply_complete", "refresh_start", "init_output":
+		w.run.Progress("%s", m.Message)
+	case "diagnostic":
+		if m.Diag.Severity == "error" {
+			w.diags = append(w.diags, strings.TrimSpace(m.Diag.Summary+": "+m.Diag.Detail))
+			fmt.Fprintf(w.run.Log, "  %s\n", m.Diag.Detail)
+		}
+	}
+}
+
+// wrap closes the writer and adds Terraform's diagnostics to err.
+func (w *progressWriter) wrap(err error) error {
+	w.pw.Close()
+	<-w.done
+	if err == nil {
+		return nil
+	}
+	if len(w.diags) > 0 {
+		return fmt.Errorf("terraform: %s: %w", strings.Join(w.diags, "; "), err)
+	}
+	return fmt.Errorf("terraform: %w", err)
+}
+
+// syncDir makes dst a copy of src's files, leaving Terraform's data alone.
+func syncDir(src, dst string) error {
+	if err := os.MkdirAll(dst, 0o700); err != nil {
+		return err
+	}
+	// Remove files the module no longer has.
+	entries, _ := os.ReadDir(dst)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "zz_stack") {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(src, e.Name())); errors.Is(err, fs.ErrNotExist) {
+			_ = os.RemoveAll(filepath.Join(dst, e.Name()))
+		}
+	}
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if d.IsDir() {
+			if d.Name() == ".terraform" {
+				return filepath.SkipDir
+			}
+			return os.MkdirAll(filepath.Join(dst, rel), 0o700)
+		}
+		if strings.HasSuffix(d.Name(), ".tfstate") || strings.HasSuffix(d.Name(), ".tfstate.backup") {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		if old, err := os.ReadFile(target); err == nil && sha256.Sum256(old) == sha256.Sum256(data) {
+			return nil
+		}
+		return os.WriteFile(target, data, 0o600)
+	})
+}
