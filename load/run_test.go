@@ -62,8 +62,8 @@ func TestSMSInboundSignaturesVerifyAtTheTarget(t *testing.T) {
 	defer srv.Close()
 	rep := run(t, load.Config{
 		Scenario: smsInbound(t), Target: srv.URL + "/webhooks/sms/inbound",
-		Options:  scenario.Options{AuthToken: token, Senders: 7, Reuse: 0.3, Duplicate: 0.05, Seed: 1},
-		Rate:     pace.Spec{Rate: 400}, Requests: 400,
+		Options: scenario.Options{AuthToken: token, Senders: 7, Reuse: 0.3, Duplicate: 0.05, Seed: 1},
+		Rate:    pace.Spec{Rate: 400}, Requests: 400,
 	})
 	if bad.Load() != 0 || good.Load() != 400 {
 		t.Errorf("target saw %d valid and %d invalid signatures, want 400 valid", good.Load(), bad.Load())

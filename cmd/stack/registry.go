@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/steps/generator"
 	"github.com/stack-tools/stack/steps/terraform"
 )
 
@@ -13,6 +14,7 @@ import (
 func newRegistry(g *globalOptions) *stack.Registry {
 	r := stack.NewRegistry()
 	r.RegisterStep("terraform", terraform.New(filepath.Join(g.cache(), "terraform")))
+	r.RegisterStep("generator", generator.New())
 	return r
 }
 
