@@ -24,7 +24,7 @@ type loadOptions struct {
 	scenario, target, shape, order string
 	rate, start, step, maxRate     float64
 	every, over, duration          time.Duration
-	requests                       uint64
+	requests, vegetaTargets        uint64
 	senders, group, maxWorkers     int
 	skip, companies                []string
 	reuse, duplicate               float64
@@ -87,6 +87,8 @@ or errored. The auth token of signed scenarios comes from STACK_AUTH_TOKEN.`,
 	f.Float64Var(&o.stopPercentile, "stop-percentile", 99, "latency percentile the stop vote looks at")
 	f.IntVar(&o.stopVotes, "stop-votes", 3, "votes that stop the run (a healthy window removes one)")
 	f.DurationVar(&o.stopWindow, "stop-window", time.Second, "window over which each vote is taken")
+	f.Uint64Var(&o.vegetaTargets, "vegeta-targets", 0, "print this many generated requests as vegeta JSON targets and send nothing (for comparisons)")
+	f.MarkHidden("vegeta-targets")
 	return cmd
 }
 
@@ -94,6 +96,15 @@ func runLoad(ctx context.Context, o *loadOptions, output string, stdout, stderr 
 	usage := func(format string, args ...any) error { return &usageError{fmt.Errorf(format, args...)} }
 	if o.target == "" {
 		return usage("--target is required: the URL to send to")
+	}
+	if o.vegetaTargets > 0 {
+		sc, err := scenario.Resolve("", o.scenario, scenarios.Builtin())
+		if err != nil {
+			return usage("--scenario: %w", err)
+		}
+		opts := scenario.Options{Order: o.order, Group: o.group, Skip: o.skip, Senders: o.senders, Companies: o.companies,
+			Reuse: o.reuse, Duplicate: o.duplicate, Seed: o.seed, AuthToken: os.Getenv("STACK_AUTH_TOKEN")}
+		return load.WriteVegetaTargets(stdout, sc, o.target, opts, o.vegetaTargets)
 	}
 	if o.duration == 0 && o.requests == 0 {
 		return usage("give --duration (such as 1m) and/or --requests, so the run ends by itself")
