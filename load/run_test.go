@@ -45,13 +45,13 @@ func TestSMSInboundSignaturesVerifyAtTheTarget(t *testing.T) {
 	froms := map[string]bool{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := r.ParseForm(); err != nil {
-			http.Error(w, err.Error(), 400)
+			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
 		u := "http://" + r.Host + r.URL.RequestURI()
 		if r.Header.Get("X-Twilio-Signature") != scenario.TwilioSignature(token, u, r.PostForm) {
 			bad.Add(1)
-			http.Error(w, "bad signature", 403)
+			http.Error(w, "bad signature", http.StatusForbidden)
 			return
 		}
 		mu.Lock()
