@@ -154,7 +154,7 @@ func NewGenerator(sc *Scenario, target string, o Options) (*Generator, error) {
 		o.Companies = []string{"synthetic"}
 	}
 	if o.Seed == 0 {
-		o.Seed = rand.Uint64() | 1
+		o.Seed = rand.Uint64()>>11 | 1 // exact in JSON numbers
 	}
 	skip := map[string]bool{}
 	for _, s := range o.Skip {

@@ -13,11 +13,11 @@ variable "path" {
 variable "state_dir" {
   type        = string
   default     = ""
-  description = "Folder for the sink's URL, PID and log files (default: .webhook_dumpster in the working copy)."
+  description = "Folder for the sink's URL, PID and log files (default: /tmp/stack-webhook-dumpster/WORKSPACE, outside the working copy, which may be refreshed between up and down)."
 }
 
 locals {
-  dir = var.state_dir != "" ? var.state_dir : "${abspath(path.root)}/.webhook_dumpster"
+  dir = var.state_dir != "" ? var.state_dir : "/tmp/stack-webhook-dumpster/${terraform.workspace}"
 }
 
 resource "terraform_data" "sink" {
