@@ -107,6 +107,10 @@ func (c *compiler) action(p *parse.PipeNode) (op, bool) {
 	if len(escapes) == 0 {
 		return func(dst []byte, d *Data) []byte { return append(dst, first(d)...) }, true
 	}
+	// The common case, one urlquery at the end, escapes straight into the body.
+	if len(escapes) == 1 && p.Cmds[1].Args[0].(*parse.IdentifierNode).Ident == "urlquery" {
+		return func(dst []byte, d *Data) []byte { return appendQueryEscape(dst, first(d)) }, true
+	}
 	return func(dst []byte, d *Data) []byte {
 		s := first(d)
 		for _, e := range escapes {
@@ -221,4 +225,20 @@ func (c *compiler) call(name string, args []parse.Node) (func(*Data) string, boo
 		return func(*Data) string { return f(v...) }, true
 	}
 	return nil, false
+}
+
+// appendQueryEscape appends url.QueryEscape(s) to dst without allocating.
+func appendQueryEscape(dst []byte, s string) []byte {
+	const hexDigits = "0123456789ABCDEF"
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.', c == '~':
+			dst = append(dst, c)
+		case c == ' ':
+			dst = append(dst, '+')
+		default:
+			dst = append(dst, '%', hexDigits[c>>4], hexDigits[c&15])
+		}
+	}
+	return dst
 }

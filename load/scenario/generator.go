@@ -117,6 +117,7 @@ type Generator struct {
 	urls    [][]byte
 	pairs   []kv
 	sigbuf  []byte
+	scratch []byte
 	idbuf   []byte
 }
 
@@ -439,6 +440,11 @@ func (g *Generator) sign(m *Message) {
 		return
 	}
 	g.pairs = g.pairs[:0]
+	// Decoded values live in scratch; size it so appends never move earlier ones.
+	if cap(g.scratch) < len(m.Body) {
+		g.scratch = make([]byte, 0, 2*len(m.Body))
+	}
+	g.scratch = g.scratch[:0]
 	for rest := m.Body; len(rest) > 0; {
 		var part []byte
 		if i := bytes.IndexByte(rest, '&'); i >= 0 {
@@ -450,7 +456,7 @@ func (g *Generator) sign(m *Message) {
 			continue
 		}
 		k, v, _ := bytes.Cut(part, []byte{'='})
-		g.pairs = append(g.pairs, kv{unescape(k), unescape(v)})
+		g.pairs = append(g.pairs, kv{unescape(k, &g.scratch), unescape(v, &g.scratch)})
 	}
 	slices.SortStableFunc(g.pairs, func(a, b kv) int { return bytes.Compare(a.k, b.k) })
 	g.signer.Reset()
@@ -465,15 +471,41 @@ func (g *Generator) sign(m *Message) {
 	base64.StdEncoding.Encode(m.Sig, g.sigbuf)
 }
 
-func unescape(b []byte) []byte {
+// unescape decodes a form value (%XX and '+'), appending to scratch when it
+// must change b; malformed escapes are kept as they are.
+func unescape(b []byte, scratch *[]byte) []byte {
 	if bytes.IndexByte(b, '%') < 0 && bytes.IndexByte(b, '+') < 0 {
 		return b
 	}
-	s, err := url.QueryUnescape(string(b))
-	if err != nil {
-		return b
+	start := len(*scratch)
+	out := *scratch
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '+':
+			out = append(out, ' ')
+		case c == '%' && i+2 < len(b) && isHex(b[i+1]) && isHex(b[i+2]):
+			out = append(out, unhex(b[i+1])<<4|unhex(b[i+2]))
+			i += 2
+		default:
+			out = append(out, c)
+		}
 	}
-	return []byte(s)
+	*scratch = out
+	return out[start:len(out):len(out)]
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
 }
 
 // TwilioSignature is the vendor's algorithm, for verifying: base64 of

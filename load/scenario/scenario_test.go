@@ -306,3 +306,19 @@ func BenchmarkNextSMS(b *testing.B) {
 		g.Next(&m)
 	}
 }
+
+func TestURLQueryFastPathMatchesNetURL(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "scenario.json"), []byte(`{"name":"q","vars":{"v":"a b&c=d/é~_.-+%"},"types":[{"name":"q","weight":1,"body":"q.tmpl"}]}`), 0o644)
+	os.WriteFile(filepath.Join(dir, "q.tmpl"), []byte(`x={{ .Vars.v | urlquery }}`), 0o644)
+	sc, err := scenario.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, _ := scenario.NewGenerator(sc, "http://127.0.0.1:9", scenario.Options{Seed: 1})
+	var m scenario.Message
+	g.Next(&m)
+	if want := "x=" + url.QueryEscape("a b&c=d/é~_.-+%"); string(m.Body) != want {
+		t.Errorf("body %s, want %s", m.Body, want)
+	}
+}
