@@ -2,8 +2,11 @@ package load_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -294,5 +297,28 @@ func TestResponseFramings(t *testing.T) {
 	rep := run(t, load.Config{Scenario: smsInbound(t), Target: srv.URL, Rate: pace.Spec{Rate: 300}, Requests: 90, Workers: 2, MaxWorkers: 2})
 	if rep.Total.Success != 90 || rep.Total.Codes["202"] != 30 {
 		t.Errorf("success %d codes %v errors %v", rep.Total.Success, rep.Total.Codes, rep.Total.ErrorTexts)
+	}
+}
+
+// Large bodies (sent without copying) arrive intact.
+func TestLargeBodiesArriveWhole(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "scenario.json"), []byte(`{"name":"big","types":[{"name":"big","weight":1,"body":"big.tmpl"}]}`), 0o644)
+	os.WriteFile(filepath.Join(dir, "big.tmpl"), []byte(`{{ .MessageID }}`+strings.Repeat("x", 100000)), 0o644)
+	sc, err := scenario.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sizes sync.Map
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		sizes.Store(len(b), true)
+	}))
+	defer srv.Close()
+	rep := run(t, load.Config{Scenario: sc, Target: srv.URL, Rate: pace.Spec{Rate: 100}, Requests: 20})
+	n := 0
+	sizes.Range(func(k, v any) bool { n++; return k.(int) == 100036 })
+	if rep.Total.Success != 20 || n != 1 {
+		t.Errorf("success %d; the target saw %d distinct body sizes, want only 100036", rep.Total.Success, n)
 	}
 }
