@@ -102,18 +102,23 @@ const (
 
 func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(histMin, histMax, 3) }
 
-func latencyOf(h *hdrhistogram.Histogram) Latency {
-	if h.TotalCount() == 0 {
+// latencyOf summarizes a histogram whose exact max and sum (µs) were tracked
+// alongside: Max and Mean of hdrhistogram walk every bucket, which would stall
+// the single collector goroutine (and with it, on one core, the sending).
+func latencyOf(h *hdrhistogram.Histogram, maxUs, sumUs int64) Latency {
+	n := h.TotalCount()
+	if n == 0 {
 		return Latency{}
 	}
 	ms := func(us int64) float64 { return float64(us) / 1e3 }
+	p := h.ValueAtPercentiles([]float64{50, 90, 99, 99.9})
 	return Latency{
-		P50:  ms(h.ValueAtQuantile(50)),
-		P90:  ms(h.ValueAtQuantile(90)),
-		P99:  ms(h.ValueAtQuantile(99)),
-		P999: ms(h.ValueAtQuantile(99.9)),
-		Max:  ms(h.Max()),
-		Mean: h.Mean() / 1e3,
+		P50:  ms(p[50]),
+		P90:  ms(p[90]),
+		P99:  ms(p[99]),
+		P999: ms(p[99.9]),
+		Max:  ms(maxUs),
+		Mean: float64(sumUs) / float64(n) / 1e3,
 	}
 }
 
