@@ -20,6 +20,9 @@ import (
 // sender sends one message and reports the response status and bytes read.
 type sender interface {
 	send(ctx context.Context, m *scenario.Message, deadline time.Time) (code int, in int64, err error)
+	// warm opens a connection ahead of the first request; failing is fine
+	// (the first send reports the error).
+	warm(ctx context.Context, deadline time.Time)
 	close()
 }
 
@@ -72,6 +75,30 @@ type h1Conn struct {
 	used  bool // the connection carried a request before
 }
 
+func (c *h1Conn) warm(ctx context.Context, deadline time.Time) {
+	if c.conn == nil {
+		_ = c.dialConn(ctx, deadline)
+	}
+}
+
+func (c *h1Conn) dialConn(ctx context.Context, deadline time.Time) error {
+	dctx, cancel := context.WithDeadline(ctx, deadline)
+	conn, err := c.dial.DialContext(dctx, "tcp", c.addr)
+	cancel()
+	if err != nil {
+		return err
+	}
+	c.conn = conn
+	c.reg.add(conn)
+	c.used = false
+	if c.br == nil {
+		c.br = bufio.NewReaderSize(conn, 8192)
+	} else {
+		c.br.Reset(conn)
+	}
+	return nil
+}
+
 func (c *h1Conn) close() {
 	if c.conn != nil {
 		c.reg.remove(c.conn)
@@ -120,19 +147,8 @@ func (c *h1Conn) send(ctx context.Context, m *scenario.Message, deadline time.Ti
 // response byte arrived.
 func (c *h1Conn) roundTrip(ctx context.Context, req, body []byte, method string, deadline time.Time) (code int, in int64, got bool, err error) {
 	if c.conn == nil {
-		dctx, cancel := context.WithDeadline(ctx, deadline)
-		conn, err := c.dial.DialContext(dctx, "tcp", c.addr)
-		cancel()
-		if err != nil {
+		if err := c.dialConn(ctx, deadline); err != nil {
 			return 0, 0, false, err
-		}
-		c.conn = conn
-		c.reg.add(conn)
-		c.used = false
-		if c.br == nil {
-			c.br = bufio.NewReaderSize(conn, 8192)
-		} else {
-			c.br.Reset(conn)
 		}
 	}
 	if err := c.conn.SetDeadline(deadline); err != nil {
@@ -324,6 +340,8 @@ func newStdTransport(maxConns int, insecure bool, timeout time.Duration) *http.T
 }
 
 func (s *stdSender) close() {}
+
+func (s *stdSender) warm(context.Context, time.Time) {}
 
 func (s *stdSender) send(ctx context.Context, m *scenario.Message, deadline time.Time) (int, int64, error) {
 	t := &s.types[m.Type]

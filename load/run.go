@@ -198,19 +198,19 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	results := make(chan result, 4096)
 	col := newCollector(names, cfg, sent)
 	colDone := make(chan struct{})
-	start := time.Now()
-	go func() { col.run(start, results, stop); close(colDone) }()
 
 	jobs := make(chan *job)
 	pool := sync.Pool{New: func() any { return new(job) }}
 	var wg sync.WaitGroup
 	workers := 0
-	spawn := func() {
+	spawn := func(s sender) {
 		workers++
 		wg.Add(1)
+		if s == nil {
+			s = newSender()
+		}
 		go func() {
 			defer wg.Done()
-			s := newSender()
 			defer s.close()
 			for j := range jobs {
 				t := j.msg.Type
@@ -231,9 +231,21 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			}
 		}()
 	}
-	for i := 0; i < cfg.Workers; i++ {
-		spawn()
+	// Open the first connections before the clock starts, so the first
+	// requests do not wait for them (and start late).
+	first := make([]sender, cfg.Workers)
+	var warm sync.WaitGroup
+	for i := range first {
+		first[i] = newSender()
+		warm.Add(1)
+		go func(s sender) { defer warm.Done(); s.warm(ctx, time.Now().Add(cfg.Timeout)) }(first[i])
 	}
+	warm.Wait()
+	for _, s := range first {
+		spawn(s)
+	}
+	start := time.Now()
+	go func() { col.run(start, results, stop); close(colDone) }()
 
 	var genErr error
 	timer := time.NewTimer(time.Hour)
@@ -272,7 +284,7 @@ loop:
 		// No sender is idle: start one more if allowed, else wait (this request
 		// and the ones behind it will be late, and counted so).
 		if workers < cfg.MaxWorkers {
-			spawn()
+			spawn(nil)
 		}
 		select {
 		case jobs <- j:

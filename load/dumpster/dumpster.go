@@ -64,6 +64,8 @@ type Options struct {
 	URLFile string // where to write the webhook URL once listening
 	PIDFile string // where to write the process id
 	LogFile string // with Background: where the detached process writes
+	// Raw serves with the minimal HTTP/1.1 sink (benchmarks) instead of net/http.
+	Raw bool
 }
 
 // Run listens, writes the URL and PID files, and serves until ctx ends.
@@ -86,6 +88,9 @@ func Run(ctx context.Context, o Options) error {
 		defer os.Remove(o.URLFile)
 	}
 	fmt.Fprintln(os.Stderr, "dumpster: accepting webhooks at", url)
+	if o.Raw {
+		return (&Server{}).ServeRaw(ctx, l)
+	}
 	return (&Server{}).Serve(ctx, l)
 }
 
