@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 )
 
@@ -95,10 +94,6 @@ func (e *InvalidError) Error() string {
 func IsInvalid(err error) bool {
 	var ie *InvalidError
 	return errors.As(err, &ie)
-}
-
-func invalid(file, path, format string, args ...any) *InvalidError {
-	return &InvalidError{Problems: []Problem{{File: file, Path: path, Msg: fmt.Sprintf(format, args...)}}}
 }
 
 var nameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`)
@@ -369,25 +364,4 @@ func (d *Definition) ProfileNames() []string {
 		}
 	}
 	return sortedKeys(set)
-}
-
-// stepIndex maps step names to their position.
-func (d *Definition) stepIndex() map[string]int {
-	m := make(map[string]int, len(d.Steps))
-	for i, s := range d.Steps {
-		if _, dup := m[s.Name]; !dup {
-			m[s.Name] = i
-		}
-	}
-	return m
-}
-
-func sortedUnique(list []string) []string {
-	set := map[string]bool{}
-	for _, s := range list {
-		set[s] = true
-	}
-	out := sortedKeys(set)
-	sort.Strings(out)
-	return out
 }

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -120,6 +119,19 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
 	if rec == nil {
 		rec = &Record{Name: name, CreatedBy: Me(), CreatedAt: time.Now().UTC(), Steps: map[string]*StepState{}}
 	}
+	// A step that exists in the stack but not in the definition would never be
+	// torn down: refuse rather than orphan its resources.
+	var orphans []string
+	for n, st := range rec.Steps {
+		if _, ok := plan.ByName[n]; !ok && st.Status != StatusPending && st.Status != StatusDestroyed {
+			orphans = append(orphans, n)
+		}
+	}
+	if len(orphans) > 0 {
+		return &InvalidError{Problems: []Problem{{File: opts.Def.File, Path: "steps", Msg: fmt.Sprintf(
+			"stack %q has step(s) %s applied, but this definition does not have them; put them back, or run `stack down %s` first so their resources are destroyed",
+			name, strings.Join(sortStrings(orphans), ", "), name)}}}
+	}
 	w := &recordWriter{st: e.Store, name: name, who: Me(), rec: rec, version: ver}
 	src, _ := filepath.Abs(opts.Def.File)
 	if err := w.update(ctx, func(r *Record) {
@@ -156,7 +168,7 @@ func (e *Engine) RerunStep(ctx context.Context, name, step string, opts RerunOpt
 	if err != nil {
 		return err
 	}
-	plan, err := e.storedPlan(rec)
+	plan, err := e.storedPlan(ctx, rec)
 	if err != nil {
 		return err
 	}
@@ -184,13 +196,13 @@ func (e *Engine) RerunStep(ctx context.Context, name, step string, opts RerunOpt
 }
 
 // storedPlan re-reads the definition stored with a stack.
-func (e *Engine) storedPlan(rec *Record) (*Plan, error) {
+func (e *Engine) storedPlan(ctx context.Context, rec *Record) (*Plan, error) {
 	def, err := ParseDefinition(rec.Source, rec.Dir, rec.Definition)
 	if err != nil {
 		return nil, fmt.Errorf("the definition stored with stack %q no longer parses: %w", rec.Name, err)
 	}
 	applied := func(s string) bool { st := rec.Steps[s]; return st != nil && st.Status == StatusApplied }
-	plan, err := NewPlan(def, e.Registry, PlanOptions{Profile: rec.Profile, Only: rec.Only, Skip: rec.Skip, Applied: applied})
+	plan, err := NewPlan(def, e.Registry, PlanOptions{Profile: rec.Profile, Only: rec.Only, Skip: rec.Skip, Applied: applied, ModuleDir: e.moduleFallback(ctx, rec)})
 	if err != nil {
 		return nil, fmt.Errorf("stack %q was created from %s, which is not valid on this workstation (are the modules checked out at %s?): %w", rec.Name, rec.Source, rec.Dir, err)
 	}
@@ -216,9 +228,16 @@ func (e *Engine) apply(ctx context.Context, plan *Plan, w *recordWriter, lease *
 			steps = append(steps, s)
 		}
 	}
+	prepared := r.prepare(ctx, steps)
 	failed := schedule(ctx, steps, e.parallelism(), func(s *Step) []string { return s.Deps }, func(ctx context.Context, s *Step) error {
+		if p, ok := prepared[s.Name]; ok {
+			p.claim()
+		}
 		return r.applyStep(ctx, s, force[s.Name])
 	})
+	for _, p := range prepared {
+		p.claim()
+	}
 	status := StatusApplied
 	if len(failed) > 0 || ctx.Err() != nil {
 		status = StatusFailed
@@ -276,7 +295,15 @@ func schedule(ctx context.Context, steps []*Step, par int, deps func(*Step) []st
 			state[next.Name] = 1
 			running++
 			go func(s *Step) {
-				results <- result{s.Name, fn(ctx, s)}
+				var err error
+				defer func() {
+					// A bug in a kind or handler fails its step, not the whole command.
+					if p := recover(); p != nil {
+						err = fmt.Errorf("internal error (please report it): %v", p)
+					}
+					results <- result{s.Name, err}
+				}()
+				err = fn(ctx, s)
 			}(next)
 		}
 		if running == 0 {
@@ -291,6 +318,63 @@ func schedule(ctx context.Context, steps []*Step, par int, deps func(*Step) []st
 		}
 		state[res.name] = 2
 	}
+}
+
+// preparation tracks one step's early set-up.
+type preparation struct {
+	mu      sync.Mutex
+	claimed bool          // the step is being applied: do not start preparing
+	done    chan struct{} // closed when preparation ends or will not happen
+}
+
+// claim stops a preparation that has not started, or waits for one that has.
+func (p *preparation) claim() {
+	p.mu.Lock()
+	if !p.claimed {
+		p.claimed = true
+	}
+	p.mu.Unlock()
+	<-p.done
+}
+
+// prepare starts the set-up of steps that wait for others and will certainly
+// run (never applied, or failed), while their upstream steps run. Errors are
+// left for Apply to report.
+func (r *runner) prepare(ctx context.Context, steps []*Step) map[string]*preparation {
+	out := map[string]*preparation{}
+	rec := r.w.snapshot()
+	// Half the slots: preparation must not slow the steps that are running.
+	sem := make(chan struct{}, max(1, r.e.parallelism()/2))
+	for _, s := range steps {
+		kind, _ := r.e.Registry.Step(s.Kind)
+		pr, ok := kind.(Preparer)
+		if st := rec.Steps[s.Name]; !ok || len(s.Deps) == 0 || (st != nil && st.Status == StatusApplied) {
+			continue
+		}
+		p := &preparation{done: make(chan struct{})}
+		out[s.Name] = p
+		go func(s *Step) {
+			defer close(p.done)
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			p.mu.Lock()
+			if p.claimed || ctx.Err() != nil {
+				p.mu.Unlock()
+				return
+			}
+			p.claimed = true
+			p.mu.Unlock()
+			_ = pr.Prepare(ctx, &StepRun{
+				Stack: r.w.name, Step: s.Name, Profile: r.plan.Profile, Owner: rec.CreatedBy,
+				Dir: r.plan.Def.Dir, Module: s.Module,
+				WorkDir:  filepath.Join(r.e.CacheDir, "work", r.w.name, s.Name),
+				Backend:  r.e.Store.Backend(r.w.name, s.Name),
+				Log:      io.Discard,
+				Progress: func(string, ...any) {},
+			})
+		}(s)
+	}
+	return out
 }
 
 // runner applies steps for one command.
@@ -403,15 +487,15 @@ func (r *runner) stepRun(ctx context.Context, s *Step, log io.Writer) (*StepRun,
 // fingerprint covers everything that decides what a step does: kind, module
 // content, the definition of the step under the profile, and the values of
 // everything it references.
-func (r *runner) fingerprint(ctx context.Context, s *Step) (string, error) {
+func (r *runner) fingerprint(ctx context.Context, s *Step) (fp, module string, err error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "kind=%s\nprofile=%s\n", s.Kind, r.plan.Profile)
 	if s.Module != "" {
-		d, err := DirDigest(s.Module)
+		module, err = DirDigest(s.Module)
 		if err != nil {
-			return "", fmt.Errorf("reading module %s: %w", s.Module, err)
+			return "", "", fmt.Errorf("reading module %s: %w", s.Module, err)
 		}
-		fmt.Fprintf(h, "module=%s\n", d)
+		fmt.Fprintf(h, "module=%s\n", module)
 	}
 	def, _ := json.Marshal(map[string]any{"vars": s.Vars, "config": s.Config, "handlers": s.Handlers})
 	h.Write(def)
@@ -447,13 +531,13 @@ func (r *runner) fingerprint(ctx context.Context, s *Step) (string, error) {
 		})
 	}
 	if refErr != nil {
-		return "", refErr
+		return "", "", refErr
 	}
-	return hex.EncodeToString(h.Sum(nil))[:32], nil
+	return hex.EncodeToString(h.Sum(nil))[:32], module, nil
 }
 
 func (r *runner) applyStep(ctx context.Context, s *Step, force bool) error {
-	fp, err := r.fingerprint(ctx, s)
+	fp, moduleDigest, err := r.fingerprint(ctx, s)
 	if err != nil {
 		return r.fail(ctx, s, time.Now(), err)
 	}
@@ -491,11 +575,19 @@ func (r *runner) applyStep(ctx context.Context, s *Step, force bool) error {
 		return r.fail(ctx, s, start, err)
 	}
 	progress := run.Progress
+	saver := newProgressSaver(func(msg string) {
+		_ = r.w.step(ctx, s.Name, func(st *StepState) {
+			if st.Status == StatusRunning {
+				st.Progress = msg
+			}
+		})
+	})
+	defer saver.stop()
 	run.Progress = func(format string, args ...any) {
 		progress(format, args...)
 		msg := fmt.Sprintf(format, args...)
 		fmt.Fprintf(logFile, "# %s\n", msg)
-		_ = r.w.step(ctx, s.Name, func(st *StepState) { st.Progress = msg })
+		saver.set(msg)
 	}
 	kind, _ := r.e.Registry.Step(s.Kind)
 	outs, err := kind.Apply(ctx, run)
@@ -505,9 +597,11 @@ func (r *runner) applyStep(ctx context.Context, s *Step, force bool) error {
 	if outs == nil {
 		outs = Outputs{}
 	}
-	// Keep the module's outputs even if a handler fails: dependents and a rerun need them.
-	if err := r.w.step(ctx, s.Name, func(st *StepState) { st.Outputs = outs.Redacted(); st.Applies++ }); err != nil {
-		return err
+	if len(s.Handlers) > 0 {
+		// Keep the module's outputs even if a handler fails: dependents and a rerun need them.
+		if err := r.w.step(ctx, s.Name, func(st *StepState) { st.Outputs = outs.Redacted(); st.Applies++ }); err != nil {
+			return err
+		}
 	}
 	states, err := r.runHandlers(ctx, s, run, outs, prev)
 	if err != nil {
@@ -517,10 +611,19 @@ func (r *runner) applyStep(ctx context.Context, s *Step, force bool) error {
 	r.mu.Lock()
 	r.live[s.Name] = outs
 	r.mu.Unlock()
+	if moduleDigest != "" && (prev == nil || prev.ModuleDigest != moduleDigest) {
+		if err := r.e.saveModule(ctx, r.w.name, s.Module, moduleDigest); err != nil {
+			return r.fail(ctx, s, start, fmt.Errorf("storing a copy of the module: %w", err))
+		}
+	}
 	end := time.Now()
 	if err := r.w.step(ctx, s.Name, func(st *StepState) {
 		t := end.UTC()
 		st.Status, st.Fingerprint, st.Outputs, st.Handlers = StatusApplied, fp, outs.Redacted(), states
+		st.ModuleDigest = moduleDigest
+		if len(s.Handlers) == 0 {
+			st.Applies++
+		}
 		st.FinishedAt, st.Seconds, st.Progress, st.Error = &t, end.Sub(start).Seconds(), "", ""
 	}); err != nil {
 		return err
@@ -535,13 +638,15 @@ func (r *runner) runHandlers(ctx context.Context, s *Step, run *StepRun, outs Ou
 	states := make([]HandlerState, len(s.Handlers))
 	for i, hd := range s.Handlers {
 		states[i] = HandlerState{Handler: hd.Handler, Status: StatusPending}
+		// Until a handler reports otherwise, what it made before is still there:
+		// keep its record so a failed or skipped run can still be torn down.
+		if prev != nil && i < len(prev.Handlers) && prev.Handlers[i].Handler == hd.Handler {
+			states[i].Record = prev.Handlers[i].Record
+		}
 	}
 	for i, hd := range s.Handlers {
 		h, _ := r.e.Registry.Handler(hd.Handler)
-		var previous json.RawMessage
-		if prev != nil && i < len(prev.Handlers) && prev.Handlers[i].Handler == hd.Handler {
-			previous = prev.Handlers[i].Record
-		}
+		previous := states[i].Record
 		i := i
 		hr := &HandlerRun{
 			Stack: run.Stack, Step: s.Name, Profile: run.Profile, Owner: run.Owner, Index: i,
@@ -573,6 +678,54 @@ func (r *runner) runHandlers(ctx context.Context, s *Step, run *StepRun, outs Ou
 		r.e.emit(Event{Stack: r.w.name, Step: s.Name, Type: EventHandler, Message: hd.Handler + " done"})
 	}
 	return states, nil
+}
+
+// progressSaver stores a step's latest progress line so other workstations see
+// what it is doing: the first at once, then at most one a second, and always the
+// latest in the end. It keeps the store from becoming the bottleneck.
+type progressSaver struct {
+	mu      sync.Mutex
+	save    func(string)
+	latest  string
+	last    time.Time
+	timer   *time.Timer
+	stopped bool
+}
+
+func newProgressSaver(save func(string)) *progressSaver { return &progressSaver{save: save} }
+
+func (p *progressSaver) set(msg string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.latest = msg
+	if p.stopped || p.timer != nil {
+		return
+	}
+	wait := time.Second - time.Since(p.last)
+	if wait < 0 {
+		wait = 0
+	}
+	p.timer = time.AfterFunc(wait, p.flush)
+}
+
+func (p *progressSaver) flush() {
+	p.mu.Lock()
+	msg := p.latest
+	p.last, p.timer = time.Now(), nil
+	stopped := p.stopped
+	p.mu.Unlock()
+	if !stopped {
+		p.save(msg)
+	}
+}
+
+func (p *progressSaver) stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stopped = true
+	if p.timer != nil {
+		p.timer.Stop()
+	}
 }
 
 func (r *runner) fail(ctx context.Context, s *Step, start time.Time, cause error) error {
@@ -607,7 +760,7 @@ func (e *Engine) Down(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	plan, err := e.storedPlan(rec)
+	plan, err := e.storedPlan(ctx, rec)
 	if err != nil {
 		return err
 	}
@@ -679,7 +832,8 @@ func (r *runner) destroyStep(ctx context.Context, s *Step) error {
 	}
 	for i := len(prev.Handlers) - 1; i >= 0; i-- {
 		hs := prev.Handlers[i]
-		if hs.Status == StatusSkipped || hs.Status == StatusPending || hs.Record == nil {
+		// A handler killed before it saved a record may still have made something.
+		if hs.Record == nil && hs.Status != StatusRunning && hs.Status != StatusFailed {
 			continue
 		}
 		h, ok := r.e.Registry.Handler(hs.Handler)
@@ -784,38 +938,23 @@ func (a *artifacts) PutArtifact(ctx context.Context, name string, data []byte) (
 	return a.st.Location(k), nil
 }
 
-// DirDigest hashes a folder's files (names and content), ignoring Terraform's
-// own working files, so a module's fingerprint changes exactly when it does.
-func DirDigest(dir string) (string, error) {
+// DirDigest hashes a module folder's files (names and content), ignoring
+// Terraform's own working files and the named files, so a module's
+// fingerprint changes exactly when it does.
+func DirDigest(dir string, ignore ...string) (string, error) {
 	h := sha256.New()
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		name := d.Name()
-		if d.IsDir() {
-			if name == ".terraform" || (strings.HasPrefix(name, ".") && p != dir) {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if strings.HasSuffix(name, ".tfstate") || strings.HasSuffix(name, ".tfstate.backup") {
-			return nil
-		}
-		rel, _ := filepath.Rel(dir, p)
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(h, "%s\x00%d\x00", filepath.ToSlash(rel), len(data))
+	err := walkModule(dir, func(rel string, data []byte) error {
+		fmt.Fprintf(h, "%s\x00%d\x00", rel, len(data))
 		h.Write(data)
 		return nil
-	})
+	}, ignore...)
 	if err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
+
+func sortStrings(l []string) []string { sort.Strings(l); return l }
 
 func compactJSON(b []byte) []byte {
 	var buf bytes.Buffer

@@ -413,3 +413,59 @@ func TestLeaseBlocksSecondWriter(t *testing.T) {
 	}
 	_ = h.e.Down(ctx, "t6")
 }
+
+// A definition that drops an applied step is refused: its resources would
+// otherwise never be destroyed.
+func TestUpRefusesToOrphanAppliedSteps(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	h := newHarness(t, filepath.Join(dir, "state"))
+	mod := copyModule(t, "echo", dir)
+	def := writeDef(t, dir, fmt.Sprintf(`{"name":"t7","steps":[
+	 {"name":"a","module":%q,"vars":{"value":"A"}},
+	 {"name":"b","module":%q,"vars":{"value":"B"}}]}`, mod, mod))
+	if err := h.e.Up(ctx, stack.UpOptions{Def: def}); err != nil {
+		t.Fatal(err)
+	}
+	smaller := writeDef(t, dir, fmt.Sprintf(`{"name":"t7","steps":[{"name":"a","module":%q,"vars":{"value":"A"}}]}`, mod))
+	err := h.e.Up(ctx, stack.UpOptions{Def: smaller})
+	if !stack.IsInvalid(err) || !strings.Contains(err.Error(), `step(s) b applied`) || !strings.Contains(err.Error(), "stack down t7") {
+		t.Fatalf("want a refusal naming b and the fix, got %v", err)
+	}
+	if err := h.e.Down(ctx, "t7"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Another workstation without the checkout (or with it elsewhere) can still
+// re-run and tear down a stack: modules are stored with it.
+func TestModulesTravelWithTheStack(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	h := newHarness(t, state)
+	checkout := filepath.Join(dir, "checkout")
+	mod := copyModule(t, "echo", checkout)
+	def := writeDef(t, checkout, fmt.Sprintf(`{"name":"t8","steps":[
+	 {"name":"a","module":%q,"vars":{"value":"A"}},
+	 {"name":"b","module":"echo","vars":{"value":"${steps.a.outputs.value}"}}]}`, mod))
+	if err := h.e.Up(ctx, stack.UpOptions{Def: def}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(checkout); err != nil {
+		t.Fatal(err)
+	}
+	other := newHarness(t, state)
+	if err := other.e.RerunStep(ctx, "t8", "b", stack.RerunOptions{}); err != nil {
+		t.Fatalf("rerun-step without the checkout: %v", err)
+	}
+	if got := sorted(other.ran(stack.EventApplied)); got != "b" {
+		t.Errorf("applied %s", got)
+	}
+	if err := other.e.Down(ctx, "t8"); err != nil {
+		t.Fatalf("down without the checkout: %v", err)
+	}
+	if left, _ := other.store.List(ctx, ""); len(left) != 0 {
+		t.Errorf("down left %v", left)
+	}
+}

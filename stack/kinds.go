@@ -2,6 +2,7 @@ package stack
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -24,7 +25,8 @@ type Output struct {
 // Outputs maps an output name to its value.
 type Outputs map[string]Output
 
-// Redacted returns a copy safe to store or print: sensitive values are dropped.
+// Redacted returns a copy safe to store or print: sensitive values are dropped
+// and only a digest salted with the output's name is kept.
 func (o Outputs) Redacted() Outputs {
 	r := make(Outputs, len(o))
 	for k, v := range o {
@@ -32,8 +34,9 @@ func (o Outputs) Redacted() Outputs {
 			d := v.Digest
 			if v.Value != nil {
 				b, _ := json.Marshal(v.Value)
-				sum := sha256.Sum256(append([]byte("stack-sensitive-output\x00"), b...))
-				d = hex.EncodeToString(sum[:16])
+				mac := hmac.New(sha256.New, []byte("stack-sensitive-output\x00"+k))
+				mac.Write(b)
+				d = hex.EncodeToString(mac.Sum(nil)[:16])
 			}
 			r[k] = Output{Sensitive: true, Digest: d}
 			continue
@@ -88,6 +91,15 @@ type StepKind interface {
 	NeedsModule() bool
 	Apply(ctx context.Context, run *StepRun) (Outputs, error)
 	Destroy(ctx context.Context, run *StepRun) error
+}
+
+// Preparer is implemented by kinds with set-up work that does not depend on
+// upstream outputs (copying a module, terraform init, creating a workspace). The
+// engine prepares steps that are going to run while their upstream steps are
+// still running, which takes that work off the critical path. run.Vars and
+// run.Config are nil during Prepare.
+type Preparer interface {
+	Prepare(ctx context.Context, run *StepRun) error
 }
 
 // OutputReader is implemented by kinds that can read a finished step's outputs

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 )
 
@@ -44,6 +43,9 @@ type PlanOptions struct {
 	// Applied reports steps already applied in the stored stack, which --only
 	// and --skip may leave out even when a selected step needs them.
 	Applied func(step string) bool
+	// ModuleDir may replace a step's module folder (with a stored snapshot when
+	// the folder is not on this workstation).
+	ModuleDir func(step, dir string) string
 }
 
 // NewPlan validates def completely and applies the profile. Nothing runs.
@@ -60,6 +62,7 @@ func NewPlan(def *Definition, reg *Registry, opts PlanOptions) (*Plan, error) {
 		known := def.ProfileNames()
 		v.addFlag("--profile", "no step defines profile %q (defined: %s)", opts.Profile, listOr(known, "none"))
 	}
+	v.moduleDir = opts.ModuleDir
 	for i, sd := range def.Steps {
 		s := v.step(i, sd, opts.Profile)
 		if s == nil {
@@ -103,10 +106,11 @@ func listOr(l []string, none string) string {
 }
 
 type validator struct {
-	def      *Definition
-	reg      *Registry
-	file     string
-	problems []Problem
+	moduleDir func(step, dir string) string
+	def       *Definition
+	reg       *Registry
+	file      string
+	problems  []Problem
 }
 
 func (v *validator) add(path, format string, args ...any) {
@@ -168,6 +172,9 @@ func (v *validator) step(i int, sd StepDef, profile string) *Step {
 		s.Module = s.raw
 		if !filepath.IsAbs(s.Module) {
 			s.Module = filepath.Join(v.def.Dir, s.raw)
+		}
+		if v.moduleDir != nil {
+			s.Module = v.moduleDir(s.Name, s.Module)
 		}
 		if st, err := os.Stat(s.Module); err != nil || !st.IsDir() {
 			v.add(path+".module", "module folder %q does not exist (looked in %s); fix the path, relative to the definition file", s.raw, s.Module)
@@ -447,5 +454,3 @@ func (p *Plan) Descendants(name string) map[string]bool {
 	walk(name)
 	return out
 }
-
-func sortStrings(l []string) []string { sort.Strings(l); return l }

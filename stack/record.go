@@ -42,19 +42,21 @@ type Record struct {
 
 // StepState is one step's stored state.
 type StepState struct {
-	Status      string         `json:"status"`
-	Kind        string         `json:"kind"`
-	Fingerprint string         `json:"fingerprint,omitempty"`
-	Outputs     Outputs        `json:"outputs,omitempty"`
-	Handlers    []HandlerState `json:"handlers,omitempty"`
-	Error       string         `json:"error,omitempty"`
-	Progress    string         `json:"progress,omitempty"`
-	StartedAt   *time.Time     `json:"started_at,omitempty"`
-	FinishedAt  *time.Time     `json:"finished_at,omitempty"`
-	Seconds     float64        `json:"seconds,omitempty"`
-	Log         string         `json:"log,omitempty"`
-	Applies     int            `json:"applies"`
-	RunBy       string         `json:"run_by,omitempty"`
+	Status      string `json:"status"`
+	Kind        string `json:"kind"`
+	Fingerprint string `json:"fingerprint,omitempty"`
+	// ModuleDigest names the module snapshot stored with the stack.
+	ModuleDigest string         `json:"module_digest,omitempty"`
+	Outputs      Outputs        `json:"outputs,omitempty"`
+	Handlers     []HandlerState `json:"handlers,omitempty"`
+	Error        string         `json:"error,omitempty"`
+	Progress     string         `json:"progress,omitempty"`
+	StartedAt    *time.Time     `json:"started_at,omitempty"`
+	FinishedAt   *time.Time     `json:"finished_at,omitempty"`
+	Seconds      float64        `json:"seconds,omitempty"`
+	Log          string         `json:"log,omitempty"`
+	Applies      int            `json:"applies"`
+	RunBy        string         `json:"run_by,omitempty"`
 }
 
 // HandlerState is one completion handler's stored state.

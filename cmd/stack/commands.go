@@ -39,20 +39,14 @@ not finished, in dependency order and in parallel. Unchanged steps are skipped.`
 			if o.parallelism < 1 {
 				return &usageError{fmt.Errorf("--parallelism %d: use 1 or more", o.parallelism)}
 			}
-			e, err := g.engine(cmd.Context())
-			if err != nil {
-				return err
-			}
-			e.Parallelism, e.LockTimeout = o.parallelism, o.lockTimeout
 			name := o.name
 			if name == "" {
 				name = def.Name
 			}
-			v := newProgress(cmd.ErrOrStderr(), g.output)
-			e.Events = v.event
 			start := time.Now()
-			err = e.Up(cmd.Context(), stack.UpOptions{Def: def, Name: name, Profile: o.profile, Only: o.only, Skip: o.skip})
-			v.close()
+			err = g.mutate(cmd, o.lockTimeout, o.parallelism, func(e *stack.Engine) error {
+				return e.Up(cmd.Context(), stack.UpOptions{Def: def, Name: name, Profile: o.profile, Only: o.only, Skip: o.skip})
+			})
 			if err != nil {
 				return err
 			}
@@ -68,6 +62,20 @@ not finished, in dependency order and in parallel. Unchanged steps are skipped.`
 	f.IntVar(&o.parallelism, "parallelism", 4, "how many steps may run at once; 1 follows the definition's order")
 	f.DurationVar(&o.lockTimeout, "lock-timeout", 0, "wait this long for another command holding the stack's lock (default: fail at once)")
 	return cmd
+}
+
+// mutate runs a command that changes a stack, showing its progress.
+func (g *globalOptions) mutate(cmd *cobra.Command, lockTimeout time.Duration, parallelism int, fn func(e *stack.Engine) error) error {
+	e, err := g.engine(cmd.Context())
+	if err != nil {
+		return err
+	}
+	e.LockTimeout, e.Parallelism = lockTimeout, parallelism
+	v := newProgress(cmd.ErrOrStderr(), g.output)
+	e.Events = v.event
+	err = fn(e)
+	v.close()
+	return err
 }
 
 func exactArgs(n int, names string) cobra.PositionalArgs {
@@ -87,15 +95,9 @@ func newDownCmd(g *globalOptions) *cobra.Command {
 		Short: "Tear a stack down and delete its state",
 		Args:  exactArgs(1, "NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := g.engine(cmd.Context())
-			if err != nil {
-				return err
-			}
-			e.LockTimeout, e.Parallelism = lockTimeout, parallelism
-			v := newProgress(cmd.ErrOrStderr(), g.output)
-			e.Events = v.event
-			err = e.Down(cmd.Context(), args[0])
-			v.close()
+			err := g.mutate(cmd, lockTimeout, parallelism, func(e *stack.Engine) error {
+				return e.Down(cmd.Context(), args[0])
+			})
 			if err != nil {
 				return err
 			}
@@ -116,16 +118,9 @@ func newRerunCmd(g *globalOptions) *cobra.Command {
 		Short: "Re-apply one step and its handlers, then the dependents whose inputs changed",
 		Args:  exactArgs(2, "NAME and STEP"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := g.engine(cmd.Context())
-			if err != nil {
-				return err
-			}
-			e.LockTimeout = lockTimeout
-			v := newProgress(cmd.ErrOrStderr(), g.output)
-			e.Events = v.event
-			err = e.RerunStep(cmd.Context(), args[0], args[1], stack.RerunOptions{Replace: replace})
-			v.close()
-			return err
+			return g.mutate(cmd, lockTimeout, 0, func(e *stack.Engine) error {
+				return e.RerunStep(cmd.Context(), args[0], args[1], stack.RerunOptions{Replace: replace})
+			})
 		},
 	}
 	cmd.Flags().DurationVar(&lockTimeout, "lock-timeout", 0, "wait this long for another command holding the stack's lock")

@@ -204,3 +204,59 @@ func TestKilledUpResumes(t *testing.T) {
 	}
 	w.must("down", "slow")
 }
+
+// Ctrl-C stops gracefully: Terraform is interrupted and saves its state, the
+// step is recorded as interrupted, the lock is released, and up resumes.
+func TestInterruptedUpReleasesLockAndResumes(t *testing.T) {
+	state := t.TempDir()
+	dir := t.TempDir()
+	sleep := filepath.Join(repoRoot(t), "stack", "testdata", "modules", "sleep")
+	def := filepath.Join(dir, "int.json")
+	_ = os.WriteFile(def, []byte(fmt.Sprintf(`{"name":"int","steps":[
+	  {"name":"long","module":%q,"vars":{"seconds":30,"tag":"x"}}]}`, sleep)), 0o644)
+	w := newWorkstation(t, state)
+	c := w.cmd(t.Context(), nil, "up", def)
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		r := w.run("status", "int", "--output", "json")
+		var s statusJSON
+		if r.code == 0 && json.Unmarshal([]byte(r.stdout), &s) == nil {
+			if st := s.Steps["long"]; st != nil && strings.Contains(st.Progress, "Creating") {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("long never started")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	start := time.Now()
+	_ = c.Process.Signal(syscall.SIGINT)
+	err := c.Wait()
+	if ee, ok := err.(interface{ ExitCode() int }); !ok || ee.ExitCode() != 1 {
+		t.Errorf("interrupted up: %v, want exit 1", err)
+	}
+	if time.Since(start) > 25*time.Second {
+		t.Errorf("Ctrl-C took %s: the 30 s sleep was not interrupted", time.Since(start))
+	}
+	s := w.status("int")
+	if st := s.Steps["long"]; st.Status != stack.StatusFailed || !strings.Contains(st.Error, "interrupted") {
+		t.Errorf("long after Ctrl-C: %s %q", st.Status, st.Error)
+	}
+	var list []stack.Summary
+	_ = json.Unmarshal([]byte(w.must("list", "--output", "json").stdout), &list)
+	if len(list) != 1 || list[0].Locked != "" {
+		t.Errorf("the lock is still held after Ctrl-C: %+v", list)
+	}
+	// Resume with a short sleep: Terraform's own lock must not be left behind.
+	_ = os.WriteFile(def, []byte(fmt.Sprintf(`{"name":"int","steps":[
+	  {"name":"long","module":%q,"vars":{"seconds":0,"tag":"x"}}]}`, sleep)), 0o644)
+	w.must("up", def)
+	if st := w.status("int").Steps["long"]; st.Status != stack.StatusApplied {
+		t.Errorf("resume: %s", st.Status)
+	}
+	w.must("down", "int")
+}

@@ -32,6 +32,7 @@ type row struct {
 	step    string
 	state   string
 	msg     string
+	note    string // what handlers reported: kept after the step finishes
 	started time.Time
 	elapsed time.Duration
 }
@@ -73,10 +74,16 @@ func (p *progress) event(ev stack.Event) {
 		p.rows = append(p.rows, r)
 	}
 	switch ev.Type {
-	case stack.EventProgress, stack.EventHandler:
+	case stack.EventProgress:
 		r.msg = ev.Message
+	case stack.EventHandler:
+		r.msg = ev.Message
+		r.note = strings.TrimSpace(r.note + "; " + ev.Message)
+		r.note = strings.TrimPrefix(r.note, "; ")
 	case stack.EventStart, stack.EventDestroy:
-		r.state, r.started, r.msg = ev.Type, time.Now(), ""
+		r.state, r.started, r.msg, r.note = ev.Type, time.Now(), "", ""
+	case stack.EventApplied:
+		r.state, r.msg, r.elapsed = ev.Type, r.note, ev.Elapsed
 	default:
 		r.state, r.msg, r.elapsed = ev.Type, ev.Message, ev.Elapsed
 	}

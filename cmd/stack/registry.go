@@ -1,10 +1,13 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
 
+	"github.com/stack-tools/stack/handlers/aurora"
+	"github.com/stack-tools/stack/handlers/zookeeper"
 	"github.com/stack-tools/stack/stack"
 	"github.com/stack-tools/stack/steps/generator"
 	"github.com/stack-tools/stack/steps/terraform"
@@ -15,6 +18,8 @@ func newRegistry(g *globalOptions) *stack.Registry {
 	r := stack.NewRegistry()
 	r.RegisterStep("terraform", terraform.New(filepath.Join(g.cache(), "terraform")))
 	r.RegisterStep("generator", generator.New())
+	r.RegisterHandler("aurora", aurora.New(aurora.Options{}))
+	r.RegisterHandler("zookeeper", zookeeper.New(zookeeper.OptionsFromEnv(g.zookeeper, os.Getenv)))
 	return r
 }
 

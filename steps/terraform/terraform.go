@@ -121,15 +121,10 @@ func (k *Kind) prepare(ctx context.Context, run *stack.StepRun) (*session, error
 	if err := os.WriteFile(filepath.Join(s.srcDir, "zz_stack_backend.tf.json"), backend, 0o600); err != nil {
 		return nil, err
 	}
-	// Sensitive values never touch disk: they go on the command line instead.
-	plain := map[string]any{}
-	for name, v := range run.Vars {
-		if !run.SensitiveVars[name] {
-			plain[name] = v
-		}
-	}
-	vars, _ := json.MarshalIndent(plain, "", "  ")
-	if err := os.WriteFile(filepath.Join(s.srcDir, "zz_stack.auto.tfvars.json"), vars, 0o600); err != nil {
+	if run.Vars == nil {
+		// Preparing: variables are written when the step runs.
+		_ = os.Remove(filepath.Join(s.srcDir, "zz_stack.auto.tfvars.json"))
+	} else if err := writeVars(s.srcDir, run); err != nil {
 		return nil, err
 	}
 	s.tf, err = tfexec.NewTerraform(s.srcDir, bin)
@@ -144,7 +139,8 @@ func (k *Kind) prepare(ctx context.Context, run *stack.StepRun) (*session, error
 	// output` prints sensitive values and must never reach it.
 	s.tf.SetStderr(run.Log)
 
-	digest, err := stack.DirDigest(s.srcDir)
+	// The variables file does not change what init does.
+	digest, err := stack.DirDigest(s.srcDir, "zz_stack.auto.tfvars.json")
 	if err != nil {
 		return nil, err
 	}
@@ -159,20 +155,77 @@ func (k *Kind) prepare(ctx context.Context, run *stack.StepRun) (*session, error
 	return s, os.WriteFile(marker, []byte(digest), 0o600)
 }
 
-func (k *Kind) init(ctx context.Context, s *session) error {
-	k.initMu.Lock()
-	defer k.initMu.Unlock()
-	unlock, err := flock(filepath.Join(k.CacheDir, "plugin-cache.lock"))
+// writeVars writes the step's variables for Terraform. Sensitive values never
+// touch disk: they go on the command line instead (see varOptions).
+func writeVars(dir string, run *stack.StepRun) error {
+	plain := map[string]any{}
+	for name, v := range run.Vars {
+		if !run.SensitiveVars[name] {
+			plain[name] = v
+		}
+	}
+	vars, err := json.MarshalIndent(plain, "", "  ")
 	if err != nil {
 		return err
 	}
-	defer unlock()
+	return os.WriteFile(filepath.Join(dir, "zz_stack.auto.tfvars.json"), vars, 0o600)
+}
+
+// Prepare copies the module, runs init and creates the workspace, so that
+// Apply only has to apply.
+func (k *Kind) Prepare(ctx context.Context, run *stack.StepRun) error {
+	s, err := k.prepare(ctx, run)
+	if err != nil {
+		return err
+	}
+	_, err = s.selectWorkspace(ctx, true)
+	return err
+}
+
+func (k *Kind) init(ctx context.Context, s *session) error {
+	// Only provider installs touch the shared plugin cache; modules that use
+	// nothing but built-in resources initialise in parallel.
+	if usesProviders(s.srcDir) {
+		k.initMu.Lock()
+		defer k.initMu.Unlock()
+		unlock, err := flock(filepath.Join(k.CacheDir, "plugin-cache.lock"))
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
 	if err := s.stream(func(w io.Writer) error {
 		return s.tf.InitJSON(ctx, w, tfexec.Reconfigure(true), tfexec.Upgrade(false))
 	}); err != nil {
 		return fmt.Errorf("terraform init in %s failed (see the step's log): %w", s.srcDir, err)
 	}
 	return nil
+}
+
+var providerRE = regexp.MustCompile(`(?m)^\s*(required_providers\b|provider\s+"|(resource|data)\s+"([a-z0-9]+)_)`)
+
+// usesProviders reports whether a module needs any provider besides Terraform's
+// built-in one (terraform_data, terraform_remote_state).
+func usesProviders(dir string) bool {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.tf"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return true
+		}
+		for _, m := range providerRE.FindAllStringSubmatch(string(b), -1) {
+			if m[3] != "terraform" {
+				return true
+			}
+		}
+	}
+	json, _ := filepath.Glob(filepath.Join(dir, "*.tf.json"))
+	for _, f := range json {
+		if !strings.HasPrefix(filepath.Base(f), "zz_stack") {
+			return true // cannot tell cheaply: be safe
+		}
+	}
+	return false
 }
 
 func flock(path string) (func(), error) {
@@ -269,15 +322,25 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 		return nil, err
 	}
 	run.Progress("terraform apply")
+	var streamed map[string]streamedOutput
 	err = s.retryLocked(ctx, func() error {
 		var opts []tfexec.ApplyOption
 		for _, v := range s.varOptions() {
 			opts = append(opts, tfexec.Var(v))
 		}
-		return s.stream(func(w io.Writer) error { return s.tf.ApplyJSON(ctx, w, opts...) })
+		return s.stream(func(w io.Writer) error {
+			err := s.tf.ApplyJSON(ctx, w, opts...)
+			streamed = w.(*progressWriter).outputs
+			return err
+		})
 	})
 	if err != nil {
 		return nil, err
+	}
+	// The apply stream carries the outputs unless some are sensitive (it
+	// redacts those); only then is a separate `terraform output` needed.
+	if outs, ok := plainOutputs(streamed); ok {
+		return outs, nil
 	}
 	return s.outputs(ctx)
 }
@@ -373,13 +436,40 @@ func (s *session) stream(fn func(w io.Writer) error) error {
 	return w.wrap(err)
 }
 
+// streamedOutput is one output in Terraform's JSON "outputs" message.
+type streamedOutput struct {
+	Sensitive bool            `json:"sensitive"`
+	Value     json.RawMessage `json:"value"`
+}
+
+// plainOutputs converts streamed outputs; ok is false when there were none
+// streamed or any is sensitive.
+func plainOutputs(streamed map[string]streamedOutput) (stack.Outputs, bool) {
+	if streamed == nil {
+		return nil, false
+	}
+	outs := stack.Outputs{}
+	for name, o := range streamed {
+		if o.Sensitive {
+			return nil, false
+		}
+		var v any
+		if err := json.Unmarshal(o.Value, &v); err != nil {
+			return nil, false
+		}
+		outs[name] = stack.Output{Value: v}
+	}
+	return outs, true
+}
+
 // progressWriter turns Terraform's JSON lines into log lines and progress, and
-// keeps error diagnostics for the error message.
+// keeps error diagnostics for the error message and the outputs message.
 type progressWriter struct {
-	run   *stack.StepRun
-	pw    *io.PipeWriter
-	done  chan struct{}
-	diags []string
+	run     *stack.StepRun
+	pw      *io.PipeWriter
+	done    chan struct{}
+	diags   []string
+	outputs map[string]streamedOutput
 }
 
 func newProgressWriter(run *stack.StepRun) *progressWriter {
@@ -401,9 +491,10 @@ func (w *progressWriter) Write(p []byte) (int, error) { return w.pw.Write(p) }
 
 func (w *progressWriter) line(b []byte) {
 	var m struct {
-		Level   string `json:"@level"`
-		Message string `json:"@message"`
-		Type    string `json:"type"`
+		Level   string                    `json:"@level"`
+		Message string                    `json:"@message"`
+		Type    string                    `json:"type"`
+		Outputs map[string]streamedOutput `json:"outputs"`
 		Diag    struct {
 			Severity string `json:"severity"`
 			Summary  string `json:"summary"`
@@ -416,6 +507,11 @@ func (w *progressWriter) line(b []byte) {
 	}
 	fmt.Fprintf(w.run.Log, "%s\n", m.Message)
 	switch m.Type {
+	case "outputs":
+		w.outputs = m.Outputs
+		if w.outputs == nil {
+			w.outputs = map[string]streamedOutput{}
+		}
 	case "apply_start", "apply_progress", "apply_complete", "refresh_start", "init_output":
 		w.run.Progress("%s", m.Message)
 	case "diagnostic":

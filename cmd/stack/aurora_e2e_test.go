@@ -1,0 +1,293 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/aws/aws-sdk-go-v2/service/rds/types"
+
+	"github.com/stack-tools/stack/handlers/aurora"
+	"github.com/stack-tools/stack/internal/testenv"
+)
+
+// auroraNetModule stands in for the module that makes the database's network:
+// it emits the subnet group and security groups the aurora handler needs.
+const auroraNetModule = `
+variable "stack_name" {
+  type = string
+}
+
+resource "terraform_data" "net" {
+  input = {
+    subnet_group    = "${var.stack_name}-db"
+    security_groups = ["sg-0123456789abcdef0"]
+  }
+}
+
+output "subnet_group" {
+  value = terraform_data.net.output.subnet_group
+}
+
+output "security_group_ids" {
+  value = terraform_data.net.output.security_groups
+}
+`
+
+// auroraAppModule is a dependent that consumes the restored cluster's endpoint.
+const auroraAppModule = `
+variable "db_endpoint" {
+  type = string
+}
+
+variable "db_port" {
+  type = number
+}
+
+resource "terraform_data" "app" {
+  input = "postgres://${var.db_endpoint}:${var.db_port}/app"
+}
+
+output "database_url" {
+  value = terraform_data.app.output
+}
+`
+
+// auroraStack restores ${var.snapshot} in step db; minimal and production
+// differ in the number and class of instances.
+const auroraStack = `{
+  "name": "aurora-e2e",
+  "variables": {
+    "aurora_snapshots": {"seeded": "e2e-seeded", "empty": "e2e-empty"},
+    "snapshot": "SNAPSHOT"
+  },
+  "steps": [
+    {"name": "db", "module": "modules/dbnet", "vars": {"stack_name": "${stack.name}"},
+     "on_complete": [{"handler": "aurora", "snapshot": "${var.snapshot}", "engine": "aurora-postgresql",
+       "instance_class": "db.t4g.medium", "instances": 1,
+       "subnet_group": "${outputs.subnet_group}", "security_groups": "${outputs.security_group_ids}"}],
+     "profiles": {
+       "minimal": {},
+       "production": {"on_complete": [{"handler": "aurora", "snapshot": "${var.snapshot}", "engine": "aurora-postgresql",
+         "instance_class": "db.r6g.large", "instances": 3,
+         "subnet_group": "${outputs.subnet_group}", "security_groups": "${outputs.security_group_ids}"}]}
+     }},
+    {"name": "app", "module": "modules/app",
+     "vars": {"db_endpoint": "${steps.db.outputs.endpoint}", "db_port": "${steps.db.outputs.port}"}}
+  ]
+}`
+
+// auroraE2E runs the stack binary against moto and terraform.
+type auroraE2E struct {
+	t   *testing.T
+	w   *workstation
+	dir string
+	api *rds.Client
+}
+
+func newAuroraE2E(t *testing.T) *auroraE2E {
+	t.Helper()
+	tf, err := testenv.FindBinary("terraform", "STACK_TERRAFORM")
+	if err != nil {
+		testenv.Missing(t, err)
+	}
+	moto, err := testenv.StartMoto()
+	if err != nil {
+		testenv.Missing(t, err)
+	}
+	t.Cleanup(moto.Stop)
+	dir := t.TempDir()
+	for name, src := range map[string]string{"dbnet": auroraNetModule, "app": auroraAppModule} {
+		d := filepath.Join(dir, "modules", name)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "main.tf"), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := append(moto.Env(), "STACK_TERRAFORM="+tf, "CHECKPOINT_DISABLE=1")
+	e := &auroraE2E{t: t, w: newWorkstation(t, filepath.Join(dir, "state"), env...), dir: dir}
+	e.api = rds.NewFromConfig(aws.Config{
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
+		BaseEndpoint: aws.String(moto.Endpoint()),
+	})
+	ctx := context.Background()
+	if _, err := e.api.CreateDBCluster(ctx, &rds.CreateDBClusterInput{
+		DBClusterIdentifier: aws.String("fixtures"), Engine: aws.String("aurora-postgresql"),
+		MasterUsername: aws.String("fixtures"), MasterUserPassword: aws.String("not-a-secret-1"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"e2e-seeded", "e2e-empty"} {
+		if _, err := e.api.CreateDBClusterSnapshot(ctx, &rds.CreateDBClusterSnapshotInput{
+			DBClusterIdentifier: aws.String("fixtures"), DBClusterSnapshotIdentifier: aws.String(id),
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return e
+}
+
+// definition writes the stack definition restoring snapshot and returns its path.
+func (e *auroraE2E) definition(snapshot string) string {
+	e.t.Helper()
+	p := filepath.Join(e.dir, "aurora-"+snapshot+".json")
+	if err := os.WriteFile(p, []byte(strings.Replace(auroraStack, "SNAPSHOT", snapshot, 1)), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	return p
+}
+
+// stack runs the CLI and returns its exit code, stdout and stderr.
+func (e *auroraE2E) stack(args ...string) (int, string, string) {
+	e.t.Helper()
+	r := e.w.run(args...)
+	return r.code, r.stdout, r.stderr
+}
+
+func (e *auroraE2E) mustStack(args ...string) string {
+	e.t.Helper()
+	return e.w.must(args...).stdout
+}
+
+func (e *auroraE2E) cluster(id string) *types.DBCluster {
+	e.t.Helper()
+	out, err := e.api.DescribeDBClusters(context.Background(), &rds.DescribeDBClustersInput{DBClusterIdentifier: aws.String(id)})
+	if err != nil {
+		if strings.Contains(err.Error(), "DBClusterNotFoundFault") {
+			return nil
+		}
+		e.t.Fatal(err)
+	}
+	return &out.DBClusters[0]
+}
+
+// instanceClasses lists the classes of the cluster's instances.
+func (e *auroraE2E) instanceClasses(id string) []string {
+	e.t.Helper()
+	out, err := e.api.DescribeDBInstances(context.Background(), &rds.DescribeDBInstancesInput{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var classes []string
+	for _, in := range out.DBInstances {
+		if aws.ToString(in.DBClusterIdentifier) == id {
+			classes = append(classes, aws.ToString(in.DBInstanceClass))
+		}
+	}
+	return classes
+}
+
+// outputs reads a step's outputs with `stack outputs NAME STEP --output json`.
+func (e *auroraE2E) outputs(name, step string) map[string]struct{ Value any } {
+	e.t.Helper()
+	var outs map[string]struct{ Value any }
+	raw := e.mustStack("outputs", name, step, "--output", "json")
+	if err := json.Unmarshal([]byte(raw), &outs); err != nil {
+		e.t.Fatalf("outputs %s %s: %v\n%s", name, step, err, raw)
+	}
+	return outs
+}
+
+// forgetAutomatedBackups drops the automated snapshots moto keeps after a
+// cluster is deleted (AWS deletes them with it); moto names them by the
+// minute, so restoring the same cluster again within a minute would collide.
+func (e *auroraE2E) forgetAutomatedBackups(id string) {
+	e.t.Helper()
+	out, err := e.api.DescribeDBClusterSnapshots(context.Background(), &rds.DescribeDBClusterSnapshotsInput{
+		DBClusterIdentifier: aws.String(id), SnapshotType: aws.String("automated"),
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, s := range out.DBClusterSnapshots {
+		if _, err := e.api.DeleteDBClusterSnapshot(context.Background(), &rds.DeleteDBClusterSnapshotInput{DBClusterSnapshotIdentifier: s.DBClusterSnapshotIdentifier}); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
+func TestAuroraStackEndToEnd(t *testing.T) {
+	e := newAuroraE2E(t)
+	seeded := e.definition("seeded")
+
+	// Profiles: minimal is one small writer, production a writer and two readers.
+	for _, tc := range []struct {
+		name, profile, class string
+		n                    int
+	}{{"aur-min", "minimal", "db.t4g.medium", 1}, {"aur-prod", "production", "db.r6g.large", 3}} {
+		e.mustStack("up", seeded, "--name", tc.name, "--profile", tc.profile)
+		id := aurora.ClusterID(tc.name, "db")
+		cl := e.cluster(id)
+		if cl == nil {
+			t.Fatalf("%s: no cluster %s after up", tc.name, id)
+		}
+		classes := e.instanceClasses(id)
+		if len(classes) != tc.n {
+			t.Errorf("%s: %d instances, want %d", tc.name, len(classes), tc.n)
+		}
+		for _, c := range classes {
+			if c != tc.class {
+				t.Errorf("%s: instance class %s, want %s", tc.name, c, tc.class)
+			}
+		}
+		// The endpoint reached the dependent step's inputs.
+		want := "postgres://" + aws.ToString(cl.Endpoint) + ":5432/app"
+		if got := e.outputs(tc.name, "app")["database_url"].Value; got != want {
+			t.Errorf("%s: app's database_url %v, want %s", tc.name, got, want)
+		}
+		if got := e.outputs(tc.name, "db")["cluster_id"].Value; got != id {
+			t.Errorf("%s: db's cluster_id output %v, want %s", tc.name, got, id)
+		}
+	}
+
+	// Re-running the step adopts the cluster and creates nothing.
+	id := aurora.ClusterID("aur-min", "db")
+	created := *e.cluster(id).ClusterCreateTime
+	e.mustStack("rerun-step", "aur-min", "db")
+	if !e.cluster(id).ClusterCreateTime.Equal(created) || len(e.instanceClasses(id)) != 1 {
+		t.Error("rerun-step restored the cluster again or changed its instances")
+	}
+
+	// Switching the snapshot fails and says how to replace; --replace does.
+	code, _, stderr := e.stack("up", e.definition("empty"), "--name", "aur-min", "--profile", "minimal")
+	if code != 1 || !strings.Contains(stderr, "stack rerun-step aur-min db --replace") || !strings.Contains(stderr, "e2e-seeded") {
+		t.Errorf("up with another snapshot: exit %d, stderr:\n%s", code, stderr)
+	}
+	if !e.cluster(id).ClusterCreateTime.Equal(created) {
+		t.Error("the refused up touched the cluster")
+	}
+	e.forgetAutomatedBackups(id)
+	e.mustStack("rerun-step", "aur-min", "db", "--replace")
+	cl := e.cluster(id)
+	if cl == nil || cl.ClusterCreateTime.Equal(created) {
+		t.Error("rerun-step --replace did not replace the cluster")
+	}
+
+	// A missing snapshot fails the step with the fix; the stack resumes once fixed.
+	code, _, stderr = e.stack("up", e.definition("nosuch-snap"), "--name", "aur-miss")
+	if code != 1 || !strings.Contains(stderr, `"nosuch-snap"`) || !strings.Contains(stderr, "not found") {
+		t.Errorf("up with a missing snapshot: exit %d, stderr:\n%s", code, stderr)
+	}
+	e.mustStack("up", seeded, "--name", "aur-miss")
+	if e.cluster(aurora.ClusterID("aur-miss", "db")) == nil {
+		t.Error("no cluster after fixing the snapshot and running up again")
+	}
+
+	// down deletes clusters and instances.
+	for _, name := range []string{"aur-min", "aur-prod", "aur-miss"} {
+		e.mustStack("down", name)
+		id := aurora.ClusterID(name, "db")
+		if e.cluster(id) != nil || len(e.instanceClasses(id)) != 0 {
+			t.Errorf("%s: cluster or instances left after down", name)
+		}
+	}
+}

@@ -1,0 +1,150 @@
+package stack
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+)
+
+// Modules are snapshotted into the store when a step is applied, so another
+// workstation can re-run or tear down the stack without the same checkout at
+// the same path.
+
+func moduleKey(stack, digest string) string {
+	return path.Join("stacks", stack, "modules", digest+".tar.gz")
+}
+
+// walkModule calls fn for every file of a module folder that belongs to the
+// module: Terraform's working files and hidden folders are left out.
+func walkModule(dir string, fn func(rel string, data []byte) error, ignore ...string) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		name := d.Name()
+		if d.IsDir() {
+			if name == ".terraform" || (strings.HasPrefix(name, ".") && p != dir) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if strings.HasSuffix(name, ".tfstate") || strings.HasSuffix(name, ".tfstate.backup") || contains(ignore, name) {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		return fn(filepath.ToSlash(rel), data)
+	})
+}
+
+// packModule archives a module folder.
+func packModule(dir string) ([]byte, error) {
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	err := walkModule(dir, func(rel string, data []byte) error {
+		if err := tw.WriteHeader(&tar.Header{Name: rel, Mode: 0o644, Size: int64(len(data))}); err != nil {
+			return err
+		}
+		_, err := tw.Write(data)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	if err := gz.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// unpackModule extracts a module snapshot into dir.
+func unpackModule(data []byte, dir string) error {
+	gz, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return err
+	}
+	tr := tar.NewReader(gz)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dir, filepath.FromSlash(h.Name))
+		if !strings.HasPrefix(target, filepath.Clean(dir)+string(filepath.Separator)) {
+			return fmt.Errorf("module snapshot has an unsafe path %q", h.Name)
+		}
+		if err := os.MkdirAll(filepath.Dir(target), 0o700); err != nil {
+			return err
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(target, b, 0o600); err != nil {
+			return err
+		}
+	}
+}
+
+// saveModule stores a snapshot of the step's module unless the store has it.
+func (e *Engine) saveModule(ctx context.Context, stack, dir, digest string) error {
+	data, err := packModule(dir)
+	if err != nil {
+		return fmt.Errorf("packing module %s: %w", dir, err)
+	}
+	_, err = e.Store.Put(context.WithoutCancel(ctx), moduleKey(stack, digest), data, "")
+	if errors.Is(err, ErrConflict) {
+		return nil // the same content is there already
+	}
+	return err
+}
+
+// moduleFallback returns where to find a step's module on this workstation: the
+// folder the definition names if it exists, otherwise the snapshot taken when
+// the step was last applied, unpacked into the cache.
+func (e *Engine) moduleFallback(ctx context.Context, rec *Record) func(step, dir string) string {
+	return func(step, dir string) string {
+		if st, err := os.Stat(dir); err == nil && st.IsDir() {
+			return dir
+		}
+		ss := rec.Steps[step]
+		if ss == nil || ss.ModuleDigest == "" {
+			return dir
+		}
+		local := filepath.Join(e.CacheDir, "modules", rec.Name, ss.ModuleDigest)
+		if _, err := os.Stat(local); err == nil {
+			return local
+		}
+		data, _, err := e.Store.Get(ctx, moduleKey(rec.Name, ss.ModuleDigest))
+		if err != nil {
+			return dir
+		}
+		tmp := local + ".tmp"
+		_ = os.RemoveAll(tmp)
+		if unpackModule(data, tmp) != nil || os.Rename(tmp, local) != nil {
+			_ = os.RemoveAll(tmp)
+			return dir
+		}
+		e.emit(Event{Stack: rec.Name, Step: step, Type: EventInfo, Message: fmt.Sprintf("module %s is not on this workstation: using the copy stored when the step was applied", dir)})
+		return local
+	}
+}
