@@ -128,11 +128,11 @@ func (c *h1Conn) send(ctx context.Context, m *scenario.Message, deadline time.Ti
 	}
 	c.wbuf = b
 	for attempt := 0; ; attempt++ {
+		reused := c.conn != nil && c.used
 		code, in, got, err := c.roundTrip(ctx, b, body, h.method, deadline)
 		if err == nil {
 			return code, in, nil
 		}
-		reused := c.used
 		c.close()
 		// A kept-alive connection the server closed while idle fails before any
 		// response byte: send again once on a new connection, as net/http does.

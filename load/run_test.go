@@ -322,3 +322,17 @@ func TestLargeBodiesArriveWhole(t *testing.T) {
 		t.Errorf("success %d; the target saw %d distinct body sizes, want only 100036", rep.Total.Success, n)
 	}
 }
+
+// A keep-alive connection the target closed while idle is replaced without
+// failing the request (trickle tests meet this on every request).
+func TestIdleClosedConnectionsAreRedialed(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	srv.Config.IdleTimeout = 30 * time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	rep := run(t, load.Config{Scenario: smsInbound(t), Target: srv.URL, Rate: pace.Spec{Shape: "trickle", Every: pace.Duration(80 * time.Millisecond)},
+		Requests: 8, Workers: 1, MaxWorkers: 1})
+	if rep.Total.Success != 8 || rep.Total.Errors != 0 {
+		t.Errorf("success %d errors %v: a closed idle connection failed a request", rep.Total.Success, rep.Total.ErrorTexts)
+	}
+}
