@@ -2,6 +2,7 @@ package scenario_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"math"
 	"net/url"
 	"os"
@@ -320,5 +321,35 @@ func TestURLQueryFastPathMatchesNetURL(t *testing.T) {
 	g.Next(&m)
 	if want := "x=" + url.QueryEscape("a b&c=d/é~_.-+%"); string(m.Body) != want {
 		t.Errorf("body %s, want %s", m.Body, want)
+	}
+}
+
+func TestBuiltinBodiesAreWellFormed(t *testing.T) {
+	g := generator(t, "track-events", scenario.Options{Seed: 4, Reuse: 0.3})
+	var m scenario.Message
+	for i := 0; i < 2000; i++ {
+		g.Next(&m)
+		if !json.Valid(m.Body) {
+			t.Fatalf("%s body is not JSON: %s", g.Types[m.Type].Name, m.Body)
+		}
+		if !strings.Contains(string(m.Body), `"messageId":"`+m.ID+`"`) {
+			t.Fatalf("%s body lacks its messageId %s", g.Types[m.Type].Name, m.ID)
+		}
+	}
+	s := generator(t, "sms-inbound", scenario.Options{Seed: 4})
+	for i := 0; i < 2000; i++ {
+		s.Next(&m)
+		form, err := url.ParseQuery(string(m.Body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []string{"From", "To", "Body", "MessageSid", "AccountSid"} {
+			if form.Get(f) == "" {
+				t.Fatalf("%s: form field %s missing in %s", s.Types[m.Type].Name, f, m.Body)
+			}
+		}
+		if form.Get("MessageSid") != m.ID || !strings.HasPrefix(m.ID, "SM") || len(m.ID) != 34 {
+			t.Fatalf("MessageSid %q, id %q: want SM + 32 hex digits", form.Get("MessageSid"), m.ID)
+		}
 	}
 }
