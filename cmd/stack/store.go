@@ -7,13 +7,17 @@ import (
 
 	"github.com/stack-tools/stack/stack"
 	"github.com/stack-tools/stack/stack/localstore"
+	"github.com/stack-tools/stack/stack/s3store"
 )
 
 // openStore opens the store a --state value names: s3://BUCKET/PREFIX or a directory.
 func openStore(ctx context.Context, state string) (stack.Store, error) {
 	switch {
 	case strings.HasPrefix(state, "s3://"):
-		return nil, &usageError{fmt.Errorf("--state %s: the S3 store is not available in this build", state)}
+		if _, _, err := s3store.ParseURL(state); err != nil {
+			return nil, &usageError{fmt.Errorf("--state: %w", err)}
+		}
+		return s3store.Open(ctx, state)
 	case strings.Contains(state, "://"):
 		return nil, &usageError{fmt.Errorf("--state %s: use a directory or s3://BUCKET/PREFIX", state)}
 	case state == "":

@@ -1,0 +1,78 @@
+package s3store
+
+import (
+	"context"
+	"path"
+	"time"
+
+	"github.com/stack-tools/stack/stack"
+)
+
+// StateKey is the object name of a step's Terraform state inside its workspace folder.
+const StateKey = "terraform.tfstate"
+
+// TFStatePrefix is the store folder that holds every stack's Terraform state.
+const TFStatePrefix = "tfstate"
+
+// Backend returns Terraform's s3 backend for the steps of one stack. Each step
+// uses its own workspace, so its state is at
+// PREFIX/tfstate/STACK/WORKSPACE/terraform.tfstate, locked with a .tflock object
+// beside it (use_lockfile, Terraform >= 1.11). The engine always selects a named
+// workspace: the "default" workspace would put state at the bucket's root key.
+//
+// The configuration holds no credentials: Terraform reads them from the same
+// environment (AWS_PROFILE, AWS_ACCESS_KEY_ID, ...) this process used.
+func (s *Store) Backend(stackName, step string) stack.Backend {
+	cfg := map[string]any{
+		"bucket":               s.bucket,
+		"region":               s.region,
+		"key":                  StateKey,
+		"workspace_key_prefix": s.objectKey(path.Join(TFStatePrefix, stackName)),
+		"use_lockfile":         true,
+	}
+	if s.endpoint != "" {
+		// An S3-compatible server (MinIO): no STS, IMDS or AWS region list to
+		// check against, and no CRC checksums on uploads.
+		cfg["endpoints"] = map[string]any{"s3": s.endpoint}
+		cfg["skip_credentials_validation"] = true
+		cfg["skip_requesting_account_id"] = true
+		cfg["skip_metadata_api_check"] = true
+		cfg["skip_region_validation"] = true
+		cfg["skip_s3_checksum"] = true
+	}
+	if s.maxAttempts > 0 {
+		// Terraform's backend does not read AWS_MAX_ATTEMPTS itself.
+		cfg["max_retries"] = s.maxAttempts
+	}
+	if s.pathStyle {
+		cfg["use_path_style"] = true
+	}
+	return stack.Backend{Type: "s3", Config: cfg}
+}
+
+// StatePrefix is the store key prefix under which a stack's Terraform state
+// lives, for listing or removing it (keys relative to the store, as List returns).
+func StatePrefix(stackName string) string {
+	return path.Join(TFStatePrefix, stackName) + "/"
+}
+
+// forgetTimeout bounds Forget, which the engine calls without a context.
+const forgetTimeout = time.Minute
+
+// Forget removes what Terraform left for a stack once every step is destroyed
+// and its workspace deleted: stale .tflock objects of killed runs, state of
+// workspaces that were never deleted. The engine calls it at the end of down.
+func (s *Store) Forget(stackName string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), forgetTimeout)
+	defer cancel()
+	keys, err := s.List(ctx, StatePrefix(stackName))
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := s.Delete(ctx, k, stack.AnyVersion); err != nil {
+			return err
+		}
+	}
+	return nil
+}
