@@ -13,6 +13,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -68,7 +69,8 @@ type Spec struct {
 func (s *Spec) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	if len(b) > 0 && b[0] != '{' {
-		v, err := strconv.ParseFloat(string(b), 64)
+		// A number, or a number in a string (a resolved "${var.rate}").
+		v, err := strconv.ParseFloat(strings.Trim(string(b), `"`), 64)
 		if err != nil {
 			return fmt.Errorf("rate: want a number of requests per second or an object with \"shape\", got %s", b)
 		}

@@ -51,6 +51,9 @@ type Config struct {
 	Window     pace.Duration    `json:"window,omitempty"`
 	MaxWorkers int              `json:"max_workers,omitempty"`
 	Insecure   bool             `json:"insecure,omitempty"`
+
+	// refs names fields given as unresolved references (validation only).
+	refs map[string]bool
 }
 
 // Kind implements stack.StepKind.
@@ -72,13 +75,30 @@ func decode(raw json.RawMessage) (*Config, error) {
 	return &c, nil
 }
 
-// Validate implements stack.StepKind. References are not resolved yet, so a
-// target or token given as ${...} is checked at apply time.
+// Validate implements stack.StepKind. References are not resolved yet: a
+// field given as a "${...}" string is checked at apply time, once resolved.
 func (k *Kind) Validate(raw json.RawMessage) error {
-	c, err := decode(raw)
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return fmt.Errorf("generator step: %w", err)
+	}
+	refs := map[string]bool{}
+	for name, v := range fields {
+		var s string
+		if json.Unmarshal(v, &s) == nil && hasRef(s) {
+			refs[name] = true
+			delete(fields, name)
+		}
+	}
+	stripped, err := json.Marshal(fields)
 	if err != nil {
 		return err
 	}
+	c, err := decode(stripped)
+	if err != nil {
+		return err
+	}
+	c.refs = refs
 	_, err = c.loadConfig(nil)
 	return err
 }
@@ -89,20 +109,23 @@ func (c *Config) loadConfig(sc *scenario.Scenario) (load.Config, error) {
 	fail := func(format string, args ...any) (load.Config, error) {
 		return load.Config{}, fmt.Errorf("generator step: "+format, args...)
 	}
-	if c.Scenario == "" {
+	if c.Scenario == "" && !c.refs["scenario"] {
 		return fail("\"scenario\" is required: a scenario folder (relative to the definition) or a built-in name (%s)",
 			strings.Join(scenario.BuiltinNames(scenarios.Builtin()), ", "))
 	}
-	if c.Target == "" {
+	if c.Target == "" && !c.refs["target"] {
 		return fail("\"target\" is required: the URL to send to, such as \"${steps.web.outputs.webhook_url}\"")
 	}
-	if !hasRef(c.Target) && !strings.HasPrefix(c.Target, "http://") && !strings.HasPrefix(c.Target, "https://") {
+	if c.Target != "" && !hasRef(c.Target) && !strings.HasPrefix(c.Target, "http://") && !strings.HasPrefix(c.Target, "https://") {
 		return fail("\"target\" %q must be an http:// or https:// URL", c.Target)
+	}
+	if c.Rate == nil && c.refs["rate"] {
+		c.Rate = &pace.Spec{Rate: 1} // checked once resolved
 	}
 	if c.Rate == nil {
 		return fail("\"rate\" is required: requests per second (50) or a shape ({\"shape\": \"steps\", \"start\": 50, \"step\": 50, \"every\": \"5m\", \"max\": 250})")
 	}
-	if c.Duration == 0 && c.Requests == 0 {
+	if c.Duration == 0 && c.Requests == 0 && !c.refs["duration"] && !c.refs["requests"] {
 		return fail("give \"duration\" (such as \"5m\") and/or \"requests\", so the load ends by itself")
 	}
 	if c.Duration < 0 {

@@ -103,6 +103,13 @@ func TestValidateNamesTheField(t *testing.T) {
 	if err := k.Validate(json.RawMessage(ok)); err != nil {
 		t.Errorf("valid config rejected: %v", err)
 	}
+	refs := `{"scenario":"${var.scenario}","target":"${steps.web.outputs.webhook_url}","rate":"${var.rate}","duration":"${var.duration}","auth_token":"${var.token}"}`
+	if err := k.Validate(json.RawMessage(refs)); err != nil {
+		t.Errorf("references must wait for apply, got: %v", err)
+	}
+	if err := k.Validate(json.RawMessage(`{"scenario":"sms-inbound","target":"${x}","rate":"${var.rate}","duration":"1s","reuse":2}`)); err == nil {
+		t.Error("literal fields next to references must still be checked")
+	}
 	if k.NeedsModule() {
 		t.Error("a generator step needs no module")
 	}
