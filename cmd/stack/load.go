@@ -233,7 +233,15 @@ func newDumpsterCmd() *cobra.Command {
 				if d.o.PIDFile == "" {
 					return &usageError{fmt.Errorf("--stop needs --pid-file")}
 				}
-				return dumpster.Stop(d.o.PIDFile)
+				if err := dumpster.Stop(d.o.PIDFile); err != nil {
+					return err
+				}
+				// Leave nothing behind: the log, then the folder if now empty.
+				if d.o.LogFile != "" {
+					os.Remove(d.o.LogFile)
+				}
+				os.Remove(filepath.Dir(d.o.PIDFile))
+				return nil
 			case d.background:
 				exe, err := os.Executable()
 				if err != nil {

@@ -13,11 +13,11 @@ variable "path" {
 variable "state_dir" {
   type        = string
   default     = ""
-  description = "Folder for the sink's URL, PID and log files (default: /tmp/stack-webhook-dumpster/WORKSPACE, outside the working copy, which may be refreshed between up and down)."
+  description = "Folder for the sink's URL, PID and log files (default: under /tmp, keyed by this working copy's path: outside the working copy, which may be refreshed between up and down, and distinct per stack and step)."
 }
 
 locals {
-  dir = var.state_dir != "" ? var.state_dir : "/tmp/stack-webhook-dumpster/${terraform.workspace}"
+  dir = var.state_dir != "" ? var.state_dir : "/tmp/stack-webhook-dumpster/${terraform.workspace}-${substr(sha1(abspath(path.root)), 0, 12)}"
 }
 
 resource "terraform_data" "sink" {
@@ -34,7 +34,7 @@ resource "terraform_data" "sink" {
 
   provisioner "local-exec" {
     when    = destroy
-    command = "\"$${STACK_BIN:-stack}\" dumpster --stop --pid-file '${self.output.pid_file}'"
+    command = "\"$${STACK_BIN:-stack}\" dumpster --stop --pid-file '${self.output.pid_file}' --log-file '${self.output.log_file}'"
   }
 }
 
