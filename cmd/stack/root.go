@@ -55,6 +55,7 @@ tears it down again.`,
 		newOutputsCmd(g),
 		newValidateCmd(g),
 		newUnlockCmd(g),
+		newLoadCmd(g), newDumpsterCmd(),
 	)
 	addMoreCommands(root, g)
 	return root
