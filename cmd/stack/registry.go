@@ -4,8 +4,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/spf13/cobra"
-
 	"github.com/stack-tools/stack/handlers/aurora"
 	"github.com/stack-tools/stack/handlers/zookeeper"
 	"github.com/stack-tools/stack/stack"
@@ -22,6 +20,3 @@ func newRegistry(g *globalOptions) *stack.Registry {
 	r.RegisterHandler("zookeeper", zookeeper.New(zookeeper.OptionsFromEnv(g.zookeeper, os.Getenv)))
 	return r
 }
-
-// addMoreCommands adds commands that live with their own packages.
-func addMoreCommands(root *cobra.Command, g *globalOptions) {}

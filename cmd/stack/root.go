@@ -55,9 +55,9 @@ tears it down again.`,
 		newOutputsCmd(g),
 		newValidateCmd(g),
 		newUnlockCmd(g),
-		newLoadCmd(g), newDumpsterCmd(),
+		newLoadCmd(g),
+		newDumpsterCmd(),
 	)
-	addMoreCommands(root, g)
 	return root
 }
 
