@@ -103,6 +103,25 @@ func (k *Kind) Validate(raw json.RawMessage) error {
 	return err
 }
 
+// ValidateIn implements stack.DirValidator: besides Validate, a scenario given
+// literally must exist (a folder relative to the definition, or a built-in).
+func (k *Kind) ValidateIn(dir string, raw json.RawMessage) error {
+	if err := k.Validate(raw); err != nil {
+		return err
+	}
+	var c struct {
+		Scenario string `json:"scenario"`
+	}
+	_ = json.Unmarshal(raw, &c)
+	if c.Scenario == "" || hasRef(c.Scenario) {
+		return nil
+	}
+	if _, err := scenario.Resolve(dir, c.Scenario, scenarios.Builtin()); err != nil {
+		return fmt.Errorf("scenario: %w", err)
+	}
+	return nil
+}
+
 // loadConfig checks c and builds the run's configuration; sc may be nil when
 // only validating.
 func (c *Config) loadConfig(sc *scenario.Scenario) (load.Config, error) {

@@ -204,3 +204,19 @@ func TestStoppedLoadFailsUp(t *testing.T) {
 		t.Errorf("up took %s: the vote should end a 20s run in about half a second", took)
 	}
 }
+
+// A scenario that does not exist is caught by validation, before anything runs.
+func TestValidateInChecksTheScenarioFolder(t *testing.T) {
+	k := generator.New()
+	dir := t.TempDir()
+	cfg := func(sc string) json.RawMessage {
+		return json.RawMessage(`{"scenario":"` + sc + `","target":"http://127.0.0.1:1/x","rate":{"shape":"constant","rate":10},"duration":"1s"}`)
+	}
+	if err := k.ValidateIn(dir, cfg("sms-inbound")); err != nil {
+		t.Errorf("built-in scenario: %v", err)
+	}
+	err := k.ValidateIn(dir, cfg("scenarios/missing"))
+	if err == nil || !strings.Contains(err.Error(), "scenarios/missing") || !strings.Contains(err.Error(), "built-in") {
+		t.Errorf("missing scenario: %v", err)
+	}
+}
