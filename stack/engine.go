@@ -792,8 +792,8 @@ func (e *Engine) Down(ctx context.Context, name string) error {
 			return fmt.Errorf("deleting %s: %w", e.Store.Location(k), err)
 		}
 	}
-	if f, ok := e.Store.(interface{ Forget(stack string) error }); ok {
-		if err := f.Forget(name); err != nil {
+	if f, ok := e.Store.(Forgetter); ok {
+		if err := f.Forget(ctx, name); err != nil {
 			return err
 		}
 	}

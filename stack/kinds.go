@@ -93,6 +93,12 @@ type StepKind interface {
 	Destroy(ctx context.Context, run *StepRun) error
 }
 
+// DirValidator is implemented by kinds whose config names files relative to the
+// definition (a generator's scenario folder): validation passes the folder.
+type DirValidator interface {
+	ValidateIn(dir string, config json.RawMessage) error
+}
+
 // Preparer is implemented by kinds with set-up work that does not depend on
 // upstream outputs (copying a module, terraform init, creating a workspace). The
 // engine prepares steps that are going to run while their upstream steps are

@@ -155,7 +155,11 @@ func (v *validator) step(i int, sd StepDef, profile string) *Step {
 		return s
 	}
 	cfg, _ := json.Marshal(extra)
-	if err := kind.Validate(cfg); err != nil {
+	validate := kind.Validate
+	if dv, ok := kind.(DirValidator); ok {
+		validate = func(c json.RawMessage) error { return dv.ValidateIn(v.def.Dir, c) }
+	}
+	if err := validate(cfg); err != nil {
 		v.add(path, "%s step %q: %v", sd.Kind, sd.Name, err)
 	}
 	for k, raw := range extra {

@@ -108,6 +108,9 @@ type recordWriter struct {
 	mu      sync.Mutex
 	rec     *Record
 	version string
+	// broken is set once the store stayed unreachable past the retry window:
+	// later writes in this command fail at once instead of waiting again.
+	broken error
 }
 
 func (w *recordWriter) snapshot() *Record {
@@ -124,6 +127,9 @@ func (w *recordWriter) snapshot() *Record {
 func (w *recordWriter) update(ctx context.Context, fn func(r *Record)) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.broken != nil {
+		return w.broken
+	}
 	backoff := 200 * time.Millisecond
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -151,7 +157,8 @@ func (w *recordWriter) update(ctx context.Context, fn func(r *Record)) error {
 			err = gerr
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("saving the state of stack %q to %s: %w (the store is unreachable; run the same command again when it is back: finished steps are skipped)", w.name, w.st, err)
+			w.broken = fmt.Errorf("saving the state of stack %q to %s: %w (the store is unreachable; run the same command again when it is back: finished steps are skipped)", w.name, w.st, err)
+			return w.broken
 		}
 		time.Sleep(backoff)
 		if backoff < 3*time.Second {

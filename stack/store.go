@@ -37,6 +37,12 @@ type Store interface {
 	String() string
 }
 
+// Forgetter is implemented by stores that keep Terraform leftovers outside the
+// stack's own keys (state folders, stale lock files); Down calls it last.
+type Forgetter interface {
+	Forget(ctx context.Context, stack string) error
+}
+
 // AnyVersion makes Put and Delete unconditional.
 const AnyVersion = "*"
 

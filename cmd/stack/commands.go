@@ -51,6 +51,7 @@ not finished, in dependency order and in parallel. Unchanged steps are skipped.`
 				return err
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "stack %q is up (%s). See `stack status %s`.\n", name, time.Since(start).Round(10*time.Millisecond), name)
+			printLoadReports(cmd, g, name)
 			return nil
 		},
 	}
@@ -62,6 +63,33 @@ not finished, in dependency order and in parallel. Unchanged steps are skipped.`
 	f.IntVar(&o.parallelism, "parallelism", 4, "how many steps may run at once; 1 follows the definition's order")
 	f.DurationVar(&o.lockTimeout, "lock-timeout", 0, "wait this long for another command holding the stack's lock (default: fail at once)")
 	return cmd
+}
+
+// printLoadReports ends `up` with what the load steps found and where their
+// reports are.
+func printLoadReports(cmd *cobra.Command, g *globalOptions, name string) {
+	e, err := g.engine(cmd.Context())
+	if err != nil {
+		return
+	}
+	rec, err := e.Status(cmd.Context(), name)
+	if err != nil {
+		return
+	}
+	for _, n := range stepOrder(rec) {
+		o := rec.Steps[n].Outputs
+		if _, ok := o["report_html"]; !ok {
+			continue
+		}
+		val := func(k string) any { return o[k].Value }
+		fmt.Fprintf(cmd.ErrOrStderr(), "load step %s: %v, %v requests at %.1f/s, success %.2f%%, p99 %vms, %v late\n  report: %v\n",
+			n, val("verdict"), val("sent"), val("rate"), 100*toFloat(val("success_ratio")), val("p99_ms"), val("late"), val("report_html"))
+	}
+}
+
+func toFloat(v any) float64 {
+	f, _ := v.(float64)
+	return f
 }
 
 // mutate runs a command that changes a stack, showing its progress.

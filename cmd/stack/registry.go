@@ -4,11 +4,10 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/spf13/cobra"
-
 	"github.com/stack-tools/stack/handlers/aurora"
 	"github.com/stack-tools/stack/handlers/zookeeper"
 	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/steps/generator"
 	"github.com/stack-tools/stack/steps/terraform"
 )
 
@@ -16,10 +15,8 @@ import (
 func newRegistry(g *globalOptions) *stack.Registry {
 	r := stack.NewRegistry()
 	r.RegisterStep("terraform", terraform.New(filepath.Join(g.cache(), "terraform")))
+	r.RegisterStep("generator", generator.New())
 	r.RegisterHandler("aurora", aurora.New(aurora.Options{}))
 	r.RegisterHandler("zookeeper", zookeeper.New(zookeeper.OptionsFromEnv(g.zookeeper, os.Getenv)))
 	return r
 }
-
-// addMoreCommands adds commands that live with their own packages.
-func addMoreCommands(root *cobra.Command, g *globalOptions) {}

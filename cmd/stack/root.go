@@ -55,8 +55,9 @@ tears it down again.`,
 		newOutputsCmd(g),
 		newValidateCmd(g),
 		newUnlockCmd(g),
+		newLoadCmd(g),
+		newDumpsterCmd(),
 	)
-	addMoreCommands(root, g)
 	return root
 }
 

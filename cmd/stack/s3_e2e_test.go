@@ -213,7 +213,9 @@ func TestS3TwoWorkstationsShareAStack(t *testing.T) {
 
 	var wantState []string
 	for _, n := range steps {
-		wantState = append(wantState, "tfstate/bfcm/"+n+"/terraform.tfstate")
+		if sb.Steps[n].Kind == "terraform" { // generator steps keep no Terraform state
+			wantState = append(wantState, "tfstate/bfcm/"+n+"/terraform.tfstate")
+		}
 	}
 	sort.Strings(wantState)
 	if got := objects(t, m, "tfstate/"); strings.Join(got, "\n") != strings.Join(wantState, "\n") {

@@ -236,7 +236,7 @@ func (s *Store) TerraformDir(stackName string) string {
 }
 
 // Forget removes what Terraform leaves behind for a stack once it is down.
-func (s *Store) Forget(stackName string) error {
+func (s *Store) Forget(_ context.Context, stackName string) error {
 	dir := s.TerraformDir(stackName)
 	if err := os.RemoveAll(dir); err != nil {
 		return err

@@ -3,7 +3,6 @@ package s3store
 import (
 	"context"
 	"path"
-	"time"
 
 	"github.com/stack-tools/stack/stack"
 )
@@ -56,15 +55,10 @@ func StatePrefix(stackName string) string {
 	return path.Join(TFStatePrefix, stackName) + "/"
 }
 
-// forgetTimeout bounds Forget, which the engine calls without a context.
-const forgetTimeout = time.Minute
-
 // Forget removes what Terraform left for a stack once every step is destroyed
 // and its workspace deleted: stale .tflock objects of killed runs, state of
 // workspaces that were never deleted. The engine calls it at the end of down.
-func (s *Store) Forget(stackName string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), forgetTimeout)
-	defer cancel()
+func (s *Store) Forget(ctx context.Context, stackName string) error {
 	keys, err := s.List(ctx, StatePrefix(stackName))
 	if err != nil {
 		return err

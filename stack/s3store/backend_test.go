@@ -134,7 +134,7 @@ func TestForgetRemovesOnlyThatStacksTerraformObjects(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := s.Forget("bfcm"); err != nil {
+	if err := s.Forget(ctx, "bfcm"); err != nil {
 		t.Fatal(err)
 	}
 	keys, err := s.List(ctx, "")

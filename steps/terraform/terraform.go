@@ -321,6 +321,9 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 	if _, err := s.selectWorkspace(ctx, true); err != nil {
 		return nil, err
 	}
+	if err := s.pushErroredState(ctx); err != nil {
+		return nil, err
+	}
 	run.Progress("terraform apply")
 	var streamed map[string]streamedOutput
 	err = s.retryLocked(ctx, func() error {
@@ -384,6 +387,9 @@ func (k *Kind) Destroy(ctx context.Context, run *stack.StepRun) error {
 		return err
 	}
 	if ok {
+		if err := s.pushErroredState(ctx); err != nil {
+			return err
+		}
 		run.Progress("terraform destroy")
 		err = s.retryLocked(ctx, func() error {
 			var opts []tfexec.DestroyOption
@@ -405,7 +411,24 @@ func (k *Kind) Destroy(ctx context.Context, run *stack.StepRun) error {
 	return os.RemoveAll(run.WorkDir)
 }
 
-var lockIDRE = regexp.MustCompile(`(?s)Error acquiring the state lock.*?ID:\s+([0-9a-fA-F-]{8,})`)
+// erroredState is where Terraform leaves the state it could not save (the
+// backend was unreachable). It must reach the backend before the next apply, or
+// resources are created twice.
+const erroredState = "errored.tfstate"
+
+func (s *session) pushErroredState(ctx context.Context) error {
+	p := filepath.Join(s.srcDir, erroredState)
+	if _, err := os.Stat(p); err != nil {
+		return nil
+	}
+	s.run.Progress("saving the state an interrupted apply left in %s", p)
+	if err := s.retryLocked(ctx, func() error { return s.tf.StatePush(ctx, p) }); err != nil {
+		return fmt.Errorf("pushing %s (the state an earlier apply could not save) to the backend: %w; run the command again when the backend is reachable", p, err)
+	}
+	return os.Remove(p)
+}
+
+var lockIDRE = regexp.MustCompile(`(?s)Error acquiring the state lock.*?Lock Info:\s+ID:\s+([0-9a-fA-F-]{8,})`)
 
 // retryLocked runs fn and, if Terraform finds its state locked, breaks the lock
 // and runs fn again once. The caller holds the stack's lease, so nobody else can
@@ -543,7 +566,7 @@ func syncDir(src, dst string) error {
 	// Remove files the module no longer has.
 	entries, _ := os.ReadDir(dst)
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), "zz_stack") {
+		if strings.HasPrefix(e.Name(), "zz_stack") || e.Name() == erroredState {
 			continue
 		}
 		if _, err := os.Stat(filepath.Join(src, e.Name())); errors.Is(err, fs.ErrNotExist) {

@@ -1,0 +1,130 @@
+package load
+
+import (
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Verdicts of a run.
+const (
+	Passed  = "passed"  // ran to its end
+	Stopped = "stopped" // stopped by vote: the target left the configured bounds
+	Errored = "errored" // interrupted, or no request could be sent at all
+)
+
+// Report is the result of a run, written as JSON and rendered as HTML.
+type Report struct {
+	Scenario string    `json:"scenario"`
+	Target   string    `json:"target"`
+	Shape    string    `json:"shape"`
+	Seed     uint64    `json:"seed"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+	// Seconds is how long requests were being sent.
+	Seconds float64 `json:"seconds"`
+	Verdict string  `json:"verdict"`
+	Reason  string  `json:"reason,omitempty"`
+	// LateAfterMs: a request that left more than this after its intended time is late.
+	LateAfterMs   float64     `json:"late_after_ms"`
+	WindowSeconds float64     `json:"window_seconds"`
+	Stop          *StopPolicy `json:"stop,omitempty"`
+	Total         Stats       `json:"total"`
+	Types         []TypeStats `json:"types"`
+	Windows       []Window    `json:"windows"`
+}
+
+// TypeStats are the results of one message type.
+type TypeStats struct {
+	Name string `json:"name"`
+	Stats
+}
+
+// Stats count requests and summarize their latency. Latency runs from each
+// request's intended send time to the end of its response.
+type Stats struct {
+	Sent      uint64 `json:"sent"`
+	Responses uint64 `json:"responses"`
+	Success   uint64 `json:"success"`
+	Errors    uint64 `json:"errors"`
+	// Late requests left more than late_after_ms after their intended time.
+	Late         uint64            `json:"late"`
+	MaxLagMs     float64           `json:"max_lag_ms"`
+	Rate         float64           `json:"rate"`       // requests sent per second
+	Throughput   float64           `json:"throughput"` // successful responses per second
+	SuccessRatio float64           `json:"success_ratio"`
+	Codes        map[string]uint64 `json:"codes,omitempty"`
+	ErrorTexts   map[string]uint64 `json:"error_texts,omitempty"`
+	Bodies       map[string]uint64 `json:"bodies,omitempty"` // fresh, reused, duplicate
+	BytesOut     uint64            `json:"bytes_out"`
+	BytesIn      uint64            `json:"bytes_in"`
+	Latency      Latency           `json:"latency_ms"`
+}
+
+// Latency percentiles in milliseconds.
+type Latency struct {
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P99  float64 `json:"p99"`
+	P999 float64 `json:"p99_9"`
+	Max  float64 `json:"max"`
+	Mean float64 `json:"mean"`
+}
+
+// Window is one time slice of the run; responses count in the window they
+// arrived in, requests in the window they were sent in.
+type Window struct {
+	Start float64                `json:"start"` // seconds since the start
+	End   float64                `json:"end"`
+	Total WindowStats            `json:"total"`
+	Types map[string]WindowStats `json:"types"`
+	// Votes is the stop-vote count after this window; Unhealthy says why it voted.
+	Votes     int    `json:"votes"`
+	Unhealthy string `json:"unhealthy,omitempty"`
+}
+
+// WindowStats summarize one type (or all) in one window.
+type WindowStats struct {
+	Sent         uint64  `json:"sent"`
+	Responses    uint64  `json:"responses"`
+	Success      uint64  `json:"success"`
+	Late         uint64  `json:"late,omitempty"`
+	Rate         float64 `json:"rate"`
+	Throughput   float64 `json:"throughput"`
+	SuccessRatio float64 `json:"success_ratio"`
+	Latency      Latency `json:"latency_ms"`
+}
+
+const (
+	histMin = 1                      // µs
+	histMax = int64(time.Hour / 1e3) // µs
+)
+
+func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(histMin, histMax, 3) }
+
+// latencyOf summarizes a histogram whose exact max and sum (µs) were tracked
+// alongside: Max and Mean of hdrhistogram walk every bucket, which would stall
+// the single collector goroutine (and with it, on one core, the sending).
+func latencyOf(h *hdrhistogram.Histogram, maxUs, sumUs int64) Latency {
+	n := h.TotalCount()
+	if n == 0 {
+		return Latency{}
+	}
+	ms := func(us int64) float64 { return float64(us) / 1e3 }
+	p := h.ValueAtPercentiles([]float64{50, 90, 99, 99.9})
+	return Latency{
+		P50:  ms(p[50]),
+		P90:  ms(p[90]),
+		P99:  ms(p[99]),
+		P999: ms(p[99.9]),
+		Max:  ms(maxUs),
+		Mean: float64(sumUs) / float64(n) / 1e3,
+	}
+}
+
+func ratio(a, b uint64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}

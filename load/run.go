@@ -1,0 +1,571 @@
+// Package load drives open-model HTTP load from a scenario at a target and
+// reports what happened per message type.
+//
+// Requests leave on a schedule (package pace) whatever the target does; each
+// request's latency runs from its intended send time to the end of its
+// response, so a slow target shows up as latency instead of as a quietly
+// slower send rate (coordinated omission). Requests that could not leave on
+// time are counted as late.
+package load
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/stack-tools/stack/load/pace"
+	"github.com/stack-tools/stack/load/scenario"
+)
+
+// Config describes one run.
+type Config struct {
+	Scenario *scenario.Scenario
+	Options  scenario.Options
+	// Target is the base URL; each message type's path is appended to it.
+	Target string
+	Rate   pace.Spec
+	// Duration and/or Requests bound the run; at least one is required.
+	Duration time.Duration
+	Requests uint64
+	// Timeout bounds each request (default 10s).
+	Timeout time.Duration
+	// Workers is the number of senders to start with; MaxWorkers the most the
+	// run may grow to when all are busy (each holds one keep-alive connection).
+	// Defaults are sized to the peak rate.
+	Workers, MaxWorkers int
+	// Insecure skips TLS certificate verification.
+	Insecure bool
+	// LateAfter: a request leaving later than this after its intended time is late (default 10ms).
+	LateAfter time.Duration
+	// Window is the reporting slice (default: the stop policy's window, else 1s,
+	// longer for runs over 5 minutes).
+	Window time.Duration
+	Stop   *StopPolicy
+	// Progress is called once per window with the totals so far.
+	Progress func(Progress)
+	// Observer sees every response (live metrics).
+	Observer Observer
+	// StdClient forces net/http for plain HTTP targets too.
+	StdClient bool
+}
+
+// Progress is a live summary.
+type Progress struct {
+	Elapsed   time.Duration
+	Sent      uint64
+	Responses uint64
+	Success   uint64
+	Late      uint64
+	InFlight  int64
+	// WindowRate is the send rate and WindowP99 the p99 latency in the last window.
+	WindowRate float64
+	WindowP99  time.Duration
+	Votes      int
+}
+
+func (p Progress) String() string {
+	return fmt.Sprintf("%6.1fs sent %d (%.1f/s) ok %.2f%% p99 %s late %d in flight %d votes %d",
+		p.Elapsed.Seconds(), p.Sent, p.WindowRate, 100*ratio(p.Success, p.Responses),
+		p.WindowP99.Round(time.Microsecond), p.Late, p.InFlight, p.Votes)
+}
+
+// Observer sees each response as it arrives, from one goroutine.
+type Observer interface {
+	Observe(typ string, code int, failed bool, latency time.Duration)
+	Progress(p Progress)
+}
+
+func (c *Config) check() (pace.Schedule, error) {
+	if c.Scenario == nil {
+		return nil, errors.New("no scenario")
+	}
+	if c.Duration < 0 {
+		return nil, errors.New("duration must be positive")
+	}
+	if c.Duration == 0 && c.Requests == 0 {
+		return nil, errors.New("give a duration (such as 30s) and/or a number of requests, so the run ends by itself")
+	}
+	s, err := c.Rate.Build(c.Duration)
+	if err != nil {
+		return nil, err
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 10 * time.Second
+	}
+	if c.LateAfter == 0 {
+		c.LateAfter = 10 * time.Millisecond
+	}
+	if c.Stop != nil {
+		if err := c.Stop.Check(); err != nil {
+			return nil, err
+		}
+		c.Window = time.Duration(c.Stop.Window)
+	}
+	if c.Window == 0 {
+		c.Window = time.Second
+		if c.Duration > 5*time.Minute {
+			c.Window = (c.Duration / 300).Round(time.Second)
+		}
+	}
+	// Size the sender pool to the peak rate: enough for ~20ms of responses to
+	// start with, room for 2s of a stalled target, within the open-file limit.
+	end := c.Duration
+	if c.Requests > 0 && (end == 0 || s.Due(c.Requests) < end) {
+		end = s.Due(c.Requests)
+	}
+	peak := math.Max(s.Rate(0), s.Rate(end))
+	if c.Workers == 0 {
+		c.Workers = clamp(int(peak/50), 2, 64)
+	}
+	if c.MaxWorkers == 0 {
+		c.MaxWorkers = clamp(int(2*peak), 64, 4096)
+		var lim syscall.Rlimit
+		if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) == nil && lim.Cur > 256 && uint64(c.MaxWorkers) > lim.Cur-128 {
+			c.MaxWorkers = int(lim.Cur - 128)
+		}
+	}
+	if c.Workers < 1 || c.MaxWorkers < c.Workers {
+		return nil, fmt.Errorf("workers (%d) must be at least 1 and at most max workers (%d)", c.Workers, c.MaxWorkers)
+	}
+	return s, nil
+}
+
+func clamp(v, lo, hi int) int { return max(lo, min(v, hi)) }
+
+type job struct {
+	msg      scenario.Message
+	intended time.Time
+}
+
+type result struct {
+	typ     int32
+	kind    scenario.Kind
+	code    int32
+	latency time.Duration
+	lag     time.Duration
+	in, out int64
+	err     error
+}
+
+// Run sends the scenario's messages at the target until the schedule ends, the
+// stop policy votes to stop, or ctx is cancelled, and reports. The error is for
+// a run that could not start; how the run went is in Report.Verdict.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	sched, err := cfg.check()
+	if err != nil {
+		return nil, err
+	}
+	gen, err := scenario.NewGenerator(cfg.Scenario, cfg.Target, cfg.Options)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(gen.Types))
+	for i, t := range gen.Types {
+		names[i] = t.Name
+	}
+
+	stopCh := make(chan struct{})
+	var stopOnce sync.Once
+	var stopVerdict, stopReason string
+	stop := func(verdict, reason string) {
+		stopOnce.Do(func() { stopVerdict, stopReason = verdict, reason; close(stopCh) })
+	}
+	go func() {
+		select {
+		case <-ctx.Done():
+			stop(Errored, "interrupted: "+context.Cause(ctx).Error())
+		case <-stopCh:
+		}
+	}()
+
+	reg := &connRegistry{conns: map[net.Conn]struct{}{}}
+	sendCtx, abortSends := context.WithCancel(context.Background())
+	defer abortSends()
+	newSender := newSenderFunc(cfg, gen, reg)
+
+	sent := make([]atomic.Uint64, len(names))
+	results := make(chan result, 4096)
+	col := newCollector(names, cfg, sent)
+	colDone := make(chan struct{})
+
+	jobs := make(chan *job)
+	pool := sync.Pool{New: func() any { return new(job) }}
+	var wg sync.WaitGroup
+	workers := 0
+	spawn := func(s sender) {
+		workers++
+		wg.Add(1)
+		if s == nil {
+			s = newSender()
+		}
+		go func() {
+			defer wg.Done()
+			defer s.close()
+			for j := range jobs {
+				t := j.msg.Type
+				sentAt := time.Now()
+				sent[t].Add(1)
+				code, in, err := s.send(sendCtx, &j.msg, sentAt.Add(cfg.Timeout))
+				done := time.Now()
+				from := j.intended
+				if sentAt.Before(from) {
+					from = sentAt
+				}
+				if err != nil && sendCtx.Err() != nil {
+					err = errAborted
+				}
+				results <- result{typ: int32(t), kind: j.msg.Kind, code: int32(code), latency: done.Sub(from),
+					lag: sentAt.Sub(j.intended), in: in, out: int64(len(j.msg.Body)), err: err}
+				pool.Put(j)
+			}
+		}()
+	}
+	// Open the first connections before the clock starts, so the first
+	// requests do not wait for them (and start late).
+	first := make([]sender, cfg.Workers)
+	var warm sync.WaitGroup
+	for i := range first {
+		first[i] = newSender()
+		warm.Add(1)
+		go func(s sender) { defer warm.Done(); s.warm(ctx, time.Now().Add(cfg.Timeout)) }(first[i])
+	}
+	warm.Wait()
+	for _, s := range first {
+		spawn(s)
+	}
+	start := time.Now()
+	go func() { col.run(start, results, stop); close(colDone) }()
+
+	var genErr error
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+loop:
+	for n := uint64(0); ; n++ {
+		if cfg.Requests > 0 && n >= cfg.Requests {
+			break
+		}
+		due := sched.Due(n)
+		if cfg.Duration > 0 && due >= cfg.Duration {
+			break
+		}
+		j := pool.Get().(*job)
+		if err := gen.Next(&j.msg); err != nil {
+			genErr = fmt.Errorf("message %d: %w", n, err)
+			break
+		}
+		j.intended = start.Add(due)
+		if wait := time.Until(j.intended); wait > 50*time.Microsecond {
+			timer.Reset(wait)
+			select {
+			case <-timer.C:
+			case <-stopCh:
+				timer.Stop()
+				break loop
+			}
+		}
+		select {
+		case jobs <- j:
+			continue
+		case <-stopCh:
+			break loop
+		default:
+		}
+		// No sender is idle: start one more if allowed, else wait (this request
+		// and the ones behind it will be late, and counted so).
+		if workers < cfg.MaxWorkers {
+			spawn(nil)
+		}
+		select {
+		case jobs <- j:
+		case <-stopCh:
+			break loop
+		}
+	}
+	sendEnd := time.Now()
+	close(jobs)
+
+	// Let requests in flight finish; a stop or interruption cuts them short.
+	drained := make(chan struct{})
+	go func() { wg.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-stopCh:
+		grace := time.NewTimer(min(cfg.Timeout, 2*time.Second))
+		if ctx.Err() != nil {
+			grace.Reset(0)
+		}
+		select {
+		case <-drained:
+		case <-grace.C:
+			abortSends()
+			reg.abort()
+			<-drained
+		}
+	}
+	close(results)
+	<-colDone
+
+	rep := col.report(start, sendEnd)
+	rep.Scenario = cfg.Scenario.Name
+	rep.Target = redactURL(cfg.Target)
+	rep.Shape = sched.String()
+	rep.Seed = gen.Seed
+	rep.Stop = cfg.Stop
+	select {
+	case <-stopCh:
+		rep.Verdict, rep.Reason = stopVerdict, stopReason
+	default:
+		rep.Verdict = Passed
+	}
+	switch {
+	case genErr != nil:
+		rep.Verdict, rep.Reason = Errored, genErr.Error()
+	case rep.Verdict == Passed && rep.Total.Sent > 0 && rep.Total.Responses == 0:
+		rep.Verdict, rep.Reason = Errored, "no request got a response: "+topError(rep.Total.ErrorTexts)
+	}
+	return rep, nil
+}
+
+var errAborted = errors.New("aborted: the run stopped before the response came")
+
+func newSenderFunc(cfg Config, gen *scenario.Generator, reg *connRegistry) func() sender {
+	u := gen.Types[0].URL
+	if u.Scheme == "http" && !cfg.StdClient {
+		heads := newRequestHeads(gen.Types)
+		addr := u.Host
+		if u.Port() == "" {
+			addr = net.JoinHostPort(u.Hostname(), "80")
+		}
+		dialer := &net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}
+		return func() sender { return &h1Conn{addr: addr, heads: heads, dial: dialer, reg: reg} }
+	}
+	client := &http.Client{Transport: newStdTransport(cfg.MaxWorkers, cfg.Insecure, cfg.Timeout),
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return func() sender { return &stdSender{client: client, types: gen.Types} }
+}
+
+func topError(m map[string]uint64) string {
+	best, n := "", uint64(0)
+	for k, v := range m {
+		if v > n || (v == n && k < best) {
+			best, n = k, v
+		}
+	}
+	return best
+}
+
+// acc accumulates results for one type (or all) over the run or a window.
+type acc struct {
+	responses, success, errors, late uint64
+	maxLag                           time.Duration
+	in, out                          uint64
+	codes                            map[int32]uint64
+	errs                             map[string]uint64
+	bodies                           [3]uint64
+	hist                             *hdrhistogram.Histogram
+	maxUs, sumUs                     int64
+}
+
+func newAcc() *acc {
+	return &acc{codes: map[int32]uint64{}, errs: map[string]uint64{}, hist: newHist()}
+}
+
+func (a *acc) add(r *result, lateAfter time.Duration) {
+	a.out += uint64(r.out)
+	a.in += uint64(r.in)
+	a.bodies[r.kind]++
+	if r.lag > lateAfter {
+		a.late++
+	}
+	a.maxLag = max(a.maxLag, r.lag)
+	if r.err != nil {
+		a.errors++
+		text := r.err.Error()
+		if _, ok := a.errs[text]; ok || len(a.errs) < 20 {
+			a.errs[text]++
+		} else {
+			a.errs["other errors"]++
+		}
+		return
+	}
+	a.responses++
+	if r.code >= 200 && r.code < 300 {
+		a.success++
+	}
+	a.codes[r.code]++
+	us := min(max(int64(r.latency/time.Microsecond), histMin), histMax)
+	_ = a.hist.RecordValue(us)
+	a.maxUs = max(a.maxUs, us)
+	a.sumUs += us
+}
+
+func (a *acc) reset() {
+	*a = acc{codes: a.codes, errs: a.errs, hist: a.hist}
+	clear(a.codes)
+	clear(a.errs)
+	a.hist.Reset()
+}
+
+// collector aggregates results in one goroutine, rotating windows on a ticker.
+type collector struct {
+	names        []string
+	cfg          Config
+	sent         []atomic.Uint64
+	total, win   *acc
+	types, wtype []*acc
+	lastSent     []uint64
+	windows      []Window
+	voter        *voter
+	votes        int
+}
+
+func newCollector(names []string, cfg Config, sent []atomic.Uint64) *collector {
+	c := &collector{names: names, cfg: cfg, sent: sent, total: newAcc(), win: newAcc(), lastSent: make([]uint64, len(names))}
+	for range names {
+		c.types = append(c.types, newAcc())
+		c.wtype = append(c.wtype, newAcc())
+	}
+	if cfg.Stop != nil {
+		c.voter = &voter{policy: cfg.Stop}
+	}
+	return c
+}
+
+func (c *collector) run(start time.Time, results <-chan result, stop func(verdict, reason string)) {
+	tick := time.NewTicker(c.cfg.Window)
+	defer tick.Stop()
+	winStart := start
+	for {
+		select {
+		case r, ok := <-results:
+			if !ok {
+				if now := time.Now(); now.Sub(winStart) > c.cfg.Window/10 || c.win.responses+c.win.errors > 0 {
+					c.rotate(start, winStart, now, nil)
+				}
+				return
+			}
+			lateAfter := c.cfg.LateAfter
+			c.total.add(&r, lateAfter)
+			c.types[r.typ].add(&r, lateAfter)
+			c.win.add(&r, lateAfter)
+			c.wtype[r.typ].add(&r, lateAfter)
+			if c.cfg.Observer != nil {
+				c.cfg.Observer.Observe(c.names[r.typ], int(r.code), r.err != nil || r.code < 200 || r.code >= 300, r.latency)
+			}
+		case now := <-tick.C:
+			c.rotate(start, winStart, now, stop)
+			winStart = now
+		}
+	}
+}
+
+// rotate closes the current window: it records it, votes, and reports progress.
+func (c *collector) rotate(start, from, to time.Time, stop func(verdict, reason string)) {
+	secs := to.Sub(from).Seconds()
+	w := Window{Start: from.Sub(start).Seconds(), End: to.Sub(start).Seconds(), Types: map[string]WindowStats{}}
+	var sentNow, sentWin uint64
+	for i, name := range c.names {
+		s := c.sent[i].Load()
+		d := s - c.lastSent[i]
+		c.lastSent[i] = s
+		sentNow += s
+		sentWin += d
+		w.Types[name] = windowStats(c.wtype[i], d, secs)
+		// On one core the sender waits while this goroutine works: let it run.
+		runtime.Gosched()
+	}
+	w.Total = windowStats(c.win, sentWin, secs)
+	done := c.total.responses + c.total.errors
+	inFlight := int64(sentNow) - int64(done)
+	if c.voter != nil {
+		pct := time.Duration(c.win.hist.ValueAtQuantile(c.voter.policy.Percentile)) * time.Microsecond
+		votes, why, halt := c.voter.add(windowHealth{sent: sentWin, responses: c.win.responses, errors: c.win.errors,
+			success: c.win.success, latency: pct, inFlight: inFlight})
+		w.Votes, w.Unhealthy, c.votes = votes, why, votes
+		if halt && stop != nil {
+			stop(Stopped, fmt.Sprintf("stopped by vote after %.0fs: %d unhealthy windows outweighed healthy ones (last: %s)", w.End, votes, why))
+		}
+	}
+	c.windows = append(c.windows, w)
+	p := Progress{Elapsed: to.Sub(start), Sent: sentNow, Responses: c.total.responses, Success: c.total.success,
+		Late: c.total.late, InFlight: inFlight, WindowRate: w.Total.Rate,
+		WindowP99: time.Duration(c.win.hist.ValueAtQuantile(99)) * time.Microsecond, Votes: c.votes}
+	if c.cfg.Progress != nil {
+		c.cfg.Progress(p)
+	}
+	if c.cfg.Observer != nil {
+		c.cfg.Observer.Progress(p)
+	}
+	c.win.reset()
+	for _, a := range c.wtype {
+		a.reset()
+	}
+}
+
+func windowStats(a *acc, sent uint64, secs float64) WindowStats {
+	ws := WindowStats{Sent: sent, Responses: a.responses, Success: a.success, Late: a.late,
+		SuccessRatio: ratio(a.success, a.responses+a.errors), Latency: latencyOf(a.hist, a.maxUs, a.sumUs)}
+	if secs > 0 {
+		ws.Rate = float64(sent) / secs
+		ws.Throughput = float64(a.success) / secs
+	}
+	return ws
+}
+
+func (c *collector) report(start, sendEnd time.Time) *Report {
+	secs := sendEnd.Sub(start).Seconds()
+	rep := &Report{Started: start.UTC(), Finished: time.Now().UTC(), Seconds: secs,
+		LateAfterMs: float64(c.cfg.LateAfter) / 1e6, WindowSeconds: c.cfg.Window.Seconds(), Windows: c.windows}
+	var all uint64
+	for i, name := range c.names {
+		s := c.sent[i].Load()
+		all += s
+		rep.Types = append(rep.Types, TypeStats{Name: name, Stats: stats(c.types[i], s, secs)})
+	}
+	rep.Total = stats(c.total, all, secs)
+	return rep
+}
+
+func stats(a *acc, sent uint64, secs float64) Stats {
+	s := Stats{Sent: sent, Responses: a.responses, Success: a.success, Errors: a.errors, Late: a.late,
+		MaxLagMs: float64(a.maxLag) / 1e6, SuccessRatio: ratio(a.success, a.responses+a.errors),
+		BytesOut: a.out, BytesIn: a.in, Latency: latencyOf(a.hist, a.maxUs, a.sumUs),
+		Codes: map[string]uint64{}, ErrorTexts: map[string]uint64{}, Bodies: map[string]uint64{}}
+	if secs > 0 {
+		s.Rate = float64(sent) / secs
+		s.Throughput = float64(a.success) / secs
+	}
+	for code, n := range a.codes {
+		s.Codes[strconv.Itoa(int(code))] = n
+	}
+	for text, n := range a.errs {
+		s.ErrorTexts[text] = n
+	}
+	for k, n := range a.bodies {
+		if n > 0 {
+			s.Bodies[scenario.Kind(k).String()] = n
+		}
+	}
+	return s
+}
+
+// redactURL drops credentials from a URL before it is stored or printed.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	u.User = nil
+	return u.String()
+}

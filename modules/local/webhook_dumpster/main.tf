@@ -1,0 +1,44 @@
+# webhook_dumpster: a local sink that accepts and discards webhooks, the demo's
+# load target (the twin of the users' mail_dumpster). It runs `stack dumpster`
+# in the background on 127.0.0.1 (a free port) and stops it on destroy.
+# Only built-in terraform_data and local-exec: no provider download.
+# Terraform runs with STACK_BIN set to the running stack binary.
+
+variable "path" {
+  type        = string
+  default     = "/webhooks/sms"
+  description = "Path of the webhook URL."
+}
+
+variable "state_dir" {
+  type        = string
+  default     = ""
+  description = "Folder for the sink's URL, PID and log files (default: under /tmp, keyed by this working copy's path: outside the working copy, which may be refreshed between up and down, and distinct per stack and step)."
+}
+
+locals {
+  dir = var.state_dir != "" ? var.state_dir : "/tmp/stack-webhook-dumpster/${terraform.workspace}-${substr(sha1(abspath(path.root)), 0, 12)}"
+}
+
+resource "terraform_data" "sink" {
+  input = {
+    path     = var.path
+    url_file = "${local.dir}/url"
+    pid_file = "${local.dir}/pid"
+    log_file = "${local.dir}/log"
+  }
+
+  provisioner "local-exec" {
+    command = "\"$${STACK_BIN:-stack}\" dumpster --background --addr 127.0.0.1:0 --path '${self.input.path}' --url-file '${self.input.url_file}' --pid-file '${self.input.pid_file}' --log-file '${self.input.log_file}'"
+  }
+
+  provisioner "local-exec" {
+    when    = destroy
+    command = "\"$${STACK_BIN:-stack}\" dumpster --stop --pid-file '${self.output.pid_file}' --log-file '${self.output.log_file}'"
+  }
+}
+
+output "webhook_url" {
+  description = "URL of the sink's webhook endpoint."
+  value       = trimspace(try(file(terraform_data.sink.output.url_file), ""))
+}

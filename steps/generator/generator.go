@@ -1,0 +1,257 @@
+// Package generator is the "generator" step kind: it drives load from a
+// scenario at a target (usually another step's output), stores a JSON and an
+// HTML report with the stack, and fails the step when the run was stopped by
+// vote or errored, so `stack up` exits 1.
+package generator
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/stack-tools/stack/load"
+	"github.com/stack-tools/stack/load/pace"
+	"github.com/stack-tools/stack/load/report"
+	"github.com/stack-tools/stack/load/scenario"
+	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/stacks/scenarios"
+)
+
+// Config is the kind-specific part of a generator step.
+type Config struct {
+	// Scenario is a folder relative to the definition's folder, or a built-in
+	// scenario's name (sms-inbound, track-events).
+	Scenario string `json:"scenario"`
+	// Target is the base URL, usually "${steps.web.outputs.webhook_url}".
+	Target string `json:"target"`
+	// Rate is requests per second, or a shape: {"shape": "steps", "start": 50,
+	// "step": 50, "every": "5m", "max": 250}.
+	Rate     *pace.Spec    `json:"rate"`
+	Duration pace.Duration `json:"duration,omitempty"`
+	Requests uint64        `json:"requests,omitempty"`
+
+	Order     string            `json:"order,omitempty"`
+	Group     int               `json:"group,omitempty"`
+	Skip      []string          `json:"skip,omitempty"`
+	Senders   int               `json:"senders,omitempty"`
+	Companies []string          `json:"companies,omitempty"`
+	Reuse     float64           `json:"reuse,omitempty"`
+	Duplicate float64           `json:"duplicate,omitempty"`
+	Seed      uint64            `json:"seed,omitempty"`
+	Vars      map[string]string `json:"vars,omitempty"`
+	// AuthToken signs requests of signed scenarios; pass it from a variable.
+	AuthToken string `json:"auth_token,omitempty"`
+
+	Stop       *load.StopPolicy `json:"stop,omitempty"`
+	Timeout    pace.Duration    `json:"timeout,omitempty"`
+	LateAfter  pace.Duration    `json:"late_after,omitempty"`
+	Window     pace.Duration    `json:"window,omitempty"`
+	MaxWorkers int              `json:"max_workers,omitempty"`
+	Insecure   bool             `json:"insecure,omitempty"`
+
+	// refs names fields given as unresolved references (validation only).
+	refs map[string]bool
+}
+
+// Kind implements stack.StepKind.
+type Kind struct{}
+
+// New returns the generator step kind.
+func New() *Kind { return &Kind{} }
+
+// NeedsModule implements stack.StepKind: a generator has no Terraform module.
+func (*Kind) NeedsModule() bool { return false }
+
+func hasRef(s string) bool { return strings.Contains(s, "${") }
+
+func decode(raw json.RawMessage) (*Config, error) {
+	var c Config
+	if err := stack.DecodeStrict(raw, &c); err != nil {
+		return nil, fmt.Errorf("generator step: %w (fields: scenario, target, rate, duration, requests, order, group, skip, senders, companies, reuse, duplicate, seed, vars, auth_token, stop, timeout, late_after, window, max_workers, insecure)", err)
+	}
+	return &c, nil
+}
+
+// Validate implements stack.StepKind. References are not resolved yet: a
+// field given as a "${...}" string is checked at apply time, once resolved.
+func (k *Kind) Validate(raw json.RawMessage) error {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return fmt.Errorf("generator step: %w", err)
+	}
+	refs := map[string]bool{}
+	for name, v := range fields {
+		var s string
+		if json.Unmarshal(v, &s) == nil && hasRef(s) {
+			refs[name] = true
+			delete(fields, name)
+		}
+	}
+	stripped, err := json.Marshal(fields)
+	if err != nil {
+		return err
+	}
+	c, err := decode(stripped)
+	if err != nil {
+		return err
+	}
+	c.refs = refs
+	_, err = c.loadConfig(nil)
+	return err
+}
+
+// ValidateIn implements stack.DirValidator: besides Validate, a scenario given
+// literally must exist (a folder relative to the definition, or a built-in).
+func (k *Kind) ValidateIn(dir string, raw json.RawMessage) error {
+	if err := k.Validate(raw); err != nil {
+		return err
+	}
+	var c struct {
+		Scenario string `json:"scenario"`
+	}
+	_ = json.Unmarshal(raw, &c)
+	if c.Scenario == "" || hasRef(c.Scenario) {
+		return nil
+	}
+	if _, err := scenario.Resolve(dir, c.Scenario, scenarios.Builtin()); err != nil {
+		return fmt.Errorf("scenario: %w", err)
+	}
+	return nil
+}
+
+// loadConfig checks c and builds the run's configuration; sc may be nil when
+// only validating.
+func (c *Config) loadConfig(sc *scenario.Scenario) (load.Config, error) {
+	fail := func(format string, args ...any) (load.Config, error) {
+		return load.Config{}, fmt.Errorf("generator step: "+format, args...)
+	}
+	if c.Scenario == "" && !c.refs["scenario"] {
+		return fail("\"scenario\" is required: a scenario folder (relative to the definition) or a built-in name (%s)",
+			strings.Join(scenario.BuiltinNames(scenarios.Builtin()), ", "))
+	}
+	if c.Target == "" && !c.refs["target"] {
+		return fail("\"target\" is required: the URL to send to, such as \"${steps.web.outputs.webhook_url}\"")
+	}
+	if c.Target != "" && !hasRef(c.Target) && !strings.HasPrefix(c.Target, "http://") && !strings.HasPrefix(c.Target, "https://") {
+		return fail("\"target\" %q must be an http:// or https:// URL", c.Target)
+	}
+	if c.Rate == nil && c.refs["rate"] {
+		c.Rate = &pace.Spec{Rate: 1} // checked once resolved
+	}
+	if c.Rate == nil {
+		return fail("\"rate\" is required: requests per second (50) or a shape ({\"shape\": \"steps\", \"start\": 50, \"step\": 50, \"every\": \"5m\", \"max\": 250})")
+	}
+	if c.Duration == 0 && c.Requests == 0 && !c.refs["duration"] && !c.refs["requests"] {
+		return fail("give \"duration\" (such as \"5m\") and/or \"requests\", so the load ends by itself")
+	}
+	if c.Duration < 0 {
+		return fail("\"duration\" must be positive")
+	}
+	if _, err := c.Rate.Build(time.Duration(c.Duration)); err != nil {
+		return fail("%w", err)
+	}
+	if c.Order != "" && c.Order != "random" && c.Order != "grouped" {
+		return fail("\"order\" %q: use random or grouped", c.Order)
+	}
+	if c.Reuse < 0 || c.Duplicate < 0 || c.Reuse+c.Duplicate > 1 {
+		return fail("\"reuse\" (%g) and \"duplicate\" (%g) are shares of messages: each 0..1, together at most 1", c.Reuse, c.Duplicate)
+	}
+	if c.Senders < 0 || c.Senders > 1_000_000 {
+		return fail("\"senders\" %d: want 1..1000000", c.Senders)
+	}
+	if c.Stop != nil {
+		if err := c.Stop.Check(); err != nil {
+			return fail("%w", err)
+		}
+	}
+	for _, d := range []struct {
+		name string
+		v    pace.Duration
+	}{{"timeout", c.Timeout}, {"late_after", c.LateAfter}, {"window", c.Window}} {
+		if d.v < 0 {
+			return fail("%q must be positive", d.name)
+		}
+	}
+	if c.MaxWorkers < 0 {
+		return fail("\"max_workers\" must be positive")
+	}
+	if sc == nil {
+		return load.Config{}, nil
+	}
+	return load.Config{
+		Scenario: sc,
+		Options: scenario.Options{Order: c.Order, Group: c.Group, Skip: c.Skip, Senders: c.Senders, Companies: c.Companies,
+			Reuse: c.Reuse, Duplicate: c.Duplicate, Seed: c.Seed, Vars: c.Vars, AuthToken: c.AuthToken},
+		Target: c.Target, Rate: *c.Rate, Duration: time.Duration(c.Duration), Requests: c.Requests,
+		Timeout: time.Duration(c.Timeout), LateAfter: time.Duration(c.LateAfter), Window: time.Duration(c.Window),
+		MaxWorkers: c.MaxWorkers, Insecure: c.Insecure, Stop: c.Stop,
+	}, nil
+}
+
+// Apply implements stack.StepKind: it runs the load and stores the reports.
+func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, error) {
+	c, err := decode(run.Config)
+	if err != nil {
+		return nil, err
+	}
+	sc, err := scenario.Resolve(run.Dir, c.Scenario, scenarios.Builtin())
+	if err != nil {
+		return nil, fmt.Errorf("generator step: %w", err)
+	}
+	cfg, err := c.loadConfig(sc)
+	if err != nil {
+		return nil, err
+	}
+	var last time.Time
+	cfg.Progress = func(p load.Progress) {
+		fmt.Fprintln(run.Log, p.String())
+		if run.Progress != nil && time.Since(last) >= 5*time.Second {
+			last = time.Now()
+			run.Progress("%s", p.String())
+		}
+	}
+	fmt.Fprintf(run.Log, "load: scenario %s (%s) -> %s\n", sc.Name, sc.Source, cfg.Target)
+	rep, err := load.Run(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("generator step: %w", err)
+	}
+	fmt.Fprintf(run.Log, "load: %s %s\n", rep.Verdict, rep.Reason)
+
+	var js, page bytes.Buffer
+	if err := report.JSON(&js, rep); err != nil {
+		return nil, err
+	}
+	if err := report.HTML(&page, rep); err != nil {
+		return nil, err
+	}
+	jsonAt, err := run.Artifacts.PutArtifact(ctx, "load-report.json", js.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("generator step: storing the JSON report: %w", err)
+	}
+	htmlAt, err := run.Artifacts.PutArtifact(ctx, "load-report.html", page.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("generator step: storing the HTML report: %w", err)
+	}
+	fmt.Fprintf(run.Log, "load: report %s\nload: report %s\n", jsonAt, htmlAt)
+	if rep.Verdict != load.Passed {
+		return nil, fmt.Errorf("load %s: %s (report: %s)", rep.Verdict, rep.Reason, htmlAt)
+	}
+	t := rep.Total
+	return stack.Outputs{
+		"verdict":       {Value: rep.Verdict},
+		"report_json":   {Value: jsonAt},
+		"report_html":   {Value: htmlAt},
+		"sent":          {Value: t.Sent},
+		"success_ratio": {Value: t.SuccessRatio},
+		"rate":          {Value: t.Rate},
+		"late":          {Value: t.Late},
+		"p99_ms":        {Value: t.Latency.P99},
+		"seed":          {Value: rep.Seed},
+	}, nil
+}
+
+// Destroy implements stack.StepKind: load leaves nothing behind to destroy.
+func (*Kind) Destroy(context.Context, *stack.StepRun) error { return nil }
