@@ -349,12 +349,26 @@ var brokenCases = []struct {
 		want:    []expect{{"steps[5].vars.queue_url", []string{`step "queue"`, "module ../modules/aws/queue", `no output "url"`, "queue_url"}}},
 	},
 	{
-		name: "module renames an output a dependent uses",
+		name: "module renames an output dependents use",
+		breakIt: func(t *testing.T, root string) {
+			editFile(t, filepath.Join(root, "modules", "aws", "queue", "outputs.tf"), `output "queue_arn"`, `output "arn"`)
+		},
+		failsIn: []string{"", "minimal", "production"},
+		cli:     []string{"steps[4].vars.queue_arn", "steps[5].vars.queue_arn", `step "queue"`, "module ../modules/aws/queue", `no output "queue_arn"`},
+		want: []expect{
+			{"steps[4].vars.queue_arn", []string{`step "queue"`, "module ../modules/aws/queue", `no output "queue_arn"`, "arn, dead_letter_queue_arn"}},
+			{"steps[5].vars.queue_arn", []string{`step "queue"`, "module ../modules/aws/queue", `no output "queue_arn"`, "arn, dead_letter_queue_arn"}},
+		},
+	},
+	{
+		// The engine cannot check references to a step whose handlers do not
+		// declare their outputs (zookeeper, until it implements
+		// stack.HandlerOutputs), nor ${outputs.X} in on_complete: no cli line.
+		name: "module renames an output its own handler and dependents use",
 		breakIt: func(t *testing.T, root string) {
 			editFile(t, filepath.Join(root, "modules", "aws", "redis", "outputs.tf"), `output "endpoint"`, `output "primary_endpoint"`)
 		},
 		failsIn: []string{"", "minimal", "production"},
-		cli:     []string{"steps[4].vars.redis_endpoint", "steps[5].vars.redis_endpoint", `step "redis"`, "module ../modules/aws/redis", `no output "endpoint"`},
 		want: []expect{
 			{"steps[2].on_complete[0].publish./synthetic/redis/host", []string{`step "redis"`, "module ../modules/aws/redis", `no output "endpoint"`, "primary_endpoint"}},
 			{"steps[4].vars.redis_endpoint", []string{`step "redis"`, "module ../modules/aws/redis", `no output "endpoint"`, "primary_endpoint"}},

@@ -56,6 +56,11 @@ func InspectModule(dir string) (stack.ModuleInfo, error) {
 	return info, nil
 }
 
+// InspectModule makes the Terraform kind a stack.ModuleInspector: `stack
+// validate` then checks each step's vars and every ${steps.S.outputs.O}
+// against the module offline.
+func (k *Kind) InspectModule(dir string) (stack.ModuleInfo, error) { return InspectModule(dir) }
+
 // diagLines formats error diagnostics as "file:line: summary: detail".
 func diagLines(diags tfconfig.Diagnostics) []string {
 	var out []string
