@@ -520,7 +520,6 @@ func TestSMSInboundProductionIsBiggerThanMinimal(t *testing.T) {
 	bigger("webhook-service", "desired_capacity")
 	bigger("workers", "instance_count")
 	bigger("mail-dumpster", "instance_count")
-	bigger("generator-fleet", "instance_count")
 
 	minRedis, _ := effective(steps["redis"], "minimal")
 	prodRedis, _ := effective(steps["redis"], "production")

@@ -1,11 +1,13 @@
-# generator_fleet: instances that run `stack` generator workers, for load
+# generator_fleet: instances that run `stack` load generators, for load
 # beyond what one machine can send. Each instance downloads the stack binary
-# from var.stack_binary_s3_uri and runs var.worker_args against the ZooKeeper
-# ensemble in var.zookeeper; the workers register there, split the rate,
-# start together and merge their histograms.
+# from var.stack_binary_s3_uri and runs `stack <var.worker_args>` with
+# STACK_ZOOKEEPER set to var.zookeeper, so workers that coordinate through
+# ZooKeeper (register, split the rate, start together, merge histograms) can
+# find each other.
 #
-# minimal: no instances (the workstation's own generator is enough).
-# production: several compute-optimised instances.
+# Not part of sms-inbound: one machine sends the 250 requests/s its production
+# profile asks for. Add a step with this module (instance_count > 0) when a
+# test needs more.
 
 locals {
   ami_id      = var.ami_id != "" ? var.ami_id : data.aws_ssm_parameter.ami.value

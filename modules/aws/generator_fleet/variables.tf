@@ -32,8 +32,8 @@ variable "instance_count" {
   default     = 0
 
   validation {
-    condition     = var.instance_count == 0 || var.stack_binary_s3_uri != ""
-    error_message = "Set stack_binary_s3_uri (a linux build of stack in S3) when instance_count is above 0."
+    condition     = var.instance_count == 0 || (var.stack_binary_s3_uri != "" && length(var.worker_args) > 0)
+    error_message = "Set stack_binary_s3_uri (a linux build of stack in S3) and worker_args (what each instance runs) when instance_count is above 0."
   }
 }
 
@@ -61,9 +61,9 @@ variable "zookeeper" {
 }
 
 variable "worker_args" {
-  description = "Arguments of the stack command each instance runs."
+  description = "Arguments of the stack command each instance runs (the distributed generator worker), e.g. [\"load\", \"--scenario\", \"sms-inbound\", ...]."
   type        = list(string)
-  default     = ["generator", "worker"]
+  default     = []
 }
 
 variable "ami_id" {
