@@ -7,6 +7,7 @@ package modules_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,8 +17,10 @@ import (
 	"github.com/hashicorp/terraform-config-inspect/tfconfig"
 
 	"github.com/stack-tools/stack/handlers/aurora"
+	"github.com/stack-tools/stack/handlers/zookeeper"
 	"github.com/stack-tools/stack/internal/testenv"
 	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/steps/generator"
 	"github.com/stack-tools/stack/steps/terraform"
 )
 
@@ -154,31 +157,30 @@ func TestAWSModulesLayout(t *testing.T) {
 	}
 }
 
-// handlerOutputs says which outputs each handler adds to its step: the aurora
-// handler's own list (endpoint, reader_endpoint, port, cluster_id); zookeeper
-// only publishes, it adds none.
-func handlerOutputs(h stack.HandlerDef) ([]string, bool) {
-	switch h.Handler {
-	case "aurora":
-		return aurora.New(aurora.Options{}).OutputNames(h.Config), true
-	case "zookeeper":
-		return nil, true
-	}
-	return nil, false
+// registry is the one `stack validate` uses: every kind and handler.
+func registry(t *testing.T) *stack.Registry {
+	r := stack.NewRegistry()
+	r.RegisterStep("terraform", terraform.New(t.TempDir()))
+	r.RegisterStep("generator", generator.New())
+	r.RegisterHandler("aurora", aurora.New(aurora.Options{}))
+	r.RegisterHandler("zookeeper", zookeeper.New(zookeeper.Options{}))
+	return r
 }
 
-func terraformInspector(kind string) stack.ModuleInspector {
-	if kind == "terraform" {
-		return terraform.InspectorFunc(terraform.InspectModule)
-	}
-	return nil
-}
-
-func checkAllProfiles(def *stack.Definition) map[string][]stack.Problem {
+// checkAllProfiles validates a definition with the engine under no profile and
+// each of its profiles, and returns the problems per profile.
+func checkAllProfiles(t *testing.T, def *stack.Definition) map[string][]stack.Problem {
+	t.Helper()
+	reg := registry(t)
 	out := map[string][]stack.Problem{}
 	for _, p := range append([]string{""}, def.ProfileNames()...) {
-		if probs := terraform.CheckDefinition(def, p, terraformInspector, handlerOutputs); len(probs) > 0 {
-			out[p] = probs
+		_, err := stack.NewPlan(def, reg, stack.PlanOptions{Profile: p})
+		var ie *stack.InvalidError
+		switch {
+		case errors.As(err, &ie):
+			out[p] = ie.Problems
+		case err != nil:
+			t.Fatalf("profile %q: %v", p, err)
 		}
 	}
 	return out
@@ -200,7 +202,7 @@ func TestEveryStackPassesModuleChecks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for profile, probs := range checkAllProfiles(def) {
+			for profile, probs := range checkAllProfiles(t, def) {
 				for _, p := range probs {
 					t.Errorf("profile %q: %s", profile, p)
 				}
@@ -361,9 +363,6 @@ var brokenCases = []struct {
 		},
 	},
 	{
-		// The engine cannot check references to a step whose handlers do not
-		// declare their outputs (zookeeper, until it implements
-		// stack.HandlerOutputs), nor ${outputs.X} in on_complete: no cli line.
 		name: "module renames an output its own handler and dependents use",
 		breakIt: func(t *testing.T, root string) {
 			editFile(t, filepath.Join(root, "modules", "aws", "redis", "outputs.tf"), `output "endpoint"`, `output "primary_endpoint"`)
@@ -420,7 +419,7 @@ func TestBrokenCopiesOfSMSInboundFail(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := checkAllProfiles(def)
+			got := checkAllProfiles(t, def)
 			for _, profile := range append([]string{""}, def.ProfileNames()...) {
 				probs := got[profile]
 				if !contains(tc.failsIn, profile) {

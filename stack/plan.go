@@ -22,6 +22,11 @@ type Step struct {
 	Deps []string
 	path string // JSON path in the definition, for messages
 	raw  string // module as written, for messages
+	// varPath and modulePath say where the profile or the step set a var or the
+	// module, so messages point at the line to fix.
+	varPath    map[string]string
+	modulePath string
+	profile    string // the profile that changed this step, for messages
 }
 
 // Plan is a validated definition under one profile and selection.
@@ -106,6 +111,7 @@ func listOr(l []string, none string) string {
 }
 
 type validator struct {
+	inspected map[string]inspection // module folder -> what it declares
 	moduleDir func(step, dir string) string
 	def       *Definition
 	reg       *Registry
@@ -128,19 +134,22 @@ func (v *validator) step(i int, sd StepDef, profile string) *Step {
 	if !ValidName(sd.Name) {
 		v.add(path+".name", "step name %q is not valid: use lower-case letters, digits and dashes, starting with a letter, at most 40 characters", sd.Name)
 	}
+	s.varPath, s.modulePath = map[string]string{}, path+".module"
 	for k, val := range sd.Vars {
-		s.Vars[k] = val
+		s.Vars[k], s.varPath[k] = val, path+".vars."+k
 	}
 	extra := map[string]json.RawMessage{}
 	for k, val := range sd.Extra {
 		extra[k] = val
 	}
 	if pr, ok := sd.Profiles[profile]; ok && profile != "" {
+		s.profile = profile
+		pp := path + ".profiles." + profile
 		if pr.Module != "" {
-			s.raw = pr.Module
+			s.raw, s.modulePath = pr.Module, pp+".module"
 		}
 		for k, val := range pr.Vars {
-			s.Vars[k] = val
+			s.Vars[k], s.varPath[k] = val, pp+".vars."+k
 		}
 		if pr.HasOnComplete {
 			s.Handlers = pr.OnComplete
@@ -181,7 +190,7 @@ func (v *validator) step(i int, sd StepDef, profile string) *Step {
 			s.Module = v.moduleDir(s.Name, s.Module)
 		}
 		if st, err := os.Stat(s.Module); err != nil || !st.IsDir() {
-			v.add(path+".module", "module folder %q does not exist (looked in %s); fix the path, relative to the definition file", s.raw, s.Module)
+			v.add(s.modulePath, "module folder %q does not exist (looked in %s); fix the path, relative to the definition file", s.raw, s.Module)
 		} else if insp, ok := kind.(ModuleInspector); ok {
 			v.moduleVars(s, insp)
 		}
@@ -200,21 +209,47 @@ func (v *validator) step(i int, sd StepDef, profile string) *Step {
 	return s
 }
 
+type inspection struct {
+	info ModuleInfo
+	err  error
+}
+
+// inspect reads a module's declarations once per validation.
+func (v *validator) inspect(insp ModuleInspector, dir string) (ModuleInfo, error) {
+	if v.inspected == nil {
+		v.inspected = map[string]inspection{}
+	}
+	if r, ok := v.inspected[dir]; ok {
+		return r.info, r.err
+	}
+	info, err := insp.InspectModule(dir)
+	v.inspected[dir] = inspection{info, err}
+	return info, err
+}
+
+// where names a step and its module (and profile) in messages.
+func (s *Step) where() string {
+	if s.profile != "" {
+		return fmt.Sprintf("step %q (module %s, profile %s)", s.Name, s.raw, s.profile)
+	}
+	return fmt.Sprintf("step %q (module %s)", s.Name, s.raw)
+}
+
 // moduleVars checks the vars a step passes against what its module declares.
 func (v *validator) moduleVars(s *Step, insp ModuleInspector) {
-	info, err := insp.InspectModule(s.Module)
+	info, err := v.inspect(insp, s.Module)
 	if err != nil {
-		v.add(s.path+".module", "step %q: reading module %s: %v", s.Name, s.raw, err)
+		v.add(s.modulePath, "%s: reading the module: %v", s.where(), err)
 		return
 	}
 	for _, name := range sortedKeys(s.Vars) {
 		if _, ok := info.Variables[name]; !ok {
-			v.add(s.path+".vars."+name, "step %q (module %s): variable %q is not declared by the module; declared: %s", s.Name, s.raw, name, listOr(sortedKeys(info.Variables), "none"))
+			v.add(s.varPath[name], "%s: variable %q is not declared by the module; declared: %s", s.where(), name, listOr(sortedKeys(info.Variables), "none"))
 		}
 	}
 	for _, name := range sortedKeys(info.Variables) {
 		if _, given := s.Vars[name]; info.Variables[name] && !given {
-			v.add(s.path+".vars", "step %q (module %s): required variable %q is not given; add it to \"vars\"", s.Name, s.raw, name)
+			v.add(s.path+".vars", "%s: required variable %q is not given; add it to \"vars\"", s.where(), name)
 		}
 	}
 }
@@ -233,6 +268,9 @@ func (v *validator) refs(p *Plan, s *Step) {
 		}
 		deps[a] = true
 	}
+	// ownOutputs[i] is what ${outputs.X} may name in handler i: the module's
+	// outputs and those of the handlers before it; nil when unknown offline.
+	ownOutputs := v.handlerOutputs(s)
 	check := func(val any, path string, inHandler bool, handlerIdx int) {
 		findRefs(val, path, func(r ref, at string, err error) {
 			if err != nil {
@@ -247,6 +285,10 @@ func (v *validator) refs(p *Plan, s *Step) {
 			case "own":
 				if !inHandler {
 					v.add(at, "${outputs.%s} is only allowed in on_complete; use ${steps.STEP.outputs.%s}", r.name, r.name)
+					return
+				}
+				if avail := ownOutputs[handlerIdx]; avail != nil && !avail[r.name] {
+					v.add(at, "%s has no output %q at this point; available: %s (a handler sees the module's outputs and those of the handlers before it)", s.where(), r.name, listOr(sortedKeys(avail), "none"))
 				}
 			case "step":
 				up, ok := p.ByName[r.step]
@@ -258,7 +300,7 @@ func (v *validator) refs(p *Plan, s *Step) {
 				default:
 					deps[r.step] = true
 					if names := v.knownOutputs(up); names != nil && !names[r.name] {
-						v.add(at, "step %q (module %s) has no output %q; it declares: %s", up.Name, up.raw, r.name, listOr(sortedKeys(names), "none"))
+						v.add(at, "%s has no output %q; it declares: %s", up.where(), r.name, listOr(sortedKeys(names), "none"))
 					}
 				}
 			}
@@ -274,36 +316,50 @@ func (v *validator) refs(p *Plan, s *Step) {
 	s.Deps = sortedKeys(deps)
 }
 
-// knownOutputs returns the outputs a step declares (module plus handlers), or nil
-// when its kind cannot tell offline.
-func (v *validator) knownOutputs(s *Step) map[string]bool {
+// handlerOutputs returns, for each handler of a step and one past the last,
+// the outputs known at that point: the module's and those of the handlers
+// before it. An entry is nil from the first point that cannot be known offline
+// (no module inspector, or a handler that cannot name its outputs).
+func (v *validator) handlerOutputs(s *Step) []map[string]bool {
+	points := make([]map[string]bool, len(s.Handlers)+1)
 	kind, _ := v.reg.Step(s.Kind)
 	insp, ok := kind.(ModuleInspector)
 	if !ok || s.Module == "" {
-		return nil
+		return points
 	}
-	info, err := insp.InspectModule(s.Module)
+	info, err := v.inspect(insp, s.Module)
 	if err != nil {
-		return nil
+		return points
 	}
-	out := map[string]bool{}
+	cur := map[string]bool{}
 	for n := range info.Outputs {
-		out[n] = true
+		cur[n] = true
 	}
-	for _, h := range s.Handlers {
-		hk, ok := v.reg.Handler(h.Handler)
-		if !ok {
-			continue
-		}
+	for i, h := range s.Handlers {
+		points[i] = cur
+		hk, _ := v.reg.Handler(h.Handler)
 		ho, ok := hk.(HandlerOutputs)
 		if !ok {
-			return nil // this handler's outputs are unknown until it runs
+			return points // unknown from here on
+		}
+		next := map[string]bool{}
+		for n := range cur {
+			next[n] = true
 		}
 		for _, n := range ho.OutputNames(h.Config) {
-			out[n] = true
+			next[n] = true
 		}
+		cur = next
 	}
-	return out
+	points[len(s.Handlers)] = cur
+	return points
+}
+
+// knownOutputs returns the outputs a step declares (module plus handlers), or nil
+// when they cannot be known offline.
+func (v *validator) knownOutputs(s *Step) map[string]bool {
+	points := v.handlerOutputs(s)
+	return points[len(points)-1]
 }
 
 func toAny(m map[string]any) any {

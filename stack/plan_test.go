@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -150,5 +151,83 @@ func TestResolveKeepsTypesAndSensitivity(t *testing.T) {
 	}
 	if red := (Outputs{"pw": {Value: "hunter2", Sensitive: true}}).Redacted(); red["pw"].Value != nil || red["pw"].Digest == "" {
 		t.Errorf("redacted = %#v", red)
+	}
+}
+
+// inspecting is a step kind whose modules declare fixed outputs, or fail to read.
+type inspecting struct {
+	validateOnly
+	outputs []string
+	err     error
+}
+
+func (k inspecting) InspectModule(dir string) (ModuleInfo, error) {
+	info := ModuleInfo{Variables: map[string]bool{}, Outputs: map[string]bool{}}
+	for _, o := range k.outputs {
+		info.Outputs[o] = false
+	}
+	return info, k.err
+}
+
+// namedOutputs is a handler that cannot name its outputs; declaring can.
+type namedOutputs struct {
+	names []string
+}
+
+func (h namedOutputs) Validate(json.RawMessage) error { return nil }
+func (h namedOutputs) Run(context.Context, *HandlerRun) (HandlerResult, error) {
+	panic("validation must not run handlers")
+}
+func (h namedOutputs) Teardown(context.Context, *HandlerRun, json.RawMessage) error { return nil }
+
+type declaring struct{ namedOutputs }
+
+func (h declaring) OutputNames(json.RawMessage) []string { return h.names }
+
+// A handler sees the module's outputs and those of the handlers before it, not
+// those after it; a handler that cannot name its outputs turns the check off.
+func TestHandlerOutputsAreCheckedInOrder(t *testing.T) {
+	reg := NewRegistry()
+	reg.RegisterStep("terraform", inspecting{validateOnly: validateOnly{module: true}, outputs: []string{"subnet_group"}})
+	reg.RegisterHandler("restore", declaring{namedOutputs{names: []string{"endpoint"}}})
+	reg.RegisterHandler("publish", declaring{})
+	reg.RegisterHandler("mystery", namedOutputs{})
+	for _, tc := range []struct{ name, handlers, wantPath string }{
+		{"restore then publish", `{"handler": "restore", "group": "${outputs.subnet_group}"}, {"handler": "publish", "v": "${outputs.endpoint}"}`, ""},
+		{"publish before restore", `{"handler": "publish", "v": "${outputs.endpoint}"}, {"handler": "restore", "group": "${outputs.subnet_group}"}`, "steps[0].on_complete[0].v"},
+		{"unknown handler outputs", `{"handler": "mystery"}, {"handler": "publish", "v": "${outputs.anything}"}`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			def, err := parse(t, `{"name": "s", "steps": [{"name": "db", "module": "m1", "on_complete": [`+tc.handlers+`]}]}`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = NewPlan(def, reg, PlanOptions{})
+			var ie *InvalidError
+			switch {
+			case tc.wantPath == "" && err != nil:
+				t.Errorf("want no problems, got %v", err)
+			case tc.wantPath != "" && (!errors.As(err, &ie) || len(ie.Problems) != 1 || ie.Problems[0].Path != tc.wantPath):
+				t.Errorf("want one problem at %s, got %v", tc.wantPath, err)
+			case tc.wantPath != "" && !strings.Contains(ie.Problems[0].Msg, `no output "endpoint" at this point; available: subnet_group`):
+				t.Errorf("message %q should say which outputs exist at that point", ie.Problems[0].Msg)
+			}
+		})
+	}
+}
+
+// A module a profile chose that cannot be read is reported where the profile
+// names it.
+func TestUnreadableModuleIsReportedWhereTheProfileSetsIt(t *testing.T) {
+	reg := NewRegistry()
+	reg.RegisterStep("terraform", inspecting{validateOnly: validateOnly{module: true}, err: errors.New("main.tf:3: unclosed block")})
+	def, err := parse(t, `{"name": "s", "steps": [{"name": "a", "module": "m1", "profiles": {"p": {"module": "m2"}}}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = NewPlan(def, reg, PlanOptions{Profile: "p"})
+	var ie *InvalidError
+	if !errors.As(err, &ie) || ie.Problems[0].Path != "steps[0].profiles.p.module" || !strings.Contains(ie.Problems[0].Msg, "main.tf:3") || !strings.Contains(ie.Problems[0].Msg, "profile p") {
+		t.Errorf("want a problem at steps[0].profiles.p.module naming main.tf:3 and the profile, got %v", err)
 	}
 }

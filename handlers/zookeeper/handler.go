@@ -426,3 +426,7 @@ func (h *Handler) credentials() (*credentials, error) {
 	}
 	return &credentials{user: user, password: password}, nil
 }
+
+// OutputNames implements stack.HandlerOutputs: publishing adds no outputs, so
+// validation can still check references to the step's outputs.
+func (h *Handler) OutputNames(json.RawMessage) []string { return nil }

@@ -6,8 +6,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-
-	"github.com/stack-tools/stack/stack"
 )
 
 // writeModule creates a module folder holding the given files.
@@ -108,17 +106,6 @@ func TestInspectModuleExplainsAMissingOrEmptyFolder(t *testing.T) {
 	empty := t.TempDir()
 	if _, err := InspectModule(empty); err == nil || !strings.Contains(err.Error(), "no .tf") {
 		t.Errorf("empty folder: error %v should say there are no .tf files", err)
-	}
-}
-
-func TestCheckVars(t *testing.T) {
-	info := stack.ModuleInfo{Variables: map[string]bool{"name": true, "subnet_ids": true, "size": false}}
-	undeclared, missing := CheckVars(info, []string{"name", "size", "node_count", "colour"})
-	if want := []string{"colour", "node_count"}; !reflect.DeepEqual(undeclared, want) {
-		t.Errorf("undeclared = %v, want %v", undeclared, want)
-	}
-	if want := []string{"subnet_ids"}; !reflect.DeepEqual(missing, want) {
-		t.Errorf("missing = %v, want %v", missing, want)
 	}
 }
 
