@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -147,4 +149,20 @@ func (e *Engine) moduleFallback(ctx context.Context, rec *Record) func(step, dir
 		e.emit(Event{Stack: rec.Name, Step: step, Type: EventInfo, Message: fmt.Sprintf("module %s is not on this workstation: using the copy stored when the step was applied", dir)})
 		return local
 	}
+}
+
+// DirDigest hashes a module folder's files (names and content), ignoring
+// Terraform's own working files and the named files, so a module's
+// fingerprint changes exactly when it does.
+func DirDigest(dir string, ignore ...string) (string, error) {
+	h := sha256.New()
+	err := walkModule(dir, func(rel string, data []byte) error {
+		fmt.Fprintf(h, "%s\x00%d\x00", rel, len(data))
+		h.Write(data)
+		return nil
+	}, ignore...)
+	if err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -1,0 +1,132 @@
+package stack
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sync"
+)
+
+// schedule runs fn for each step once its deps among steps have succeeded, at
+// most par at a time, picking ready steps in definition order. After a failure
+// it starts nothing new and waits for running steps. It returns the failures.
+func schedule(ctx context.Context, steps []*Step, par int, deps func(*Step) []string, fn func(context.Context, *Step) error) map[string]string {
+	in := map[string]bool{}
+	for _, s := range steps {
+		in[s.Name] = true
+	}
+	state := map[string]int{} // 0 waiting, 1 running, 2 done
+	failed := map[string]string{}
+	type result struct {
+		name string
+		err  error
+	}
+	results := make(chan result)
+	running := 0
+	for {
+		for running < par && len(failed) == 0 && ctx.Err() == nil {
+			var next *Step
+			for _, s := range steps {
+				if state[s.Name] != 0 {
+					continue
+				}
+				ready := true
+				for _, d := range deps(s) {
+					if in[d] && state[d] != 2 {
+						ready = false
+						break
+					}
+				}
+				if ready {
+					next = s
+					break
+				}
+			}
+			if next == nil {
+				break
+			}
+			state[next.Name] = 1
+			running++
+			go func(s *Step) {
+				var err error
+				defer func() {
+					// A bug in a kind or handler fails its step, not the whole command.
+					if p := recover(); p != nil {
+						err = fmt.Errorf("internal error (please report it): %v", p)
+					}
+					results <- result{s.Name, err}
+				}()
+				err = fn(ctx, s)
+			}(next)
+		}
+		if running == 0 {
+			return failed
+		}
+		res := <-results
+		running--
+		if res.err != nil {
+			failed[res.name] = res.err.Error()
+			state[res.name] = 3
+			continue
+		}
+		state[res.name] = 2
+	}
+}
+
+// preparation tracks one step's early set-up.
+type preparation struct {
+	mu      sync.Mutex
+	claimed bool          // the step is being applied: do not start preparing
+	done    chan struct{} // closed when preparation ends or will not happen
+}
+
+// claim stops a preparation that has not started, or waits for one that has.
+func (p *preparation) claim() {
+	p.mu.Lock()
+	if !p.claimed {
+		p.claimed = true
+	}
+	p.mu.Unlock()
+	<-p.done
+}
+
+// prepare starts the set-up of steps that wait for others and will certainly
+// run (never applied, or failed), while their upstream steps run. Errors are
+// left for Apply to report.
+func (r *runner) prepare(ctx context.Context, steps []*Step) map[string]*preparation {
+	out := map[string]*preparation{}
+	rec := r.w.snapshot()
+	// Half the slots: preparation must not slow the steps that are running.
+	sem := make(chan struct{}, max(1, r.e.parallelism()/2))
+	for _, s := range steps {
+		kind, _ := r.e.Registry.Step(s.Kind)
+		pr, ok := kind.(Preparer)
+		if st := rec.Steps[s.Name]; !ok || len(s.Deps) == 0 || (st != nil && st.Status == StatusApplied) {
+			continue
+		}
+		p := &preparation{done: make(chan struct{})}
+		out[s.Name] = p
+		go func(s *Step) {
+			defer close(p.done)
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			p.mu.Lock()
+			if p.claimed || ctx.Err() != nil {
+				p.mu.Unlock()
+				return
+			}
+			p.claimed = true
+			p.mu.Unlock()
+			_ = pr.Prepare(ctx, &StepRun{
+				Stack: r.w.name, Step: s.Name, Profile: r.plan.Profile, Owner: rec.CreatedBy,
+				Dir: r.plan.Def.Dir, Module: s.Module,
+				WorkDir:  filepath.Join(r.e.CacheDir, "work", r.w.name, s.Name),
+				Backend:  r.e.Store.Backend(r.w.name, s.Name),
+				Log:      io.Discard,
+				Progress: func(string, ...any) {},
+			})
+		}(s)
+	}
+	return out
+}
