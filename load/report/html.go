@@ -114,7 +114,20 @@ func (c *chart) render() {
 		v := maxY * float64(i) / 4
 		c.YTicks = append(c.YTicks, tick{float64(c.Bottom) - float64(i)/4*float64(c.PlotH), fmt.Sprintf("%.4g", v)})
 		s := maxX * float64(i) / 4
-		c.XTicks = append(c.XTicks, tick{float64(c.Left) + float64(i)/4*float64(c.PlotW), fmt.Sprintf("%.0fs", s)})
+		c.XTicks = append(c.XTicks, tick{float64(c.Left) + float64(i)/4*float64(c.PlotW), timeLabel(s, maxX)})
+	}
+}
+
+// timeLabel writes an x-axis time so that ticks a fraction of a second apart
+// stay distinct, and hours-long trickle runs read in minutes.
+func timeLabel(s, maxX float64) string {
+	switch {
+	case maxX < 20:
+		return fmt.Sprintf("%gs", math.Round(s*100)/100)
+	case maxX < 1200:
+		return fmt.Sprintf("%.0fs", s)
+	default:
+		return fmt.Sprintf("%gm", math.Round(s/6)/10)
 	}
 }
 
