@@ -75,7 +75,7 @@ func (e *Engine) Down(ctx context.Context, name string) error {
 }
 
 func (r *runner) destroyStep(ctx context.Context, s *Step) error {
-	prev := r.w.snapshot().Steps[s.Name]
+	prev := r.w.stepState(s.Name)
 	if prev == nil || prev.Status == StatusPending || prev.Status == StatusDestroyed {
 		return nil
 	}

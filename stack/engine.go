@@ -103,11 +103,7 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
 	if err != nil && !errors.Is(err, ErrNoStack) {
 		return err
 	}
-	applied := func(string) bool { return false }
-	if rec != nil {
-		applied = func(s string) bool { st := rec.Steps[s]; return st != nil && st.Status == StatusApplied }
-	}
-	plan, err := NewPlan(opts.Def, e.Registry, PlanOptions{Profile: opts.Profile, Only: opts.Only, Skip: opts.Skip, Applied: applied})
+	plan, err := NewPlan(opts.Def, e.Registry, PlanOptions{Profile: opts.Profile, Only: opts.Only, Skip: opts.Skip, Applied: rec.applied})
 	if err != nil {
 		return err
 	}
@@ -196,8 +192,7 @@ func (e *Engine) storedPlan(ctx context.Context, rec *Record) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the definition stored with stack %q no longer parses: %w", rec.Name, err)
 	}
-	applied := func(s string) bool { st := rec.Steps[s]; return st != nil && st.Status == StatusApplied }
-	plan, err := NewPlan(def, e.Registry, PlanOptions{Profile: rec.Profile, Only: rec.Only, Skip: rec.Skip, Applied: applied, ModuleDir: e.moduleFallback(ctx, rec)})
+	plan, err := NewPlan(def, e.Registry, PlanOptions{Profile: rec.Profile, Only: rec.Only, Skip: rec.Skip, Applied: rec.applied, ModuleDir: e.moduleFallback(ctx, rec)})
 	if err != nil {
 		return nil, fmt.Errorf("stack %q was created from %s, which is not valid on this workstation (are the modules checked out at %s?): %w", rec.Name, rec.Source, rec.Dir, err)
 	}

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/user"
+	osuser "os/user"
 	"syscall"
 	"time"
 )
@@ -41,16 +41,22 @@ func (e *LockedError) Error() string {
 		e.Stack, e.Lease.Holder(), e.Lease.Command, ago, left, e.Stack)
 }
 
-// Me returns user@host for records.
-func Me() string {
-	u := "unknown"
-	if cu, err := user.Current(); err == nil {
-		u = cu.Username
+// whoami returns the user and host this process acts for.
+func whoami() (user, host string) {
+	user = "unknown"
+	if cu, err := osuser.Current(); err == nil {
+		user = cu.Username
 	}
 	if v := os.Getenv("USER"); v != "" {
-		u = v
+		user = v
 	}
-	h, _ := os.Hostname()
+	host, _ = os.Hostname()
+	return user, host
+}
+
+// Me returns user@host for records.
+func Me() string {
+	u, h := whoami()
 	return u + "@" + h
 }
 
@@ -66,14 +72,7 @@ type heldLease struct {
 }
 
 func newLease(command string, ttl time.Duration) Lease {
-	u := "unknown"
-	if cu, err := user.Current(); err == nil {
-		u = cu.Username
-	}
-	if v := os.Getenv("USER"); v != "" {
-		u = v
-	}
-	h, _ := os.Hostname()
+	u, h := whoami()
 	now := time.Now().UTC()
 	return Lease{
 		ID:   fmt.Sprintf("%s-%d-%d", h, os.Getpid(), now.UnixNano()),

@@ -306,8 +306,8 @@ func (v *validator) refs(p *Plan, s *Step) {
 			}
 		})
 	}
-	check(toAny(s.Vars), s.path+".vars", false, -1)
-	check(toAny(s.Config), s.path, false, -1)
+	check(s.Vars, s.path+".vars", false, -1)
+	check(s.Config, s.path, false, -1)
 	for i, h := range s.Handlers {
 		var val any
 		_ = json.Unmarshal(h.Config, &val)
@@ -360,14 +360,6 @@ func (v *validator) handlerOutputs(s *Step) []map[string]bool {
 func (v *validator) knownOutputs(s *Step) map[string]bool {
 	points := v.handlerOutputs(s)
 	return points[len(points)-1]
-}
-
-func toAny(m map[string]any) any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 func (p *Plan) names() []string {

@@ -69,6 +69,16 @@ type HandlerState struct {
 	Outputs Outputs         `json:"outputs,omitempty"`
 }
 
+// applied reports whether a step of the stack is applied; a nil record (a new
+// stack) has none.
+func (r *Record) applied(step string) bool {
+	if r == nil {
+		return false
+	}
+	st := r.Steps[step]
+	return st != nil && st.Status == StatusApplied
+}
+
 func stackPrefix(name string) string  { return path.Join("stacks", name) + "/" }
 func recordKey(name string) string    { return path.Join("stacks", name, "stack.json") }
 func leaseKey(name string) string     { return path.Join("stacks", name, "lease.json") }
@@ -120,6 +130,27 @@ func (w *recordWriter) snapshot() *Record {
 	var r Record
 	_ = json.Unmarshal(b, &r)
 	return &r
+}
+
+// stepState returns a copy of one step's state, or nil.
+func (w *recordWriter) stepState(name string) *StepState {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	st := w.rec.Steps[name]
+	if st == nil {
+		return nil
+	}
+	b, _ := json.Marshal(st)
+	var c StepState
+	_ = json.Unmarshal(b, &c)
+	return &c
+}
+
+// owner is who created the stack.
+func (w *recordWriter) owner() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.rec.CreatedBy
 }
 
 // update applies fn to the record and writes it. Transient store errors are

@@ -32,7 +32,7 @@ func (r *runner) outputs(step string) (Outputs, error) {
 	if ok {
 		return o, nil
 	}
-	st := r.w.snapshot().Steps[step]
+	st := r.w.stepState(step)
 	if st == nil || st.Status != StatusApplied {
 		return nil, fmt.Errorf("step %q has not been applied; run `stack up`", step)
 	}
@@ -80,7 +80,7 @@ func (r *runner) resolver(ctx context.Context, own Outputs) *resolver {
 	}
 	return &resolver{
 		vars:    vars,
-		stack:   map[string]string{"name": r.w.name, "profile": r.plan.Profile, "owner": r.w.snapshot().CreatedBy},
+		stack:   map[string]string{"name": r.w.name, "profile": r.plan.Profile, "owner": r.w.owner()},
 		outputs: r.outputs,
 		fill:    func(s string) (Outputs, error) { return r.fill(ctx, s) },
 		own:     own,
@@ -99,14 +99,13 @@ func (r *runner) stepRun(ctx context.Context, s *Step, log io.Writer) (*StepRun,
 		}
 		vars[k], sensitive[k] = rv, sens
 	}
-	cfg, _, err := res.resolve(toAny(s.Config), "")
+	cfg, _, err := res.resolve(s.Config, "")
 	if err != nil {
 		return nil, err
 	}
 	cfgJSON, _ := json.Marshal(cfg)
-	st := r.w.snapshot()
 	run := &StepRun{
-		Stack: r.w.name, Step: s.Name, Profile: r.plan.Profile, Owner: st.CreatedBy,
+		Stack: r.w.name, Step: s.Name, Profile: r.plan.Profile, Owner: r.w.owner(),
 		Dir: r.plan.Def.Dir, Module: s.Module, Vars: vars, SensitiveVars: sensitive, Config: cfgJSON,
 		WorkDir: filepath.Join(r.e.CacheDir, "work", r.w.name, s.Name),
 		Backend: r.e.Store.Backend(r.w.name, s.Name),
@@ -140,7 +139,7 @@ func (r *runner) fingerprint(ctx context.Context, s *Step) (fp, module string, e
 	var refErr error
 	seen := map[string]bool{}
 	var all []any
-	all = append(all, toAny(s.Vars), toAny(s.Config))
+	all = append(all, s.Vars, s.Config)
 	for _, hd := range s.Handlers {
 		var v any
 		_ = json.Unmarshal(hd.Config, &v)
@@ -177,7 +176,7 @@ func (r *runner) applyStep(ctx context.Context, s *Step, force bool) error {
 	if err != nil {
 		return r.fail(ctx, s, time.Now(), err)
 	}
-	prev := r.w.snapshot().Steps[s.Name]
+	prev := r.w.stepState(s.Name)
 	if !force && prev != nil && prev.Status == StatusApplied && prev.Fingerprint == fp {
 		r.e.emit(Event{Stack: r.w.name, Step: s.Name, Type: EventUnchanged, Message: "unchanged"})
 		return nil

@@ -4,15 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/go-zookeeper/zk"
 
@@ -203,58 +200,9 @@ func zkEditModule(t *testing.T, dir, old, new string) {
 	}
 }
 
-func zkClient(t *testing.T, addr, auth string) *zk.Conn {
-	t.Helper()
-	conn, _, err := zk.Connect([]string{addr}, 4*time.Second, zk.WithLogInfo(false), zk.WithLogger(zkQuiet{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(conn.Close)
-	deadline := time.Now().Add(20 * time.Second)
-	for conn.State() != zk.StateHasSession {
-		if time.Now().After(deadline) {
-			t.Fatalf("no ZooKeeper session with %s", addr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if auth != "" {
-		if err := conn.AddAuth("digest", []byte(auth)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return conn
-}
+func zkClient(t *testing.T, addr, auth string) *zk.Conn { return testenv.ZKClient(t, addr, auth) }
 
-type zkQuiet struct{}
-
-func (zkQuiet) Printf(string, ...any) {}
-
-// zkTree lists every znode outside /zookeeper with data, version and mzxid.
-func zkTree(t *testing.T, conn *zk.Conn) []string {
-	t.Helper()
-	var out []string
-	var walk func(p string)
-	walk = func(p string) {
-		if p == "/zookeeper" {
-			return
-		}
-		data, stat, err := conn.Get(p)
-		if err != nil {
-			t.Fatalf("read %s: %v", p, err)
-		}
-		out = append(out, fmt.Sprintf("%s=%q v%d mzxid=%d", p, data, stat.Version, stat.Mzxid))
-		kids, _, err := conn.Children(p)
-		if err != nil {
-			t.Fatalf("children of %s: %v", p, err)
-		}
-		sort.Strings(kids)
-		for _, k := range kids {
-			walk(strings.TrimSuffix(p, "/") + "/" + k)
-		}
-	}
-	walk("/")
-	return out
-}
+func zkTree(t *testing.T, conn *zk.Conn) []string { return testenv.ZKTree(t, conn) }
 
 // zkGrepDir returns the first file under dir, outside Terraform's state and
 // working data, that contains s.

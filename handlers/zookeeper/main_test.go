@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -143,30 +142,8 @@ func (r *runner) teardown() error {
 // client is a plain ZooKeeper client, as the application would use; auth is
 // "" for an anonymous one.
 func client(t *testing.T, zkSrv *testenv.ZooKeeper, auth string) *zk.Conn {
-	t.Helper()
-	conn, _, err := zk.Connect([]string{zkSrv.Addr()}, 4*time.Second, zk.WithLogInfo(false), zk.WithLogger(discardLogger{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(conn.Close)
-	deadline := time.Now().Add(20 * time.Second)
-	for conn.State() != zk.StateHasSession {
-		if time.Now().After(deadline) {
-			t.Fatalf("no ZooKeeper session with %s", zkSrv.Addr())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if auth != "" {
-		if err := conn.AddAuth("digest", []byte(auth)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return conn
+	return testenv.ZKClient(t, zkSrv.Addr(), auth)
 }
-
-type discardLogger struct{}
-
-func (discardLogger) Printf(string, ...any) {}
 
 func get(t *testing.T, conn *zk.Conn, p string) (string, *zk.Stat) {
 	t.Helper()
@@ -186,33 +163,5 @@ func exists(t *testing.T, conn *zk.Conn, p string) bool {
 	return ok
 }
 
-// tree lists every znode outside /zookeeper with its data, version and ACL,
-// read with the application's credentials.
-func tree(t *testing.T, conn *zk.Conn) []string {
-	t.Helper()
-	var out []string
-	var walk func(p string)
-	walk = func(p string) {
-		if p == "/zookeeper" {
-			return
-		}
-		data, stat, err := conn.Get(p)
-		if errors.Is(err, zk.ErrNoNode) {
-			return
-		}
-		if err != nil {
-			t.Fatalf("read %s: %v", p, err)
-		}
-		out = append(out, fmt.Sprintf("%s=%q v%d mzxid=%d", p, data, stat.Version, stat.Mzxid))
-		kids, _, err := conn.Children(p)
-		if err != nil {
-			t.Fatalf("children of %s: %v", p, err)
-		}
-		sort.Strings(kids)
-		for _, k := range kids {
-			walk(strings.TrimSuffix(p, "/") + "/" + k)
-		}
-	}
-	walk("/")
-	return out
-}
+// tree lists every znode outside /zookeeper.
+func tree(t *testing.T, conn *zk.Conn) []string { return testenv.ZKTree(t, conn) }
