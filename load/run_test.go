@@ -3,6 +3,7 @@ package load_test
 import (
 	"context"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -138,7 +139,9 @@ func TestStallingTargetDoesNotSlowTheRate(t *testing.T) {
 	if during < 140 || during > 180 { // 0.8s at 200/s = 160
 		t.Errorf("%d requests arrived during the stall's middle 0.8s, want ~160: the rate slowed", during)
 	}
-	if rep.Total.Late > 4 {
+	// With a fixed pool ~190 of the stall's requests leave late (the next
+	// test); a growing pool keeps that to the few a busy machine delays.
+	if rep.Total.Late > 40 {
 		t.Errorf("%d requests left late although the pool could grow", rep.Total.Late)
 	}
 	if rep.Total.Latency.Max < 900 {
@@ -265,6 +268,7 @@ func TestHTTPSWithInsecureUsesHTTP2(t *testing.T) {
 		}
 	}))
 	srv.EnableHTTP2 = true
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes below are expected
 	srv.StartTLS()
 	defer srv.Close()
 	cfg := load.Config{Scenario: smsInbound(t), Target: srv.URL, Rate: pace.Spec{Rate: 100}, Requests: 20}
