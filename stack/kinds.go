@@ -202,6 +202,13 @@ type HandlerOutputs interface {
 	OutputNames(config json.RawMessage) []string
 }
 
+// HandlerVariables is implemented by handlers that read stack variables their
+// config does not reference (the aurora handler's default snapshot map), so
+// that changing such a variable changes the step's fingerprint and re-runs it.
+type HandlerVariables interface {
+	Variables(config json.RawMessage) []string
+}
+
 // ModuleInspector is implemented by step kinds that can read a module's declared
 // variables and outputs offline, so validation can check references to them.
 type ModuleInspector interface {

@@ -144,6 +144,15 @@ func (r *runner) fingerprint(ctx context.Context, s *Step) (fp, module string, e
 		var v any
 		_ = json.Unmarshal(hd.Config, &v)
 		all = append(all, v)
+		if h, ok := r.e.Registry.Handler(hd.Handler); ok {
+			if hv, ok := h.(HandlerVariables); ok {
+				for _, name := range hv.Variables(hd.Config) {
+					if _, defined := r.plan.Def.Variables[name]; defined {
+						all = append(all, "${var."+name+"}")
+					}
+				}
+			}
+		}
 	}
 	for _, v := range all {
 		findRefs(v, "", func(rf ref, _ string, err error) {

@@ -272,6 +272,17 @@ func TestAuroraStackEndToEnd(t *testing.T) {
 		t.Error("rerun-step --replace did not replace the cluster")
 	}
 
+	// Remapping the name in aurora_snapshots (which the handler's config does
+	// not reference) is a change too: up runs the step and refuses the switch.
+	remapped := filepath.Join(e.dir, "aurora-remapped.json")
+	def, _ := os.ReadFile(e.definition("empty"))
+	os.WriteFile(remapped, []byte(strings.Replace(string(def), `"empty": "e2e-empty"`, `"empty": "e2e-seeded"`, 1)), 0o644)
+	code, _, stderr = e.stack("up", remapped, "--name", "aur-min", "--profile", "minimal")
+	if code != 1 || !strings.Contains(stderr, "--replace") || !strings.Contains(stderr, "e2e-seeded") {
+		t.Errorf("up after remapping the snapshot name: exit %d, stderr:\n%s", code, stderr)
+	}
+	e.mustStack("up", e.definition("empty"), "--name", "aur-min", "--profile", "minimal")
+
 	// A missing snapshot fails the step with the fix; the stack resumes once fixed.
 	code, _, stderr = e.stack("up", e.definition("nosuch-snap"), "--name", "aur-miss")
 	if code != 1 || !strings.Contains(stderr, `"nosuch-snap"`) || !strings.Contains(stderr, "not found") {

@@ -92,6 +92,19 @@ func (h *Handler) OutputNames(json.RawMessage) []string {
 	return []string{"endpoint", "reader_endpoint", "port", "cluster_id"}
 }
 
+// Variables names the aurora_snapshots variable when the config has no
+// "snapshots" map of its own: the handler reads it, so the engine re-runs the
+// step when it changes.
+func (h *Handler) Variables(config json.RawMessage) []string {
+	var c struct {
+		Snapshots json.RawMessage `json:"snapshots"`
+	}
+	if json.Unmarshal(config, &c) == nil && c.Snapshots != nil {
+		return nil
+	}
+	return []string{SnapshotsVariable}
+}
+
 // Record is what the handler stores with the step: enough to resume, to show
 // progress from another machine and to tear down. Nothing in it is sensitive.
 type Record struct {
