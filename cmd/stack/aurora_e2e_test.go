@@ -1,12 +1,21 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -300,5 +309,105 @@ func TestAuroraStackEndToEnd(t *testing.T) {
 		if e.cluster(id) != nil || len(e.instanceClasses(id)) != 0 {
 			t.Errorf("%s: cluster or instances left after down", name)
 		}
+	}
+}
+
+// rdsProxy forwards the SDK's RDS calls to moto and counts restores. While
+// hold is set, it holds every DescribeDBClusters after a restore, so the
+// handler sits in its wait loop as it would during a 30-minute AWS restore
+// (moto finishes a restore at once).
+type rdsProxy struct {
+	moto     *httputil.ReverseProxy
+	hold     atomic.Bool
+	release  chan struct{}
+	restores atomic.Int64
+	held     atomic.Int64
+}
+
+func (p *rdsProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	form, _ := url.ParseQuery(string(body))
+	switch form.Get("Action") {
+	case "RestoreDBClusterFromSnapshot":
+		p.restores.Add(1)
+	case "DescribeDBClusters":
+		if p.hold.Load() && p.restores.Load() > 0 {
+			p.held.Add(1)
+			select {
+			case <-p.release:
+			case <-r.Context().Done():
+				return
+			}
+		}
+	}
+	p.moto.ServeHTTP(w, r)
+}
+
+// An up killed (SIGKILL) while the handler waits for the restored cluster
+// resumes waiting on the next up: the snapshot is restored once.
+func TestAuroraKilledWhileWaitingResumes(t *testing.T) {
+	e := newAuroraE2E(t)
+	var target *url.URL
+	for _, kv := range e.w.env {
+		if v, ok := strings.CutPrefix(kv, "AWS_ENDPOINT_URL_RDS="); ok {
+			target, _ = url.Parse(v)
+		}
+	}
+	p := &rdsProxy{moto: httputil.NewSingleHostReverseProxy(target), release: make(chan struct{})}
+	p.hold.Store(true)
+	srv := httptest.NewServer(p)
+	defer srv.Close()
+	defer func() {
+		if p.hold.Swap(false) {
+			close(p.release)
+		}
+	}()
+	env := []string{"AWS_ENDPOINT_URL_RDS=" + srv.URL}
+	def := e.definition("seeded")
+
+	c := e.w.cmd(t.Context(), env, "up", def, "--name", "aur-kill")
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var s statusJSON
+		if r := e.w.run("status", "aur-kill", "--output", "json"); r.code == 0 && json.Unmarshal([]byte(r.stdout), &s) == nil {
+			if st := s.Steps["db"]; p.held.Load() > 0 && st != nil && strings.Contains(st.Progress, "restoring cluster") {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the handler never reached its wait loop (restores %d, held %d)", p.restores.Load(), p.held.Load())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	_ = c.Process.Signal(syscall.SIGKILL)
+	_ = c.Wait()
+	id := aurora.ClusterID("aur-kill", "db")
+	created := *e.cluster(id).ClusterCreateTime
+
+	p.hold.Store(false)
+	close(p.release)
+	r := e.w.runEnv(env, "up", def, "--name", "aur-kill")
+	if r.code != 0 {
+		t.Fatalf("up after the kill: exit %d\n%s", r.code, r.stderr)
+	}
+	if n := p.restores.Load(); n != 1 {
+		t.Errorf("the snapshot was restored %d times, want once", n)
+	}
+	if !e.cluster(id).ClusterCreateTime.Equal(created) {
+		t.Error("the resumed up replaced the cluster the killed one restored")
+	}
+	if !strings.Contains(r.stderr+r.stdout, "adopting cluster "+id) {
+		t.Errorf("the resumed up does not say it adopted the cluster:\n%s", r.stderr)
+	}
+	if n := len(e.instanceClasses(id)); n != 1 {
+		t.Errorf("%d instances after resuming, want the minimal profile's 1", n)
+	}
+	e.mustStack("down", "aur-kill")
+	if e.cluster(id) != nil {
+		t.Error("cluster left after down")
 	}
 }
