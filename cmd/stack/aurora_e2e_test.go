@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/rds/types"
 
@@ -106,11 +105,7 @@ func newAuroraE2E(t *testing.T) *auroraE2E {
 	if err != nil {
 		testenv.Missing(t, err)
 	}
-	moto, err := testenv.StartMoto()
-	if err != nil {
-		testenv.Missing(t, err)
-	}
-	t.Cleanup(moto.Stop)
+	moto := sharedMoto(t)
 	dir := t.TempDir()
 	for name, src := range map[string]string{"dbnet": auroraNetModule, "app": auroraAppModule} {
 		d := filepath.Join(dir, "modules", name)
@@ -122,27 +117,7 @@ func newAuroraE2E(t *testing.T) *auroraE2E {
 		}
 	}
 	env := append(moto.Env(), "STACK_TERRAFORM="+tf, "CHECKPOINT_DISABLE=1")
-	e := &auroraE2E{t: t, w: newWorkstation(t, filepath.Join(dir, "state"), env...), dir: dir}
-	e.api = rds.NewFromConfig(aws.Config{
-		Region:       "us-east-1",
-		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
-		BaseEndpoint: aws.String(moto.Endpoint()),
-	})
-	ctx := context.Background()
-	if _, err := e.api.CreateDBCluster(ctx, &rds.CreateDBClusterInput{
-		DBClusterIdentifier: aws.String("fixtures"), Engine: aws.String("aurora-postgresql"),
-		MasterUsername: aws.String("fixtures"), MasterUserPassword: aws.String("not-a-secret-1"),
-	}); err != nil {
-		t.Fatal(err)
-	}
-	for _, id := range []string{"e2e-seeded", "e2e-empty"} {
-		if _, err := e.api.CreateDBClusterSnapshot(ctx, &rds.CreateDBClusterSnapshotInput{
-			DBClusterIdentifier: aws.String("fixtures"), DBClusterSnapshotIdentifier: aws.String(id),
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return e
+	return &auroraE2E{t: t, w: newWorkstation(t, filepath.Join(dir, "state"), env...), dir: dir, api: motoRDS(moto)}
 }
 
 // definition writes the stack definition restoring snapshot and returns its path.

@@ -22,20 +22,16 @@ import (
 )
 
 // The tests in this file share stacks between "workstations" (separate HOME
-// and cache, different USER) through one MinIO. Each test has its own server,
-// so one that stops it cannot disturb another.
+// and cache, different USER) through the package's MinIO, each test under its
+// own store prefix.
 
-// s3Prefix is the store prefix inside the test bucket.
-const s3Prefix = "team"
-
+// startS3 returns the package's MinIO and this test's store URL. Tests that
+// stop the server start it again; if one fails before it can, cleanup does.
 func startS3(t *testing.T) (*testenv.Minio, string) {
 	t.Helper()
-	m, err := testenv.StartMinio(t.TempDir())
-	if err != nil {
-		testenv.Missing(t, err)
-	}
-	t.Cleanup(func() { _ = m.Stop() })
-	return m, "s3://" + m.Bucket + "/" + s3Prefix
+	m := sharedMinio(t)
+	t.Cleanup(func() { _ = m.Start() }) // "already running" is the usual case
+	return m, "s3://" + m.Bucket + "/" + s3Prefix(t)
 }
 
 func s3Workstation(t *testing.T, m *testenv.Minio, state, user string, env ...string) *workstation {
@@ -51,7 +47,7 @@ func objects(t *testing.T, m *testenv.Minio, sub string) []string {
 	var keys []string
 	pages := s3.NewListObjectsV2Paginator(m.Client(), &s3.ListObjectsV2Input{
 		Bucket: aws.String(m.Bucket),
-		Prefix: aws.String(s3Prefix + "/" + sub),
+		Prefix: aws.String(s3Prefix(t) + "/" + sub),
 	})
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(context.Background())
@@ -59,17 +55,17 @@ func objects(t *testing.T, m *testenv.Minio, sub string) []string {
 			t.Fatal(err)
 		}
 		for _, o := range page.Contents {
-			keys = append(keys, strings.TrimPrefix(aws.ToString(o.Key), s3Prefix+"/"))
+			keys = append(keys, strings.TrimPrefix(aws.ToString(o.Key), s3Prefix(t)+"/"))
 		}
 	}
 	sort.Strings(keys)
 	return keys
 }
 
-func hasObject(m *testenv.Minio, sub string) bool {
+func hasObject(t *testing.T, m *testenv.Minio, sub string) bool {
 	_, err := m.Client().HeadObject(context.Background(), &s3.HeadObjectInput{
 		Bucket: aws.String(m.Bucket),
-		Key:    aws.String(s3Prefix + "/" + sub),
+		Key:    aws.String(s3Prefix(t) + "/" + sub),
 	}, func(o *s3.Options) { o.RetryMaxAttempts = 1 })
 	return err == nil
 }
@@ -270,7 +266,7 @@ func TestS3ConcurrentUp(t *testing.T) {
 	if n := appliesPerStep(t, applied); n["first"] != 1 || n["long"] != 1 || n["last"] != 1 {
 		t.Errorf("real applies per step = %v, want each once (B must find A's work done)", n)
 	}
-	if hasObject(m, "stacks/race/lease.json") {
+	if hasObject(t, m, "stacks/race/lease.json") {
 		t.Error("the lease is still there after both commands ended")
 	}
 	b.must("down", "race")
@@ -305,7 +301,7 @@ func TestS3KilledHolderLeaseExpires(t *testing.T) {
 	}
 	_ = up.Wait()
 	killed := time.Now()
-	if !hasObject(m, "tfstate/crash/long/terraform.tfstate.tflock") {
+	if !hasObject(t, m, "tfstate/crash/long/terraform.tfstate.tflock") {
 		t.Log("no Terraform lock left by the killed apply")
 	}
 

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+
+	"github.com/stack-tools/stack/internal/testenv"
+)
+
+// The package's tests share one MinIO and one moto_server, started by the
+// first test that needs them and stopped by TestMain. Tests keep apart by
+// stack name and, in S3, by store prefix.
+var (
+	serversMu sync.Mutex
+	minioSrv  *testenv.Minio
+	minioErr  error
+	motoSrv   *testenv.Moto
+	motoErr   error
+)
+
+// sharedMinio returns the package's MinIO. A test that stops it must start it
+// again; startS3 does so at cleanup in case the test failed first.
+func sharedMinio(t *testing.T) *testenv.Minio {
+	t.Helper()
+	serversMu.Lock()
+	defer serversMu.Unlock()
+	if minioSrv == nil && minioErr == nil {
+		var dir string
+		if dir, minioErr = os.MkdirTemp("", "stack-minio-"); minioErr == nil {
+			minioSrv, minioErr = testenv.StartMinio(dir)
+			m := minioSrv
+			serverStops = append(serverStops, func() {
+				if m != nil {
+					_ = m.Stop()
+				}
+				os.RemoveAll(dir)
+			})
+		}
+	}
+	if minioErr != nil {
+		testenv.Missing(t, minioErr)
+	}
+	return minioSrv
+}
+
+// sharedMoto returns the package's moto_server, with the fixture cluster and
+// the snapshots e2e-seeded and e2e-empty the Aurora tests restore.
+func sharedMoto(t *testing.T) *testenv.Moto {
+	t.Helper()
+	serversMu.Lock()
+	defer serversMu.Unlock()
+	if motoSrv == nil && motoErr == nil {
+		motoSrv, motoErr = testenv.StartMoto()
+		if motoErr == nil {
+			serverStops = append(serverStops, motoSrv.Stop)
+			motoErr = seedSnapshots(motoRDS(motoSrv))
+		}
+	}
+	if motoErr != nil {
+		testenv.Missing(t, motoErr)
+	}
+	return motoSrv
+}
+
+// motoRDS is the tests' own RDS client, for setup and checks.
+func motoRDS(m *testenv.Moto) *rds.Client {
+	return rds.NewFromConfig(aws.Config{
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
+		BaseEndpoint: aws.String(m.Endpoint()),
+	})
+}
+
+func seedSnapshots(api *rds.Client) error {
+	ctx := context.Background()
+	if _, err := api.CreateDBCluster(ctx, &rds.CreateDBClusterInput{
+		DBClusterIdentifier: aws.String("fixtures"), Engine: aws.String("aurora-postgresql"),
+		MasterUsername: aws.String("fixtures"), MasterUserPassword: aws.String("not-a-secret-1"),
+	}); err != nil {
+		return err
+	}
+	for _, id := range []string{"e2e-seeded", "e2e-empty"} {
+		if _, err := api.CreateDBClusterSnapshot(ctx, &rds.CreateDBClusterSnapshotInput{
+			DBClusterIdentifier: aws.String("fixtures"), DBClusterSnapshotIdentifier: aws.String(id),
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var notPrefixChars = regexp.MustCompile(`[^a-z0-9]+`)
+
+// s3Prefix is the test's own store prefix in the shared bucket.
+func s3Prefix(t *testing.T) string {
+	return strings.Trim(notPrefixChars.ReplaceAllString(strings.ToLower(t.Name()), "-"), "-")
+}
