@@ -35,6 +35,13 @@ func (e *Engine) Down(ctx context.Context, name string) error {
 	if err := w.update(ctx, func(r *Record) { r.Status, r.Command = StatusDestroying, "down" }); err != nil {
 		return err
 	}
+	// Steps an unfinished `up --prune` dropped go first: the rest no longer uses them.
+	if names := rec.retired(plan); len(names) > 0 {
+		if err := e.destroyRetired(ctx, w, names); err != nil {
+			_ = w.update(ctx, func(r *Record) { r.Status = StatusFailed })
+			return err
+		}
+	}
 	r := &runner{e: e, plan: plan, w: w, live: map[string]Outputs{}}
 	failed := schedule(ctx, plan.Steps, e.parallelism(), func(s *Step) []string { return plan.Dependents[s.Name] }, func(ctx context.Context, s *Step) error {
 		return r.destroyStep(ctx, s)

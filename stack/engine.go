@@ -36,6 +36,9 @@ type UpOptions struct {
 	Profile string
 	Only    []string
 	Skip    []string
+	// Prune destroys the applied steps the definition no longer has, once the
+	// rest of the stack is up. Without it such a definition is refused.
+	Prune bool
 }
 
 // RunError says which steps failed. The stack's state records each error.
@@ -111,17 +114,20 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
 		rec = &Record{Name: name, CreatedBy: Me(), CreatedAt: time.Now().UTC(), Steps: map[string]*StepState{}}
 	}
 	// A step that exists in the stack but not in the definition would never be
-	// torn down: refuse rather than orphan its resources.
-	var orphans []string
-	for n, st := range rec.Steps {
-		if _, ok := plan.ByName[n]; !ok && st.Status != StatusPending && st.Status != StatusDestroyed {
-			orphans = append(orphans, n)
-		}
-	}
-	if len(orphans) > 0 {
+	// torn down: --prune destroys it after the rest is up; without it, refuse.
+	orphans := rec.retired(plan)
+	if len(orphans) > 0 && !opts.Prune {
 		return &InvalidError{Problems: []Problem{{File: opts.Def.File, Path: "steps", Msg: fmt.Sprintf(
-			"stack %q has step(s) %s applied, but this definition does not have them; put them back, or run `stack down %s` first so their resources are destroyed",
-			name, strings.Join(sortStrings(orphans), ", "), name)}}}
+			"stack %q has step(s) %s applied, but this definition does not have them; put them back, or run `stack up %s --prune` to destroy them once the rest is up",
+			name, strings.Join(orphans, ", "), opts.Def.File)}}}
+	}
+	retired := rec.Retired
+	if len(orphans) == 0 {
+		retired = nil
+	} else if retired == nil {
+		retired = &Retired{Definition: rec.Definition, Source: rec.Source, Dir: rec.Dir, Profile: rec.Profile}
+	} else if err := e.retiredCovers(ctx, rec, orphans); err != nil {
+		return err
 	}
 	w := &recordWriter{st: e.Store, name: name, who: Me(), rec: rec, version: ver}
 	src, _ := filepath.Abs(opts.Def.File)
@@ -135,10 +141,87 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
 				r.Steps[s.Name] = &StepState{Status: StatusPending, Kind: s.Kind}
 			}
 		}
+		r.Retired = retired
 	}); err != nil {
 		return err
 	}
-	return e.apply(ctx, plan, w, lease, plan.Selected, nil, false)
+	if err := e.apply(ctx, plan, w, lease, plan.Selected, nil, false); err != nil {
+		return err
+	}
+	if len(orphans) == 0 {
+		return nil
+	}
+	if err := e.destroyRetired(ctx, w, orphans); err != nil {
+		_ = w.update(ctx, func(r *Record) { r.Status = StatusFailed })
+		return err
+	}
+	return nil
+}
+
+// retiredCovers checks that steps dropped now were in the definition an
+// unfinished prune kept, the only one their destroy can be planned from.
+func (e *Engine) retiredCovers(ctx context.Context, rec *Record, orphans []string) error {
+	old, err := e.retiredPlan(ctx, rec)
+	if err != nil {
+		return err
+	}
+	for _, n := range orphans {
+		if _, ok := old.ByName[n]; !ok {
+			return fmt.Errorf("stack %q: step %s was dropped while an earlier prune is unfinished; first run `stack up --prune` with the definition the stack was last brought up with (%s), then drop %s", rec.Name, n, rec.Source, n)
+		}
+	}
+	return nil
+}
+
+// destroyRetired destroys steps the definition dropped, planned from the
+// definition they were applied with, dependents first, then forgets them.
+func (e *Engine) destroyRetired(ctx context.Context, w *recordWriter, names []string) error {
+	plan, err := e.retiredPlan(ctx, w.rec)
+	if err != nil {
+		return err
+	}
+	drop := map[string]bool{}
+	for _, n := range names {
+		drop[n] = true
+	}
+	var steps []*Step
+	for _, s := range plan.Steps {
+		if drop[s.Name] {
+			steps = append(steps, s)
+		}
+	}
+	r := &runner{e: e, plan: plan, w: w, live: map[string]Outputs{}}
+	dependents := func(s *Step) []string {
+		var ds []string
+		for _, d := range plan.Dependents[s.Name] {
+			if drop[d] {
+				ds = append(ds, d)
+			}
+		}
+		return ds
+	}
+	if failed := schedule(ctx, steps, e.parallelism(), dependents, r.destroyStep); len(failed) > 0 {
+		return &RunError{Stack: w.name, Failed: failed}
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("stack %q: interrupted while destroying dropped steps; run the command again to finish: %w", w.name, err)
+	}
+	if err := w.update(ctx, func(r *Record) {
+		for n := range drop {
+			delete(r.Steps, n)
+		}
+		r.Retired = nil
+	}); err != nil {
+		return err
+	}
+	// Their logs and artifacts go too; what is left here, down removes.
+	for n := range drop {
+		keys, _ := e.Store.List(ctx, artifactPrefix(w.name, n))
+		for _, k := range append(keys, logKey(w.name, n)) {
+			_ = e.Store.Delete(ctx, k, AnyVersion)
+		}
+	}
+	return nil
 }
 
 // RerunOptions are the inputs of RerunStep.
@@ -188,13 +271,28 @@ func (e *Engine) RerunStep(ctx context.Context, name, step string, opts RerunOpt
 
 // storedPlan re-reads the definition stored with a stack.
 func (e *Engine) storedPlan(ctx context.Context, rec *Record) (*Plan, error) {
-	def, err := ParseDefinition(rec.Source, rec.Dir, rec.Definition)
+	return e.planOf(ctx, rec, rec.Definition, rec.Source, rec.Dir,
+		PlanOptions{Profile: rec.Profile, Only: rec.Only, Skip: rec.Skip, Applied: rec.applied})
+}
+
+// retiredPlan re-reads the definition dropped steps were last applied with.
+func (e *Engine) retiredPlan(ctx context.Context, rec *Record) (*Plan, error) {
+	rt := rec.Retired
+	if rt == nil {
+		return nil, fmt.Errorf("stack %q has steps its definition dropped but no record of the definition they came from; put them back in the definition and run `stack down %s`", rec.Name, rec.Name)
+	}
+	return e.planOf(ctx, rec, rt.Definition, rt.Source, rt.Dir, PlanOptions{Profile: rt.Profile, Applied: rec.applied})
+}
+
+func (e *Engine) planOf(ctx context.Context, rec *Record, raw json.RawMessage, source, dir string, opts PlanOptions) (*Plan, error) {
+	def, err := ParseDefinition(source, dir, raw)
 	if err != nil {
 		return nil, fmt.Errorf("the definition stored with stack %q no longer parses: %w", rec.Name, err)
 	}
-	plan, err := NewPlan(def, e.Registry, PlanOptions{Profile: rec.Profile, Only: rec.Only, Skip: rec.Skip, Applied: rec.applied, ModuleDir: e.moduleFallback(ctx, rec)})
+	opts.ModuleDir = e.moduleFallback(ctx, rec)
+	plan, err := NewPlan(def, e.Registry, opts)
 	if err != nil {
-		return nil, fmt.Errorf("stack %q was created from %s, which is not valid on this workstation (are the modules checked out at %s?): %w", rec.Name, rec.Source, rec.Dir, err)
+		return nil, fmt.Errorf("stack %q was created from %s, which is not valid on this workstation (are the modules checked out at %s?): %w", rec.Name, source, dir, err)
 	}
 	return plan, nil
 }

@@ -23,6 +23,8 @@ type recorder struct {
 	seen      map[string]any // step -> resolved "value"
 	torndown  []string
 	skipSteps map[string]bool
+	// failTeardown makes the teardown of these steps fail.
+	failTeardown map[string]bool
 }
 
 func (h *recorder) Validate(cfg json.RawMessage) error {
@@ -52,6 +54,9 @@ func (h *recorder) Run(ctx context.Context, run *stack.HandlerRun) (stack.Handle
 func (h *recorder) Teardown(ctx context.Context, run *stack.HandlerRun, record json.RawMessage) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.failTeardown[run.Step] {
+		return errors.New("teardown refused by the test")
+	}
 	h.torndown = append(h.torndown, run.Step)
 	return nil
 }
@@ -429,11 +434,100 @@ func TestUpRefusesToOrphanAppliedSteps(t *testing.T) {
 	}
 	smaller := writeDef(t, dir, fmt.Sprintf(`{"name":"t7","steps":[{"name":"a","module":%q,"vars":{"value":"A"}}]}`, mod))
 	err := h.e.Up(ctx, stack.UpOptions{Def: smaller})
-	if !stack.IsInvalid(err) || !strings.Contains(err.Error(), `step(s) b applied`) || !strings.Contains(err.Error(), "stack down t7") {
+	if !stack.IsInvalid(err) || !strings.Contains(err.Error(), `step(s) b applied`) || !strings.Contains(err.Error(), "stack.json --prune") {
 		t.Fatalf("want a refusal naming b and the fix, got %v", err)
 	}
 	if err := h.e.Down(ctx, "t7"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// pruneFixture brings up a -> b -> c, where b has a handler, and returns a
+// definition that drops b and no longer feeds c from it.
+func pruneFixture(t *testing.T, name string) (*harness, *stack.Definition) {
+	t.Helper()
+	dir := t.TempDir()
+	h := newHarness(t, filepath.Join(dir, "state"))
+	mod := copyModule(t, "echo", dir)
+	full := writeDef(t, dir, fmt.Sprintf(`{"name":%q,"steps":[
+	 {"name":"a","module":%q,"vars":{"value":"A"}},
+	 {"name":"b","module":%q,"vars":{"value":"${steps.a.outputs.value}-b"},"on_complete":[{"handler":"record","value":"${outputs.value}"}]},
+	 {"name":"c","module":%q,"vars":{"value":"${steps.b.outputs.value}-c"}}]}`, name, mod, mod, mod))
+	if err := h.e.Up(context.Background(), stack.UpOptions{Def: full}); err != nil {
+		t.Fatal(err)
+	}
+	h.reset()
+	return h, writeDef(t, dir, fmt.Sprintf(`{"name":%q,"steps":[
+	 {"name":"a","module":%q,"vars":{"value":"A"}},
+	 {"name":"c","module":%q,"vars":{"value":"C"}}]}`, name, mod, mod))
+}
+
+// --prune brings the rest up first (c stops using b), then destroys the
+// dropped step, handlers included, from the definition it was applied with.
+func TestUpPruneDestroysDroppedSteps(t *testing.T) {
+	ctx := context.Background()
+	h, smaller := pruneFixture(t, "t8")
+	if err := h.e.Up(ctx, stack.UpOptions{Def: smaller, Prune: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := sorted(h.ran(stack.EventApplied)); got != "c" {
+		t.Errorf("applied %q, want only c, whose input changed", got)
+	}
+	if got := sorted(h.ran(stack.EventDestroyed)); got != "b" {
+		t.Errorf("destroyed %q, want b", got)
+	}
+	if got := sorted(h.rec.torndown); got != "b" {
+		t.Errorf("handlers torn down for %q, want b", got)
+	}
+	rec, err := h.e.Status(ctx, "t8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Steps["b"] != nil || rec.Retired != nil || rec.Status != stack.StatusApplied {
+		t.Errorf("after the prune: step b %+v, retired %v, status %s; want b forgotten", rec.Steps["b"], rec.Retired != nil, rec.Status)
+	}
+	if keys, _ := h.store.List(ctx, "stacks/t8/logs/"); strings.Join(keys, ",") != "stacks/t8/logs/a.log,stacks/t8/logs/c.log" {
+		t.Errorf("stored logs after the prune: %v, want a's and c's", keys)
+	}
+	h.reset()
+	if err := h.e.Up(ctx, stack.UpOptions{Def: smaller}); err != nil {
+		t.Fatalf("up after the prune: %v", err)
+	}
+	if got := h.ran(stack.EventApplied); len(got) != 0 {
+		t.Errorf("up after the prune applied %v, want nothing", got)
+	}
+	if err := h.e.Down(ctx, "t8"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A prune that fails keeps the dropped step and the definition it came from:
+// up without --prune is still refused, and down destroys it with the rest.
+func TestFailedPruneIsFinishedByDown(t *testing.T) {
+	ctx := context.Background()
+	h, smaller := pruneFixture(t, "t9")
+	h.rec.failTeardown = map[string]bool{"b": true}
+	err := h.e.Up(ctx, stack.UpOptions{Def: smaller, Prune: true})
+	if err == nil || !strings.Contains(err.Error(), "teardown refused") {
+		t.Fatalf("up --prune with a failing teardown: %v", err)
+	}
+	rec, _ := h.e.Status(ctx, "t9")
+	if rec.Steps["b"] == nil || rec.Retired == nil {
+		t.Fatalf("after the failed prune: step b %v, retired %v; want both kept", rec.Steps["b"], rec.Retired != nil)
+	}
+	if err := h.e.Up(ctx, stack.UpOptions{Def: smaller}); !stack.IsInvalid(err) || !strings.Contains(err.Error(), "--prune") {
+		t.Errorf("up without --prune after a failed prune: %v", err)
+	}
+	h.rec.failTeardown = nil
+	h.reset()
+	if err := h.e.Down(ctx, "t9"); err != nil {
+		t.Fatal(err)
+	}
+	if got := sorted(h.ran(stack.EventDestroyed)); got != "a,b,c" {
+		t.Errorf("down destroyed %q, want a,b,c", got)
+	}
+	if _, err := h.e.Status(ctx, "t9"); !errors.Is(err, stack.ErrNoStack) {
+		t.Errorf("status after down: %v, want no such stack", err)
 	}
 }
 

@@ -38,6 +38,29 @@ type Record struct {
 	Status     string                `json:"status"`
 	Command    string                `json:"last_command"`
 	Steps      map[string]*StepState `json:"steps"`
+	// Retired is the definition that steps dropped from Definition were last
+	// applied with, kept until `up --prune` or `down` has destroyed them.
+	Retired *Retired `json:"retired,omitempty"`
+}
+
+// Retired is what planning the destroy of dropped steps needs.
+type Retired struct {
+	Definition json.RawMessage `json:"definition"`
+	Source     string          `json:"source"`
+	Dir        string          `json:"dir"`
+	Profile    string          `json:"profile,omitempty"`
+}
+
+// retired lists the steps the record holds that plan does not have and that
+// still exist (applied, failed or interrupted), in name order.
+func (r *Record) retired(plan *Plan) []string {
+	var names []string
+	for n, st := range r.Steps {
+		if _, ok := plan.ByName[n]; !ok && st.Status != StatusPending && st.Status != StatusDestroyed {
+			names = append(names, n)
+		}
+	}
+	return sortStrings(names)
 }
 
 // StepState is one step's stored state.
@@ -79,12 +102,13 @@ func (r *Record) applied(step string) bool {
 	return st != nil && st.Status == StatusApplied
 }
 
-func stackPrefix(name string) string  { return path.Join("stacks", name) + "/" }
-func recordKey(name string) string    { return path.Join("stacks", name, "stack.json") }
-func leaseKey(name string) string     { return path.Join("stacks", name, "lease.json") }
-func logKey(name, step string) string { return path.Join("stacks", name, "logs", step+".log") }
-func artifactKey(name, step, f string) string {
-	return path.Join("stacks", name, "artifacts", step, f)
+func stackPrefix(name string) string          { return path.Join("stacks", name) + "/" }
+func recordKey(name string) string            { return path.Join("stacks", name, "stack.json") }
+func leaseKey(name string) string             { return path.Join("stacks", name, "lease.json") }
+func logKey(name, step string) string         { return path.Join("stacks", name, "logs", step+".log") }
+func artifactKey(name, step, f string) string { return artifactPrefix(name, step) + f }
+func artifactPrefix(name, step string) string {
+	return path.Join("stacks", name, "artifacts", step) + "/"
 }
 
 // ErrNoStack is returned for a stack the store does not have.

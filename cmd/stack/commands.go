@@ -18,6 +18,7 @@ type upOptions struct {
 	name        string
 	profile     string
 	only, skip  []string
+	prune       bool
 	parallelism int
 	lockTimeout time.Duration
 }
@@ -28,7 +29,10 @@ func newUpCmd(g *globalOptions) *cobra.Command {
 		Use:   "up FILE",
 		Short: "Bring a stack up, or bring it up to date",
 		Long: `Validate the definition, then apply every step whose inputs changed or that has
-not finished, in dependency order and in parallel. Unchanged steps are skipped.`,
+not finished, in dependency order and in parallel. Unchanged steps are skipped.
+
+A definition that drops a step the stack has applied is refused, unless --prune
+is given: then the dropped steps are destroyed once the rest is up.`,
 		Example: "  stack up stacks/demo.json --name bfcm --profile minimal",
 		Args:    exactArgs(1, "FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -45,7 +49,7 @@ not finished, in dependency order and in parallel. Unchanged steps are skipped.`
 			}
 			start := time.Now()
 			err = g.mutate(cmd, o.lockTimeout, o.parallelism, func(e *stack.Engine) error {
-				return e.Up(cmd.Context(), stack.UpOptions{Def: def, Name: name, Profile: o.profile, Only: o.only, Skip: o.skip})
+				return e.Up(cmd.Context(), stack.UpOptions{Def: def, Name: name, Profile: o.profile, Only: o.only, Skip: o.skip, Prune: o.prune})
 			})
 			if err != nil {
 				return err
@@ -60,6 +64,7 @@ not finished, in dependency order and in parallel. Unchanged steps are skipped.`
 	f.StringVar(&o.profile, "profile", "", "profile to apply to each step, e.g. minimal or production")
 	f.StringSliceVar(&o.only, "only", nil, "run only these steps (comma-separated)")
 	f.StringSliceVar(&o.skip, "skip", nil, "leave these steps out (comma-separated)")
+	f.BoolVar(&o.prune, "prune", false, "destroy applied steps the definition no longer has, once the rest is up")
 	f.IntVar(&o.parallelism, "parallelism", 4, "how many steps may run at once; 1 follows the definition's order")
 	f.DurationVar(&o.lockTimeout, "lock-timeout", 0, "wait this long for another command holding the stack's lock (default: fail at once)")
 	return cmd
