@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/stack-tools/stack/internal/testenv"
 	"github.com/stack-tools/stack/stack"
 	"github.com/stack-tools/stack/stack/localstore"
 	"github.com/stack-tools/stack/steps/terraform"
@@ -267,6 +268,7 @@ func TestSensitiveOutputsStayOffDisk(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	stateDir := filepath.Join(dir, "state")
+	args := recordTerraformArgs(t)
 	h := newHarness(t, stateDir)
 	mod := copyModule(t, "echo", dir)
 	def := writeDef(t, dir, fmt.Sprintf(`{"name":"t3","steps":[
@@ -297,6 +299,30 @@ func TestSensitiveOutputsStayOffDisk(t *testing.T) {
 	if err := h2.e.Down(ctx, "t3"); err != nil {
 		t.Fatal(err)
 	}
+	// Command lines are visible to every user of the machine (ps).
+	argv, _ := os.ReadFile(args)
+	if strings.Contains(string(argv), "hunter2-A") || !strings.Contains(string(argv), "-var-file=") {
+		t.Errorf("Terraform's command lines hold the sensitive value, or no -var-file:\n%s", argv)
+	}
+}
+
+// recordTerraformArgs puts a wrapper in front of terraform (via
+// STACK_TERRAFORM) that appends each command line to the returned file.
+func recordTerraformArgs(t *testing.T) string {
+	t.Helper()
+	real, err := testenv.FindBinary("terraform", "STACK_TERRAFORM")
+	if err != nil {
+		testenv.Missing(t, err)
+	}
+	dir := t.TempDir()
+	args := filepath.Join(dir, "args")
+	wrapper := filepath.Join(dir, "terraform")
+	script := fmt.Sprintf("#!/bin/sh\nprintf '%%s\\n' \"$*\" >> %q\nexec %q \"$@\"\n", args, real)
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("STACK_TERRAFORM", wrapper)
+	return args
 }
 
 // assertNotInFiles fails if secret appears in any file under dirs, except

@@ -296,20 +296,19 @@ func (s *session) selectWorkspace(ctx context.Context, create bool) (bool, error
 	return true, nil
 }
 
-func (s *session) varOptions() []string {
-	var out []string
+// secrets starts serving the step's sensitive variables for a -var-file; the
+// caller closes it. It is nil when the step has none.
+func (s *session) secrets() (*secretPipe, error) {
+	vars := map[string]any{}
 	for name, v := range s.run.Vars {
-		if !s.run.SensitiveVars[name] {
-			continue
+		if s.run.SensitiveVars[name] {
+			vars[name] = v
 		}
-		val, ok := v.(string)
-		if !ok {
-			b, _ := json.Marshal(v)
-			val = string(b)
-		}
-		out = append(out, name+"="+val)
 	}
-	return out
+	if len(vars) == 0 {
+		return nil, nil
+	}
+	return serveSecrets(s.run.WorkDir, vars)
 }
 
 // Apply applies the module and returns its outputs.
@@ -324,12 +323,17 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 	if err := s.pushErroredState(ctx); err != nil {
 		return nil, err
 	}
+	secrets, err := s.secrets()
+	if err != nil {
+		return nil, err
+	}
+	defer secrets.close()
 	run.Progress("terraform apply")
 	var streamed map[string]streamedOutput
 	err = s.retryLocked(ctx, func() error {
 		var opts []tfexec.ApplyOption
-		for _, v := range s.varOptions() {
-			opts = append(opts, tfexec.Var(v))
+		if secrets != nil {
+			opts = append(opts, tfexec.VarFile(secrets.path))
 		}
 		return s.stream(func(w io.Writer) error {
 			err := s.tf.ApplyJSON(ctx, w, opts...)
@@ -390,14 +394,19 @@ func (k *Kind) Destroy(ctx context.Context, run *stack.StepRun) error {
 		if err := s.pushErroredState(ctx); err != nil {
 			return err
 		}
+		secrets, err := s.secrets()
+		if err != nil {
+			return err
+		}
 		run.Progress("terraform destroy")
 		err = s.retryLocked(ctx, func() error {
 			var opts []tfexec.DestroyOption
-			for _, v := range s.varOptions() {
-				opts = append(opts, tfexec.Var(v))
+			if secrets != nil {
+				opts = append(opts, tfexec.VarFile(secrets.path))
 			}
 			return s.stream(func(w io.Writer) error { return s.tf.DestroyJSON(ctx, w, opts...) })
 		})
+		secrets.close()
 		if err != nil {
 			return err
 		}
