@@ -36,7 +36,7 @@ func (e *Engine) Down(ctx context.Context, name string) error {
 		return err
 	}
 	// Steps an unfinished `up --prune` dropped go first: the rest no longer uses them.
-	if names := rec.retired(plan); len(names) > 0 {
+	if names := rec.dropped(plan); len(names) > 0 {
 		if err := e.destroyRetired(ctx, w, names); err != nil {
 			_ = w.update(ctx, func(r *Record) { r.Status = StatusFailed })
 			return err

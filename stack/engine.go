@@ -115,7 +115,7 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
 	}
 	// A step that exists in the stack but not in the definition would never be
 	// torn down: --prune destroys it after the rest is up; without it, refuse.
-	orphans := rec.retired(plan)
+	orphans := rec.dropped(plan)
 	if len(orphans) > 0 && !opts.Prune {
 		return &InvalidError{Problems: []Problem{{File: opts.Def.File, Path: "steps", Msg: fmt.Sprintf(
 			"stack %q has step(s) %s applied, but this definition does not have them; put them back, or run `stack up %s --prune` to destroy them once the rest is up",

@@ -51,9 +51,9 @@ type Retired struct {
 	Profile    string          `json:"profile,omitempty"`
 }
 
-// retired lists the steps the record holds that plan does not have and that
+// dropped lists the steps the record holds that plan does not have and that
 // still exist (applied, failed or interrupted), in name order.
-func (r *Record) retired(plan *Plan) []string {
+func (r *Record) dropped(plan *Plan) []string {
 	var names []string
 	for n, st := range r.Steps {
 		if _, ok := plan.ByName[n]; !ok && st.Status != StatusPending && st.Status != StatusDestroyed {
