@@ -19,55 +19,50 @@ import (
 // first test that needs them and stopped by TestMain. Tests keep apart by
 // stack name and, in S3, by store prefix.
 var (
-	serversMu sync.Mutex
-	minioSrv  *testenv.Minio
-	minioErr  error
-	motoSrv   *testenv.Moto
-	motoErr   error
+	startMinio = sync.OnceValues(func() (*testenv.Minio, error) {
+		dir, err := os.MkdirTemp("", "stack-minio-")
+		if err != nil {
+			return nil, err
+		}
+		m, err := testenv.StartMinio(dir)
+		serverStops = append(serverStops, func() {
+			if m != nil {
+				_ = m.Stop()
+			}
+			os.RemoveAll(dir)
+		})
+		return m, err
+	})
+	startMoto = sync.OnceValues(func() (*testenv.Moto, error) {
+		m, err := testenv.StartMoto()
+		if err != nil {
+			return nil, err
+		}
+		serverStops = append(serverStops, m.Stop)
+		return m, seedSnapshots(motoRDS(m))
+	})
 )
 
 // sharedMinio returns the package's MinIO. A test that stops it must start it
 // again; startS3 does so at cleanup in case the test failed first.
 func sharedMinio(t *testing.T) *testenv.Minio {
 	t.Helper()
-	serversMu.Lock()
-	defer serversMu.Unlock()
-	if minioSrv == nil && minioErr == nil {
-		var dir string
-		if dir, minioErr = os.MkdirTemp("", "stack-minio-"); minioErr == nil {
-			minioSrv, minioErr = testenv.StartMinio(dir)
-			m := minioSrv
-			serverStops = append(serverStops, func() {
-				if m != nil {
-					_ = m.Stop()
-				}
-				os.RemoveAll(dir)
-			})
-		}
+	m, err := startMinio()
+	if err != nil {
+		testenv.Missing(t, err)
 	}
-	if minioErr != nil {
-		testenv.Missing(t, minioErr)
-	}
-	return minioSrv
+	return m
 }
 
 // sharedMoto returns the package's moto_server, with the fixture cluster and
 // the snapshots e2e-seeded and e2e-empty the Aurora tests restore.
 func sharedMoto(t *testing.T) *testenv.Moto {
 	t.Helper()
-	serversMu.Lock()
-	defer serversMu.Unlock()
-	if motoSrv == nil && motoErr == nil {
-		motoSrv, motoErr = testenv.StartMoto()
-		if motoErr == nil {
-			serverStops = append(serverStops, motoSrv.Stop)
-			motoErr = seedSnapshots(motoRDS(motoSrv))
-		}
+	m, err := startMoto()
+	if err != nil {
+		testenv.Missing(t, err)
 	}
-	if motoErr != nil {
-		testenv.Missing(t, motoErr)
-	}
-	return motoSrv
+	return m
 }
 
 // motoRDS is the tests' own RDS client, for setup and checks.
