@@ -38,7 +38,6 @@ func (e *Engine) Down(ctx context.Context, name string) error {
 	// Steps an unfinished `up --prune` dropped go first: the rest no longer uses them.
 	if names := rec.dropped(plan); len(names) > 0 {
 		if err := e.destroyRetired(ctx, w, names); err != nil {
-			_ = w.update(ctx, func(r *Record) { r.Status = StatusFailed })
 			return err
 		}
 	}

@@ -151,11 +151,7 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
 	if len(orphans) == 0 {
 		return nil
 	}
-	if err := e.destroyRetired(ctx, w, orphans); err != nil {
-		_ = w.update(ctx, func(r *Record) { r.Status = StatusFailed })
-		return err
-	}
-	return nil
+	return e.destroyRetired(ctx, w, orphans)
 }
 
 // retiredCovers checks that steps dropped now were in the definition an
@@ -174,8 +170,17 @@ func (e *Engine) retiredCovers(ctx context.Context, rec *Record, orphans []strin
 }
 
 // destroyRetired destroys steps the definition dropped, planned from the
-// definition they were applied with, dependents first, then forgets them.
+// definition they were applied with, dependents first, then forgets them. If
+// that fails, the stack is marked failed.
 func (e *Engine) destroyRetired(ctx context.Context, w *recordWriter, names []string) error {
+	if err := e.destroyDropped(ctx, w, names); err != nil {
+		_ = w.update(ctx, func(r *Record) { r.Status = StatusFailed })
+		return err
+	}
+	return nil
+}
+
+func (e *Engine) destroyDropped(ctx context.Context, w *recordWriter, names []string) error {
 	plan, err := e.retiredPlan(ctx, w.rec)
 	if err != nil {
 		return err

@@ -93,10 +93,11 @@ const auroraStack = `{
 
 // auroraE2E runs the stack binary against moto and terraform.
 type auroraE2E struct {
-	t   *testing.T
-	w   *workstation
-	dir string
-	api *rds.Client
+	t    *testing.T
+	w    *workstation
+	dir  string
+	api  *rds.Client
+	moto *testenv.Moto
 }
 
 func newAuroraE2E(t *testing.T) *auroraE2E {
@@ -117,7 +118,7 @@ func newAuroraE2E(t *testing.T) *auroraE2E {
 		}
 	}
 	env := append(moto.Env(), "STACK_TERRAFORM="+tf, "CHECKPOINT_DISABLE=1")
-	return &auroraE2E{t: t, w: newWorkstation(t, filepath.Join(dir, "state"), env...), dir: dir, api: motoRDS(moto)}
+	return &auroraE2E{t: t, w: newWorkstation(t, filepath.Join(dir, "state"), env...), dir: dir, api: motoRDS(moto), moto: moto}
 }
 
 // definition writes the stack definition restoring snapshot and returns its path.
@@ -323,12 +324,7 @@ func (p *rdsProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // resumes waiting on the next up: the snapshot is restored once.
 func TestAuroraKilledWhileWaitingResumes(t *testing.T) {
 	e := newAuroraE2E(t)
-	var target *url.URL
-	for _, kv := range e.w.env {
-		if v, ok := strings.CutPrefix(kv, "AWS_ENDPOINT_URL_RDS="); ok {
-			target, _ = url.Parse(v)
-		}
-	}
+	target, _ := url.Parse(e.moto.Endpoint())
 	p := &rdsProxy{moto: httputil.NewSingleHostReverseProxy(target), release: make(chan struct{})}
 	p.hold.Store(true)
 	srv := httptest.NewServer(p)
