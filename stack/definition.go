@@ -23,6 +23,8 @@ type Definition struct {
 	Dir  string
 	// Raw is the file as given, stored with the stack so any workstation can re-read it.
 	Raw []byte
+	// TTL is the default time to live of stacks made from it ("" for none).
+	TTL string
 }
 
 // StepDef is one step as written, before a profile is applied.
@@ -126,9 +128,13 @@ func ParseDefinition(file, dir string, raw []byte) (*Definition, error) {
 		return nil, err
 	}
 	def := &Definition{File: file, Dir: dir, Raw: raw}
-	p.fields(top, "", "name", "description", "variables", "steps")
+	p.fields(top, "", "name", "description", "ttl", "variables", "steps")
 	p.str(top, "", "name", &def.Name, true)
 	p.str(top, "", "description", &def.Description, false)
+	p.str(top, "", "ttl", &def.TTL, false)
+	if _, err := ParseTTL(def.TTL); err != nil {
+		p.add("ttl", "%v", err)
+	}
 	if v, ok := top["variables"]; ok {
 		p.decodeInto(v, &def.Variables, "variables")
 	}

@@ -13,6 +13,12 @@ import (
 // own destroy. When every step is gone the stack's record, logs and Terraform
 // state are deleted.
 func (e *Engine) Down(ctx context.Context, name string) error {
+	return e.down(ctx, name, nil)
+}
+
+// down tears a stack down; check, if set, may refuse once the lease is held
+// and the record read (reap makes sure the stack is still expired).
+func (e *Engine) down(ctx context.Context, name string, check func(*Record) error) error {
 	lease, err := acquireLease(ctx, e.Store, name, "down", e.ttl(), e.LockTimeout)
 	if err != nil {
 		return err
@@ -26,6 +32,11 @@ func (e *Engine) Down(ctx context.Context, name string) error {
 	rec, ver, err := LoadRecord(ctx, e.Store, name)
 	if err != nil {
 		return err
+	}
+	if check != nil {
+		if err := check(rec); err != nil {
+			return err
+		}
 	}
 	plan, err := e.storedPlan(ctx, rec)
 	if err != nil {

@@ -39,6 +39,12 @@ type UpOptions struct {
 	// Prune destroys the applied steps the definition no longer has, once the
 	// rest of the stack is up. Without it such a definition is refused.
 	Prune bool
+	// ProfileSet says an empty Profile was chosen on purpose; otherwise an
+	// existing stack keeps the profile it was brought up with.
+	ProfileSet bool
+	// TTL, if set, replaces the stack's time to live (0: none). Otherwise the
+	// definition's "ttl" applies, else the one the stack has.
+	TTL *time.Duration
 }
 
 // RunError says which steps failed. The stack's state records each error.
@@ -106,6 +112,7 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
 	if err != nil && !errors.Is(err, ErrNoStack) {
 		return err
 	}
+	opts.Profile = e.chooseProfile(rec, opts)
 	plan, err := NewPlan(opts.Def, e.Registry, PlanOptions{Profile: opts.Profile, Only: opts.Only, Skip: opts.Skip, Applied: rec.applied})
 	if err != nil {
 		return err
@@ -142,6 +149,8 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
 			}
 		}
 		r.Retired = retired
+		r.TTL = chooseTTL(r, opts)
+		r.extendTTL(time.Now())
 	}); err != nil {
 		return err
 	}
@@ -260,7 +269,10 @@ func (e *Engine) RerunStep(ctx context.Context, name, step string, opts RerunOpt
 		}
 	}
 	w := &recordWriter{st: e.Store, name: name, who: Me(), rec: rec, version: ver}
-	if err := w.update(ctx, func(r *Record) { r.Status, r.Command = StatusRunning, "rerun-step "+step }); err != nil {
+	if err := w.update(ctx, func(r *Record) {
+		r.Status, r.Command = StatusRunning, "rerun-step "+step
+		r.extendTTL(time.Now())
+	}); err != nil {
 		return err
 	}
 	candidates := plan.Descendants(step)
@@ -335,7 +347,7 @@ func (e *Engine) apply(ctx context.Context, plan *Plan, w *recordWriter, lease *
 	if len(failed) > 0 || ctx.Err() != nil {
 		status = StatusFailed
 	}
-	if err := w.update(ctx, func(rec *Record) { rec.Status = status }); err != nil {
+	if err := w.update(ctx, func(rec *Record) { rec.Status = status; rec.extendTTL(time.Now()) }); err != nil {
 		return err
 	}
 	if len(failed) > 0 {
@@ -364,6 +376,12 @@ type Summary struct {
 	Steps     int       `json:"steps"`
 	Applied   int       `json:"applied"`
 	Locked    string    `json:"locked_by,omitempty"`
+
+	// TTL, expiry and the rough running cost of the steps whose modules declare one.
+	TTL       string     `json:"ttl,omitempty"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	Expired   bool       `json:"expired,omitempty"`
+	Cost      *Cost      `json:"cost,omitempty"`
 }
 
 // List returns every stack in the store.
@@ -389,6 +407,7 @@ func (e *Engine) List(ctx context.Context) ([]Summary, error) {
 				s.Applied++
 			}
 		}
+		s.TTL, s.ExpiresAt, s.Expired, s.Cost = rec.TTL, rec.ExpiresAt, rec.Expired(time.Now()), rec.Cost(time.Now())
 		if l, _, err := readLease(ctx, e.Store, name); err == nil && !l.stale() {
 			s.Locked = l.Holder()
 		}

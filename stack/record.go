@@ -41,6 +41,11 @@ type Record struct {
 	// Retired is the definition that steps dropped from Definition were last
 	// applied with, kept until `up --prune` or `down` has destroyed them.
 	Retired *Retired `json:"retired,omitempty"`
+	// TTL is how long the stack may live after its last mutating command
+	// (a Go duration, "" for no limit); ExpiresAt is when that runs out and
+	// `stack reap` may destroy it.
+	TTL       string     `json:"ttl,omitempty"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
 
 // Retired is what planning the destroy of dropped steps needs.
@@ -80,6 +85,12 @@ type StepState struct {
 	Log          string         `json:"log,omitempty"`
 	Applies      int            `json:"applies"`
 	RunBy        string         `json:"run_by,omitempty"`
+	// CostPerHour is the module's declared rough hourly cost under the
+	// profile it was applied with, running since CostSince; CostAccrued is
+	// what earlier shapes of the step cost before that (see cost.go).
+	CostPerHour float64    `json:"cost_per_hour,omitempty"`
+	CostSince   *time.Time `json:"cost_since,omitempty"`
+	CostAccrued float64    `json:"cost_accrued,omitempty"`
 }
 
 // HandlerState is one completion handler's stored state.

@@ -21,6 +21,9 @@ type runner struct {
 	replace bool
 	mu      sync.Mutex
 	live    map[string]Outputs // outputs of steps run by this process, sensitive values included
+
+	// workRoot, if set, replaces CacheDir/work as the root of the working copies (stack plan).
+	workRoot string
 }
 
 // outputs returns a step's outputs: from this run if it ran, otherwise from the
@@ -107,7 +110,7 @@ func (r *runner) stepRun(ctx context.Context, s *Step, log io.Writer) (*StepRun,
 	run := &StepRun{
 		Stack: r.w.name, Step: s.Name, Profile: r.plan.Profile, Owner: r.w.owner(),
 		Dir: r.plan.Def.Dir, Module: s.Module, Vars: vars, SensitiveVars: sensitive, Config: cfgJSON,
-		WorkDir: filepath.Join(r.e.CacheDir, "work", r.w.name, s.Name),
+		WorkDir: r.workDir(s.Name),
 		Backend: r.e.Store.Backend(r.w.name, s.Name),
 		Log:     log,
 		Progress: func(format string, args ...any) {
@@ -261,8 +264,10 @@ func (r *runner) applyStep(ctx context.Context, s *Step, force bool) error {
 		}
 	}
 	end := time.Now()
+	cost, costKnown := r.stepCost(s)
 	if err := r.w.step(ctx, s.Name, func(st *StepState) {
 		t := end.UTC()
+		st.setCost(cost, costKnown, end)
 		st.Status, st.Fingerprint, st.Outputs, st.Handlers = StatusApplied, fp, outs.Redacted(), states
 		st.ModuleDigest = moduleDigest
 		if len(s.Handlers) == 0 {
