@@ -21,6 +21,7 @@ type upOptions struct {
 	prune       bool
 	parallelism int
 	lockTimeout time.Duration
+	ttl         string
 }
 
 func newUpCmd(g *globalOptions) *cobra.Command {
@@ -33,7 +34,7 @@ not finished, in dependency order and in parallel. Unchanged steps are skipped.
 
 A definition that drops a step the stack has applied is refused, unless --prune
 is given: then the dropped steps are destroyed once the rest is up.`,
-		Example: "  stack up stacks/demo.json --name bfcm --profile minimal",
+		Example: "  stack up stacks/demo.json --name bfcm --profile minimal\n  stack up stacks/demo.json --name bfcm --ttl 8h   # stack reap may destroy it after 8 idle hours",
 		Args:    exactArgs(1, "FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			def, err := stack.LoadDefinition(args[0])
@@ -47,21 +48,28 @@ is given: then the dropped steps are destroyed once the rest is up.`,
 			if name == "" {
 				name = def.Name
 			}
+			ttl, err := ttlFlag(cmd, o.ttl)
+			if err != nil {
+				return err
+			}
 			start := time.Now()
 			err = g.mutate(cmd, o.lockTimeout, o.parallelism, func(e *stack.Engine) error {
-				return e.Up(cmd.Context(), stack.UpOptions{Def: def, Name: name, Profile: o.profile, Only: o.only, Skip: o.skip, Prune: o.prune})
+				return e.Up(cmd.Context(), stack.UpOptions{Def: def, Name: name, Profile: o.profile, Only: o.only, Skip: o.skip, Prune: o.prune,
+					ProfileSet: cmd.Flags().Changed("profile"), TTL: ttl})
 			})
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "stack %q is up (%s). See `stack status %s`.\n", name, time.Since(start).Round(10*time.Millisecond), name)
+			printExpiry(cmd, g, name)
 			printLoadReports(cmd, g, name)
 			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.name, "name", "", "stack name (default: the definition's name)")
-	f.StringVar(&o.profile, "profile", "", "profile to apply to each step, e.g. minimal or production")
+	f.StringVar(&o.profile, "profile", "", "profile to apply to each step, e.g. minimal or production (default: the stack's own, for an existing stack)")
+	f.StringVar(&o.ttl, "ttl", "", "destroy the stack with `stack reap` once it is unused this long, e.g. 8h (default: the definition's \"ttl\", else the stack's; 0: never)")
 	f.StringSliceVar(&o.only, "only", nil, "run only these steps (comma-separated)")
 	f.StringSliceVar(&o.skip, "skip", nil, "leave these steps out (comma-separated)")
 	f.BoolVar(&o.prune, "prune", false, "destroy applied steps the definition no longer has, once the rest is up")
@@ -201,6 +209,9 @@ func printStatus(w io.Writer, rec *stack.Record, lock *stack.Lease, loc string) 
 	if lock != nil {
 		fmt.Fprintf(w, "  locked by %s running %q since %s ago\n", lock.Holder(), lock.Command, ago(lock.Started))
 	}
+	if line := expiryAndCost(rec.TTL, rec.ExpiresAt, rec.Cost(time.Now())); line != "" {
+		fmt.Fprintf(w, "  %s\n", line)
+	}
 	fmt.Fprintln(w)
 	names := stepOrder(rec)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
@@ -304,7 +315,7 @@ func ago(t time.Time) string {
 func newListCmd(g *globalOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
-		Short: "List every stack in the store with owner, profile, age and state",
+		Short: "List every stack in the store with owner, profile, age, state, expiry and cost",
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := g.engine(cmd.Context())
@@ -326,9 +337,10 @@ func newListCmd(g *globalOptions) *cobra.Command {
 				return nil
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tOWNER\tPROFILE\tAGE\tSTATUS\tSTEPS\tLOCKED BY")
+			fmt.Fprintln(tw, "NAME\tOWNER\tPROFILE\tAGE\tSTATUS\tSTEPS\tEXPIRES\tCOST\tLOCKED BY")
 			for _, s := range list {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d/%d applied\t%s\n", s.Name, s.Owner, s.Profile, ago(s.CreatedAt), s.Status, s.Applied, s.Steps, s.Locked)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d/%d applied\t%s\t%s\t%s\n", s.Name, s.Owner, s.Profile, ago(s.CreatedAt), s.Status, s.Applied, s.Steps,
+					expiry(s.ExpiresAt), costText(s.Cost), s.Locked)
 			}
 			return tw.Flush()
 		},

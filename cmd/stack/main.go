@@ -37,6 +37,9 @@ func run() int {
 	if err == nil {
 		return exitOK
 	}
+	if code, ok := exitCode(err); ok {
+		return code
+	}
 	fmt.Fprintln(os.Stderr, "Error:", err)
 	var usage *usageError
 	if stack.IsInvalid(err) || errors.As(err, &usage) {

@@ -57,6 +57,9 @@ tears it down again.`,
 		newUnlockCmd(g),
 		newLoadCmd(g),
 		newDumpsterCmd(),
+		newPlanCmd(g),
+		newGraphCmd(g),
+		newReapCmd(g),
 	)
 	return root
 }

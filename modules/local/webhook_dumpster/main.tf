@@ -27,6 +27,13 @@ resource "terraform_data" "sink" {
     pid_file = "${local.dir}/pid"
     log_file = "${local.dir}/log"
   }
+  # The folder is chosen once, when the sink starts: a plan from another
+  # working copy (stack plan, another workstation) must not see it as changed.
+  # A different path or state_dir starts a new sink instead.
+  triggers_replace = [var.path, var.state_dir]
+  lifecycle {
+    ignore_changes = [input]
+  }
 
   provisioner "local-exec" {
     command = "\"$${STACK_BIN:-stack}\" dumpster --background --addr 127.0.0.1:0 --path '${self.input.path}' --url-file '${self.input.url_file}' --pid-file '${self.input.pid_file}' --log-file '${self.input.log_file}'"

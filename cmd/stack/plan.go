@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stack-tools/stack/stack"
+)
+
+// planOptions are the inputs of `stack plan`.
+type planOptions struct {
+	Name        string
+	File        string // "" compares with the definition stored with the stack
+	Profile     string
+	ProfileSet  bool
+	Parallelism int
+	JSON        bool
+	Out, ErrOut io.Writer
+	Engine      func(context.Context) (*stack.Engine, error)
+	Events      func(stack.Event) // progress; may be nil
+}
+
+func newPlanCmd(g *globalOptions) *cobra.Command {
+	o := &planOptions{}
+	cmd := &cobra.Command{
+		Use:   "plan NAME [FILE]",
+		Short: "Show which steps drifted from their code or their infrastructure (read-only)",
+		Long: `For every applied step, compare its fingerprint with the definition (FILE, or the
+one stored with the stack) and run terraform plan against its workspace with the
+inputs it would get now. Each step is reported as unchanged, code changed (up
+would re-apply it; its dependents too), infrastructure drifted (same code, but
+the resources differ: rerun-step puts them back), error, or not applicable
+(generators).
+
+plan changes nothing and takes no lock: it runs while another workstation holds
+the stack. Exit status: 0 nothing drifted, 2 something did, 1 a step could not be
+checked.`,
+		Example: `  stack plan bfcm                          # against the definition stored with the stack
+  stack plan bfcm stacks/sms-inbound.json  # against the definition you are about to apply
+  stack plan bfcm --output json`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 1 || len(args) > 2 {
+				return &usageError{fmt.Errorf("plan takes NAME and optionally FILE (got %d arguments); see `stack plan --help`", len(args))}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Name = args[0]
+			if len(args) == 2 {
+				o.File = args[1]
+			}
+			o.ProfileSet = cmd.Flags().Changed("profile")
+			o.JSON = g.output == "json"
+			o.Out, o.ErrOut = cmd.OutOrStdout(), cmd.ErrOrStderr()
+			o.Engine = g.engine
+			v := newProgress(o.ErrOut, g.output)
+			defer v.close()
+			o.Events = v.event
+			return runPlan(cmd.Context(), o)
+		},
+	}
+	cmd.Flags().StringVar(&o.Profile, "profile", "", "compare under this profile (default: the stack's)")
+	cmd.Flags().IntVar(&o.Parallelism, "parallelism", 4, "how many steps to plan at once")
+	return cmd
+}
+
+// runPlan prints the drift report; the error carries exit 2 when something drifted.
+func runPlan(ctx context.Context, o *planOptions) error {
+	if o.Parallelism < 1 {
+		return &usageError{fmt.Errorf("--parallelism %d: use 1 or more", o.Parallelism)}
+	}
+	var def *stack.Definition
+	if o.File != "" {
+		var err error
+		if def, err = stack.LoadDefinition(o.File); err != nil {
+			return err
+		}
+	}
+	e, err := o.Engine(ctx)
+	if err != nil {
+		return err
+	}
+	e.Parallelism, e.Events = o.Parallelism, o.Events
+	rep, err := e.Drift(ctx, stack.DriftOptions{Name: o.Name, Def: def, Profile: o.Profile, ProfileSet: o.ProfileSet})
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		if err := writeJSON(o.Out, rep); err != nil {
+			return err
+		}
+	} else {
+		printDrift(o.Out, rep)
+	}
+	switch {
+	case rep.Errors > 0:
+		return &exitError{code: exitFailed, msg: fmt.Sprintf("%d step(s) of stack %q could not be checked; see the errors above and the plan logs", rep.Errors, o.Name)}
+	case rep.Drifted:
+		return &exitError{code: exitInvalid}
+	}
+	return nil
+}
+
+func printDrift(w io.Writer, rep *stack.DriftReport) {
+	profile := rep.Profile
+	if profile == "" {
+		profile = "(none)"
+	}
+	fmt.Fprintf(w, "Stack %s, profile %s, compared with %s\n\n", rep.Stack, profile, rep.Definition)
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STEP\tKIND\tSTATUS\tADD\tCHANGE\tDESTROY\tDETAIL")
+	var code, infra []string
+	for _, l := range rep.Steps {
+		add, change, destroy := "", "", ""
+		var detail []string
+		if l.Reason != "" && l.Status != stack.DriftNotApplicable {
+			detail = append(detail, l.Reason)
+		}
+		if l.Plan != nil {
+			add, change, destroy = fmt.Sprint(l.Plan.Add), fmt.Sprint(l.Plan.Change), fmt.Sprint(l.Plan.Destroy)
+			detail = append(detail, l.Plan.Resources...)
+			if l.Plan.Changes && len(l.Plan.Resources) == 0 {
+				detail = append(detail, "outputs change")
+			}
+		}
+		if l.Error != "" {
+			detail = append(detail, l.Error)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.Step, l.Kind, l.Status, add, change, destroy, strings.Join(detail, "; "))
+		switch l.Status {
+		case stack.DriftCodeChanged:
+			code = append(code, l.Step)
+		case stack.DriftInfrastructure:
+			infra = append(infra, l.Step)
+		}
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\n%s\n", rep.Summary())
+	if len(code) > 0 {
+		fmt.Fprintf(w, "code changed (%s): `stack up` with this definition re-applies them\n", strings.Join(code, ", "))
+	}
+	for _, s := range infra {
+		fmt.Fprintf(w, "infrastructure drifted (%s): `stack rerun-step %s %s` puts it back as its code says\n", s, rep.Stack, s)
+	}
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stack-tools/stack/stack"
+)
+
+// reapOptions are the inputs of `stack reap`.
+type reapOptions struct {
+	DryRun      bool
+	JSON        bool
+	LockTimeout time.Duration
+	Parallelism int
+	Out, ErrOut io.Writer
+	Engine      func(context.Context) (*stack.Engine, error)
+	Events      func(stack.Event) // progress; may be nil
+}
+
+func newReapCmd(g *globalOptions) *cobra.Command {
+	o := &reapOptions{}
+	cmd := &cobra.Command{
+		Use:   "reap",
+		Short: "Destroy every stack whose TTL ran out",
+		Long: `Destroy every stack in the store whose TTL expired (set with ` + "`up --ttl 8h`" + ` or the
+definition's "ttl"; every up and rerun-step extends it). Each stack is torn down
+like ` + "`stack down`" + `, under its own lock; a stack that fails does not stop the others.
+A summary ends the run; the exit status is 1 if any stack could not be destroyed.
+Stacks without a TTL are never reaped.`,
+		Example: `  stack reap --dry-run     # list what would be destroyed
+  stack reap               # e.g. hourly from cron, with STACK_STATE set`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.JSON = g.output == "json"
+			o.Out, o.ErrOut = cmd.OutOrStdout(), cmd.ErrOrStderr()
+			o.Engine = g.engine
+			v := newProgress(o.ErrOut, g.output)
+			defer v.close()
+			o.Events = v.event
+			return runReap(cmd.Context(), o)
+		},
+	}
+	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "only list the expired stacks; change nothing")
+	cmd.Flags().DurationVar(&o.LockTimeout, "lock-timeout", 0, "wait this long for a command holding an expired stack's lock")
+	cmd.Flags().IntVar(&o.Parallelism, "parallelism", 4, "how many steps of one stack may be torn down at once")
+	return cmd
+}
+
+func runReap(ctx context.Context, o *reapOptions) error {
+	e, err := o.Engine(ctx)
+	if err != nil {
+		return err
+	}
+	e.LockTimeout, e.Parallelism, e.Events = o.LockTimeout, o.Parallelism, o.Events
+	results, err := e.Reap(ctx, stack.ReapOptions{DryRun: o.DryRun})
+	if err != nil {
+		return err
+	}
+	failed := 0
+	for _, r := range results {
+		if r.Outcome == stack.ReapFailed {
+			failed++
+		}
+	}
+	if o.JSON {
+		if results == nil {
+			results = []stack.ReapResult{}
+		}
+		if err := writeJSON(o.Out, results); err != nil {
+			return err
+		}
+	} else {
+		printReap(o.Out, o.ErrOut, results, o.DryRun)
+	}
+	if failed > 0 {
+		return &exitError{code: exitFailed, msg: fmt.Sprintf("%d of %d expired stack(s) could not be destroyed; see above, fix the cause and run `stack reap` again", failed, len(results))}
+	}
+	return nil
+}
+
+func printReap(w, errw io.Writer, results []stack.ReapResult, dryRun bool) {
+	if len(results) == 0 {
+		fmt.Fprintln(errw, "no expired stacks")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STACK\tOWNER\tPROFILE\tEXPIRED\tOUTCOME")
+	counts := map[string]int{}
+	for _, r := range results {
+		outcome := r.Outcome
+		if r.Error != "" {
+			outcome += ": " + r.Error
+		}
+		if r.Outcome == stack.ReapKept {
+			outcome += " (used again since; its TTL was extended)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s ago\t%s\n", r.Stack, r.Owner, r.Profile, ago(r.ExpiredAt), outcome)
+		counts[r.Outcome]++
+	}
+	tw.Flush()
+	if dryRun {
+		fmt.Fprintf(w, "\n%d expired stack(s) would be destroyed (dry run: nothing changed)\n", len(results))
+		return
+	}
+	fmt.Fprintf(w, "\n%d expired stack(s): %d destroyed, %d failed, %d kept\n", len(results), counts[stack.ReapDestroyed], counts[stack.ReapFailed], counts[stack.ReapKept])
+}
