@@ -71,7 +71,8 @@ func graphTitle(p *Plan) string {
 }
 
 func writeDOT(w io.Writer, p *Plan, status map[string]string) error {
-	q := func(s string) string { return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"` }
+	esc := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+	q := func(s string) string { return `"` + esc.Replace(s) + `"` }
 	var b strings.Builder
 	fmt.Fprintf(&b, "digraph %s {\n", q(p.Def.Name))
 	fmt.Fprintf(&b, "  label=%s;\n  labelloc=t;\n  rankdir=LR;\n", q(graphTitle(p)))
