@@ -189,7 +189,8 @@ func newStatusCmd(g *globalOptions) *cobra.Command {
 					*stack.Record
 					Lock     *stack.Lease `json:"lock,omitempty"`
 					Location string       `json:"location"`
-				}{rec, lock, e.Store.Location("stacks/" + rec.Name + "/stack.json")})
+					Cost     *stack.Cost  `json:"cost,omitempty"`
+				}{rec, lock, e.Store.Location("stacks/" + rec.Name + "/stack.json"), rec.Cost(time.Now())})
 			}
 			printStatus(cmd.OutOrStdout(), rec, lock, e.Store.Location("stacks/"+rec.Name+"/stack.json"))
 			return nil

@@ -90,6 +90,12 @@ func TestReapDestroysExpiredStacks(t *testing.T) {
 	if s := w.must("status", "keep").stdout; !strings.Contains(s, "cost ≈ $2.50/hour") {
 		t.Errorf("status does not show the cost:\n%s", s)
 	}
+	var sj struct {
+		Cost *stack.Cost `json:"cost"`
+	}
+	if err := json.Unmarshal([]byte(w.must("status", "keep", "--output", "json").stdout), &sj); err != nil || sj.Cost == nil || sj.Cost.PerHour != 2.5 {
+		t.Errorf("status --output json: cost %+v (%v), want $2.5/h", sj.Cost, err)
+	}
 
 	before := dirHash(t, state)
 	r = w.must("reap", "--dry-run")
