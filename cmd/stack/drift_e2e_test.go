@@ -176,6 +176,16 @@ func TestPlanReportsDriftAndCodeChanges(t *testing.T) {
 	if n := rep.Steps[0]; n.Reason != "module changed" {
 		t.Errorf("network's reason is %q, want module changed", n.Reason)
 	}
+
+	// A step whose Terraform state is gone cannot be checked: exit 1, the others still reported.
+	if err := os.RemoveAll(filepath.Join(state, "tfstate", "drift", "queue")); err != nil {
+		t.Fatal(err)
+	}
+	code, rep = w.plan("drift", def2)
+	wantStatuses(t, "state gone", code, rep, 1, map[string]string{"network": "code changed", "cache": "code changed", "queue": "error"})
+	if q := rep.Steps[2]; !strings.Contains(q.Error, "workspace") {
+		t.Errorf("queue's error %q does not say its workspace is missing", q.Error)
+	}
 }
 
 // editState changes the input of a terraform_data resource in a state file,

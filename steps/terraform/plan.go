@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
@@ -26,6 +28,9 @@ func (k *Kind) PlanStep(ctx context.Context, run *stack.StepRun) (stack.PlanResu
 	if err != nil {
 		return res, err
 	}
+	// Ask the backend, not the marker of an earlier plan: the workspace may
+	// have been deleted since (a down from another workstation).
+	_ = os.Remove(filepath.Join(s.dataDir, "environment"))
 	ok, err := s.selectWorkspace(ctx, false)
 	if err != nil {
 		return res, err
