@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -267,4 +268,32 @@ func (d *DriftReport) Summary() string {
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// drifted reports, for `up --refresh`, whether a step whose inputs did not
+// change has drifted all the same: then it is applied again. A plan that fails
+// also lets the apply run, which reports the cause.
+func (r *runner) drifted(ctx context.Context, s *Step) bool {
+	if !r.refresh {
+		return false
+	}
+	kind, _ := r.e.Registry.Step(s.Kind)
+	pl, ok := kind.(Planner)
+	if !ok {
+		return false
+	}
+	r.e.emit(Event{Stack: r.w.name, Step: s.Name, Type: EventProgress, Message: "checking for drift"})
+	run, err := r.stepRun(ctx, s, io.Discard)
+	if err != nil {
+		return true
+	}
+	res, err := pl.PlanStep(ctx, run)
+	switch {
+	case err != nil:
+		r.e.emit(Event{Stack: r.w.name, Step: s.Name, Type: EventInfo, Message: "could not check for drift (" + err.Error() + "): applying again"})
+		return true
+	case res.Changes:
+		r.e.emit(Event{Stack: r.w.name, Step: s.Name, Type: EventInfo, Message: fmt.Sprintf("infrastructure drifted (%d to add, %d to change, %d to destroy): applying again", res.Add, res.Change, res.Destroy)})
+	}
+	return res.Changes
 }

@@ -45,6 +45,9 @@ type UpOptions struct {
 	// TTL, if set, replaces the stack's time to live (0: none). Otherwise the
 	// definition's "ttl" applies, else the one the stack has.
 	TTL *time.Duration
+	// Refresh plans the steps whose inputs did not change and applies again
+	// those whose infrastructure drifted (kinds that are Planners).
+	Refresh bool
 }
 
 // RunError says which steps failed. The stack's state records each error.
@@ -154,7 +157,7 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
 	}); err != nil {
 		return err
 	}
-	if err := e.apply(ctx, plan, w, lease, plan.Selected, nil, false); err != nil {
+	if err := e.apply(ctx, plan, w, lease, plan.Selected, nil, false, opts.Refresh); err != nil {
 		return err
 	}
 	if len(orphans) == 0 {
@@ -283,7 +286,7 @@ func (e *Engine) RerunStep(ctx context.Context, name, step string, opts RerunOpt
 		}
 	}
 	candidates[step] = true
-	return e.apply(ctx, plan, w, lease, candidates, map[string]bool{step: true}, opts.Replace)
+	return e.apply(ctx, plan, w, lease, candidates, map[string]bool{step: true}, opts.Replace, false)
 }
 
 // storedPlan re-reads the definition stored with a stack.
@@ -315,7 +318,7 @@ func (e *Engine) planOf(ctx context.Context, rec *Record, raw json.RawMessage, s
 }
 
 // apply runs the candidate steps in dependency order, in parallel.
-func (e *Engine) apply(ctx context.Context, plan *Plan, w *recordWriter, lease *heldLease, candidates, force map[string]bool, replace bool) error {
+func (e *Engine) apply(ctx context.Context, plan *Plan, w *recordWriter, lease *heldLease, candidates, force map[string]bool, replace, refresh bool) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
@@ -326,7 +329,7 @@ func (e *Engine) apply(ctx context.Context, plan *Plan, w *recordWriter, lease *
 		case <-ctx.Done():
 		}
 	}()
-	r := &runner{e: e, plan: plan, w: w, live: map[string]Outputs{}, replace: replace}
+	r := &runner{e: e, plan: plan, w: w, live: map[string]Outputs{}, replace: replace, refresh: refresh}
 	var steps []*Step
 	for _, s := range plan.Steps {
 		if candidates[s.Name] {

@@ -24,6 +24,8 @@ type runner struct {
 
 	// workRoot, if set, replaces CacheDir/work as the root of the working copies (stack plan).
 	workRoot string
+	// refresh plans unchanged steps and applies the drifted ones again (up --refresh).
+	refresh bool
 }
 
 // outputs returns a step's outputs: from this run if it ran, otherwise from the
@@ -189,7 +191,7 @@ func (r *runner) applyStep(ctx context.Context, s *Step, force bool) error {
 		return r.fail(ctx, s, time.Now(), err)
 	}
 	prev := r.w.stepState(s.Name)
-	if !force && prev != nil && prev.Status == StatusApplied && prev.Fingerprint == fp {
+	if !force && prev != nil && prev.Status == StatusApplied && prev.Fingerprint == fp && !r.drifted(ctx, s) {
 		r.e.emit(Event{Stack: r.w.name, Step: s.Name, Type: EventUnchanged, Message: "unchanged"})
 		return nil
 	}

@@ -22,6 +22,7 @@ type upOptions struct {
 	parallelism int
 	lockTimeout time.Duration
 	ttl         string
+	refresh     bool
 }
 
 func newUpCmd(g *globalOptions) *cobra.Command {
@@ -55,7 +56,7 @@ is given: then the dropped steps are destroyed once the rest is up.`,
 			start := time.Now()
 			err = g.mutate(cmd, o.lockTimeout, o.parallelism, func(e *stack.Engine) error {
 				return e.Up(cmd.Context(), stack.UpOptions{Def: def, Name: name, Profile: o.profile, Only: o.only, Skip: o.skip, Prune: o.prune,
-					ProfileSet: cmd.Flags().Changed("profile"), TTL: ttl})
+					ProfileSet: cmd.Flags().Changed("profile"), TTL: ttl, Refresh: o.refresh})
 			})
 			if err != nil {
 				return err
@@ -72,6 +73,7 @@ is given: then the dropped steps are destroyed once the rest is up.`,
 	f.StringVar(&o.ttl, "ttl", "", "destroy the stack with `stack reap` once it is unused this long, e.g. 8h (default: the definition's \"ttl\", else the stack's; 0: never)")
 	f.StringSliceVar(&o.only, "only", nil, "run only these steps (comma-separated)")
 	f.StringSliceVar(&o.skip, "skip", nil, "leave these steps out (comma-separated)")
+	f.BoolVar(&o.refresh, "refresh", false, "also run terraform plan for unchanged steps and apply again those whose infrastructure drifted (see `stack plan`)")
 	f.BoolVar(&o.prune, "prune", false, "destroy applied steps the definition no longer has, once the rest is up")
 	f.IntVar(&o.parallelism, "parallelism", 4, "how many steps may run at once; 1 follows the definition's order")
 	f.DurationVar(&o.lockTimeout, "lock-timeout", 0, "wait this long for another command holding the stack's lock (default: fail at once)")

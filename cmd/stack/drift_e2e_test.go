@@ -95,8 +95,8 @@ func holdLease(t *testing.T, st stack.Store, name string) func() {
 }
 
 // Acceptance: a resource changed behind Terraform's back is reported as
-// infrastructure drift of exactly its step (exit 2) and is gone after a
-// rerun-step; a changed variable and an edited module are reported as code
+// infrastructure drift of exactly its step (exit 2) and is gone after
+// `up --refresh`; a changed variable and an edited module are reported as code
 // changes of that step and its dependents only, and `up` clears them; plan
 // works while another process holds the stack's lease and changes nothing.
 func TestPlanReportsDriftAndCodeChanges(t *testing.T) {
@@ -143,12 +143,21 @@ func TestPlanReportsDriftAndCodeChanges(t *testing.T) {
 		t.Errorf("queue's plan: %+v, want 1 to change: terraform_data.queue", q.Plan)
 	}
 	text := w.run("plan", "drift")
-	if text.code != 2 || !strings.Contains(text.stdout, "infrastructure drifted") || !strings.Contains(text.stdout, "stack rerun-step drift queue") {
+	if text.code != 2 || !strings.Contains(text.stdout, "infrastructure drifted") || !strings.Contains(text.stdout, "stack up FILE --refresh") {
 		t.Errorf("plan's table: exit %d\n%s", text.code, text.stdout)
 	}
-	w.must("rerun-step", "drift", "queue")
+	// A plain up skips the step (its inputs did not change); up --refresh plans
+	// the unchanged steps and applies the drifted one again.
+	w.must("up", def)
+	if code, _ := w.plan("drift"); code != 2 {
+		t.Errorf("after a plain up: exit %d, want the drift still reported (2)", code)
+	}
+	r := w.must("up", def, "--refresh")
+	if !strings.Contains(r.stderr, "queue: info infrastructure drifted (0 to add, 1 to change, 0 to destroy): applying again") || strings.Count(r.stderr, ": applied") != 1 {
+		t.Errorf("up --refresh did not re-apply exactly the drifted step:\n%s", r.stderr)
+	}
 	code, rep = w.plan("drift")
-	wantStatuses(t, "after rerun-step", code, rep, 0, map[string]string{"network": "unchanged", "cache": "unchanged", "queue": "unchanged"})
+	wantStatuses(t, "after up --refresh", code, rep, 0, map[string]string{"network": "unchanged", "cache": "unchanged", "queue": "unchanged"})
 
 	// A changed variable: network would change; cache waits on network.
 	def2 := writeFile(t, filepath.Join(tmp, "drift2.json"), defText("10.43.0.0/16"))

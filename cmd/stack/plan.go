@@ -34,7 +34,7 @@ func newPlanCmd(g *globalOptions) *cobra.Command {
 one stored with the stack) and run terraform plan against its workspace with the
 inputs it would get now. Each step is reported as unchanged, code changed (up
 would re-apply it; its dependents too), infrastructure drifted (same code, but
-the resources differ: rerun-step puts them back), error, or not applicable
+the resources differ: up --refresh or rerun-step puts them back), error, or not applicable
 (generators).
 
 plan changes nothing and takes no lock: it runs while another workstation holds
@@ -145,6 +145,6 @@ func printDrift(w io.Writer, rep *stack.DriftReport) {
 		fmt.Fprintf(w, "code changed (%s): `stack up` with this definition re-applies them\n", strings.Join(code, ", "))
 	}
 	for _, s := range infra {
-		fmt.Fprintf(w, "infrastructure drifted (%s): `stack rerun-step %s %s` puts it back as its code says\n", s, rep.Stack, s)
+		fmt.Fprintf(w, "infrastructure drifted (%s): `stack up FILE --refresh` or `stack rerun-step %s %s` puts it back as its code says\n", s, rep.Stack, s)
 	}
 }
