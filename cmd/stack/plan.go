@@ -34,8 +34,8 @@ func newPlanCmd(g *globalOptions) *cobra.Command {
 one stored with the stack) and run terraform plan against its workspace with the
 inputs it would get now. Each step is reported as unchanged, code changed (up
 would re-apply it; its dependents too), infrastructure drifted (same code, but
-the resources differ: up --refresh or rerun-step puts them back), error, or not applicable
-(generators).
+the resources differ: up --refresh or rerun-step puts them back), error, or
+not applicable (generators).
 
 plan changes nothing and takes no lock: it runs while another workstation holds
 the stack. Exit status: 0 nothing drifted, 2 something did, 1 a step could not be
