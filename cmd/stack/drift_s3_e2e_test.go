@@ -54,8 +54,9 @@ func TestS3PlanWhileAnotherWorkstationHoldsTheLease(t *testing.T) {
 
 	now := time.Now().UTC()
 	lease, _ := json.Marshal(stack.Lease{ID: "alice-elsewhere", User: "alice", Host: "workstation-a", PID: 4242, Command: "up", Started: now, Expires: now.Add(time.Hour)})
+	leaseKey := aws.String(s3Prefix(t) + "/stacks/s3plan/lease.json")
 	if _, err := m.Client().PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(m.Bucket),
-		Key: aws.String(s3Prefix(t) + "/stacks/s3plan/lease.json"), Body: strings.NewReader(string(lease))}); err != nil {
+		Key: leaseKey, Body: strings.NewReader(string(lease))}); err != nil {
 		t.Fatal(err)
 	}
 	if r := b.run("up", def); r.code != 1 || !strings.Contains(r.stderr, "locked by alice@workstation-a") {
@@ -71,4 +72,10 @@ func TestS3PlanWhileAnotherWorkstationHoldsTheLease(t *testing.T) {
 		t.Errorf("plan wrote to the bucket:\nbefore:\n%s\nafter:\n%s", strings.Join(before, "\n"), strings.Join(after, "\n"))
 	}
 	noStateOrSecret(t, b.home, m.SecretKey)
+
+	// A's command ends; B can take the stack down (and the next run of this test starts clean).
+	if _, err := m.Client().DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String(m.Bucket), Key: leaseKey}); err != nil {
+		t.Fatal(err)
+	}
+	b.must("down", "s3plan")
 }
