@@ -91,14 +91,15 @@ func (c *Coordinator) Run(ctx context.Context, cfg load.Config) (*load.Report, e
 	if len(data) > 1000_000 {
 		return nil, fmt.Errorf("the run's plan is %d bytes, more than a ZooKeeper node holds (1 MB): the scenario's templates are too large to ship to workers", len(data))
 	}
-	run, err := conn.Create(path.Join(g, "runs", "r-"), data, zk.FlagSequence, acl)
-	if err != nil {
-		return nil, fmt.Errorf("writing the plan: %w", err)
-	}
+	// The run's node and its folders appear together (one transaction), so a
+	// worker that sees the plan can always join the barrier. Names sort by time.
+	run := path.Join(g, "runs", "r-"+time.Now().UTC().Format("20060102T150405.000000000Z"))
+	ops := []any{&zk.CreateRequest{Path: run, Data: data, Acl: acl}}
 	for _, sub := range []string{"ready", "progress", "results", "done"} {
-		if err := ensure(conn, path.Join(run, sub)); err != nil {
-			return nil, err
-		}
+		ops = append(ops, &zk.CreateRequest{Path: path.Join(run, sub), Acl: acl})
+	}
+	if _, err := conn.Multi(ops...); err != nil {
+		return nil, fmt.Errorf("writing the plan to %s: %w", run, err)
 	}
 	if !c.Keep {
 		defer func() { _ = deleteTree(conn, run) }()

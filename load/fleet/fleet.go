@@ -8,7 +8,7 @@
 // Layout, under Root (default /stack/load) and the group's name:
 //
 //	GROUP/workers/_c_GUID-w-NNNNNNNNNN   ephemeral sequential: one per worker (JSON: host, pid, metrics)
-//	GROUP/runs/r-NNNNNNNNNN              one per run; data: the plan (JSON)
+//	GROUP/runs/r-UTCTIME                 one per run; data: the plan (JSON)
 //	   ready/WORKER                      ephemeral: the worker holds the plan, connections open (barrier entry)
 //	   start                             the barrier: written once every share is ready (JSON: start time, parts in)
 //	   stop                              written by the first share whose stop vote ends it: every share stops

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"sort"
 	"strconv"
 	"time"
 
@@ -95,7 +96,7 @@ func (w *Worker) Work(ctx context.Context) error {
 			sleep(ctx, time.Second)
 			continue
 		}
-		sortBySeq(runs)
+		sort.Strings(runs)
 		for _, r := range runs {
 			if seen[r] {
 				continue
