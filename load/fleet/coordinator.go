@@ -117,7 +117,9 @@ func (c *Coordinator) Run(ctx context.Context, cfg load.Config) (*load.Report, e
 	}
 	c.say("run %s: %d workers start at %s", path.Base(run), len(ready), at.Format(time.RFC3339Nano))
 	results, missing := c.gather(ctx, conn, run, workers, ready, at, cfg)
-	return c.merge(cfg, plan, workers, idents, results, missing)
+	// The stop node names the share whose vote stopped every share.
+	stopped, _, _ := conn.Get(path.Join(run, "stop"))
+	return c.merge(cfg, plan, workers, idents, results, missing, string(stopped))
 }
 
 func shortNames(ws []string) []string {
@@ -414,7 +416,7 @@ func readResult(conn *zk.Conn, run, w string) (*result, error) {
 
 // merge builds the one report of the run and its verdict.
 func (c *Coordinator) merge(cfg load.Config, plan *Plan, workers []string, idents map[string]Identity,
-	results map[string]*result, missing map[string]string) (*load.Report, error) {
+	results map[string]*result, missing map[string]string, stopped string) (*load.Report, error) {
 	var reps []*load.Report
 	var shares []load.WorkerShare
 	var errs, lost, stops []string
@@ -435,6 +437,9 @@ func (c *Coordinator) merge(cfg load.Config, plan *Plan, workers []string, ident
 			switch res.Report.Verdict {
 			case load.Stopped:
 				stops = append(stops, res.Report.Reason)
+				if stopped != "" {
+					stops[0] = stopped
+				}
 			case load.Errored:
 				errs = append(errs, fmt.Sprintf("share %d (worker %s): %s", i+1, sh.Name, res.Report.Reason))
 			}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/stack-tools/stack/internal/testenv"
 	"github.com/stack-tools/stack/load"
+	"github.com/stack-tools/stack/load/scenario"
 )
 
 var stackBin string
@@ -330,6 +331,70 @@ func TestAWorkerKilledMidRunLeavesItsShareMissing(t *testing.T) {
 	// The report holds the two surviving shares, and they reached the sink.
 	if rep.Total.Sent != 10000 || uint64(s.total()) < rep.Total.Sent {
 		t.Errorf("report sent %d (want the 10000 of two shares), sink %d", rep.Total.Sent, s.total())
+	}
+	if t.Failed() {
+		t.Logf("coordinator:\n%s", stderr.String())
+	}
+}
+
+// A stop vote is global: the sink fails only the senders of share 1, whose
+// worker votes to stop; the others stop with it, long before the schedule ends.
+func TestOneSharesStopVoteStopsEveryShare(t *testing.T) {
+	zk := zookeeper(t)
+	dir := writeScenario(t)
+	sc, err := scenario.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The pool is made from the run's seed; share 1 sends as its first third.
+	g, err := scenario.NewGenerator(sc, "http://127.0.0.1", scenario.Options{Seed: 99, Senders: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failing := map[string]bool{}
+	for _, s := range g.Senders[:10] {
+		failing[s.Phone] = true
+	}
+	var total atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		total.Add(1)
+		body, _ := io.ReadAll(r.Body)
+		from, _, _ := strings.Cut(strings.TrimPrefix(string(body), "From="), "&")
+		if failing[from] {
+			http.Error(w, "share 1 is unwelcome", http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	group := groupName(t)
+	startWorkers(t, zk, group, 3)
+	cmd := exec.Command(stackBin, "load", "--scenario", dir, "--target", srv.URL, "--rate", "300", "--duration", "60s",
+		"--seed", "99", "--senders", "30", "--stop-success", "0.9", "--stop-votes", "2", "--stop-window", "1s",
+		"--zookeeper", zk, "--workers-group", group, "--workers-count", "3", "--report-dir", "", "--output", "json")
+	var stdout bytes.Buffer
+	stderr := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = &stdout, stderr
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	code := wait(t, cmd, stderr)
+	var rep load.Report
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("report: %v\n%s\n%s", err, stdout.String(), stderr.String())
+	}
+	if code != 1 || rep.Verdict != load.Stopped || !strings.Contains(rep.Reason, "share 1") {
+		t.Errorf("exit %d, verdict %s (%s); want 1, stopped by share 1's vote", code, rep.Verdict, rep.Reason)
+	}
+	// 60s at 300/s would be 18000 requests; each share stopped far sooner.
+	for i, sh := range rep.Workers {
+		if sh.Verdict != load.Stopped || sh.Sent >= 6000 {
+			t.Errorf("share %d: %+v; want stopped early", i+1, sh)
+		}
+	}
+	if total.Load() >= 18000 {
+		t.Errorf("the sink got %d requests: the run was not stopped", total.Load())
 	}
 	if t.Failed() {
 		t.Logf("coordinator:\n%s", stderr.String())
