@@ -121,9 +121,10 @@ func writeScenario(t *testing.T) string {
 
 // worker is one `stack load-worker` process.
 type worker struct {
-	cmd  *exec.Cmd
-	out  *syncBuffer
-	name string
+	cmd     *exec.Cmd
+	out     *syncBuffer
+	name    string
+	metrics string // URL of its Prometheus metrics
 }
 
 type syncBuffer struct {
@@ -143,7 +144,10 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-var registered = regexp.MustCompile(`worker (w-\d{10}) registered`)
+var (
+	registered = regexp.MustCompile(`worker (w-\d{10}) registered`)
+	metricsAt  = regexp.MustCompile(`metrics: (http://\S+)`)
+)
 
 // startWorkers starts n workers in group and waits until each has registered.
 func startWorkers(t *testing.T, zk, group string, n int) []*worker {
@@ -151,7 +155,8 @@ func startWorkers(t *testing.T, zk, group string, n int) []*worker {
 	var ws []*worker
 	for range n {
 		w := &worker{out: &syncBuffer{}}
-		w.cmd = exec.Command(stackBin, "load-worker", "--zookeeper", zk, "--group", group, "--session-timeout", "4s")
+		w.cmd = exec.Command(stackBin, "load-worker", "--zookeeper", zk, "--group", group, "--session-timeout", "4s",
+			"--metrics-addr", "127.0.0.1:0")
 		w.cmd.Stdout, w.cmd.Stderr = w.out, w.out
 		w.cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
 		w.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -172,6 +177,9 @@ func startWorkers(t *testing.T, zk, group string, n int) []*worker {
 		for {
 			if m := registered.FindStringSubmatch(w.out.String()); m != nil {
 				w.name = m[1]
+				if m := metricsAt.FindStringSubmatch(w.out.String()); m != nil {
+					w.metrics = m[1]
+				}
 				break
 			}
 			if time.Now().After(deadline) {
@@ -270,6 +278,14 @@ func TestThreeWorkersSendTheWholeRateAsOneReport(t *testing.T) {
 		if sh.Name != names[i] || sh.Sent != 5000 || sh.Missing || sh.Verdict != load.Passed {
 			t.Errorf("share %d: %+v; want worker %s, 5000 sent, passed", i+1, sh, names[i])
 		}
+	}
+	// Each worker served its own share's live metrics.
+	var counted float64
+	for _, w := range ws {
+		counted += responses(t, w.metrics)
+	}
+	if counted != float64(total) {
+		t.Errorf("the workers' metrics count %g responses, the sink %d", counted, total)
 	}
 	var winSent uint64
 	for _, w := range rep.Windows {
@@ -399,4 +415,24 @@ func TestOneSharesStopVoteStopsEveryShare(t *testing.T) {
 	if t.Failed() {
 		t.Logf("coordinator:\n%s", stderr.String())
 	}
+}
+
+// responses sums stack_load_responses_total on a worker's metrics page.
+func responses(t *testing.T, url string) float64 {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("metrics %q: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var sum float64
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "stack_load_responses_total{") {
+			var v float64
+			fmt.Sscan(line[strings.LastIndex(line, " ")+1:], &v)
+			sum += v
+		}
+	}
+	return sum
 }
