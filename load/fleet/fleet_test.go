@@ -344,6 +344,12 @@ func TestAWorkerKilledMidRunLeavesItsShareMissing(t *testing.T) {
 			t.Errorf("share %d: %+v", i+1, sh)
 		}
 	}
+	// The HTML report says so too.
+	if m := regexp.MustCompile(`report: (\S+\.html)`).FindStringSubmatch(stderr.String()); m == nil {
+		t.Errorf("no HTML report written:\n%s", stderr.String())
+	} else if page, err := os.ReadFile(m[1]); err != nil || !bytes.Contains(page, []byte("<b>missing</b>")) || !bytes.Contains(page, []byte(victim.name)) {
+		t.Errorf("HTML report %s does not show the missing share of %s (%v)", m[1], victim.name, err)
+	}
 	// The report holds the two surviving shares, and they reached the sink.
 	if rep.Total.Sent != 10000 || uint64(s.total()) < rep.Total.Sent {
 		t.Errorf("report sent %d (want the 10000 of two shares), sink %d", rep.Total.Sent, s.total())
