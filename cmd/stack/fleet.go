@@ -13,6 +13,7 @@ import (
 	"github.com/stack-tools/stack/load/fleet"
 	"github.com/stack-tools/stack/load/live"
 	"github.com/stack-tools/stack/load/scenario"
+	"github.com/stack-tools/stack/load/scenario/s3scenario"
 	"github.com/stack-tools/stack/stacks/scenarios"
 )
 
@@ -89,8 +90,16 @@ func runMaybeFleet(ctx context.Context, cfg load.Config, servers, group string, 
 // scenarioReload re-reads the scenario (folder or built-in) every d.
 func scenarioReload(nameOrDir, base string, d time.Duration, log io.Writer) *load.Reload {
 	return &load.Reload{Every: d,
-		Load: func(context.Context) (*scenario.Scenario, error) {
-			return scenario.Resolve(base, nameOrDir, scenarios.Builtin())
+		Load: func(ctx context.Context) (*scenario.Scenario, error) {
+			return resolveScenario(ctx, base, nameOrDir)
 		},
 		Log: func(format string, args ...any) { fmt.Fprintf(log, format+"\n", args...) }}
+}
+
+// resolveScenario reads a scenario folder, a built-in scenario or an s3:// prefix.
+func resolveScenario(ctx context.Context, base, nameOrDir string) (*scenario.Scenario, error) {
+	if s3scenario.Is(nameOrDir) {
+		return s3scenario.Load(ctx, nameOrDir)
+	}
+	return scenario.Resolve(base, nameOrDir, scenarios.Builtin())
 }

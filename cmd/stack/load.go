@@ -124,7 +124,7 @@ func runLoad(ctx context.Context, o *loadOptions, output string, stdout, stderr 
 	if (o.shape == "constant" || o.shape == "") && o.rate <= 0 {
 		return usage("--rate is required: requests per second (or choose --shape steps|ramp|trickle)")
 	}
-	sc, err := scenario.Resolve("", o.scenario, scenarios.Builtin())
+	sc, err := resolveScenario(ctx, "", o.scenario)
 	if err != nil {
 		return usage("--scenario: %w", err)
 	}

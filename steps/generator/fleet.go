@@ -12,6 +12,7 @@ import (
 	"github.com/stack-tools/stack/load/live"
 	"github.com/stack-tools/stack/load/pace"
 	"github.com/stack-tools/stack/load/scenario"
+	"github.com/stack-tools/stack/load/scenario/s3scenario"
 	"github.com/stack-tools/stack/stack"
 	"github.com/stack-tools/stack/stacks/scenarios"
 )
@@ -77,8 +78,8 @@ func (k *Kind) run(ctx context.Context, run *stack.StepRun, c *Config, cfg load.
 	}
 	if c.Reload > 0 {
 		cfg.Reload = &load.Reload{Every: time.Duration(c.Reload),
-			Load: func(context.Context) (*scenario.Scenario, error) {
-				return scenario.Resolve(run.Dir, c.Scenario, scenarios.Builtin())
+			Load: func(ctx context.Context) (*scenario.Scenario, error) {
+				return resolve(ctx, run.Dir, c.Scenario)
 			},
 			Log: func(format string, args ...any) { fmt.Fprintf(run.Log, "load: "+format+"\n", args...) }}
 	}
@@ -98,6 +99,15 @@ func (k *Kind) run(ctx context.Context, run *stack.StepRun, c *Config, cfg load.
 			}
 		}}
 	return co.Run(ctx, cfg)
+}
+
+// resolve reads a scenario folder (relative to base), a built-in scenario or
+// an s3://BUCKET/PREFIX.
+func resolve(ctx context.Context, base, nameOrDir string) (*scenario.Scenario, error) {
+	if s3scenario.Is(nameOrDir) {
+		return s3scenario.Load(ctx, nameOrDir)
+	}
+	return scenario.Resolve(base, nameOrDir, scenarios.Builtin())
 }
 
 func firstNonEmpty(s ...string) string {

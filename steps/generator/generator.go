@@ -16,6 +16,7 @@ import (
 	"github.com/stack-tools/stack/load/pace"
 	"github.com/stack-tools/stack/load/report"
 	"github.com/stack-tools/stack/load/scenario"
+	"github.com/stack-tools/stack/load/scenario/s3scenario"
 	"github.com/stack-tools/stack/stack"
 	"github.com/stack-tools/stack/stacks/scenarios"
 )
@@ -130,8 +131,8 @@ func (k *Kind) ValidateIn(dir string, raw json.RawMessage) error {
 		Scenario string `json:"scenario"`
 	}
 	_ = json.Unmarshal(raw, &c)
-	if c.Scenario == "" || hasRef(c.Scenario) {
-		return nil
+	if c.Scenario == "" || hasRef(c.Scenario) || s3scenario.Is(c.Scenario) {
+		return nil // an s3:// scenario is read when the step runs
 	}
 	if _, err := scenario.Resolve(dir, c.Scenario, scenarios.Builtin()); err != nil {
 		return fmt.Errorf("scenario: %w", err)
@@ -218,7 +219,7 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 	if err != nil {
 		return nil, err
 	}
-	sc, err := scenario.Resolve(run.Dir, c.Scenario, scenarios.Builtin())
+	sc, err := resolve(ctx, run.Dir, c.Scenario)
 	if err != nil {
 		return nil, fmt.Errorf("generator step: %w", err)
 	}
