@@ -442,3 +442,51 @@ func responses(t *testing.T, url string) float64 {
 	}
 	return sum
 }
+
+// A generator step with "workers" splits its load the same way inside `up`,
+// and stores the one merged report with the stack.
+func TestGeneratorStepSplitsItsLoadAmongWorkers(t *testing.T) {
+	zk := zookeeper(t)
+	s := newSink(t)
+	group := groupName(t)
+	startWorkers(t, zk, group, 2)
+	work := t.TempDir()
+	def := fmt.Sprintf(`{"name": "fleet", "steps": [{"name": "load", "kind": "generator", "scenario": %q,
+		"target": %q, "rate": 300, "duration": "2s", "workers": {"group": %q, "count": 2, "timeout": "1m"}}]}`,
+		writeScenario(t), s.srv.URL, group)
+	if err := os.WriteFile(filepath.Join(work, "fleet.json"), []byte(def), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := append(os.Environ(), "STACK_STATE="+filepath.Join(work, "state"), "HOME="+work, "STACK_ZOOKEEPER="+zk)
+	up := exec.Command(stackBin, "up", "fleet.json")
+	up.Dir, up.Env = work, env
+	if out, err := up.CombinedOutput(); err != nil {
+		t.Fatalf("up: %v\n%s", err, out)
+	}
+	status := exec.Command(stackBin, "status", "fleet", "--output", "json")
+	status.Dir, status.Env = work, env
+	out, err := status.Output()
+	if err != nil {
+		t.Fatalf("status: %v", err)
+	}
+	var rec struct {
+		Steps map[string]struct {
+			Outputs map[string]struct{ Value any }
+		}
+	}
+	if err := json.Unmarshal(out, &rec); err != nil {
+		t.Fatalf("status: %v\n%s", err, out)
+	}
+	o := rec.Steps["load"].Outputs
+	if o["sent"].Value != float64(600) || o["verdict"].Value != load.Passed || s.total() != 600 {
+		t.Errorf("load step outputs %+v; sink %d; want 600 sent and passed", o, s.total())
+	}
+	data, err := os.ReadFile(fmt.Sprint(o["report_json"].Value))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep load.Report
+	if err := json.Unmarshal(data, &rep); err != nil || len(rep.Workers) != 2 || rep.Workers[0].Sent+rep.Workers[1].Sent != 600 {
+		t.Errorf("stored report: %v, workers %+v", err, rep.Workers)
+	}
+}
