@@ -282,6 +282,7 @@ func (c *Coordinator) gather(ctx context.Context, conn *zk.Conn, run string, wor
 	tick := time.NewTicker(5 * time.Second)
 	defer tick.Stop()
 	interrupted := false
+	lastProgress := map[string]int64{}
 	for {
 		done, _, doneWatch, err := conn.ChildrenW(path.Join(run, "done"))
 		if err != nil {
@@ -328,9 +329,23 @@ func (c *Coordinator) gather(ctx context.Context, conn *zk.Conn, run string, wor
 		case <-tick.C:
 			c.sayProgress(conn, run, ready, at)
 		case <-deadline.C:
+			// A worker still writing progress is behind, not lost: wait on.
+			busy := false
 			for _, w := range ready {
 				if results[w] == nil && missing[w] == "" {
-					missing[w] = fmt.Sprintf("no result %s after the run's end", time.Since(end.Add(-runLength(cfg))).Round(time.Second))
+					if _, st, err := conn.Exists(path.Join(run, "progress", w)); err == nil && st != nil && st.Mzxid != lastProgress[w] {
+						lastProgress[w] = st.Mzxid
+						busy = true
+					}
+				}
+			}
+			if busy && !interrupted {
+				deadline.Reset(15 * time.Second)
+				continue
+			}
+			for _, w := range ready {
+				if results[w] == nil && missing[w] == "" {
+					missing[w] = fmt.Sprintf("no result and no progress %s after the run's scheduled end", (time.Since(at) - runLength(cfg)).Round(time.Second))
 				}
 			}
 			return results, missing

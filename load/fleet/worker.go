@@ -144,8 +144,18 @@ func (w *Worker) share(ctx context.Context, conn *zk.Conn, run, me string, part 
 	name := shortName(me)
 	res := &result{Worker: me, Identity: w.Identity, Part: part}
 	defer func() {
-		if err := writeResult(conn, run, me, res); err != nil {
-			fmt.Fprintf(w.Out, "worker %s: writing the result of %s: %v\n", name, path.Base(run), err)
+		// ZooKeeper may be restarting: keep trying for a minute, as the
+		// coordinator waits for the result.
+		for try := 0; ; try++ {
+			err := writeResult(conn, run, me, res)
+			if err == nil {
+				break
+			}
+			if errors.Is(err, zk.ErrNoNode) || try == 30 || ctx.Err() != nil {
+				fmt.Fprintf(w.Out, "worker %s: writing the result of %s: %v\n", name, path.Base(run), err)
+				break
+			}
+			sleep(ctx, 2*time.Second)
 		}
 		_ = conn.Delete(path.Join(run, "ready", me), -1)
 	}()
@@ -208,27 +218,22 @@ func (w *Worker) share(ctx context.Context, conn *zk.Conn, run, me string, part 
 
 // waitStart waits at the barrier for the coordinator's start.
 func waitStart(ctx context.Context, conn *zk.Conn, run string) (*start, error) {
+	p := path.Join(run, "start")
 	for {
-		data, _, watch, err := conn.GetW(path.Join(run, "start"))
-		switch {
-		case err == nil:
+		ok, _, watch, err := conn.ExistsW(p)
+		if err != nil {
+			return nil, fmt.Errorf("waiting for the start: %w", err)
+		}
+		if ok {
+			data, _, err := conn.Get(p)
+			if err != nil {
+				return nil, fmt.Errorf("reading the start: %w", err)
+			}
 			var st start
 			if err := json.Unmarshal(data, &st); err != nil {
 				return nil, fmt.Errorf("reading the start: %w", err)
 			}
 			return &st, nil
-		case errors.Is(err, zk.ErrNoNode):
-			// GetW on a missing node set no watch: watch for its creation.
-			ok, _, ew, err := conn.ExistsW(path.Join(run, "start"))
-			if err != nil {
-				return nil, err
-			}
-			if ok {
-				continue
-			}
-			watch = ew
-		default:
-			return nil, fmt.Errorf("waiting for the start: %w", err)
 		}
 		if exists, _, _ := conn.Exists(run); !exists {
 			return nil, errors.New("the run was cancelled before it started")
