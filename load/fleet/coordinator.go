@@ -76,6 +76,7 @@ func (c *Coordinator) Run(ctx context.Context, cfg load.Config) (*load.Report, e
 		return nil, err
 	}
 	plan.Workers = workers
+	plan.StartWithin = pace.Duration(c.ReadyTimeout + 30*time.Second)
 	idents := map[string]Identity{}
 	for _, w := range workers {
 		var id Identity

@@ -205,6 +205,9 @@ type Plan struct {
 	BatchWait       pace.Duration    `json:"batch_wait,omitempty"`
 	// Workers are the workers' node names, in part order.
 	Workers []string `json:"workers"`
+	// StartWithin: a worker that sees no start this long after the plan gives
+	// up its share (the coordinator is gone).
+	StartWithin pace.Duration `json:"start_within"`
 }
 
 func tokenHash(token string) string {

@@ -169,7 +169,9 @@ func (w *Worker) share(ctx context.Context, conn *zk.Conn, run, me string, part 
 		res.Error = fmt.Sprintf("joining the barrier: %v", err)
 		return
 	}
-	st, err := waitStart(ctx, conn, run)
+	wctx, cancelWait := context.WithTimeout(ctx, max(time.Duration(plan.StartWithin), time.Minute))
+	st, err := waitStart(wctx, conn, run)
+	cancelWait()
 	if err != nil {
 		res.Error = err.Error()
 		return
@@ -240,6 +242,9 @@ func waitStart(ctx context.Context, conn *zk.Conn, run string) (*start, error) {
 		}
 		select {
 		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return nil, errors.New("no start came from the coordinator in time: it is gone or gave up on this worker")
+			}
 			return nil, ctx.Err()
 		case <-watch:
 		case <-time.After(10 * time.Second): // re-check that the run still exists
