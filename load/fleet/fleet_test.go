@@ -155,7 +155,7 @@ func startWorkers(t *testing.T, zk, group string, n int) []*worker {
 	var ws []*worker
 	for range n {
 		w := &worker{out: &syncBuffer{}}
-		w.cmd = exec.Command(stackBin, "load-worker", "--zookeeper", zk, "--group", group, "--session-timeout", "4s",
+		w.cmd = exec.Command(stackBin, "load-worker", "--zookeeper", zk, "--group", group, "--session-timeout", "5s",
 			"--metrics-addr", "127.0.0.1:0")
 		w.cmd.Stdout, w.cmd.Stderr = w.out, w.out
 		w.cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
@@ -196,7 +196,9 @@ func coordinate(t *testing.T, zk, group, target string, extra ...string) (*exec.
 	t.Helper()
 	args := append([]string{"load", "--scenario", writeScenario(t), "--target", target, "--rate", "3000", "--duration", "5s",
 		"--zookeeper", zk, "--workers-group", group, "--workers-count", "3", "--workers-timeout", "60s",
-		"--report-dir", t.TempDir(), "--output", "json"}, extra...)
+		"--report-dir", t.TempDir(), "--output", "json",
+		// A busy machine may answer slowly; every request must still count.
+		"--timeout", "1m"}, extra...)
 	cmd := exec.Command(stackBin, args...)
 	var stdout bytes.Buffer
 	stderr := &syncBuffer{}
