@@ -103,3 +103,18 @@ func resolveScenario(ctx context.Context, base, nameOrDir string) (*scenario.Sce
 	}
 	return scenario.Resolve(base, nameOrDir, scenarios.Builtin())
 }
+
+// printShares lists the workers of a fleet run, missing ones first in mind.
+func printShares(w io.Writer, rep *load.Report) {
+	for _, sh := range rep.Workers {
+		state := sh.Verdict
+		if sh.Missing {
+			state = "MISSING"
+		}
+		fmt.Fprintf(w, "share %d/%d  %-12s %-20s pid %-7d sent %-9d %s", sh.Part+1, sh.Parts, sh.Name, sh.Host, sh.PID, sh.Sent, state)
+		if sh.Reason != "" {
+			fmt.Fprintf(w, " (%s)", sh.Reason)
+		}
+		fmt.Fprintln(w)
+	}
+}

@@ -227,6 +227,7 @@ func printSummary(w io.Writer, rep *load.Report) {
 		row(t.Name, t.Stats)
 	}
 	row("all", rep.Total)
+	printShares(w, rep)
 }
 
 type dumpsterOptions struct {
