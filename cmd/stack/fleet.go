@@ -18,7 +18,7 @@ import (
 )
 
 type workerOptions struct {
-	group, root, metricsAddr string
+	group, metricsAddr string
 	sessionTimeout           time.Duration
 }
 
@@ -43,7 +43,6 @@ into one report. Signed scenarios need the coordinator's STACK_AUTH_TOKEN.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.group, "group", "", "the fleet's group name (the coordinator names the same)")
-	f.StringVar(&o.root, "root", fleet.DefaultRoot, "znode under which groups live")
 	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics here while running (e.g. :9464)")
 	f.DurationVar(&o.sessionTimeout, "session-timeout", 6*time.Second, "ZooKeeper session timeout: how soon a dead worker leaves the group")
 	return cmd
@@ -56,7 +55,7 @@ func runLoadWorker(ctx context.Context, o *workerOptions, servers string, stdout
 	if servers == "" {
 		return &usageError{fmt.Errorf("--zookeeper is required (or STACK_ZOOKEEPER): the ZooKeeper the coordinator uses, HOST:PORT")}
 	}
-	w := &fleet.Worker{Conn: fleet.Conn{Servers: servers, Group: o.group, Root: o.root, SessionTimeout: o.sessionTimeout, Log: stderr},
+	w := &fleet.Worker{Conn: fleet.Conn{Servers: servers, Group: o.group, SessionTimeout: o.sessionTimeout, Log: stderr},
 		AuthToken: os.Getenv("STACK_AUTH_TOKEN"), Out: stdout}
 	if o.metricsAddr != "" {
 		m := live.New()
