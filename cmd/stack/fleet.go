@@ -19,7 +19,7 @@ import (
 
 type workerOptions struct {
 	group, metricsAddr string
-	sessionTimeout           time.Duration
+	sessionTimeout     time.Duration
 }
 
 // newLoadWorkerCmd runs one worker of a generator fleet.
