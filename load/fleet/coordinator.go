@@ -120,7 +120,14 @@ func (c *Coordinator) Run(ctx context.Context, cfg load.Config) (*load.Report, e
 	results, missing := c.gather(ctx, conn, run, workers, ready, at, cfg)
 	// The stop node names the share whose vote stopped every share.
 	stopped, _, _ := conn.Get(path.Join(run, "stop"))
-	return c.merge(cfg, plan, workers, idents, results, missing, string(stopped))
+	// What a lost worker last said it had sent, for the report.
+	lastSent := map[string]uint64{}
+	for w := range missing {
+		if p, ok := readProgress(conn, run, w); ok {
+			lastSent[w] = p.Sent
+		}
+	}
+	return c.merge(cfg, plan, workers, idents, results, missing, lastSent, string(stopped))
 }
 
 func shortNames(ws []string) []string {
@@ -432,7 +439,7 @@ func readResult(conn *zk.Conn, run, w string) (*result, error) {
 
 // merge builds the one report of the run and its verdict.
 func (c *Coordinator) merge(cfg load.Config, plan *Plan, workers []string, idents map[string]Identity,
-	results map[string]*result, missing map[string]string, stopped string) (*load.Report, error) {
+	results map[string]*result, missing map[string]string, lastSent map[string]uint64, stopped string) (*load.Report, error) {
 	var reps []*load.Report
 	var shares []load.WorkerShare
 	var errs, lost, stops []string
@@ -442,7 +449,10 @@ func (c *Coordinator) merge(cfg load.Config, plan *Plan, workers []string, ident
 		res := results[w]
 		switch {
 		case res == nil:
-			sh.Missing, sh.Verdict, sh.Reason = true, "missing", missing[w]
+			sh.Missing, sh.Verdict, sh.Reason, sh.Sent = true, "missing", missing[w], lastSent[w]
+			if sh.Sent > 0 {
+				sh.Reason += fmt.Sprintf("; its last progress said %d sent", sh.Sent)
+			}
 			lost = append(lost, fmt.Sprintf("share %d of %d (worker %s on %s, pid %d): %s", i+1, len(workers), sh.Name, id.Host, id.PID, missing[w]))
 		case res.Error != "":
 			sh.Verdict, sh.Reason = load.Errored, res.Error

@@ -309,9 +309,10 @@ func TestAWorkerKilledMidRunLeavesItsShareMissing(t *testing.T) {
 	group := groupName(t)
 	ws := startWorkers(t, zk, group, 3)
 	cmd, stdout, stderr := coordinate(t, zk, group, s.srv.URL)
-	// Mid-run: a fifth of the requests have arrived, so every share is sending.
+	// Mid-run: 2 of the 5 seconds' requests have arrived, so every share is
+	// sending and has published its progress at least once (every 1s window).
 	deadline := time.Now().Add(2 * time.Minute)
-	for s.total() < 3000 {
+	for s.total() < 6000 {
 		if time.Now().After(deadline) {
 			_ = cmd.Process.Kill()
 			t.Fatalf("the run did not get going:\n%s", stderr.String())
@@ -342,7 +343,8 @@ func TestAWorkerKilledMidRunLeavesItsShareMissing(t *testing.T) {
 	}
 	for i, sh := range rep.Workers {
 		wantMissing := i == part
-		if sh.Missing != wantMissing || (!wantMissing && sh.Sent != 5000) {
+		// A lost share shows what its last progress said it had sent.
+		if sh.Missing != wantMissing || (!wantMissing && sh.Sent != 5000) || (wantMissing && (sh.Sent == 0 || sh.Sent >= 5000)) {
 			t.Errorf("share %d: %+v", i+1, sh)
 		}
 	}
