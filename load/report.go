@@ -11,6 +11,8 @@ const (
 	Passed  = "passed"  // ran to its end
 	Stopped = "stopped" // stopped by vote: the target left the configured bounds
 	Errored = "errored" // interrupted, or no request could be sent at all
+	// Incomplete: a worker of a fleet run was lost; its share is missing from the report.
+	Incomplete = "incomplete"
 )
 
 // Report is the result of a run, written as JSON and rendered as HTML.
@@ -32,6 +34,10 @@ type Report struct {
 	Total         Stats       `json:"total"`
 	Types         []TypeStats `json:"types"`
 	Windows       []Window    `json:"windows"`
+	// Workers are the shares of a run split among several processes (fleet).
+	Workers []WorkerShare `json:"workers,omitempty"`
+	// Hist holds the run's histograms when Config.Histograms asks for them.
+	Hist *Histograms `json:"-"`
 }
 
 // TypeStats are the results of one message type.
@@ -81,6 +87,8 @@ type Window struct {
 	// Votes is the stop-vote count after this window; Unhealthy says why it voted.
 	Votes     int    `json:"votes"`
 	Unhealthy string `json:"unhealthy,omitempty"`
+	// Hist holds the window's histograms when Config.Histograms asks for them.
+	Hist *Histograms `json:"-"`
 }
 
 // WindowStats summarize one type (or all) in one window.
@@ -88,6 +96,7 @@ type WindowStats struct {
 	Sent         uint64  `json:"sent"`
 	Responses    uint64  `json:"responses"`
 	Success      uint64  `json:"success"`
+	Errors       uint64  `json:"errors,omitempty"`
 	Late         uint64  `json:"late,omitempty"`
 	Rate         float64 `json:"rate"`
 	Throughput   float64 `json:"throughput"`

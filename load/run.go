@@ -58,6 +58,21 @@ type Config struct {
 	Observer Observer
 	// StdClient forces net/http for plain HTTP targets too.
 	StdClient bool
+
+	// StartAt, when set, holds the first request until then (after the
+	// connections are open): how the workers of a fleet start together.
+	StartAt time.Time
+	// Histograms keeps each window's and the run's HDR histograms in the
+	// report (Report.Hist, Window.Hist), so runs of several processes can be
+	// merged (Merge).
+	Histograms bool
+	// Reload re-reads the scenario during the run (see Reload).
+	Reload *Reload
+	// Batch is the most messages per SendMessageBatch call for sqs:// targets
+	// (1..10, default 10); BatchWait how long a batch may wait to fill
+	// (default 5ms). Latency of each message runs to the end of its batch.
+	Batch     int
+	BatchWait time.Duration
 }
 
 // Progress is a live summary.
@@ -166,7 +181,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	gen, err := scenario.NewGenerator(cfg.Scenario, cfg.Target, cfg.Options)
+	gen, err := scenario.NewGenerator(cfg.Scenario, generatorTarget(cfg.Target), cfg.Options)
 	if err != nil {
 		return nil, err
 	}
@@ -192,7 +207,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	reg := &connRegistry{conns: map[net.Conn]struct{}{}}
 	sendCtx, abortSends := context.WithCancel(context.Background())
 	defer abortSends()
-	newSender := newSenderFunc(cfg, gen, reg)
+	newSender, err := cfg.senders(ctx, gen, reg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Reload != nil {
+		go cfg.Reload.run(sendCtx, gen, generatorTarget(cfg.Target), cfg.Scenario)
+	}
 
 	sent := make([]atomic.Uint64, len(names))
 	results := make(chan result, 4096)
@@ -244,6 +265,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	for _, s := range first {
 		spawn(s)
 	}
+	waitUntil(ctx, cfg.StartAt)
 	start := time.Now()
 	go func() { col.run(start, results, stop); close(colDone) }()
 
@@ -486,6 +508,9 @@ func (c *collector) rotate(start, from, to time.Time, stop func(verdict, reason 
 		runtime.Gosched()
 	}
 	w.Total = windowStats(c.win, sentWin, secs)
+	if c.cfg.Histograms {
+		w.Hist = encodeHists(c.win.hist, c.names, c.wtype)
+	}
 	done := c.total.responses + c.total.errors
 	inFlight := int64(sentNow) - int64(done)
 	if c.voter != nil {
@@ -514,7 +539,7 @@ func (c *collector) rotate(start, from, to time.Time, stop func(verdict, reason 
 }
 
 func windowStats(a *acc, sent uint64, secs float64) WindowStats {
-	ws := WindowStats{Sent: sent, Responses: a.responses, Success: a.success, Late: a.late,
+	ws := WindowStats{Sent: sent, Responses: a.responses, Success: a.success, Errors: a.errors, Late: a.late,
 		SuccessRatio: ratio(a.success, a.responses+a.errors), Latency: latencyOf(a.hist, a.maxUs, a.sumUs)}
 	if secs > 0 {
 		ws.Rate = float64(sent) / secs
@@ -534,6 +559,9 @@ func (c *collector) report(start, sendEnd time.Time) *Report {
 		rep.Types = append(rep.Types, TypeStats{Name: name, Stats: stats(c.types[i], s, secs)})
 	}
 	rep.Total = stats(c.total, all, secs)
+	if c.cfg.Histograms {
+		rep.Hist = encodeHists(c.total.hist, c.names, c.types)
+	}
 	return rep
 }
 

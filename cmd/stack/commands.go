@@ -77,6 +77,7 @@ is given: then the dropped steps are destroyed once the rest is up.`,
 	f.BoolVar(&o.prune, "prune", false, "destroy applied steps the definition no longer has, once the rest is up")
 	f.IntVar(&o.parallelism, "parallelism", 4, "how many steps may run at once; 1 follows the definition's order")
 	f.DurationVar(&o.lockTimeout, "lock-timeout", 0, "wait this long for another command holding the stack's lock (default: fail at once)")
+	f.StringVar(&g.metricsAddr, "metrics-addr", "", "generator steps serve live Prometheus /metrics here while they run (a step's \"metrics_addr\" wins)")
 	return cmd
 }
 

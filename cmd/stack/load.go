@@ -35,6 +35,11 @@ type loadOptions struct {
 	stopSuccess, stopPercentile    float64
 	stopLatency, stopWindow        time.Duration
 	stopVotes                      int
+	// A fleet (fleet.go), SQS batching and reloading.
+	zookeeper, workersGroup string
+	workersCount, batch     int
+	workersWait, batchWait  time.Duration
+	reload                  time.Duration
 }
 
 func newLoadCmd(g *globalOptions) *cobra.Command {
@@ -52,6 +57,7 @@ or errored. The auth token of signed scenarios comes from STACK_AUTH_TOKEN.`,
   stack load --scenario sms-inbound --target http://127.0.0.1:8080 --rate 100 --duration 10m --stop-success 0.98 --stop-latency 250ms`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			o.zookeeper = g.zookeeper
 			return runLoad(cmd.Context(), o, g.output, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -89,6 +95,12 @@ or errored. The auth token of signed scenarios comes from STACK_AUTH_TOKEN.`,
 	f.DurationVar(&o.stopWindow, "stop-window", time.Second, "window over which each vote is taken")
 	f.Uint64Var(&o.vegetaTargets, "vegeta-targets", 0, "print this many generated requests as vegeta JSON targets and send nothing (for comparisons)")
 	f.MarkHidden("vegeta-targets")
+	f.StringVar(&o.workersGroup, "workers-group", "", "split the run among the workers of this group (`stack load-worker --group`), coordinated through --zookeeper")
+	f.IntVar(&o.workersCount, "workers-count", 0, "how many workers of --workers-group take part (each sends rate/N)")
+	f.DurationVar(&o.workersWait, "workers-timeout", 5*time.Minute, "how long to wait for --workers-count workers to register")
+	f.IntVar(&o.batch, "batch", 0, "sqs:// targets: messages per SendMessageBatch, 1..10 (default 10)")
+	f.DurationVar(&o.batchWait, "batch-wait", 0, "sqs:// targets: how long a batch waits to fill (default 5ms)")
+	f.DurationVar(&o.reload, "reload", 0, "re-read the scenario folder this often during the run (e.g. 30s); a bad template keeps the old one")
 	return cmd
 }
 
@@ -112,7 +124,7 @@ func runLoad(ctx context.Context, o *loadOptions, output string, stdout, stderr 
 	if (o.shape == "constant" || o.shape == "") && o.rate <= 0 {
 		return usage("--rate is required: requests per second (or choose --shape steps|ramp|trickle)")
 	}
-	sc, err := scenario.Resolve("", o.scenario, scenarios.Builtin())
+	sc, err := resolveScenario(ctx, "", o.scenario)
 	if err != nil {
 		return usage("--scenario: %w", err)
 	}
@@ -124,6 +136,10 @@ func runLoad(ctx context.Context, o *loadOptions, output string, stdout, stderr 
 		Options: scenario.Options{Order: o.order, Group: o.group, Skip: o.skip, Senders: o.senders, Companies: o.companies,
 			Reuse: o.reuse, Duplicate: o.duplicate, Seed: o.seed, AuthToken: os.Getenv("STACK_AUTH_TOKEN")},
 		Timeout: o.timeout, LateAfter: o.lateAfter, Window: o.window, MaxWorkers: o.maxWorkers, Insecure: o.insecure,
+		Batch: o.batch, BatchWait: o.batchWait,
+	}
+	if o.reload > 0 {
+		cfg.Reload = scenarioReload(o.scenario, "", o.reload, stderr)
 	}
 	if o.stopSuccess > 0 || o.stopLatency > 0 {
 		cfg.Stop = &load.StopPolicy{MinSuccess: o.stopSuccess, MaxLatency: pace.Duration(o.stopLatency),
@@ -153,7 +169,7 @@ func runLoad(ctx context.Context, o *loadOptions, output string, stdout, stderr 
 		fmt.Fprintf(stderr, "metrics: http://%s/metrics\n", addr)
 		cfg.Observer = m
 	}
-	rep, err := load.Run(ctx, cfg)
+	rep, err := runMaybeFleet(ctx, cfg, o.zookeeper, o.workersGroup, o.workersCount, o.workersWait, stderr)
 	if tty {
 		fmt.Fprintln(stderr)
 	}
@@ -211,6 +227,7 @@ func printSummary(w io.Writer, rep *load.Report) {
 		row(t.Name, t.Stats)
 	}
 	row("all", rep.Total)
+	printShares(w, rep)
 }
 
 type dumpsterOptions struct {

@@ -15,7 +15,9 @@ import (
 func newRegistry(g *globalOptions) *stack.Registry {
 	r := stack.NewRegistry()
 	r.RegisterStep("terraform", terraform.New(filepath.Join(g.cache(), "terraform")))
-	r.RegisterStep("generator", generator.New())
+	gen := generator.New()
+	gen.ZooKeeper, gen.MetricsAddr = g.zookeeper, g.metricsAddr
+	r.RegisterStep("generator", gen)
 	r.RegisterHandler("aurora", aurora.New(aurora.Options{}))
 	r.RegisterHandler("zookeeper", zookeeper.New(zookeeper.OptionsFromEnv(g.zookeeper, os.Getenv)))
 	return r

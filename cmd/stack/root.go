@@ -18,6 +18,8 @@ type globalOptions struct {
 	cacheDir  string
 	output    string
 	zookeeper string
+	// metricsAddr: `up --metrics-addr`, for generator steps.
+	metricsAddr string
 }
 
 func newRootCmd() *cobra.Command {
@@ -56,6 +58,7 @@ tears it down again.`,
 		newValidateCmd(g),
 		newUnlockCmd(g),
 		newLoadCmd(g),
+		newLoadWorkerCmd(g),
 		newDumpsterCmd(),
 		newPlanCmd(g),
 		newGraphCmd(g),

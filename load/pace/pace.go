@@ -63,6 +63,10 @@ type Spec struct {
 	Every Duration `json:"every,omitempty"`
 	// Over is how long the ramp takes to reach Max.
 	Over Duration `json:"over,omitempty"`
+	// Part and Parts (Parts > 1) build only part Part of the schedule (see
+	// type Part): how a run is split among several processes.
+	Part  int `json:"-"`
+	Parts int `json:"-"`
 }
 
 // UnmarshalJSON accepts a number (constant rate) or an object.
@@ -91,6 +95,9 @@ func (s *Spec) UnmarshalJSON(b []byte) error {
 // Build checks the spec and returns its schedule. over is the run's duration,
 // used as the ramp's length when Over is not given (0 = unknown).
 func (s Spec) Build(runFor time.Duration) (Schedule, error) {
+	if s.Parts > 1 {
+		return s.part(runFor)
+	}
 	switch s.Shape {
 	case "", "constant":
 		if s.Rate <= 0 {

@@ -186,6 +186,9 @@ Latency runs from each request's intended send time to the end of its response.<
 {{range .R.Types}}<tr><td>{{.Name}}</td><td>{{.Sent}}</td><td>{{f1 .Rate}}</td><td>{{.Responses}}</td><td>{{pct .SuccessRatio}}</td><td>{{.Errors}}</td><td>{{.Late}}</td><td>{{f2 .Latency.P50}}</td><td>{{f2 .Latency.P90}}</td><td>{{f2 .Latency.P99}}</td><td>{{f2 .Latency.P999}}</td><td>{{f2 .Latency.Max}}</td><td>{{codes .Codes}}</td></tr>
 {{end}}{{with .R.Total}}<tr><th>all</th><th>{{.Sent}}</th><th>{{f1 .Rate}}</th><th>{{.Responses}}</th><th>{{pct .SuccessRatio}}</th><th>{{.Errors}}</th><th>{{.Late}}</th><th>{{f2 .Latency.P50}}</th><th>{{f2 .Latency.P90}}</th><th>{{f2 .Latency.P99}}</th><th>{{f2 .Latency.P999}}</th><th>{{f2 .Latency.Max}}</th><th>{{codes .Codes}}</th></tr>{{end}}
 </table>
+{{with .R.Workers}}<h3>Workers</h3><table><tr><th>share</th><th>worker</th><th>host</th><th>pid</th><th>sent</th><th>verdict</th><th>reason</th></tr>
+{{range .}}<tr><td>{{add .Part 1}} of {{.Parts}}</td><td>{{.Name}}</td><td>{{.Host}}</td><td>{{.PID}}</td><td>{{.Sent}}</td><td>{{if .Missing}}<b>missing</b>{{else}}{{.Verdict}}{{end}}</td><td>{{.Reason}}</td></tr>
+{{end}}</table>{{end}}
 {{with .R.Total.ErrorTexts}}{{$m := .}}<h3>Errors</h3><table>{{range $k := keys .}}<tr><td>{{$k}}</td><td>{{index $m $k}}</td></tr>{{end}}</table>{{end}}
 {{range .Charts}}<h3>{{.Title}}</h3>
 <svg width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" xmlns="http://www.w3.org/2000/svg">

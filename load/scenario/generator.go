@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"text/template"
 
 	"github.com/brianvoe/gofakeit/v7"
@@ -43,6 +44,10 @@ type Options struct {
 	Vars map[string]string `json:"vars,omitempty"`
 	// AuthToken keys signed scenarios. Sensitive: never stored or printed.
 	AuthToken string `json:"-"`
+	// Part and Parts split a run among Parts processes (see SetPart): every
+	// part builds the same sender pool from Seed, draws its messages from its
+	// own slice of it, with a sequence seeded apart from the other parts'.
+	Part, Parts int `json:"-"`
 }
 
 // DefaultAuthToken signs requests when no token is given; it is not a secret.
@@ -119,6 +124,13 @@ type Generator struct {
 	sigbuf  []byte
 	scratch []byte
 	idbuf   []byte
+
+	// senderLo and senderN are this part's slice of Senders.
+	senderLo, senderN int
+	// set and opts are kept for reloading templates (reload.go).
+	set     *template.Template
+	opts    Options
+	pending atomic.Pointer[templates]
 }
 
 type prevMsg struct {
@@ -139,8 +151,8 @@ func NewGenerator(sc *Scenario, target string, o Options) (*Generator, error) {
 	if err != nil || base.Scheme == "" || base.Host == "" {
 		return nil, fmt.Errorf("target %q: want an absolute http(s) URL such as http://127.0.0.1:8080", target)
 	}
-	if base.Scheme != "http" && base.Scheme != "https" {
-		return nil, fmt.Errorf("target %q: scheme must be http or https", target)
+	if base.Scheme != "http" && base.Scheme != "https" && base.Scheme != "sqs" {
+		return nil, fmt.Errorf("target %q: scheme must be http, https or sqs", target)
 	}
 	if o.Reuse < 0 || o.Duplicate < 0 || o.Reuse+o.Duplicate > 1 {
 		return nil, fmt.Errorf("reuse (%g) and duplicate (%g) are shares of messages: each 0..1 and together at most 1", o.Reuse, o.Duplicate)
@@ -254,6 +266,9 @@ func NewGenerator(sc *Scenario, target string, o Options) (*Generator, error) {
 	}
 	g.prev = make([]prevMsg, len(g.Types))
 	g.makeSenders(o.Senders)
+	if err := g.slice(o); err != nil {
+		return nil, err
+	}
 	for _, c := range o.Companies {
 		g.Company = append(g.Company, Company{ID: c, Phone: g.uniquePhone(nil)})
 	}
@@ -265,8 +280,10 @@ func NewGenerator(sc *Scenario, target string, o Options) (*Generator, error) {
 			return nil, fmt.Errorf("scenario %s, type %s: %w", sc.Name, g.Types[t].Name, err)
 		}
 	}
-	g.rng = rand.New(rand.NewPCG(o.Seed, 0x9e3779b97f4a7c15))
-	g.faker.Rand = rand.NewPCG(o.Seed, 0x5851f42d4c957f2d)
+	seq := partSeed(o.Seed, o.Part, o.Parts)
+	g.rng = rand.New(rand.NewPCG(seq, 0x9e3779b97f4a7c15))
+	g.faker.Rand = rand.NewPCG(seq, 0x5851f42d4c957f2d)
+	g.set, g.opts = set, o
 	return g, nil
 }
 
@@ -312,6 +329,9 @@ func (g *Generator) uniquePhone(seen map[string]bool) string {
 
 // Next fills m with the next message of the sequence, reusing m's buffers.
 func (g *Generator) Next(m *Message) error {
+	if p := g.pending.Load(); p != nil {
+		g.apply(p)
+	}
 	t := g.nextType()
 	m.Seq = g.seq
 	g.seq++
@@ -363,7 +383,7 @@ func (g *Generator) nextType() int {
 
 // render makes a fresh body for type t.
 func (g *Generator) render(m *Message, t int) error {
-	m.Sender = g.rng.IntN(len(g.Senders))
+	m.Sender = g.senderLo + g.rng.IntN(g.senderN)
 	m.Company = 0
 	if len(g.Company) > 1 {
 		m.Company = g.rng.IntN(len(g.Company))

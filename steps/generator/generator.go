@@ -16,6 +16,7 @@ import (
 	"github.com/stack-tools/stack/load/pace"
 	"github.com/stack-tools/stack/load/report"
 	"github.com/stack-tools/stack/load/scenario"
+	"github.com/stack-tools/stack/load/scenario/s3scenario"
 	"github.com/stack-tools/stack/stack"
 	"github.com/stack-tools/stack/stacks/scenarios"
 )
@@ -52,12 +53,29 @@ type Config struct {
 	MaxWorkers int              `json:"max_workers,omitempty"`
 	Insecure   bool             `json:"insecure,omitempty"`
 
+	// Workers splits the load among `stack load-worker` processes (fleet.go).
+	Workers *Workers `json:"workers,omitempty"`
+	// MetricsAddr serves live Prometheus metrics while the step runs.
+	MetricsAddr string `json:"metrics_addr,omitempty"`
+	// Reload re-reads the scenario folder this often during the run.
+	Reload pace.Duration `json:"reload,omitempty"`
+	// Batch and BatchWait shape SendMessageBatch calls for sqs:// targets.
+	Batch     int           `json:"batch,omitempty"`
+	BatchWait pace.Duration `json:"batch_wait,omitempty"`
+
 	// refs names fields given as unresolved references (validation only).
 	refs map[string]bool
 }
 
 // Kind implements stack.StepKind.
-type Kind struct{}
+type Kind struct {
+	// ZooKeeper is the connect string of fleets whose step names none
+	// (--zookeeper, STACK_ZOOKEEPER).
+	ZooKeeper string
+	// MetricsAddr serves Prometheus metrics of steps that name no
+	// metrics_addr (`stack up --metrics-addr`).
+	MetricsAddr string
+}
 
 // New returns the generator step kind.
 func New() *Kind { return &Kind{} }
@@ -70,7 +88,7 @@ func hasRef(s string) bool { return strings.Contains(s, "${") }
 func decode(raw json.RawMessage) (*Config, error) {
 	var c Config
 	if err := stack.DecodeStrict(raw, &c); err != nil {
-		return nil, fmt.Errorf("generator step: %w (fields: scenario, target, rate, duration, requests, order, group, skip, senders, companies, reuse, duplicate, seed, vars, auth_token, stop, timeout, late_after, window, max_workers, insecure)", err)
+		return nil, fmt.Errorf("generator step: %w (fields: scenario, target, rate, duration, requests, order, group, skip, senders, companies, reuse, duplicate, seed, vars, auth_token, stop, timeout, late_after, window, max_workers, insecure, workers, metrics_addr, reload, batch, batch_wait)", err)
 	}
 	return &c, nil
 }
@@ -113,8 +131,8 @@ func (k *Kind) ValidateIn(dir string, raw json.RawMessage) error {
 		Scenario string `json:"scenario"`
 	}
 	_ = json.Unmarshal(raw, &c)
-	if c.Scenario == "" || hasRef(c.Scenario) {
-		return nil
+	if c.Scenario == "" || hasRef(c.Scenario) || s3scenario.Is(c.Scenario) {
+		return nil // an s3:// scenario is read when the step runs
 	}
 	if _, err := scenario.Resolve(dir, c.Scenario, scenarios.Builtin()); err != nil {
 		return fmt.Errorf("scenario: %w", err)
@@ -135,8 +153,11 @@ func (c *Config) loadConfig(sc *scenario.Scenario) (load.Config, error) {
 	if c.Target == "" && !c.refs["target"] {
 		return fail("\"target\" is required: the URL to send to, such as \"${steps.web.outputs.webhook_url}\"")
 	}
-	if c.Target != "" && !hasRef(c.Target) && !strings.HasPrefix(c.Target, "http://") && !strings.HasPrefix(c.Target, "https://") {
-		return fail("\"target\" %q must be an http:// or https:// URL", c.Target)
+	if c.Target != "" && !hasRef(c.Target) && !strings.HasPrefix(c.Target, "http://") && !strings.HasPrefix(c.Target, "https://") && !load.IsSQS(c.Target) {
+		return fail("\"target\" %q must be an http:// or https:// URL, or sqs://QUEUE_URL", c.Target)
+	}
+	if err := c.checkExtras(); err != nil {
+		return fail("%w", err)
 	}
 	if c.Rate == nil && c.refs["rate"] {
 		c.Rate = &pace.Spec{Rate: 1} // checked once resolved
@@ -188,6 +209,7 @@ func (c *Config) loadConfig(sc *scenario.Scenario) (load.Config, error) {
 		Target: c.Target, Rate: *c.Rate, Duration: time.Duration(c.Duration), Requests: c.Requests,
 		Timeout: time.Duration(c.Timeout), LateAfter: time.Duration(c.LateAfter), Window: time.Duration(c.Window),
 		MaxWorkers: c.MaxWorkers, Insecure: c.Insecure, Stop: c.Stop,
+		Batch: c.Batch, BatchWait: time.Duration(c.BatchWait),
 	}, nil
 }
 
@@ -197,7 +219,7 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 	if err != nil {
 		return nil, err
 	}
-	sc, err := scenario.Resolve(run.Dir, c.Scenario, scenarios.Builtin())
+	sc, err := resolve(ctx, run.Dir, c.Scenario)
 	if err != nil {
 		return nil, fmt.Errorf("generator step: %w", err)
 	}
@@ -214,7 +236,7 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 		}
 	}
 	fmt.Fprintf(run.Log, "load: scenario %s (%s) -> %s\n", sc.Name, sc.Source, cfg.Target)
-	rep, err := load.Run(ctx, cfg)
+	rep, err := k.run(ctx, run, c, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("generator step: %w", err)
 	}

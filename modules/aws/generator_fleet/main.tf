@@ -1,13 +1,13 @@
-# generator_fleet: instances that run `stack` load generators, for load
-# beyond what one machine can send. Each instance downloads the stack binary
-# from var.stack_binary_s3_uri and runs `stack <var.worker_args>` with
-# STACK_ZOOKEEPER set to var.zookeeper, so workers that coordinate through
-# ZooKeeper (register, split the rate, start together, merge histograms) can
-# find each other.
+# generator_fleet: instances that run `stack load-worker`, for load beyond
+# what one machine can send. Each instance downloads the stack binary from
+# var.stack_binary_s3_uri and runs `stack load-worker --group <worker_group>`
+# with STACK_ZOOKEEPER set to var.zookeeper (the stack's ZooKeeper): the
+# workers register there, and a generator step with "workers": {"group":
+# ..., "count": N} splits its rate among them, starts them together and
+# merges their histograms into one report.
 #
-# Not part of sms-inbound: one machine sends the 250 requests/s its production
-# profile asks for. Add a step with this module (instance_count > 0) when a
-# test needs more.
+# sms-inbound's production profile runs three; its minimal profile none (one
+# machine sends the load).
 
 locals {
   ami_id      = var.ami_id != "" ? var.ami_id : data.aws_ssm_parameter.ami.value
@@ -89,6 +89,7 @@ resource "aws_launch_template" "this" {
     binary    = var.stack_binary_s3_uri
     region    = var.region
     zookeeper = var.zookeeper
+    group     = var.worker_group
     args      = join(" ", var.worker_args)
   }))
 

@@ -12,3 +12,8 @@ output "security_group_id" {
   description = "Security group of the generators, to admit them elsewhere."
   value       = aws_security_group.generator.id
 }
+
+output "worker_group" {
+  description = "Group the workers joined: what a generator step's workers.group names."
+  value       = var.worker_group
+}

@@ -32,8 +32,8 @@ variable "instance_count" {
   default     = 0
 
   validation {
-    condition     = var.instance_count == 0 || (var.stack_binary_s3_uri != "" && length(var.worker_args) > 0)
-    error_message = "Set stack_binary_s3_uri (a linux build of stack in S3) and worker_args (what each instance runs) when instance_count is above 0."
+    condition     = var.instance_count == 0 || (var.stack_binary_s3_uri != "" && var.zookeeper != "" && var.worker_group != "")
+    error_message = "Set stack_binary_s3_uri (a linux build of stack in S3), zookeeper (the stack's ZooKeeper) and worker_group when instance_count is above 0."
   }
 }
 
@@ -60,8 +60,19 @@ variable "zookeeper" {
   default     = ""
 }
 
+variable "worker_group" {
+  description = "Group the workers join (`stack load-worker --group`); the generator step's workers.group names the same."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^[^/ ]*$", var.worker_group))
+    error_message = "worker_group must not contain slashes or spaces."
+  }
+}
+
 variable "worker_args" {
-  description = "Arguments of the stack command each instance runs (the distributed generator worker), e.g. [\"load\", \"--scenario\", \"sms-inbound\", ...]."
+  description = "Extra arguments of `stack load-worker` on each instance, e.g. [\"--metrics-addr\", \":9464\"]."
   type        = list(string)
   default     = []
 }

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stack-tools/stack/load"
+	"github.com/stack-tools/stack/load/fleet"
+	"github.com/stack-tools/stack/load/live"
+	"github.com/stack-tools/stack/load/scenario"
+	"github.com/stack-tools/stack/load/scenario/s3scenario"
+	"github.com/stack-tools/stack/stacks/scenarios"
+)
+
+type workerOptions struct {
+	group, metricsAddr string
+	sessionTimeout     time.Duration
+}
+
+// newLoadWorkerCmd runs one worker of a generator fleet.
+func newLoadWorkerCmd(g *globalOptions) *cobra.Command {
+	o := &workerOptions{}
+	cmd := &cobra.Command{
+		Use:   "load-worker --zookeeper HOST:PORT --group NAME",
+		Short: "Join a fleet of load generators coordinated through ZooKeeper and run its shares of load",
+		Long: `Register in a group of load generators (an ephemeral sequential znode under
+/stack/load/GROUP/workers) and run, until stopped, each share of load a
+coordinator gives this worker: ` + "`stack load`" + ` with --workers-count, or a generator
+step with "workers": {"group": ..., "count": N}. The coordinator splits the rate
+evenly, starts every worker at one barrier time and merges their histograms
+into one report. Signed scenarios need the coordinator's STACK_AUTH_TOKEN.`,
+		Example: `  stack load-worker --zookeeper 10.0.3.7:2181 --group bfcm
+  STACK_ZOOKEEPER=10.0.3.7:2181 stack load-worker --group bfcm --metrics-addr :9464`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runLoadWorker(cmd.Context(), o, g.zookeeper, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.group, "group", "", "the fleet's group name (the coordinator names the same)")
+	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics here while running (e.g. :9464)")
+	f.DurationVar(&o.sessionTimeout, "session-timeout", 6*time.Second, "ZooKeeper session timeout: how soon a dead worker leaves the group")
+	return cmd
+}
+
+func runLoadWorker(ctx context.Context, o *workerOptions, servers string, stdout, stderr io.Writer) error {
+	if o.group == "" {
+		return &usageError{fmt.Errorf("--group is required: the name the coordinator gives in \"workers\": {\"group\": ...}")}
+	}
+	if servers == "" {
+		return &usageError{fmt.Errorf("--zookeeper is required (or STACK_ZOOKEEPER): the ZooKeeper the coordinator uses, HOST:PORT")}
+	}
+	w := &fleet.Worker{Conn: fleet.Conn{Servers: servers, Group: o.group, SessionTimeout: o.sessionTimeout, Log: stderr},
+		AuthToken: os.Getenv("STACK_AUTH_TOKEN"), Out: stdout}
+	if o.metricsAddr != "" {
+		m := live.New()
+		addr, err := m.Serve(ctx, o.metricsAddr)
+		if err != nil {
+			return &usageError{err}
+		}
+		fmt.Fprintf(stderr, "metrics: http://%s/metrics\n", addr)
+		w.Identity.Metrics = addr
+		w.Observer = m
+	}
+	return w.Work(ctx)
+}
+
+// runMaybeFleet runs cfg in this process, or split among a fleet's workers.
+func runMaybeFleet(ctx context.Context, cfg load.Config, servers, group string, count int, wait time.Duration, stderr io.Writer) (*load.Report, error) {
+	if count == 0 {
+		return load.Run(ctx, cfg)
+	}
+	if group == "" {
+		return nil, &usageError{fmt.Errorf("--workers-count needs --workers-group: the group the workers joined with `stack load-worker --group`")}
+	}
+	if servers == "" {
+		return nil, &usageError{fmt.Errorf("--workers-count needs --zookeeper (or STACK_ZOOKEEPER): where the workers registered")}
+	}
+	c := &fleet.Coordinator{Conn: fleet.Conn{Servers: servers, Group: group, Log: stderr}, Count: count, WaitTimeout: wait,
+		Progress: func(line string) { fmt.Fprintln(stderr, line) }}
+	return c.Run(ctx, cfg)
+}
+
+// scenarioReload re-reads the scenario (folder or built-in) every d.
+func scenarioReload(nameOrDir, base string, d time.Duration, log io.Writer) *load.Reload {
+	return &load.Reload{Every: d,
+		Load: func(ctx context.Context) (*scenario.Scenario, error) {
+			return resolveScenario(ctx, base, nameOrDir)
+		},
+		Log: func(format string, args ...any) { fmt.Fprintf(log, format+"\n", args...) }}
+}
+
+// resolveScenario reads a scenario folder, a built-in scenario or an s3:// prefix.
+func resolveScenario(ctx context.Context, base, nameOrDir string) (*scenario.Scenario, error) {
+	if s3scenario.Is(nameOrDir) {
+		return s3scenario.Load(ctx, nameOrDir)
+	}
+	return scenario.Resolve(base, nameOrDir, scenarios.Builtin())
+}
+
+// printShares lists the workers of a fleet run, missing ones first in mind.
+func printShares(w io.Writer, rep *load.Report) {
+	for _, sh := range rep.Workers {
+		state := sh.Verdict
+		if sh.Missing {
+			state = "MISSING"
+		}
+		fmt.Fprintf(w, "share %d/%d  %-12s %-20s pid %-7d sent %-9d %s", sh.Part+1, sh.Parts, sh.Name, sh.Host, sh.PID, sh.Sent, state)
+		if sh.Reason != "" {
+			fmt.Fprintf(w, " (%s)", sh.Reason)
+		}
+		fmt.Fprintln(w)
+	}
+}
