@@ -27,6 +27,9 @@ func (e *Engine) Down(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	if err := e.loadDigestKey(ctx); err != nil {
+		return err
+	}
 	plan, err := e.storedPlan(ctx, rec)
 	if err != nil {
 		return err

@@ -27,6 +27,8 @@ type Engine struct {
 	LockTimeout time.Duration
 	// Events receives progress; it may be nil.
 	Events func(Event)
+
+	digestKey []byte // the store's secret for sensitive-output digests, loaded per command
 }
 
 // UpOptions are the inputs of Up.
@@ -101,6 +103,9 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
 		return err
 	}
 	defer lease.release()
+	if err := e.loadDigestKey(ctx); err != nil {
+		return err
+	}
 
 	rec, ver, err := LoadRecord(ctx, e.Store, name)
 	if err != nil && !errors.Is(err, ErrNoStack) {
@@ -243,6 +248,9 @@ func (e *Engine) RerunStep(ctx context.Context, name, step string, opts RerunOpt
 		return err
 	}
 	defer lease.release()
+	if err := e.loadDigestKey(ctx); err != nil {
+		return err
+	}
 	rec, ver, err := LoadRecord(ctx, e.Store, name)
 	if err != nil {
 		return err

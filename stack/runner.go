@@ -166,7 +166,7 @@ func (r *runner) fingerprint(ctx context.Context, s *Step) (fp, module string, e
 				return
 			}
 			if o.Sensitive {
-				o = Outputs{"v": o}.Redacted()["v"]
+				o = Outputs{rf.name: o}.Redacted(r.e.digestKey)[rf.name]
 				fmt.Fprintf(h, "\nref %s=sensitive:%s", rf.source, o.Digest)
 				return
 			}
@@ -243,7 +243,7 @@ func (r *runner) applyStep(ctx context.Context, s *Step, force bool) error {
 	}
 	if len(s.Handlers) > 0 {
 		// Keep the module's outputs even if a handler fails: dependents and a rerun need them.
-		if err := r.w.step(ctx, s.Name, func(st *StepState) { st.Outputs = outs.Redacted(); st.Applies++ }); err != nil {
+		if err := r.w.step(ctx, s.Name, func(st *StepState) { st.Outputs = outs.Redacted(r.e.digestKey); st.Applies++ }); err != nil {
 			return err
 		}
 	}
@@ -263,7 +263,7 @@ func (r *runner) applyStep(ctx context.Context, s *Step, force bool) error {
 	end := time.Now()
 	if err := r.w.step(ctx, s.Name, func(st *StepState) {
 		t := end.UTC()
-		st.Status, st.Fingerprint, st.Outputs, st.Handlers = StatusApplied, fp, outs.Redacted(), states
+		st.Status, st.Fingerprint, st.Outputs, st.Handlers = StatusApplied, fp, outs.Redacted(r.e.digestKey), states
 		st.ModuleDigest = moduleDigest
 		if len(s.Handlers) == 0 {
 			st.Applies++
@@ -315,7 +315,7 @@ func (r *runner) runHandlers(ctx context.Context, s *Step, run *StepRun, outs Ou
 			}
 			return states, fmt.Errorf("handler %s: %w", hd.Handler, err)
 		}
-		states[i].Status, states[i].Record, states[i].Outputs = StatusApplied, res.Record, res.Outputs.Redacted()
+		states[i].Status, states[i].Record, states[i].Outputs = StatusApplied, res.Record, res.Outputs.Redacted(r.e.digestKey)
 		for k, v := range res.Outputs {
 			outs[k] = v
 		}

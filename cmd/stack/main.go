@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/stack-tools/stack/stack"
@@ -39,7 +40,7 @@ func run() int {
 	}
 	fmt.Fprintln(os.Stderr, "Error:", err)
 	var usage *usageError
-	if stack.IsInvalid(err) || errors.As(err, &usage) {
+	if stack.IsInvalid(err) || errors.As(err, &usage) || unknownCommand(err) {
 		return exitInvalid
 	}
 	return exitFailed
@@ -50,3 +51,9 @@ type usageError struct{ err error }
 
 func (e *usageError) Error() string { return e.err.Error() }
 func (e *usageError) Unwrap() error { return e.err }
+
+// unknownCommand reports cobra's error for a command it does not have, which
+// it returns as a plain error: a usage mistake like any other (exit 2).
+func unknownCommand(err error) bool {
+	return strings.HasPrefix(err.Error(), "unknown command ")
+}
