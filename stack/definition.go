@@ -93,8 +93,15 @@ func (e *InvalidError) Error() string {
 // IsInvalid reports whether err is a definition or usage problem.
 func IsInvalid(err error) bool {
 	var ie *InvalidError
-	return errors.As(err, &ie)
+	var ue *UsageError
+	return errors.As(err, &ie) || errors.As(err, &ue)
 }
+
+// UsageError is a command-line mistake that is not about the definition, such
+// as a step the stack does not have. Nothing has run when it is returned.
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
 
 var nameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`)
 

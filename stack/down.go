@@ -50,10 +50,10 @@ func (e *Engine) Down(ctx context.Context, name string) error {
 	})
 	if len(failed) > 0 || ctx.Err() != nil {
 		_ = w.update(ctx, func(r *Record) { r.Status = StatusFailed })
-		if len(failed) > 0 {
-			return &RunError{Stack: name, Failed: failed}
+		if err := interrupted(ctx.Err(), name, failed, "stack down "+name); err != nil {
+			return err
 		}
-		return fmt.Errorf("stack %q: down interrupted; run `stack down %s` again: %w", name, name, ctx.Err())
+		return &RunError{Stack: name, Failed: failed}
 	}
 	// Everything is gone: remove what the store holds for the stack.
 	keys, err := e.Store.List(ctx, stackPrefix(name))

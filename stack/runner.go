@@ -374,15 +374,17 @@ func (p *progressSaver) stop() {
 
 func (r *runner) fail(ctx context.Context, s *Step, start time.Time, cause error) error {
 	end := time.Now()
-	msg := cause.Error()
+	msg, shown := cause.Error(), cause.Error()
 	if ctx.Err() != nil {
-		msg = "interrupted: " + msg
+		// The record keeps the details; the progress line does not echo the
+		// kill's aftermath ("signal: killed ... execution halted") as a cause.
+		msg, shown = "interrupted: "+msg, "interrupted"
 	}
 	_ = r.w.step(ctx, s.Name, func(st *StepState) {
 		t := end.UTC()
 		st.Status, st.Error, st.FinishedAt, st.Seconds, st.Progress = StatusFailed, msg, &t, end.Sub(start).Seconds(), ""
 	})
-	r.e.emit(Event{Stack: r.w.name, Step: s.Name, Type: EventFailed, Message: msg, Elapsed: end.Sub(start)})
+	r.e.emit(Event{Stack: r.w.name, Step: s.Name, Type: EventFailed, Message: shown, Elapsed: end.Sub(start)})
 	return cause
 }
 

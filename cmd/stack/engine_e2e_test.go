@@ -217,6 +217,8 @@ func TestInterruptedUpReleasesLockAndResumes(t *testing.T) {
 	  {"name":"long","module":%q,"vars":{"seconds":30,"tag":"x"}}]}`, sleep)), 0o644)
 	w := newWorkstation(t, state)
 	c := w.cmd(t.Context(), nil, "up", def)
+	var stderr strings.Builder
+	c.Stderr = &stderr
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -242,6 +244,13 @@ func TestInterruptedUpReleasesLockAndResumes(t *testing.T) {
 	}
 	if time.Since(start) > 25*time.Second {
 		t.Errorf("Ctrl-C took %s: the 30 s sleep was not interrupted", time.Since(start))
+	}
+	// The message says what happened and how to go on, not "fix the cause"
+	// with the kill's echo from Terraform.
+	msg := stderr.String()
+	if !strings.Contains(msg, `stack "int": interrupted; stopped long; run `+"`stack up "+def) ||
+		strings.Contains(msg, "fix the cause") || strings.Contains(msg, "signal:") || strings.Contains(msg, "step(s) failed") {
+		t.Errorf("Ctrl-C message:\n%s", msg)
 	}
 	s := w.status("int")
 	if st := s.Steps["long"]; st.Status != stack.StatusFailed || !strings.Contains(st.Error, "interrupted") {
