@@ -116,3 +116,16 @@ func TestCommandMessagesOnAStack(t *testing.T) {
 	}
 	w.must("down", "edges-b")
 }
+
+// A STACK_TERRAFORM that points nowhere is named as the problem.
+func TestWrongStackTerraformIsNamed(t *testing.T) {
+	dir := t.TempDir()
+	sleep := filepath.Join(repoRoot(t), "stack", "testdata", "modules", "sleep")
+	def := filepath.Join(dir, "tf.json")
+	_ = os.WriteFile(def, []byte(fmt.Sprintf(`{"name":"tfpath","steps":[{"name":"a","module":%q,"vars":{"seconds":0}}]}`, sleep)), 0o644)
+	w := newWorkstation(t, filepath.Join(dir, "state"))
+	r := w.runEnv([]string{"STACK_TERRAFORM=/nonexistent/terraform"}, "up", def)
+	if r.code != 1 || !strings.Contains(r.stderr, "STACK_TERRAFORM=/nonexistent/terraform") || strings.Contains(r.stderr, "1.9.0") {
+		t.Errorf("up with a wrong STACK_TERRAFORM: exit %d:\n%s", r.code, r.stderr)
+	}
+}
