@@ -47,9 +47,9 @@ func TestS3NetworkCutMidUp(t *testing.T) {
 		t.Errorf("up with the network cut: exit %d, want 1\n%s", up.ProcessState.ExitCode(), stderr.String())
 	}
 	msg := stderr.String()
-	t.Logf("up's error with the network cut:\n%s", msg[strings.LastIndex(msg, "Error:")+1:])
-	if !strings.Contains(msg, p.Addr) || !strings.Contains(msg, "AWS_ENDPOINT_URL_S3") {
-		t.Errorf("up with the network cut does not name the store's endpoint %s and how it was set:\n%s", p.Addr, msg)
+	t.Logf("up's error with the network cut:\n%s", msg[max(0, strings.LastIndex(msg, "Error:")):])
+	if !strings.Contains(msg, state) || !strings.Contains(msg, p.Addr) || !strings.Contains(msg, "AWS_ENDPOINT_URL_S3") {
+		t.Errorf("up with the network cut does not name the store %s, its endpoint %s and how it was set:\n%s", state, p.Addr, msg)
 	}
 
 	// Consistent records while the network is still down: the first step is
