@@ -38,9 +38,13 @@ func run() int {
 	if err == nil {
 		return exitOK
 	}
+	if unknownCommand(err) {
+		fmt.Fprintf(os.Stderr, "Error: %s\nRun `stack --help` for the commands.\n", strings.TrimSpace(err.Error()))
+		return exitInvalid
+	}
 	fmt.Fprintln(os.Stderr, "Error:", err)
 	var usage *usageError
-	if stack.IsInvalid(err) || errors.As(err, &usage) || unknownCommand(err) {
+	if stack.IsInvalid(err) || errors.As(err, &usage) {
 		return exitInvalid
 	}
 	return exitFailed
