@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -96,56 +97,95 @@ func TestSMSInboundSignaturesVerifyAtTheTarget(t *testing.T) {
 // stallingServer holds every request that arrives in [from, from+d) until
 // from+d, and records when requests arrived.
 type stallingServer struct {
-	start    time.Time
-	from, d  time.Duration
-	mu       sync.Mutex
-	arrivals []time.Duration
+	start   time.Time
+	from, d time.Duration
 }
 
 func (s *stallingServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	at := time.Since(s.start)
-	s.mu.Lock()
-	s.arrivals = append(s.arrivals, at)
-	s.mu.Unlock()
 	if at >= s.from && at < s.from+s.d {
 		time.Sleep(s.from + s.d - at)
 	}
 }
 
-func (s *stallingServer) arrivedBetween(a, b time.Duration) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, t := range s.arrivals {
-		if t >= a && t < b {
-			n++
-		}
-	}
-	return n
+// holdingServer stalls by count, not by the clock: from the first-th request
+// on it holds every request until want of them wait at once, then lets them
+// all go. Only a sender pool that grows while the target stalls can get that
+// many requests to it; a fixed pool stops sending once its senders all wait.
+type holdingServer struct {
+	first, want int
+	mu          sync.Mutex
+	n, held     int
+	maxHeld     int
+	heldSince   time.Time
+	heldFor     time.Duration // from the first held request's arrival to the release
+	release     chan struct{}
 }
 
-// A target that stalls for 1s does not slow the sending: requests keep
-// arriving on schedule during the stall, and the stalled ones report ~1s.
+func (s *holdingServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.n++
+	if s.n < s.first || s.release == nil {
+		s.mu.Unlock()
+		return
+	}
+	if s.held == 0 {
+		s.heldSince = time.Now()
+	}
+	s.held++
+	s.maxHeld = max(s.maxHeld, s.held)
+	release := s.release
+	if s.held == s.want {
+		s.heldFor = time.Since(s.heldSince)
+		close(s.release)
+		s.release = nil
+	}
+	s.mu.Unlock()
+	select {
+	case <-release:
+	case <-r.Context().Done():
+	}
+}
+
+// giveUp releases held requests if the pool never grows to reach want, so a
+// broken pool fails the test instead of hanging it.
+func (s *holdingServer) giveUp() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.release != nil {
+		s.heldFor = time.Since(s.heldSince)
+		close(s.release)
+		s.release = nil
+	}
+}
+
+// A target that stalls does not slow the sending: while it holds requests,
+// new ones keep arriving (the sender pool grows instead of waiting), and the
+// held ones report latency that includes the stall.
+//
+// Whether requests also leave on time to the millisecond under a stall is a
+// speed claim a busy machine can break; bench/load measures it.
 func TestStallingTargetDoesNotSlowTheRate(t *testing.T) {
-	st := &stallingServer{from: 500 * time.Millisecond, d: time.Second}
-	srv := httptest.NewServer(st)
+	// 150 held at once at 200/s is 0.75 s of stall; the initial pool has 4 senders.
+	hs := &holdingServer{first: 50, want: 150, release: make(chan struct{})}
+	srv := httptest.NewServer(hs)
 	defer srv.Close()
-	st.start = time.Now()
-	rep := run(t, load.Config{Scenario: smsInbound(t), Target: srv.URL, Rate: pace.Spec{Rate: 200}, Duration: 2 * time.Second})
+	stuck := time.AfterFunc(20*time.Second, hs.giveUp)
+	defer stuck.Stop()
+	rep := run(t, load.Config{Scenario: smsInbound(t), Target: srv.URL, Rate: pace.Spec{Rate: 200}, Requests: 400})
+	hs.mu.Lock()
+	maxHeld, heldFor := hs.maxHeld, hs.heldFor
+	hs.mu.Unlock()
+	if maxHeld < hs.want {
+		t.Fatalf("the target held at most %d requests at once, want %d: sending waited for the stalled target", maxHeld, hs.want)
+	}
 	if rep.Total.Sent != 400 || rep.Total.Success != 400 {
 		t.Fatalf("sent %d, success %d; want 400 each", rep.Total.Sent, rep.Total.Success)
 	}
-	during := st.arrivedBetween(600*time.Millisecond, 1400*time.Millisecond)
-	if during < 140 || during > 180 { // 0.8s at 200/s = 160
-		t.Errorf("%d requests arrived during the stall's middle 0.8s, want ~160: the rate slowed", during)
-	}
-	// With a fixed pool ~190 of the stall's requests leave late (the next
-	// test); a growing pool keeps that to the few a busy machine delays.
-	if rep.Total.Late > 40 {
-		t.Errorf("%d requests left late although the pool could grow", rep.Total.Late)
-	}
-	if rep.Total.Latency.Max < 900 {
-		t.Errorf("max latency %.1fms, want ~1000ms for requests caught in the stall", rep.Total.Latency.Max)
+	// The first held request waited heldFor at the target, so its latency,
+	// counted from its intended send time, is at least that (HDR precision aside).
+	if got, want := rep.Total.Latency.Max, 0.99*float64(heldFor)/float64(time.Millisecond); got < want {
+		t.Errorf("max latency %.1fms, want at least the %.1fms the target held requests", got, want)
 	}
 }
 
@@ -172,16 +212,17 @@ func TestLateRequestsAreMeasuredFromTheirIntendedTime(t *testing.T) {
 	}
 }
 
-// failingServer answers 500 (or sleeps) inside [from, to) since start.
+// failingServer answers 500 (or sleeps first) to the requests numbered
+// [from, to), counting from 1: by count, so a busy machine cannot move the
+// failures into other windows than a quiet one would.
 type failingServer struct {
-	start    time.Time
-	from, to time.Duration
+	n        atomic.Int64
+	from, to int64
 	slow     time.Duration
 }
 
 func (s *failingServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	at := time.Since(s.start)
-	if at >= s.from && at < s.to {
+	if n := s.n.Add(1); n >= s.from && n < s.to {
 		if s.slow > 0 {
 			time.Sleep(s.slow)
 			return
@@ -195,47 +236,66 @@ func stopPolicy() *load.StopPolicy {
 		Window: pace.Duration(250 * time.Millisecond)}
 }
 
+// stoppedAtTheVote checks that the run ended as soon as the votes reached the
+// policy's count: after that window at most the final partial one follows, and
+// far fewer requests than scheduled were sent.
+func stoppedAtTheVote(t *testing.T, rep *load.Report, votes int, scheduled uint64) {
+	t.Helper()
+	at := -1
+	for i, w := range rep.Windows {
+		if w.Votes >= votes {
+			at = i
+			break
+		}
+	}
+	if at < 0 {
+		t.Fatalf("no window reached %d votes; windows: %+v", votes, rep.Windows)
+	}
+	if after := len(rep.Windows) - 1 - at; after > 1 {
+		t.Errorf("%d windows followed the one that reached %d votes: the run did not stop at the vote", after, votes)
+	}
+	if rep.Total.Sent >= scheduled {
+		t.Errorf("sent %d of the %d scheduled requests: the vote did not cut the run short", rep.Total.Sent, scheduled)
+	}
+}
+
 func TestFailingTargetIsStoppedByVote(t *testing.T) {
-	fs := &failingServer{from: 500 * time.Millisecond, to: time.Hour}
+	fs := &failingServer{from: 100, to: math.MaxInt64}
 	srv := httptest.NewServer(fs)
 	defer srv.Close()
-	fs.start = time.Now()
-	began := time.Now()
 	rep := run(t, load.Config{Scenario: smsInbound(t), Target: srv.URL, Rate: pace.Spec{Rate: 200},
 		Duration: 10 * time.Second, Stop: stopPolicy()})
 	if rep.Verdict != load.Stopped || !strings.Contains(rep.Reason, "success") {
 		t.Errorf("verdict %s (%s), want stopped for low success", rep.Verdict, rep.Reason)
 	}
-	if took := time.Since(began); took > 4*time.Second {
-		t.Errorf("run took %s; the vote should stop it about 1s after the failures began", took)
-	}
+	stoppedAtTheVote(t, rep, 3, 2000)
 	if rep.Total.Codes["500"] == 0 {
 		t.Errorf("codes %v: want 500s counted", rep.Total.Codes)
 	}
 }
 
 func TestSlowingTargetIsStoppedByVote(t *testing.T) {
-	fs := &failingServer{from: 500 * time.Millisecond, to: time.Hour, slow: 150 * time.Millisecond}
+	fs := &failingServer{from: 50, to: math.MaxInt64, slow: 150 * time.Millisecond}
 	srv := httptest.NewServer(fs)
 	defer srv.Close()
-	fs.start = time.Now()
 	rep := run(t, load.Config{Scenario: smsInbound(t), Target: srv.URL, Rate: pace.Spec{Rate: 100},
 		Duration: 10 * time.Second, Stop: stopPolicy()})
 	if rep.Verdict != load.Stopped || !strings.Contains(rep.Reason, "latency") {
 		t.Errorf("verdict %s (%s), want stopped for latency", rep.Verdict, rep.Reason)
 	}
-	if rep.Seconds > 4 {
-		t.Errorf("sent for %.1fs; the vote should stop it about 1s after the slowdown", rep.Seconds)
-	}
+	stoppedAtTheVote(t, rep, 3, 1000)
 }
 
 func TestOneTransientBadWindowDoesNotStop(t *testing.T) {
-	fs := &failingServer{from: 600 * time.Millisecond, to: 800 * time.Millisecond}
+	// 20 failures in a row are 0.1 s at 200/s: one or two 0.5 s windows.
+	fs := &failingServer{from: 301, to: 321}
 	srv := httptest.NewServer(fs)
 	defer srv.Close()
-	fs.start = time.Now()
+	// Only success votes here: a busy machine's latency must not add votes.
+	policy := &load.StopPolicy{MinSuccess: 0.95, MaxLatency: pace.Duration(time.Minute), Votes: 3,
+		Window: pace.Duration(500 * time.Millisecond)}
 	rep := run(t, load.Config{Scenario: smsInbound(t), Target: srv.URL, Rate: pace.Spec{Rate: 200},
-		Duration: 2 * time.Second, Stop: stopPolicy()})
+		Duration: 3 * time.Second, Stop: policy})
 	if rep.Verdict != load.Passed {
 		t.Errorf("verdict %s (%s), want passed after a transient failure", rep.Verdict, rep.Reason)
 	}
@@ -245,7 +305,7 @@ func TestOneTransientBadWindowDoesNotStop(t *testing.T) {
 			unhealthy++
 		}
 	}
-	if unhealthy == 0 || rep.Total.Codes["500"] == 0 {
+	if unhealthy == 0 || rep.Total.Codes["500"] != 20 {
 		t.Errorf("%d unhealthy windows, codes %v: the transient failure should show", unhealthy, rep.Total.Codes)
 	}
 }

@@ -95,8 +95,15 @@ func (e *InvalidError) Error() string {
 // IsInvalid reports whether err is a definition or usage problem.
 func IsInvalid(err error) bool {
 	var ie *InvalidError
-	return errors.As(err, &ie)
+	var ue *UsageError
+	return errors.As(err, &ie) || errors.As(err, &ue)
 }
+
+// UsageError is a command-line mistake that is not about the definition, such
+// as a step the stack does not have. Nothing has run when it is returned.
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
 
 var nameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`)
 
@@ -142,7 +149,7 @@ func ParseDefinition(file, dir string, raw []byte) (*Definition, error) {
 	if v, ok := top["steps"]; ok {
 		p.decodeInto(v, &steps, "steps")
 	} else {
-		p.add("", "missing \"steps\": list the steps of the stack")
+		p.add("steps", "missing \"steps\": list the steps of the stack")
 	}
 	for i, s := range steps {
 		def.Steps = append(def.Steps, p.step(s, fmt.Sprintf("steps[%d]", i)))
@@ -179,8 +186,12 @@ func (p *parser) decode(raw []byte, v any, path string) error {
 		case errors.As(err, &te):
 			line, col := lineCol(raw, te.Offset)
 			return &InvalidError{Problems: []Problem{{File: fmt.Sprintf("%s:%d:%d", p.file, line, col), Msg: "the definition must be a JSON object"}}}
+		case len(bytes.TrimSpace(raw)) == 0:
+			return &InvalidError{Problems: []Problem{{File: p.file + ":1:1", Msg: "the file is empty: a definition is a JSON object such as {\"name\": \"demo\", \"steps\": [...]}"}}}
 		default:
-			return &InvalidError{Problems: []Problem{{File: p.file, Msg: "JSON syntax error: " + err.Error() + " (is the file complete?)"}}}
+			// The file ended inside a value: point at its end.
+			line, col := lineCol(raw, int64(len(raw)))
+			return &InvalidError{Problems: []Problem{{File: fmt.Sprintf("%s:%d:%d", p.file, line, col), Msg: "JSON syntax error: " + err.Error() + " (is the file complete?)"}}}
 		}
 	}
 	if dec.More() {
@@ -247,7 +258,7 @@ func (p *parser) str(obj map[string]json.RawMessage, path, key string, into *str
 	v, ok := obj[key]
 	if !ok {
 		if required {
-			p.add(path, "missing %q", key)
+			p.add(join(path, key), "missing %q", key)
 		}
 		return
 	}

@@ -33,6 +33,9 @@ func (e *Engine) down(ctx context.Context, name string, check func(*Record) erro
 	if err != nil {
 		return err
 	}
+	if err := e.loadDigestKey(ctx); err != nil {
+		return err
+	}
 	if check != nil {
 		if err := check(rec); err != nil {
 			return err
@@ -58,10 +61,10 @@ func (e *Engine) down(ctx context.Context, name string, check func(*Record) erro
 	})
 	if len(failed) > 0 || ctx.Err() != nil {
 		_ = w.update(ctx, func(r *Record) { r.Status = StatusFailed })
-		if len(failed) > 0 {
-			return &RunError{Stack: name, Failed: failed}
+		if err := interrupted(ctx.Err(), name, failed, "stack down "+name); err != nil {
+			return err
 		}
-		return fmt.Errorf("stack %q: down interrupted; run `stack down %s` again: %w", name, name, ctx.Err())
+		return &RunError{Stack: name, Failed: failed}
 	}
 	// Everything is gone: remove what the store holds for the stack.
 	keys, err := e.Store.List(ctx, stackPrefix(name))

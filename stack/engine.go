@@ -27,6 +27,8 @@ type Engine struct {
 	LockTimeout time.Duration
 	// Events receives progress; it may be nil.
 	Events func(Event)
+
+	digestKey []byte // the store's secret for sensitive-output digests, loaded per command
 }
 
 // UpOptions are the inputs of Up.
@@ -110,6 +112,9 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
 		return err
 	}
 	defer lease.release()
+	if err := e.loadDigestKey(ctx); err != nil {
+		return err
+	}
 
 	rec, ver, err := LoadRecord(ctx, e.Store, name)
 	if err != nil && !errors.Is(err, ErrNoStack) {
@@ -128,8 +133,8 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
 	orphans := rec.dropped(plan)
 	if len(orphans) > 0 && !opts.Prune {
 		return &InvalidError{Problems: []Problem{{File: opts.Def.File, Path: "steps", Msg: fmt.Sprintf(
-			"stack %q has step(s) %s applied, but this definition does not have them; put them back, or run `stack up %s --prune` to destroy them once the rest is up",
-			name, strings.Join(orphans, ", "), opts.Def.File)}}}
+			"stack %q has step(s) %s applied, but this definition does not have them; put them back, or run `%s` to destroy them once the rest is up",
+			name, strings.Join(orphans, ", "), pruneCommand(opts, name))}}}
 	}
 	retired := rec.Retired
 	if len(orphans) == 0 {
@@ -218,6 +223,9 @@ func (e *Engine) destroyDropped(ctx context.Context, w *recordWriter, names []st
 		return ds
 	}
 	if failed := schedule(ctx, steps, e.parallelism(), dependents, r.destroyStep); len(failed) > 0 {
+		if err := interrupted(ctx.Err(), w.name, failed, againCommand(w.snapshot())); err != nil {
+			return err
+		}
 		return &RunError{Stack: w.name, Failed: failed}
 	}
 	if err := ctx.Err(); err != nil {
@@ -255,6 +263,9 @@ func (e *Engine) RerunStep(ctx context.Context, name, step string, opts RerunOpt
 		return err
 	}
 	defer lease.release()
+	if err := e.loadDigestKey(ctx); err != nil {
+		return err
+	}
 	rec, ver, err := LoadRecord(ctx, e.Store, name)
 	if err != nil {
 		return err
@@ -264,7 +275,7 @@ func (e *Engine) RerunStep(ctx context.Context, name, step string, opts RerunOpt
 		return err
 	}
 	if _, ok := plan.ByName[step]; !ok {
-		return &InvalidError{Problems: []Problem{{Path: "STEP", Msg: fmt.Sprintf("stack %q has no step %q; steps are: %s", name, step, strings.Join(plan.names(), ", "))}}}
+		return &UsageError{Msg: fmt.Sprintf("stack %q has no step %q; its steps are: %s", name, step, strings.Join(plan.names(), ", "))}
 	}
 	for _, d := range plan.ByName[step].Deps {
 		if st := rec.Steps[d]; st == nil || st.Status != StatusApplied {
@@ -353,6 +364,9 @@ func (e *Engine) apply(ctx context.Context, plan *Plan, w *recordWriter, lease *
 	if err := w.update(ctx, func(rec *Record) { rec.Status = status; rec.extendTTL(time.Now()) }); err != nil {
 		return err
 	}
+	if err := interrupted(ctx.Err(), w.name, failed, againCommand(w.snapshot())); err != nil {
+		return err
+	}
 	if len(failed) > 0 {
 		return &RunError{Stack: w.name, Failed: failed}
 	}
@@ -427,6 +441,25 @@ func (e *Engine) Lock(ctx context.Context, name string) (*Lease, error) {
 		return nil, nil
 	}
 	return l, err
+}
+
+// pruneCommand is the `stack up` a user runs to prune: the same file, stack
+// name and profile as the command that was refused.
+func pruneCommand(opts UpOptions, name string) string {
+	cmd := "stack up " + opts.Def.File
+	if name != opts.Def.Name {
+		cmd += " --name " + name
+	}
+	if opts.Profile != "" {
+		cmd += " --profile " + opts.Profile
+	}
+	if len(opts.Only) > 0 {
+		cmd += " --only " + strings.Join(opts.Only, ",")
+	}
+	if len(opts.Skip) > 0 {
+		cmd += " --skip " + strings.Join(opts.Skip, ",")
+	}
+	return cmd + " --prune"
 }
 
 func sortStrings(l []string) []string { sort.Strings(l); return l }

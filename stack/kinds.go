@@ -2,9 +2,6 @@ package stack
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,17 +23,14 @@ type Output struct {
 type Outputs map[string]Output
 
 // Redacted returns a copy safe to store or print: sensitive values are dropped
-// and only a digest salted with the output's name is kept.
-func (o Outputs) Redacted() Outputs {
+// and only a digest keyed with the store's secret (LoadDigestKey) is kept.
+func (o Outputs) Redacted(key []byte) Outputs {
 	r := make(Outputs, len(o))
 	for k, v := range o {
 		if v.Sensitive {
 			d := v.Digest
 			if v.Value != nil {
-				b, _ := json.Marshal(v.Value)
-				mac := hmac.New(sha256.New, []byte("stack-sensitive-output\x00"+k))
-				mac.Write(b)
-				d = hex.EncodeToString(mac.Sum(nil)[:16])
+				d = outputDigest(key, k, v.Value)
 			}
 			r[k] = Output{Sensitive: true, Digest: d}
 			continue

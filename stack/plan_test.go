@@ -149,7 +149,7 @@ func TestResolveKeepsTypesAndSensitivity(t *testing.T) {
 	if !sens {
 		t.Error("a value built from a sensitive output must be sensitive")
 	}
-	if red := (Outputs{"pw": {Value: "hunter2", Sensitive: true}}).Redacted(); red["pw"].Value != nil || red["pw"].Digest == "" {
+	if red := (Outputs{"pw": {Value: "hunter2", Sensitive: true}}).Redacted([]byte("test-key-test-key-test-key-32byt")); red["pw"].Value != nil || red["pw"].Digest == "" {
 		t.Errorf("redacted = %#v", red)
 	}
 }

@@ -200,6 +200,10 @@ func stringify(v any) string {
 	case nil:
 		return ""
 	}
-	b, _ := json.Marshal(v)
-	return string(b)
+	// Without HTML escaping: a list holding "<" must reach Terraform as "<".
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+	return strings.TrimSuffix(b.String(), "\n")
 }

@@ -171,7 +171,7 @@ func (r *runner) fingerprint(ctx context.Context, s *Step) (fp, module string, e
 				return
 			}
 			if o.Sensitive {
-				o = Outputs{"v": o}.Redacted()["v"]
+				o = Outputs{rf.name: o}.Redacted(r.e.digestKey)[rf.name]
 				fmt.Fprintf(h, "\nref %s=sensitive:%s", rf.source, o.Digest)
 				return
 			}
@@ -248,7 +248,7 @@ func (r *runner) applyStep(ctx context.Context, s *Step, force bool) error {
 	}
 	if len(s.Handlers) > 0 {
 		// Keep the module's outputs even if a handler fails: dependents and a rerun need them.
-		if err := r.w.step(ctx, s.Name, func(st *StepState) { st.Outputs = outs.Redacted(); st.Applies++ }); err != nil {
+		if err := r.w.step(ctx, s.Name, func(st *StepState) { st.Outputs = outs.Redacted(r.e.digestKey); st.Applies++ }); err != nil {
 			return err
 		}
 	}
@@ -270,7 +270,7 @@ func (r *runner) applyStep(ctx context.Context, s *Step, force bool) error {
 	if err := r.w.step(ctx, s.Name, func(st *StepState) {
 		t := end.UTC()
 		st.setCost(cost, costKnown, end)
-		st.Status, st.Fingerprint, st.Outputs, st.Handlers = StatusApplied, fp, outs.Redacted(), states
+		st.Status, st.Fingerprint, st.Outputs, st.Handlers = StatusApplied, fp, outs.Redacted(r.e.digestKey), states
 		st.ModuleDigest = moduleDigest
 		if len(s.Handlers) == 0 {
 			st.Applies++
@@ -322,7 +322,7 @@ func (r *runner) runHandlers(ctx context.Context, s *Step, run *StepRun, outs Ou
 			}
 			return states, fmt.Errorf("handler %s: %w", hd.Handler, err)
 		}
-		states[i].Status, states[i].Record, states[i].Outputs = StatusApplied, res.Record, res.Outputs.Redacted()
+		states[i].Status, states[i].Record, states[i].Outputs = StatusApplied, res.Record, res.Outputs.Redacted(r.e.digestKey)
 		for k, v := range res.Outputs {
 			outs[k] = v
 		}
@@ -381,15 +381,17 @@ func (p *progressSaver) stop() {
 
 func (r *runner) fail(ctx context.Context, s *Step, start time.Time, cause error) error {
 	end := time.Now()
-	msg := cause.Error()
+	msg, shown := cause.Error(), cause.Error()
 	if ctx.Err() != nil {
-		msg = "interrupted: " + msg
+		// The record keeps the details; the progress line does not echo the
+		// kill's aftermath ("signal: killed ... execution halted") as a cause.
+		msg, shown = "interrupted: "+msg, "interrupted"
 	}
 	_ = r.w.step(ctx, s.Name, func(st *StepState) {
 		t := end.UTC()
 		st.Status, st.Error, st.FinishedAt, st.Seconds, st.Progress = StatusFailed, msg, &t, end.Sub(start).Seconds(), ""
 	})
-	r.e.emit(Event{Stack: r.w.name, Step: s.Name, Type: EventFailed, Message: msg, Elapsed: end.Sub(start)})
+	r.e.emit(Event{Stack: r.w.name, Step: s.Name, Type: EventFailed, Message: shown, Elapsed: end.Sub(start)})
 	return cause
 }
 

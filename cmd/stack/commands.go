@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -115,7 +116,12 @@ func (g *globalOptions) mutate(cmd *cobra.Command, lockTimeout time.Duration, pa
 		return err
 	}
 	e.LockTimeout, e.Parallelism = lockTimeout, parallelism
-	v := newProgress(cmd.ErrOrStderr(), g.output)
+	// JSON event lines are the command's machine-readable output: stdout.
+	out := cmd.ErrOrStderr()
+	if g.output == "json" {
+		out = cmd.OutOrStdout()
+	}
+	v := newProgress(out, g.output)
 	e.Events = v.event
 	err = fn(e)
 	v.close()
@@ -247,8 +253,7 @@ func printStatus(w io.Writer, rec *stack.Record, lock *stack.Lease, loc string) 
 				fmt.Fprintf(w, "  output %s = (sensitive)\n", k)
 				continue
 			}
-			b, _ := json.Marshal(o.Value)
-			fmt.Fprintf(w, "  output %s = %s\n", k, b)
+			fmt.Fprintf(w, "  output %s = %s\n", k, jsonText(o.Value))
 		}
 		for _, h := range s.Handlers {
 			line := fmt.Sprintf("  handler %s: %s", h.Handler, h.Status)
@@ -397,8 +402,7 @@ func newOutputsCmd(g *globalOptions) *cobra.Command {
 					o := outs[k]
 					val := "(sensitive)"
 					if !o.Sensitive {
-						b, _ := json.Marshal(o.Value)
-						val = string(b)
+						val = jsonText(o.Value)
 					}
 					fmt.Fprintf(cmd.OutOrStdout(), "%s.%s = %s\n", n, k, val)
 				}
@@ -474,6 +478,10 @@ func newUnlockCmd(g *globalOptions) *cobra.Command {
 				return err
 			}
 			if l == nil {
+				// Nothing to unlock: say so plainly when the stack does not exist at all.
+				if _, err := e.Status(cmd.Context(), args[0]); errors.Is(err, stack.ErrNoStack) {
+					return err
+				}
 				fmt.Fprintf(cmd.ErrOrStderr(), "stack %q was not locked\n", args[0])
 				return nil
 			}
@@ -485,6 +493,19 @@ func newUnlockCmd(g *globalOptions) *cobra.Command {
 
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // "<" stays "<", not \u003c
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// jsonText is a value as compact JSON for people to read: without the HTML
+// escapes (\u003c for "<") encoding/json adds by default.
+func jsonText(v any) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Sprint(v)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/stack-tools/stack/stack"
@@ -40,6 +41,10 @@ func run() int {
 	if code, ok := exitCode(err); ok {
 		return code
 	}
+	if unknownCommand(err) {
+		fmt.Fprintf(os.Stderr, "Error: %s\nRun `stack --help` for the commands.\n", strings.TrimSpace(err.Error()))
+		return exitInvalid
+	}
 	fmt.Fprintln(os.Stderr, "Error:", err)
 	var usage *usageError
 	if stack.IsInvalid(err) || errors.As(err, &usage) {
@@ -53,3 +58,9 @@ type usageError struct{ err error }
 
 func (e *usageError) Error() string { return e.err.Error() }
 func (e *usageError) Unwrap() error { return e.err }
+
+// unknownCommand reports cobra's error for a command it does not have, which
+// it returns as a plain error: a usage mistake like any other (exit 2).
+func unknownCommand(err error) bool {
+	return strings.HasPrefix(err.Error(), "unknown command ")
+}

@@ -54,8 +54,9 @@ func (p *progress) event(ev stack.Event) {
 	defer p.mu.Unlock()
 	switch p.mode {
 	case "json":
-		b, _ := json.Marshal(ev)
-		fmt.Fprintf(p.w, "%s\n", b)
+		enc := json.NewEncoder(p.w)
+		enc.SetEscapeHTML(false)
+		_ = enc.Encode(ev)
 		return
 	case "plain":
 		fmt.Fprintf(p.w, "[%6.1fs] %s\n", time.Since(p.start).Seconds(), plainLine(ev))

@@ -30,6 +30,7 @@ func newRootCmd() *cobra.Command {
 		Long: `stack brings up a stack of steps (Terraform modules, load generators) defined in
 JSON, keeps its state in a shared store so any workstation can pick it up, and
 tears it down again.`,
+		Version:       version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"os"
 	"regexp"
 	"strings"
@@ -94,7 +96,17 @@ func seedSnapshots(api *rds.Client) error {
 
 var notPrefixChars = regexp.MustCompile(`[^a-z0-9]+`)
 
-// s3Prefix is the test's own store prefix in the shared bucket.
+// s3Prefix is the test's own store prefix in the shared bucket, new for each
+// run of the test so that go test -count=N finds nothing of an earlier run.
 func s3Prefix(t *testing.T) string {
-	return strings.Trim(notPrefixChars.ReplaceAllString(strings.ToLower(t.Name()), "-"), "-")
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	name := strings.Trim(notPrefixChars.ReplaceAllString(strings.ToLower(t.Name()), "-"), "-")
+	p, loaded := s3Prefixes.LoadOrStore(t, name+"-"+hex.EncodeToString(b))
+	if !loaded {
+		t.Cleanup(func() { s3Prefixes.Delete(t) }) // a later test may get the same *testing.T address
+	}
+	return p.(string)
 }
+
+var s3Prefixes sync.Map // *testing.T -> prefix

@@ -2,6 +2,8 @@ package aurora
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -116,6 +118,22 @@ type runLog struct {
 	mu       sync.Mutex
 	progress []string
 	updates  []Record
+}
+
+// stackNames gives a test's stack a name of its own per run, so the clusters
+// and automated snapshots moto keeps from an earlier run (go test -count=N)
+// cannot collide with this one's.
+var stackNames sync.Map // "<*testing.T> base" -> name
+
+func sn(t *testing.T, base string) string {
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	key := fmt.Sprintf("%p %s", t, base)
+	n, loaded := stackNames.LoadOrStore(key, base+"-"+hex.EncodeToString(b))
+	if !loaded {
+		t.Cleanup(func() { stackNames.Delete(key) }) // a later test may get the same *testing.T address
+	}
+	return n.(string)
 }
 
 func newRun(t *testing.T, stackName, cfg string, previous json.RawMessage) *runLog {
@@ -396,16 +414,16 @@ func TestExplicitSnapshotIdentifier(t *testing.T) {
 func TestSwitchedSnapshotNeedsReplace(t *testing.T) {
 	e := needMoto(t)
 	h := newHandler()
-	first := mustRun(t, h, newRun(t, "switch", minimalConfig, nil))
-	id := ClusterID("switch", "db")
+	first := mustRun(t, h, newRun(t, sn(t, "switch"), minimalConfig, nil))
+	id := ClusterID(sn(t, "switch"), "db")
 	created := *cluster(t, e, id).ClusterCreateTime
 
 	emptyCfg := strings.Replace(minimalConfig, `"seeded"`, `"empty"`, 1)
-	_, err := h.Run(context.Background(), newRun(t, "switch", emptyCfg, first.Record).HandlerRun)
+	_, err := h.Run(context.Background(), newRun(t, sn(t, "switch"), emptyCfg, first.Record).HandlerRun)
 	if err == nil {
 		t.Fatal("switching the snapshot without --replace succeeded")
 	}
-	for _, want := range []string{id, seededSnapshot, emptySnapshot, "stack rerun-step switch db --replace"} {
+	for _, want := range []string{id, seededSnapshot, emptySnapshot, "stack rerun-step " + sn(t, "switch") + " db --replace"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
@@ -416,7 +434,7 @@ func TestSwitchedSnapshotNeedsReplace(t *testing.T) {
 
 	time.Sleep(10 * time.Millisecond) // creation times must differ
 	forgetAutomatedBackups(t, e, id)
-	r := newRun(t, "switch", emptyCfg, first.Record)
+	r := newRun(t, sn(t, "switch"), emptyCfg, first.Record)
 	r.Replace = true
 	res := mustRun(t, h, r)
 	cl := cluster(t, e, id)
@@ -537,9 +555,9 @@ func TestInterruptedRestoreResumes(t *testing.T) {
 func TestTeardownDeletesEverything(t *testing.T) {
 	e := needMoto(t)
 	h := newHandler()
-	r := newRun(t, "down", productionConfig, nil)
+	r := newRun(t, sn(t, "down"), productionConfig, nil)
 	res := mustRun(t, h, r)
-	id := ClusterID("down", "db")
+	id := ClusterID(sn(t, "down"), "db")
 	if err := h.Teardown(context.Background(), r.HandlerRun, res.Record); err != nil {
 		t.Fatalf("Teardown: %v", err)
 	}
@@ -562,9 +580,9 @@ func TestTeardownKeepsFinalSnapshotWhenAsked(t *testing.T) {
 	e := needMoto(t)
 	h := newHandler()
 	cfg := strings.Replace(minimalConfig, `"instances": 1`, `"instances": 1, "final_snapshot": true`, 1)
-	r := newRun(t, "keep", cfg, nil)
+	r := newRun(t, sn(t, "keep"), cfg, nil)
 	res := mustRun(t, h, r)
-	id := ClusterID("keep", "db")
+	id := ClusterID(sn(t, "keep"), "db")
 	if err := h.Teardown(context.Background(), r.HandlerRun, res.Record); err != nil {
 		t.Fatalf("Teardown: %v", err)
 	}
@@ -581,9 +599,9 @@ func TestTeardownKeepsFinalSnapshotWhenAsked(t *testing.T) {
 func TestTeardownWithoutRecordFindsTheCluster(t *testing.T) {
 	e := needMoto(t)
 	h := newHandler()
-	mustRun(t, h, newRun(t, "norecord", minimalConfig, nil))
-	id := ClusterID("norecord", "db")
-	if err := h.Teardown(context.Background(), newRun(t, "norecord", minimalConfig, nil).HandlerRun, nil); err != nil {
+	mustRun(t, h, newRun(t, sn(t, "norecord"), minimalConfig, nil))
+	id := ClusterID(sn(t, "norecord"), "db")
+	if err := h.Teardown(context.Background(), newRun(t, sn(t, "norecord"), minimalConfig, nil).HandlerRun, nil); err != nil {
 		t.Fatalf("Teardown: %v", err)
 	}
 	if cluster(t, e, id) != nil || len(instances(t, e, id)) != 0 {

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -180,13 +183,19 @@ func isZKError(err error) bool {
 
 // transient errors go away by themselves: the client reconnects (and opens a
 // new session after expiry), and the handler plans again from what it reads.
+//
+// A request caught by a dying connection gets the socket's own error instead
+// of ErrConnectionClosed (go-zookeeper passes on "write: broken pipe",
+// "connection reset by peer" or EOF), so network errors count as transient too.
 func transient(err error) bool {
-	for _, t := range []error{zk.ErrConnectionClosed, zk.ErrNoServer, zk.ErrSessionExpired, zk.ErrSessionMoved, zk.ErrClosing} {
+	for _, t := range []error{zk.ErrConnectionClosed, zk.ErrNoServer, zk.ErrSessionExpired, zk.ErrSessionMoved, zk.ErrClosing,
+		io.EOF, io.ErrUnexpectedEOF, net.ErrClosed, syscall.EPIPE, syscall.ECONNRESET, syscall.ECONNREFUSED, os.ErrDeadlineExceeded} {
 		if errors.Is(err, t) {
 			return true
 		}
 	}
-	return false
+	var op *net.OpError
+	return errors.As(err, &op)
 }
 
 // conflict errors mean another client changed the tree between read and write.

@@ -256,9 +256,10 @@ func TestTransactionIsAllOrNothing(t *testing.T) {
 
 func TestZooKeeperStoppedMidPublishLeavesNoPartialWrite(t *testing.T) {
 	zkSrv := needServer(t)
-	h := New(Options{Hosts: zkSrv.Addr(), Auth: appAuth, SessionTimeout: 4 * time.Second, RetryTimeout: 2 * time.Second})
-	r := newRunner(t, h, "outage", "mail", mailConfig)
+	r := newRunner(t, handlerFor(zkSrv), "outage", "mail", mailConfig)
 	r.mustPublish(mailOutputs("mail-1.outage.test"))
+	// A short retry deadline only for the publish that meets the outage.
+	r.h = New(Options{Hosts: zkSrv.Addr(), Auth: appAuth, SessionTimeout: 4 * time.Second, RetryTimeout: 2 * time.Second})
 
 	app := client(t, zkSrv, appAuth)
 	before := tree(t, app)
@@ -283,6 +284,7 @@ func TestZooKeeperStoppedMidPublishLeavesNoPartialWrite(t *testing.T) {
 	if after := tree(t, app); !slices.Equal(before, after) {
 		t.Fatalf("the interrupted publish changed the tree:\nbefore %v\nafter  %v", before, after)
 	}
+	r.h = handlerFor(zkSrv)
 	r.mustPublish(mailOutputs("mail-2.outage.test"))
 	if got, _ := get(t, app, "/stack/outage/mail/host"); got != "mail-2.outage.test" {
 		t.Fatalf("host after the rerun = %q", got)
@@ -323,7 +325,7 @@ func TestOtherCredentialsCannotUpdateASensitiveNode(t *testing.T) {
 	zkSrv := needServer(t)
 	r := newRunner(t, handlerFor(zkSrv), "creds", "mail", mailConfig)
 	r.mustPublish(mailOutputs("mail.creds.test"))
-	r.h = New(Options{Hosts: zkSrv.Addr(), Auth: "app:wrong-password", RetryTimeout: 2 * time.Second})
+	r.h = New(Options{Hosts: zkSrv.Addr(), Auth: "app:wrong-password", RetryTimeout: 30 * time.Second})
 	_, err := r.publish(mailOutputs("mail.creds.test"))
 	if !errors.Is(err, ErrAuth) || !strings.Contains(err.Error(), "/stack/creds/mail/password") || !strings.Contains(err.Error(), "STACK_ZOOKEEPER_AUTH") {
 		t.Fatalf("err = %v, want an authentication error naming the node and the setting", err)
@@ -362,7 +364,7 @@ func TestWithoutSettingAPublishedStepUsesTheRecordedServers(t *testing.T) {
 	r := newRunner(t, handlerFor(zkSrv), "recorded", "web", cfg)
 	r.mustPublish(stack.Outputs{"url": {Value: "http://one"}})
 	// Another workstation, without --zookeeper, re-runs the step and tears it down.
-	r.h = New(Options{RetryTimeout: 2 * time.Second})
+	r.h = New(Options{RetryTimeout: 30 * time.Second})
 	r.mustPublish(stack.Outputs{"url": {Value: "http://two"}})
 	app := client(t, zkSrv, "")
 	if got, _ := get(t, app, "/stack/recorded/web/url"); got != "http://two" {
@@ -407,7 +409,7 @@ func TestPublishRidesOutAServerRestart(t *testing.T) {
 	zkSrv := needServer(t)
 	// A session shorter than the outage, so the client may come back to an
 	// expired session; either way the publish must finish once the server is back.
-	h := New(Options{Hosts: zkSrv.Addr(), Auth: appAuth, SessionTimeout: 500 * time.Millisecond, RetryTimeout: 30 * time.Second})
+	h := New(Options{Hosts: zkSrv.Addr(), Auth: appAuth, SessionTimeout: 500 * time.Millisecond, RetryTimeout: 3 * time.Minute})
 	r := newRunner(t, h, "restart", "mail", mailConfig)
 	r.mustPublish(mailOutputs("mail-1.restart.test"))
 

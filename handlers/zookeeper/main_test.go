@@ -51,7 +51,9 @@ func needServer(t *testing.T) *testenv.ZooKeeper {
 const appAuth = "app:app-secret"
 
 func handlerFor(zkSrv *testenv.ZooKeeper) *Handler {
-	return New(Options{Hosts: zkSrv.Addr(), Auth: appAuth, SessionTimeout: 4 * time.Second, RetryTimeout: 3 * time.Second})
+	// A generous retry deadline: a busy machine may take seconds to give a
+	// session, and a publish that succeeds never waits for it.
+	return New(Options{Hosts: zkSrv.Addr(), Auth: appAuth, SessionTimeout: 4 * time.Second, RetryTimeout: 30 * time.Second})
 }
 
 // runner runs the handler like the engine does: it keeps the record between
@@ -70,6 +72,11 @@ type runner struct {
 }
 
 func newRunner(t *testing.T, h *Handler, stackName, step, config string) *runner {
+	// The package shares one server: the stack's default root goes when the
+	// test ends, so the test can run again (go test -count=N).
+	if server != nil {
+		t.Cleanup(func() { testenv.ZKDeleteTree(t, client(t, server, appAuth), "/stack/"+stackName) })
+	}
 	return &runner{t: t, h: h, stack: stackName, step: step, config: config}
 }
 

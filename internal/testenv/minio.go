@@ -105,7 +105,7 @@ func (m *Minio) Start() error {
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	// Own process group, so a test runner's Ctrl-C does not race our Stop.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = ownGroup()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", m.bin, err)
 	}

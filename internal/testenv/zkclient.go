@@ -70,3 +70,23 @@ func ZKTree(tb testing.TB, conn *zk.Conn) []string {
 	walk("/")
 	return out
 }
+
+// ZKDeleteTree deletes root and everything under it (a missing root is fine),
+// so a test sharing the package's server can run again with -count=N.
+func ZKDeleteTree(tb testing.TB, conn *zk.Conn, root string) {
+	tb.Helper()
+	kids, _, err := conn.Children(root)
+	if errors.Is(err, zk.ErrNoNode) {
+		return
+	}
+	if err != nil {
+		tb.Errorf("clean up %s: %v", root, err)
+		return
+	}
+	for _, k := range kids {
+		ZKDeleteTree(tb, conn, strings.TrimSuffix(root, "/")+"/"+k)
+	}
+	if err := conn.Delete(root, -1); err != nil && !errors.Is(err, zk.ErrNoNode) {
+		tb.Errorf("clean up %s: %v", root, err)
+	}
+}

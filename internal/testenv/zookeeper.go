@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -111,7 +110,7 @@ func (z *ZooKeeper) Start() error {
 	cmd.Dir = z.dir
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// The server must not outlive a test binary that crashes.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = dieWithTest()
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return fmt.Errorf("start ZooKeeper: %w", err)

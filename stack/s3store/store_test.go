@@ -2,6 +2,8 @@ package s3store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -54,11 +56,25 @@ func openStore(t *testing.T) *Store {
 		testenv.Missing(t, errors.New("minio is not running"))
 	}
 	ctx := context.Background()
-	s, err := Open(ctx, "s3://"+minio.Bucket+"/"+t.Name())
+	s, err := Open(ctx, "s3://"+minio.Bucket+"/"+prefix(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// prefixes gives each run of a test its own prefix in the shared bucket, so
+// `go test -count=N` finds no objects of an earlier run.
+var prefixes sync.Map // *testing.T -> string
+
+func prefix(t *testing.T) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	p, loaded := prefixes.LoadOrStore(t, t.Name()+"-"+hex.EncodeToString(b))
+	if !loaded {
+		t.Cleanup(func() { prefixes.Delete(t) }) // a later test may get the same *testing.T address
+	}
+	return p.(string)
 }
 
 func TestParseURL(t *testing.T) {
@@ -97,7 +113,7 @@ func TestCreateOnlyAndGet(t *testing.T) {
 	if err != nil || string(data) != "one" || v != v1 {
 		t.Fatalf("Get = %q, %q, %v; want %q, %q (the losing create must not change it)", data, v, err, "one", v1)
 	}
-	if got, want := s.Location("stacks/a.json"), "s3://"+minio.Bucket+"/"+t.Name()+"/stacks/a.json"; got != want {
+	if got, want := s.Location("stacks/a.json"), "s3://"+minio.Bucket+"/"+prefix(t)+"/stacks/a.json"; got != want {
 		t.Errorf("Location = %q, want %q", got, want)
 	}
 }
@@ -192,7 +208,7 @@ func TestListPaginatesAndStaysInPrefix(t *testing.T) {
 	s := openStore(t)
 	ctx := context.Background()
 	// A neighbour whose prefix starts with ours must not leak into our listing.
-	neighbour, err := Open(ctx, "s3://"+minio.Bucket+"/"+t.Name()+"-other")
+	neighbour, err := Open(ctx, "s3://"+minio.Bucket+"/"+prefix(t)+"-other")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +258,7 @@ func TestConcurrentWritersNeverLoseAnUpdate(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ws, err := Open(ctx, "s3://"+minio.Bucket+"/"+t.Name())
+			ws, err := Open(ctx, "s3://"+minio.Bucket+"/"+prefix(t))
 			if err != nil {
 				errs <- err
 				return
@@ -365,7 +381,7 @@ func TestServerDownThenBack(t *testing.T) {
 	if errors.Is(err, stack.ErrConflict) || errors.Is(err, stack.ErrNotFound) {
 		t.Errorf("an outage must not look like a conflict or a missing key: %v", err)
 	}
-	if _, err := Open(ctx, "s3://"+minio.Bucket+"/"+t.Name()); err == nil || !strings.Contains(err.Error(), minio.Endpoint) {
+	if _, err := Open(ctx, "s3://"+minio.Bucket+"/"+prefix(t)); err == nil || !strings.Contains(err.Error(), minio.Endpoint) {
 		t.Errorf("Open with the server down: %v; want an error naming %s", err, minio.Endpoint)
 	}
 

@@ -72,7 +72,7 @@ func (k *Kind) terraform(ctx context.Context) (string, error) {
 			return
 		}
 		if p := os.Getenv("STACK_TERRAFORM"); p != "" {
-			k.execPath = p
+			k.execPath, k.findErr = p, checkBinary(ctx, p, "STACK_TERRAFORM")
 			return
 		}
 		constraints := version.MustConstraints(version.NewConstraint(MinVersion))
