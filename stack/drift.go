@@ -100,6 +100,10 @@ func (e *Engine) Drift(ctx context.Context, opts DriftOptions) (*DriftReport, er
 	if err != nil {
 		return nil, err
 	}
+	// Fingerprints digest sensitive upstream outputs with the store's key.
+	if err := e.readDigestKey(ctx); err != nil {
+		return nil, err
+	}
 	// Concurrent plans of one stack on this workstation would share working copies.
 	root := filepath.Join(e.CacheDir, "plan")
 	unlock, err := lockFile(filepath.Join(root, opts.Name+".lock"))
