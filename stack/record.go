@@ -80,6 +80,11 @@ type StepState struct {
 	Log          string         `json:"log,omitempty"`
 	Applies      int            `json:"applies"`
 	RunBy        string         `json:"run_by,omitempty"`
+	// Process is the process group running the step now (see Process).
+	Process *Process `json:"process,omitempty"`
+	// Interrupted is set when the step's last run stopped before it finished
+	// (Ctrl-C, or its command died); the next run reconciles first.
+	Interrupted bool `json:"interrupted,omitempty"`
 }
 
 // HandlerState is one completion handler's stored state.

@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/steps/terraform"
 )
 
 // Exit codes.
@@ -21,6 +22,7 @@ const (
 )
 
 func main() {
+	terraform.RunShimIfAsked() // this binary also runs Terraform under a shim (see steps/terraform)
 	os.Exit(run())
 }
 

@@ -14,7 +14,9 @@ import (
 // newRegistry registers every step kind and handler this build knows.
 func newRegistry(g *globalOptions) *stack.Registry {
 	r := stack.NewRegistry()
-	r.RegisterStep("terraform", terraform.New(filepath.Join(g.cache(), "terraform")))
+	tf := terraform.New(filepath.Join(g.cache(), "terraform"))
+	tf.Shim, _ = os.Executable() // main runs the shim when asked
+	r.RegisterStep("terraform", tf)
 	r.RegisterStep("generator", generator.New())
 	r.RegisterHandler("aurora", aurora.New(aurora.Options{}))
 	r.RegisterHandler("zookeeper", zookeeper.New(zookeeper.OptionsFromEnv(g.zookeeper, os.Getenv)))
