@@ -70,6 +70,9 @@ type heldLease struct {
 	stop    chan struct{}
 	done    chan struct{}
 	lost    chan struct{}
+	// tookOver is the stale lease this one replaced, if any: what a holder
+	// that died was doing.
+	tookOver *Lease
 }
 
 func newLease(command string, ttl time.Duration) Lease {
@@ -121,7 +124,9 @@ func acquireLease(ctx context.Context, st Store, stack, command string, ttl, wai
 		if cur.stale() {
 			ver, err := st.Put(ctx, leaseKey(stack), data, curVer)
 			if err == nil {
-				return startRenewing(st, stack, l, ver, ttl), nil
+				h := startRenewing(st, stack, l, ver, ttl)
+				h.tookOver = cur
+				return h, nil
 			}
 			if !errors.Is(err, ErrConflict) {
 				return nil, fmt.Errorf("taking over the expired lock of stack %q: %w", stack, err)
