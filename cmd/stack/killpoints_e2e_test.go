@@ -100,12 +100,13 @@ func newKillPointStack(t *testing.T, name string) killPointStack {
 }
 
 // killPointCounts is how many kill points run over up and down: the full
-// counts in CI (or with STACK_KILLPOINTS=full), fewer in a plain `go test`.
+// counts in CI (or with STACK_KILLPOINTS=full), one cycle's worth in a plain
+// `go test`.
 func killPointCounts() (up, down int) {
 	if os.Getenv("CI") != "" || os.Getenv("STACK_KILLPOINTS") == "full" {
 		return 20, 10
 	}
-	return 3, 2
+	return 5, 3
 }
 
 func killPointSeed(t *testing.T) uint64 {
@@ -141,43 +142,66 @@ func TestKillPointsS3(t *testing.T) {
 	runKillPoints(t, w, func() []string { return objects(t, m, "") })
 }
 
-// runKillPoints runs the kill cycles on w; stored lists what the store holds.
+// runKillPoints runs kill cycles on w until the counts of kills that landed
+// are reached; stored lists what the store holds. A cycle kills up several
+// times in a row (each kill hits the rerun of the one before, so later kills
+// land in resumed runs, on steps left interrupted), then lets up finish and
+// checks it converged; then the same for down. Chaining keeps the test short:
+// a cycle costs about one full up and one full down.
 func runKillPoints(t *testing.T, w *workstation, stored func() []string) {
 	ups, downs := killPointCounts()
+	const upsPerCycle, downsPerCycle = 5, 3
 	rng := rand.New(rand.NewPCG(killPointSeed(t), 0))
 	ks := newKillPointStack(t, "kp")
 	lines := map[string]int{"up": 60, "down": 40} // until a complete run says otherwise
-	for i := 0; i < ups; i++ {
-		point := killAt(t, w, rng, lines["up"], "up", ks.def)
-		t.Logf("cycle %d: up killed after line %d (+%s)", i, point.line, point.extra)
+	upKills, downKills := 0, 0
+	for cycle := 0; upKills < ups || downKills < downs; cycle++ {
+		var points []string
+		for n := 0; n < upsPerCycle && upKills < ups; n++ {
+			if p, landed := killAt(t, w, rng, lines["up"], "up", ks.def); landed {
+				upKills++
+				points = append(points, p.String())
+			}
+		}
+		when := fmt.Sprintf("cycle %d: up after kills %s", cycle, strings.Join(points, "; "))
+		t.Log(when)
 		r := w.run("up", ks.def)
-		lines["up"] = max(countLines(r), 10)
 		if r.code != 0 {
-			t.Fatalf("cycle %d: up after a kill %s: exit %d\n%s%s", i, point, r.code, r.stdout, r.stderr)
+			t.Fatalf("%s: exit %d\n%s%s", when, r.code, r.stdout, r.stderr)
 		}
-		checkConverged(t, w, ks, fmt.Sprintf("cycle %d, up after a kill %s", i, point))
+		checkConverged(t, w, ks, when)
+		if len(points) == 0 {
+			lines["up"] = max(countLines(r), 10)
+		}
 
-		what := "down"
-		if i < downs {
-			point = killAt(t, w, rng, lines["down"], "down", "kp")
-			t.Logf("cycle %d: down killed after line %d (+%s)", i, point.line, point.extra)
-			what = fmt.Sprintf("down after a kill %s", point)
+		points = nil
+		for n := 0; n < downsPerCycle && downKills < downs; n++ {
+			if p, landed := killAt(t, w, rng, lines["down"], "down", "kp"); landed {
+				downKills++
+				points = append(points, p.String())
+			}
 		}
+		when = fmt.Sprintf("cycle %d: down after kills %s", cycle, strings.Join(points, "; "))
+		t.Log(when)
 		r = w.run("down", "kp")
-		if i >= downs {
+		if r.code != 0 {
+			t.Fatalf("%s: exit %d\n%s%s", when, r.code, r.stdout, r.stderr)
+		}
+		if len(points) == 0 {
 			lines["down"] = max(countLines(r), 10)
 		}
-		if r.code != 0 {
-			t.Fatalf("cycle %d: %s: exit %d\n%s%s", i, what, r.code, r.stdout, r.stderr)
-		}
 		if left := sideEffects(t, ks.effects); len(left) > 0 {
-			t.Fatalf("cycle %d: %s left resources: %v", i, what, left)
+			t.Fatalf("%s: resources left: %v", when, left)
 		}
 		if left := stored(); len(left) > 0 {
-			t.Fatalf("cycle %d: %s left in the store: %v", i, what, left)
+			t.Fatalf("%s: left in the store: %v", when, left)
 		}
-		noLiveTerraform(t, w, fmt.Sprintf("cycle %d, %s", i, what))
+		if r := w.run("status", "kp"); r.code == 0 {
+			t.Fatalf("%s: the stack is still there:\n%s", when, r.stdout)
+		}
+		noLiveTerraform(t, w, when)
 	}
+	t.Logf("%d kills landed in up, %d in down", upKills, downKills)
 }
 
 type killPoint struct {
@@ -189,9 +213,10 @@ func (p killPoint) String() string { return fmt.Sprintf("after output line %d + 
 
 // killAt starts stack with args and SIGKILLs it (only it: Terraform runs in a
 // group of its own) at a point drawn from rng among the first n output lines.
-func killAt(t *testing.T, w *workstation, rng *rand.Rand, n int, args ...string) killPoint {
+// landed is false when the command finished first.
+func killAt(t *testing.T, w *workstation, rng *rand.Rand, n int, args ...string) (p killPoint, landed bool) {
 	t.Helper()
-	p := killPoint{line: 1 + rng.IntN(max(n-1, 1)), extra: time.Duration(rng.IntN(250)) * time.Millisecond}
+	p = killPoint{line: 1 + rng.IntN(max(n-1, 1)), extra: time.Duration(rng.IntN(250)) * time.Millisecond}
 	c := w.cmd(t.Context(), nil, args...)
 	pr, pw := io.Pipe()
 	c.Stdout, c.Stderr = pw, pw
@@ -210,7 +235,8 @@ func killAt(t *testing.T, w *workstation, rng *rand.Rand, n int, args ...string)
 	case <-waited:
 	}
 	<-waited
-	return p
+	ws, ok := c.ProcessState.Sys().(syscall.WaitStatus)
+	return p, ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL
 }
 
 func countLines(r result) int {

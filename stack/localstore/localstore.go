@@ -234,5 +234,14 @@ func (s *Store) Forget(_ context.Context, stackName string) error {
 		return err
 	}
 	s.pruneEmpty(filepath.Dir(dir), s.root)
+	// A write killed halfway leaves its temporary file beside the stack's objects.
+	if objects, err := s.path("stacks/" + stackName); err == nil {
+		_ = filepath.WalkDir(objects, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.HasPrefix(d.Name(), ".tmp-") {
+				_ = os.Remove(p)
+			}
+			return nil
+		})
+	}
 	return nil
 }
