@@ -86,6 +86,7 @@ func (e *Engine) Down(ctx context.Context, name string) error {
 	lease.release()
 	_ = os.RemoveAll(filepath.Join(e.CacheDir, "work", name))
 	e.emit(Event{Stack: name, Type: EventInfo, Message: "stack removed"})
+	e.reportOrphans(ctx, name, plan)
 	return nil
 }
 

@@ -177,6 +177,7 @@ func writeVars(dir string, run *stack.StepRun) error {
 			plain[name] = v
 		}
 	}
+	addIdentity(dir, run, plain)
 	vars, err := json.MarshalIndent(plain, "", "  ")
 	if err != nil {
 		return err
