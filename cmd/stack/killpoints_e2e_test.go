@@ -123,6 +123,7 @@ func killPointSeed(t *testing.T) uint64 {
 }
 
 func TestKillPointsLocalStore(t *testing.T) {
+	t.Parallel() // with the S3 run: Terraform waits more than it computes
 	w := newWorkstation(t, t.TempDir())
 	runKillPoints(t, w, func() []string {
 		var left []string
@@ -137,6 +138,7 @@ func TestKillPointsLocalStore(t *testing.T) {
 }
 
 func TestKillPointsS3(t *testing.T) {
+	t.Parallel()
 	m, state := startS3(t)
 	w := s3Workstation(t, m, state, "alice")
 	runKillPoints(t, w, func() []string { return objects(t, m, "") })
@@ -150,18 +152,22 @@ func TestKillPointsS3(t *testing.T) {
 // a cycle costs about one full up and one full down.
 func runKillPoints(t *testing.T, w *workstation, stored func() []string) {
 	ups, downs := killPointCounts()
-	const upsPerCycle, downsPerCycle = 5, 3
+	const upsPerCycle, downsPerCycle = 7, 4
 	rng := rand.New(rand.NewPCG(killPointSeed(t), 0))
 	ks := newKillPointStack(t, "kp")
-	lines := map[string]int{"up": 60, "down": 40} // until a complete run says otherwise
+	lines := map[string]int{"up": 60, "down": 50} // until a complete run says otherwise
 	upKills, downKills := 0, 0
 	for cycle := 0; upKills < ups || downKills < downs; cycle++ {
 		var points []string
+		left := lines["up"] // lines the resumed command still has to print, roughly
 		for n := 0; n < upsPerCycle && upKills < ups; n++ {
-			if p, landed := killAt(t, w, rng, lines["up"], "up", ks.def); landed {
-				upKills++
-				points = append(points, p.String())
+			p, landed := killAt(t, w, rng, left, "up", ks.def)
+			if !landed {
+				break // it finished: the stack is up
 			}
+			upKills++
+			points = append(points, p.String())
+			left = max(left-p.line, 8)
 		}
 		when := fmt.Sprintf("cycle %d: up after kills %s", cycle, strings.Join(points, "; "))
 		t.Log(when)
@@ -175,20 +181,28 @@ func runKillPoints(t *testing.T, w *workstation, stored func() []string) {
 		}
 
 		points = nil
-		for n := 0; n < downsPerCycle && downKills < downs; n++ {
-			if p, landed := killAt(t, w, rng, lines["down"], "down", "kp"); landed {
-				downKills++
-				points = append(points, p.String())
+		left = lines["down"]
+		finished := false
+		for n := 0; n < downsPerCycle && downKills < downs && !finished; n++ {
+			p, landed := killAt(t, w, rng, left, "down", "kp")
+			if !landed {
+				finished = true // it exited 0: the stack is down
+				break
 			}
+			downKills++
+			points = append(points, p.String())
+			left = max(left-p.line, 8)
 		}
 		when = fmt.Sprintf("cycle %d: down after kills %s", cycle, strings.Join(points, "; "))
 		t.Log(when)
-		r = w.run("down", "kp")
-		if r.code != 0 {
-			t.Fatalf("%s: exit %d\n%s%s", when, r.code, r.stdout, r.stderr)
-		}
-		if len(points) == 0 {
-			lines["down"] = max(countLines(r), 10)
+		if !finished {
+			r = w.run("down", "kp")
+			if r.code != 0 {
+				t.Fatalf("%s: exit %d\n%s%s", when, r.code, r.stdout, r.stderr)
+			}
+			if len(points) == 0 {
+				lines["down"] = max(countLines(r), 10)
+			}
 		}
 		if left := sideEffects(t, ks.effects); len(left) > 0 {
 			t.Fatalf("%s: resources left: %v", when, left)
@@ -216,6 +230,7 @@ func (p killPoint) String() string { return fmt.Sprintf("after output line %d + 
 // landed is false when the command finished first.
 func killAt(t *testing.T, w *workstation, rng *rand.Rand, n int, args ...string) (p killPoint, landed bool) {
 	t.Helper()
+	t.Helper()
 	p = killPoint{line: 1 + rng.IntN(max(n-1, 1)), extra: time.Duration(rng.IntN(250)) * time.Millisecond}
 	c := w.cmd(t.Context(), nil, args...)
 	pr, pw := io.Pipe()
@@ -236,7 +251,13 @@ func killAt(t *testing.T, w *workstation, rng *rand.Rand, n int, args ...string)
 	}
 	<-waited
 	ws, ok := c.ProcessState.Sys().(syscall.WaitStatus)
-	return p, ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL
+	if ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+		return p, true
+	}
+	if code := c.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("stack %s (resuming after a kill) failed before the kill point: exit %d", strings.Join(args, " "), code)
+	}
+	return p, false
 }
 
 func countLines(r result) int {
