@@ -106,7 +106,7 @@ func killPointCounts() (up, down int) {
 	if os.Getenv("CI") != "" || os.Getenv("STACK_KILLPOINTS") == "full" {
 		return 20, 10
 	}
-	return 5, 3
+	return 10, 5
 }
 
 func killPointSeed(t *testing.T) uint64 {
@@ -152,7 +152,7 @@ func TestKillPointsS3(t *testing.T) {
 // a cycle costs about one full up and one full down.
 func runKillPoints(t *testing.T, w *workstation, stored func() []string) {
 	ups, downs := killPointCounts()
-	const upsPerCycle, downsPerCycle = 7, 4
+	const upsPerCycle, downsPerCycle = 10, 5
 	rng := rand.New(rand.NewPCG(killPointSeed(t), 0))
 	ks := newKillPointStack(t, "kp")
 	lines := map[string]int{"up": 60, "down": 50} // until a complete run says otherwise
