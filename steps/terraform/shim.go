@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -71,6 +72,29 @@ func writeProcessFile(path string, p *processFile) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// durable reports whether a Terraform command changes state and must be
+// allowed to finish if stack dies: it then runs in the shim's process group
+// with its output in files. Its output carries no sensitive value (Terraform
+// redacts them in apply, plan and destroy output).
+func durable(args []string) bool {
+	var words []string
+	for _, a := range args {
+		if !strings.HasPrefix(a, "-") {
+			words = append(words, a)
+		}
+	}
+	if len(words) == 0 {
+		return false
+	}
+	switch words[0] {
+	case "apply", "destroy", "plan", "refresh", "init", "import":
+		return true
+	case "state":
+		return len(words) > 1 && words[1] == "push"
+	}
+	return false
 }
 
 // command names a Terraform command line for people: "terraform apply".

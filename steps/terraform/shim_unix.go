@@ -28,6 +28,14 @@ func runShim(bin string) int {
 	for _, e := range []string{shimExecEnv, shimProcFileEnv, shimGraceEnv} {
 		_ = os.Unsetenv(e)
 	}
+	if !durable(os.Args[1:]) {
+		// Quick commands that change nothing (and some print sensitive
+		// values: output, state pull) become Terraform itself: they may die
+		// with stack, and their output never touches a file.
+		err := syscall.Exec(bin, append([]string{bin}, os.Args[1:]...), os.Environ())
+		fmt.Fprintf(os.Stderr, "stack: running %s: %v\n", bin, err)
+		return 1
+	}
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	signal.Ignore(syscall.SIGPIPE, syscall.SIGHUP) // stack may be gone; keep relaying nothing quietly
@@ -53,8 +61,8 @@ func runShim(bin string) int {
 	}
 	outPath := filepath.Join(dir, fmt.Sprintf("terraform-%d.stdout", os.Getpid()))
 	errPath := filepath.Join(dir, fmt.Sprintf("terraform-%d.stderr", os.Getpid()))
-	outW, err1 := os.Create(outPath)
-	errW, err2 := os.Create(errPath)
+	outW, err1 := os.OpenFile(outPath, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	errW, err2 := os.OpenFile(errPath, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err := errors.Join(err1, err2); err != nil {
 		fmt.Fprintf(os.Stderr, "stack: %v\n", err)
 		return 1
