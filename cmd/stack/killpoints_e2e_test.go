@@ -106,7 +106,7 @@ func killPointCounts() (up, down int) {
 	if os.Getenv("CI") != "" || os.Getenv("STACK_KILLPOINTS") == "full" {
 		return 20, 10
 	}
-	return 10, 5
+	return 4, 2
 }
 
 func killPointSeed(t *testing.T) uint64 {
@@ -354,21 +354,24 @@ func noLiveTerraform(t *testing.T, w *workstation, when string) {
 // The stack process is killed while Terraform applies: Terraform lives on
 // (in its own process group) and finishes; status says the holder died; the
 // rerun waits for that Terraform instead of breaking its lock, and the
-// resource exists once.
+// resource exists once. The provisioner holds the apply open until the test
+// releases it, after the rerun said it waits, so no timing is assumed.
 func TestKilledStackRerunWaitsForItsTerraform(t *testing.T) {
 	w := newWorkstation(t, t.TempDir())
 	dir := t.TempDir()
 	effects := filepath.Join(dir, "effects")
+	release := filepath.Join(dir, "release")
 	_ = os.MkdirAll(filepath.Join(dir, "module"), 0o755)
 	_ = os.MkdirAll(effects, 0o755)
 	_ = os.WriteFile(filepath.Join(dir, "module", "main.tf"), []byte(fmt.Sprintf(`
 resource "terraform_data" "slow" {
   provisioner "local-exec" {
-    command = "sleep 4 && touch %s/slow.${self.id}"
+    command = "while [ ! -f %s ]; do sleep 0.1; done; touch %s/slow.${self.id}"
   }
 }
 output "id" { value = terraform_data.slow.id }
-`, effects)), 0o644)
+`, release, effects)), 0o644)
+	t.Cleanup(func() { _ = os.WriteFile(release, nil, 0o644) }) // never leave it hanging
 	def := filepath.Join(dir, "mid.json")
 	_ = os.WriteFile(def, []byte(`{"name":"mid","steps":[{"name":"slow","module":"module"}]}`), 0o644)
 
@@ -401,23 +404,41 @@ output "id" { value = terraform_data.slow.id }
 	if !strings.Contains(status, "holder died; the next command takes over") || strings.Contains(status, "locked by") {
 		t.Errorf("status after the holder was killed:\n%s\nwant \"holder died; the next command takes over\"", status)
 	}
-	if strings.Contains(status, "process group") && !strings.Contains(status, fmt.Sprint(pgid)) {
-		t.Errorf("status names another process group than %d:\n%s", pgid, status)
+	if !strings.Contains(status, fmt.Sprintf("process group %d", pgid)) {
+		t.Errorf("status does not name the Terraform process group %d:\n%s", pgid, status)
 	}
 
-	r := w.run("up", def)
-	if r.code != 0 {
-		t.Fatalf("rerun: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	rerun := w.cmd(t.Context(), nil, "up", def)
+	pr, pw := io.Pipe()
+	rerun.Stdout, rerun.Stderr = pw, pw
+	if err := rerun.Start(); err != nil {
+		t.Fatal(err)
 	}
-	out := r.stdout + r.stderr
-	if !strings.Contains(out, "waiting for terraform apply") {
-		t.Errorf("the rerun did not say it waits for the surviving Terraform:\n%s", out)
+	go func() { _ = rerun.Wait(); pw.Close() }()
+	var out strings.Builder
+	waited := false
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() {
+		out.WriteString(sc.Text() + "\n")
+		if !waited && strings.Contains(sc.Text(), "waiting for terraform apply") {
+			waited = true
+			if !proc.GroupAlive(pgid) {
+				t.Errorf("the rerun waits, but process group %d is gone", pgid)
+			}
+			_ = os.WriteFile(release, nil, 0o644) // let the surviving apply finish
+		}
 	}
-	if strings.Contains(out, "breaking the Terraform lock") {
-		t.Errorf("the rerun broke the lock of a live Terraform:\n%s", out)
+	if code := rerun.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("rerun: exit %d\n%s", code, out.String())
 	}
-	if !strings.Contains(out, "reconciled") {
-		t.Errorf("the rerun did not report what the interrupted apply left:\n%s", out)
+	if !waited {
+		t.Errorf("the rerun did not wait for the surviving Terraform:\n%s", out.String())
+	}
+	if strings.Contains(out.String(), "breaking the Terraform lock") {
+		t.Errorf("the rerun broke the lock of a live Terraform:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "reconciled") {
+		t.Errorf("the rerun did not report what the interrupted apply left:\n%s", out.String())
 	}
 	if proc.GroupAlive(pgid) {
 		t.Errorf("process group %d still runs after the rerun finished", pgid)
