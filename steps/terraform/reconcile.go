@@ -27,9 +27,13 @@ func (s *session) reconcile(ctx context.Context, secrets *secretPipe) error {
 		}
 		_, err := s.tf.PlanJSON(ctx, rep, opts...)
 		s.tf.SetStdout(io.Discard)
+		rep.flush()
+		if err != nil && len(rep.diags) > 0 {
+			// With -json, Terraform's errors (a held lock among them) are on stdout.
+			err = fmt.Errorf("terraform: %s: %w", strings.Join(rep.diags, "; "), err)
+		}
 		return err
 	})
-	rep.flush()
 	if err != nil {
 		return fmt.Errorf("planning from the state an interrupted run left (see the step's log): %w", err)
 	}
@@ -46,6 +50,7 @@ type planReport struct {
 	buf     bytes.Buffer
 	changes []string
 	drift   []string
+	diags   []string
 	add     int
 	change  int
 	remove  int
@@ -86,6 +91,11 @@ func (p *planReport) line(b []byte) {
 			Change int `json:"change"`
 			Remove int `json:"remove"`
 		} `json:"changes"`
+		Diag struct {
+			Severity string `json:"severity"`
+			Summary  string `json:"summary"`
+			Detail   string `json:"detail"`
+		} `json:"diagnostic"`
 	}
 	if json.Unmarshal(b, &m) != nil {
 		return
@@ -100,6 +110,10 @@ func (p *planReport) line(b []byte) {
 		p.changes = append(p.changes, c)
 	case "resource_drift":
 		p.drift = append(p.drift, m.Change.Action+" "+m.Change.Resource.Addr)
+	case "diagnostic":
+		if m.Diag.Severity == "error" {
+			p.diags = append(p.diags, strings.TrimSpace(m.Diag.Summary+": "+m.Diag.Detail))
+		}
 	case "change_summary":
 		p.add, p.change, p.remove = m.Changes.Add, m.Changes.Change, m.Changes.Remove
 	}
