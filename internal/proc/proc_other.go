@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"sync"
+	"syscall"
 )
 
 // Alive reports whether process pid exists. Without a cheap portable probe it
@@ -51,3 +52,21 @@ func LockFile(path string) (unlock func(), err error) {
 	fileLocks.Lock()
 	return func() { fileLocks.Unlock(); f.Close() }, nil
 }
+
+// OwnGroupAttr is nil here: children start normally.
+func OwnGroupAttr() *syscall.SysProcAttr { return nil }
+
+// NewSessionAttr is nil here: children start normally.
+func NewSessionAttr() *syscall.SysProcAttr { return nil }
+
+// Terminate kills process pid (there is no polite signal here).
+func Terminate(pid int) error {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return nil
+	}
+	return p.Kill()
+}
+
+// OpenFileLimit is unknown here.
+func OpenFileLimit() (uint64, bool) { return 0, false }

@@ -68,3 +68,29 @@ func LockFile(path string) (unlock func(), err error) {
 	}
 	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
 }
+
+// OwnGroupAttr starts a child in a process group of its own, out of reach of
+// a Ctrl-C at the terminal.
+func OwnGroupAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }
+
+// NewSessionAttr starts a child in a session of its own, detached from the
+// terminal, so it can outlive this process.
+func NewSessionAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setsid: true} }
+
+// Terminate asks process pid to stop (SIGTERM); one that is gone is no error.
+func Terminate(pid int) error {
+	err := syscall.Kill(pid, syscall.SIGTERM)
+	if errors.Is(err, syscall.ESRCH) {
+		return nil
+	}
+	return err
+}
+
+// OpenFileLimit is the soft limit on open files.
+func OpenFileLimit() (uint64, bool) {
+	var lim syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) != nil {
+		return 0, false
+	}
+	return uint64(lim.Cur), true
+}
