@@ -20,10 +20,10 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/stack-tools/stack/internal/proc"
 	"github.com/stack-tools/stack/load/pace"
 	"github.com/stack-tools/stack/load/scenario"
 )
@@ -145,9 +145,8 @@ func (c *Config) check() (pace.Schedule, error) {
 	}
 	if c.MaxWorkers == 0 {
 		c.MaxWorkers = clamp(int(2*peak), 64, 4096)
-		var lim syscall.Rlimit
-		if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) == nil && lim.Cur > 256 && uint64(c.MaxWorkers) > lim.Cur-128 {
-			c.MaxWorkers = int(lim.Cur - 128)
+		if lim, ok := proc.OpenFileLimit(); ok && lim > 256 && uint64(c.MaxWorkers) > lim-128 {
+			c.MaxWorkers = int(lim - 128)
 		}
 	}
 	if c.Workers < 1 || c.MaxWorkers < c.Workers {

@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -30,6 +31,14 @@ func (e *Engine) down(ctx context.Context, name string, check func(*Record) erro
 		}
 	}()
 	rec, ver, err := LoadRecord(ctx, e.Store, name)
+	if errors.Is(err, ErrNoStack) && lease.tookOver != nil && lease.tookOver.Command == "down" {
+		// A down that died after deleting the record: only its lease is left.
+		released = true
+		lease.release()
+		_ = os.RemoveAll(filepath.Join(e.CacheDir, "work", name))
+		e.emit(Event{Stack: name, Type: EventInfo, Message: "stack removed (an earlier down had finished all but releasing its lock)"})
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -91,6 +100,7 @@ func (e *Engine) down(ctx context.Context, name string, check func(*Record) erro
 	lease.release()
 	_ = os.RemoveAll(filepath.Join(e.CacheDir, "work", name))
 	e.emit(Event{Stack: name, Type: EventInfo, Message: "stack removed"})
+	e.reportOrphans(ctx, name, plan)
 	return nil
 }
 

@@ -8,7 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
+
+	"github.com/stack-tools/stack/internal/proc"
 )
 
 // Planner is implemented by kinds that can tell whether applying a step now
@@ -106,7 +107,10 @@ func (e *Engine) Drift(ctx context.Context, opts DriftOptions) (*DriftReport, er
 	}
 	// Concurrent plans of one stack on this workstation would share working copies.
 	root := filepath.Join(e.CacheDir, "plan")
-	unlock, err := lockFile(filepath.Join(root, opts.Name+".lock"))
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, fmt.Errorf("creating the plan working copies folder %s: %w", root, err)
+	}
+	unlock, err := proc.LockFile(filepath.Join(root, opts.Name+".lock"))
 	if err != nil {
 		return nil, fmt.Errorf("locking the plan working copies under %s: %w", root, err)
 	}
@@ -241,22 +245,6 @@ func (r *runner) workDir(step string) string {
 		root = filepath.Join(r.e.CacheDir, "work")
 	}
 	return filepath.Join(root, r.w.name, step)
-}
-
-// lockFile takes an exclusive lock on a file, waiting for it.
-func lockFile(path string) (func(), error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
 }
 
 // Summary returns counts per status, for the last line of a report.

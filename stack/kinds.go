@@ -69,6 +69,14 @@ type StepRun struct {
 	Progress func(format string, args ...any)
 	// Artifacts stores files (reports) with the stack and returns where they are.
 	Artifacts Artifacts
+	// Interrupted says the step's last run stopped before it finished: a kind
+	// should check what that run left (Terraform plans the saved state) and
+	// report it before applying.
+	Interrupted bool
+	// SetProcess records the process group the kind runs for the step (nil when
+	// it ended), so a command taking over after this one died can wait for it.
+	// It may be nil.
+	SetProcess func(*Process)
 }
 
 // Artifacts stores named files with a stack.

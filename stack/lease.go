@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"os"
 	osuser "os/user"
-	"syscall"
 	"time"
+
+	"github.com/stack-tools/stack/internal/proc"
 )
 
 // Lease says who may change a stack right now. It is one object in the store,
@@ -69,6 +70,9 @@ type heldLease struct {
 	stop    chan struct{}
 	done    chan struct{}
 	lost    chan struct{}
+	// tookOver is the stale lease this one replaced, if any: what a holder
+	// that died was doing.
+	tookOver *Lease
 }
 
 func newLease(command string, ttl time.Duration) Lease {
@@ -84,15 +88,18 @@ func newLease(command string, ttl time.Duration) Lease {
 // stale reports whether a lease can be taken over: it expired, or its holder
 // was a process on this host that no longer exists.
 func (l *Lease) stale() bool {
-	if time.Now().After(l.Expires) {
-		return true
-	}
-	if h, _ := os.Hostname(); h == l.Host && l.PID > 0 {
-		err := syscall.Kill(l.PID, 0)
-		return errors.Is(err, syscall.ESRCH)
-	}
-	return false
+	return time.Now().After(l.Expires) || l.HolderDied()
 }
+
+// HolderDied reports whether the holder was a process on this host that no
+// longer exists. A holder on another host cannot be judged: its lease has to
+// expire.
+func (l *Lease) HolderDied() bool {
+	return l.Host == proc.Host() && l.PID > 0 && !proc.Alive(l.PID)
+}
+
+// Expired reports whether the holder stopped renewing the lease in time.
+func (l *Lease) Expired() bool { return time.Now().After(l.Expires) }
 
 // acquireLease takes the stack's lease, waiting up to wait for a live holder.
 func acquireLease(ctx context.Context, st Store, stack, command string, ttl, wait time.Duration) (*heldLease, error) {
@@ -117,7 +124,9 @@ func acquireLease(ctx context.Context, st Store, stack, command string, ttl, wai
 		if cur.stale() {
 			ver, err := st.Put(ctx, leaseKey(stack), data, curVer)
 			if err == nil {
-				return startRenewing(st, stack, l, ver, ttl), nil
+				h := startRenewing(st, stack, l, ver, ttl)
+				h.tookOver = cur
+				return h, nil
 			}
 			if !errors.Is(err, ErrConflict) {
 				return nil, fmt.Errorf("taking over the expired lock of stack %q: %w", stack, err)

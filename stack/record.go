@@ -91,6 +91,11 @@ type StepState struct {
 	CostPerHour float64    `json:"cost_per_hour,omitempty"`
 	CostSince   *time.Time `json:"cost_since,omitempty"`
 	CostAccrued float64    `json:"cost_accrued,omitempty"`
+	// Process is the process group running the step now (see Process).
+	Process *Process `json:"process,omitempty"`
+	// Interrupted is set when the step's last run stopped before it finished
+	// (Ctrl-C, or its command died); the next run reconciles first.
+	Interrupted bool `json:"interrupted,omitempty"`
 }
 
 // HandlerState is one completion handler's stored state.

@@ -119,7 +119,8 @@ func (r *runner) stepRun(ctx context.Context, s *Step, log io.Writer) (*StepRun,
 			msg := fmt.Sprintf(format, args...)
 			r.e.emit(Event{Stack: r.w.name, Step: s.Name, Type: EventProgress, Message: msg})
 		},
-		Artifacts: &artifacts{st: r.e.Store, stack: r.w.name, step: s.Name},
+		Artifacts:  &artifacts{st: r.e.Store, stack: r.w.name, step: s.Name},
+		SetProcess: r.processRecorder(ctx, s.Name),
 	}
 	return run, nil
 }
@@ -211,8 +212,10 @@ func (r *runner) applyStep(ctx context.Context, s *Step, force bool) error {
 			_, _ = r.e.Store.Put(context.WithoutCancel(ctx), logKey(r.w.name, s.Name), data, AnyVersion)
 		}
 	}()
+	interrupted := interruptedBefore(prev)
 	if err := r.w.step(ctx, s.Name, func(st *StepState) {
 		t := start.UTC()
+		st.Interrupted = interrupted
 		st.Status, st.Kind, st.Error, st.Progress = StatusRunning, s.Kind, "", ""
 		st.StartedAt, st.FinishedAt, st.RunBy, st.Log = &t, nil, Me(), logLoc
 	}); err != nil {
@@ -223,6 +226,7 @@ func (r *runner) applyStep(ctx context.Context, s *Step, force bool) error {
 	if err != nil {
 		return r.fail(ctx, s, start, err)
 	}
+	run.Interrupted = interrupted
 	progress := run.Progress
 	saver := newProgressSaver(func(msg string) {
 		_ = r.w.step(ctx, s.Name, func(st *StepState) {
@@ -276,6 +280,7 @@ func (r *runner) applyStep(ctx context.Context, s *Step, force bool) error {
 			st.Applies++
 		}
 		st.FinishedAt, st.Seconds, st.Progress, st.Error = &t, end.Sub(start).Seconds(), "", ""
+		st.Interrupted, st.Process = false, nil
 	}); err != nil {
 		return err
 	}
@@ -390,6 +395,7 @@ func (r *runner) fail(ctx context.Context, s *Step, start time.Time, cause error
 	_ = r.w.step(ctx, s.Name, func(st *StepState) {
 		t := end.UTC()
 		st.Status, st.Error, st.FinishedAt, st.Seconds, st.Progress = StatusFailed, msg, &t, end.Sub(start).Seconds(), ""
+		st.Interrupted = st.Interrupted || ctx.Err() != nil
 	})
 	r.e.emit(Event{Stack: r.w.name, Step: s.Name, Type: EventFailed, Message: shown, Elapsed: end.Sub(start)})
 	return cause

@@ -196,10 +196,11 @@ func newStatusCmd(g *globalOptions) *cobra.Command {
 			if g.output == "json" {
 				return writeJSON(cmd.OutOrStdout(), struct {
 					*stack.Record
-					Lock     *stack.Lease `json:"lock,omitempty"`
-					Location string       `json:"location"`
-					Cost     *stack.Cost  `json:"cost,omitempty"`
-				}{rec, lock, e.Store.Location("stacks/" + rec.Name + "/stack.json"), rec.Cost(time.Now())})
+					Lock      *stack.Lease `json:"lock,omitempty"`
+					LockState string       `json:"lock_state,omitempty"`
+					Location  string       `json:"location"`
+					Cost      *stack.Cost  `json:"cost,omitempty"`
+				}{rec, lock, lockState(lock), e.Store.Location("stacks/" + rec.Name + "/stack.json"), rec.Cost(time.Now())})
 			}
 			printStatus(cmd.OutOrStdout(), rec, lock, e.Store.Location("stacks/"+rec.Name+"/stack.json"))
 			return nil
@@ -216,8 +217,8 @@ func printStatus(w io.Writer, rec *stack.Record, lock *stack.Lease, loc string) 
 	fmt.Fprintf(w, "  profile %s · created by %s %s ago · last %q by %s %s ago\n", profile, rec.CreatedBy,
 		ago(rec.CreatedAt), rec.Command, rec.UpdatedBy, ago(rec.UpdatedAt))
 	fmt.Fprintf(w, "  definition %s · state %s\n", rec.Source, loc)
-	if lock != nil {
-		fmt.Fprintf(w, "  locked by %s running %q since %s ago\n", lock.Holder(), lock.Command, ago(lock.Started))
+	if line := lockLine(lock); line != "" {
+		fmt.Fprintln(w, line)
 	}
 	if line := expiryAndCost(rec.TTL, rec.ExpiresAt, rec.Cost(time.Now())); line != "" {
 		fmt.Fprintf(w, "  %s\n", line)
@@ -243,6 +244,9 @@ func printStatus(w io.Writer, rec *stack.Record, lock *stack.Lease, loc string) 
 		fmt.Fprintf(w, "\n%s (%s)\n", n, s.Status)
 		if s.Progress != "" {
 			fmt.Fprintf(w, "  now: %s\n", s.Progress)
+		}
+		if s.Process != nil {
+			fmt.Fprintf(w, "  process: %s\n", s.Process)
 		}
 		if s.Error != "" {
 			fmt.Fprintf(w, "  error: %s\n", s.Error)

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/steps/terraform"
 )
 
 // Exit codes.
@@ -22,6 +23,7 @@ const (
 )
 
 func main() {
+	terraform.RunShimIfAsked() // this binary also runs Terraform under a shim (see steps/terraform)
 	os.Exit(run())
 }
 

@@ -14,7 +14,9 @@ import (
 // newRegistry registers every step kind and handler this build knows.
 func newRegistry(g *globalOptions) *stack.Registry {
 	r := stack.NewRegistry()
-	r.RegisterStep("terraform", terraform.New(filepath.Join(g.cache(), "terraform")))
+	tf := terraform.New(filepath.Join(g.cache(), "terraform"))
+	tf.Shim, _ = os.Executable() // main runs the shim when asked
+	r.RegisterStep("terraform", tf)
 	gen := generator.New()
 	gen.ZooKeeper, gen.MetricsAddr = g.zookeeper, g.metricsAddr
 	r.RegisterStep("generator", gen)

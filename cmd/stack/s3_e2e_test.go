@@ -300,9 +300,13 @@ func TestS3KilledHolderLeaseExpires(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitStepRunning(t, b, "crash", "long", up)
+	// Terraform runs in a process group of its own, recorded with the step;
+	// the whole machine going away takes it too.
+	tf := waitStepProcess(t, b, "crash", "long")
 	if err := syscall.Kill(-up.Process.Pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
+	_ = syscall.Kill(-tf, syscall.SIGKILL)
 	_ = up.Wait()
 	killed := time.Now()
 	if !hasObject(t, m, "tfstate/crash/long/terraform.tfstate.tflock") {
@@ -410,4 +414,22 @@ func TestS3BriefOutageIsRiddenOver(t *testing.T) {
 		t.Errorf("real applies per step = %v, want each exactly once", n)
 	}
 	a.must("down", "blip")
+}
+
+// waitStepProcess polls status from w until step has a process recorded and
+// returns its process group.
+func waitStepProcess(t *testing.T, w *workstation, name, step string) int {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		var s statusJSON
+		if r := w.run("status", name, "--output", "json"); r.code == 0 && json.Unmarshal([]byte(r.stdout), &s) == nil {
+			if st := s.Steps[step]; st != nil && st.Process != nil {
+				return st.Process.PGID
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("step %s of %s never recorded its Terraform process", step, name)
+	return 0
 }

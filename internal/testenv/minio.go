@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/stack-tools/stack/internal/proc"
 )
 
 // Minio is a MinIO server started for tests on 127.0.0.1 with one bucket.
@@ -105,7 +107,7 @@ func (m *Minio) Start() error {
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	// Own process group, so a test runner's Ctrl-C does not race our Stop.
-	cmd.SysProcAttr = ownGroup()
+	cmd.SysProcAttr = proc.OwnGroupAttr()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", m.bin, err)
 	}

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stack-tools/stack/internal/proc"
 )
 
 // ZooKeeper is a standalone ZooKeeper server from Debian's zookeeper package,
@@ -110,7 +112,7 @@ func (z *ZooKeeper) Start() error {
 	cmd.Dir = z.dir
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// The server must not outlive a test binary that crashes.
-	cmd.SysProcAttr = dieWithTest()
+	cmd.SysProcAttr = proc.DiesWithParentAttr()
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return fmt.Errorf("start ZooKeeper: %w", err)

@@ -18,8 +18,9 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"github.com/stack-tools/stack/internal/proc"
 )
 
 // Server counts what it discards.
@@ -133,7 +134,7 @@ func StartBackground(ctx context.Context, exe string, args []string, o Options) 
 	defer logf.Close()
 	cmd := exec.Command(exe, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.SysProcAttr = proc.NewSessionAttr()
 	if err := cmd.Start(); err != nil {
 		return "", fmt.Errorf("dumpster: start %s: %w", exe, err)
 	}
@@ -173,11 +174,11 @@ func Stop(pidFile string) error {
 		os.Remove(pidFile)
 		return nil
 	}
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
+	if err := proc.Terminate(pid); err != nil {
 		return fmt.Errorf("dumpster: stop process %d: %w", pid, err)
 	}
 	for i := 0; i < 100; i++ {
-		if syscall.Kill(pid, 0) != nil {
+		if !proc.Alive(pid) {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -15,10 +15,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/stack-tools/stack/internal/proc"
 	"github.com/stack-tools/stack/internal/testenv"
 	"github.com/stack-tools/stack/load"
 	"github.com/stack-tools/stack/load/scenario"
@@ -159,7 +159,7 @@ func startWorkers(t *testing.T, zk, group string, n int) []*worker {
 			"--metrics-addr", "127.0.0.1:0")
 		w.cmd.Stdout, w.cmd.Stderr = w.out, w.out
 		w.cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
-		w.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		w.cmd.SysProcAttr = proc.DiesWithParentAttr()
 		if err := w.cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -320,7 +320,7 @@ func TestAWorkerKilledMidRunLeavesItsShareMissing(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	victim := ws[1]
-	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := victim.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	code := wait(t, cmd, stderr)

@@ -14,8 +14,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 
+	"github.com/stack-tools/stack/internal/proc"
 	"github.com/stack-tools/stack/stack"
 )
 
@@ -80,15 +80,7 @@ func (s *Store) lock(p string) (func(), error) {
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(filepath.Join(s.root, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+	return proc.LockFile(filepath.Join(s.root, ".lock"))
 }
 
 // Get reads key.
@@ -242,5 +234,14 @@ func (s *Store) Forget(_ context.Context, stackName string) error {
 		return err
 	}
 	s.pruneEmpty(filepath.Dir(dir), s.root)
+	// A write killed halfway leaves its temporary file beside the stack's objects.
+	if objects, err := s.path("stacks/" + stackName); err == nil {
+		_ = filepath.WalkDir(objects, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.HasPrefix(d.Name(), ".tmp-") {
+				_ = os.Remove(p)
+			}
+			return nil
+		})
+	}
 	return nil
 }

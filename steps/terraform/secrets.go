@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -36,7 +35,7 @@ func serveSecrets(dir string, vars map[string]any) (*secretPipe, error) {
 	if err := os.Remove(p.path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	if err := syscall.Mkfifo(p.path, 0o600); err != nil {
+	if err := mkfifo(p.path); err != nil {
 		return nil, fmt.Errorf("creating the pipe for sensitive variables %s: %w", p.path, err)
 	}
 	p.wg.Add(1)
@@ -75,7 +74,7 @@ func (p *secretPipe) close() {
 	}
 	close(p.done)
 	// Opening the read end without waiting releases a writer blocked in open.
-	if r, err := os.OpenFile(p.path, os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
+	if r, err := os.OpenFile(p.path, os.O_RDONLY|oNonblock, 0); err == nil {
 		defer r.Close()
 	}
 	p.wg.Wait()

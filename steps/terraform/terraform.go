@@ -16,7 +16,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-version"
@@ -40,6 +39,14 @@ type Kind struct {
 	CacheDir string
 	// ExecPath, if set, is the terraform binary to use.
 	ExecPath string
+
+	// Shim, if set, is an executable that runs RunShimIfAsked first: Terraform
+	// then runs in a process group of its own that outlives a killed stack
+	// (see shim.go). Without it Terraform runs directly.
+	Shim string
+	// InterruptGrace is how long Terraform may take to stop after Ctrl-C before
+	// its process group is killed (default 2m).
+	InterruptGrace time.Duration
 
 	findOnce sync.Once
 	execPath string
@@ -109,6 +116,10 @@ func (k *Kind) prepare(ctx context.Context, run *stack.StepRun) (*session, error
 		return nil, err
 	}
 	s := &session{run: run, srcDir: filepath.Join(run.WorkDir, "module"), dataDir: filepath.Join(run.WorkDir, "data")}
+	// A Terraform left by a dead command may still be applying from this copy.
+	if err := waitSurvivor(ctx, run); err != nil {
+		return nil, err
+	}
 	if err := syncDir(run.Module, s.srcDir); err != nil {
 		return nil, fmt.Errorf("copying module %s to the working copy %s: %w", run.Module, s.srcDir, err)
 	}
@@ -127,14 +138,16 @@ func (k *Kind) prepare(ctx context.Context, run *stack.StepRun) (*session, error
 	} else if err := writeVars(s.srcDir, run); err != nil {
 		return nil, err
 	}
-	s.tf, err = tfexec.NewTerraform(s.srcDir, bin)
+	env := k.env(run, s.dataDir)
+	s.tf, err = tfexec.NewTerraform(s.srcDir, k.launcher(bin, run, env))
 	if err != nil {
 		return nil, err
 	}
-	if err := s.tf.SetEnv(k.env(run, s.dataDir)); err != nil {
+	if err := s.tf.SetEnv(env); err != nil {
 		return nil, err
 	}
-	_ = s.tf.SetWaitDelay(2 * time.Minute) // time to write state after SIGINT
+	// Time to write state after SIGINT; the shim kills the group at grace.
+	_ = s.tf.SetWaitDelay(k.grace() + 30*time.Second)
 	// Only init, apply and destroy write to the log (see below): `terraform
 	// output` prints sensitive values and must never reach it.
 	s.tf.SetStderr(run.Log)
@@ -164,6 +177,7 @@ func writeVars(dir string, run *stack.StepRun) error {
 			plain[name] = v
 		}
 	}
+	addIdentity(dir, run, plain)
 	vars, err := json.MarshalIndent(plain, "", "  ")
 	if err != nil {
 		return err
@@ -174,6 +188,9 @@ func writeVars(dir string, run *stack.StepRun) error {
 // Prepare copies the module, runs init and creates the workspace, so that
 // Apply only has to apply.
 func (k *Kind) Prepare(ctx context.Context, run *stack.StepRun) error {
+	if survivor(run) != nil {
+		return nil // Apply waits for it, and says so
+	}
 	s, err := k.prepare(ctx, run)
 	if err != nil {
 		return err
@@ -226,21 +243,6 @@ func usesProviders(dir string) bool {
 		}
 	}
 	return false
-}
-
-func flock(path string) (func(), error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
 }
 
 // prohibited are variables terraform-exec sets itself and refuses from callers.
@@ -328,7 +330,13 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 		return nil, err
 	}
 	defer secrets.close()
+	if run.Interrupted {
+		if err := s.reconcile(ctx, secrets); err != nil {
+			return nil, err
+		}
+	}
 	run.Progress("terraform apply")
+	defer k.watchProcess(run)()
 	var streamed map[string]streamedOutput
 	err = s.retryLocked(ctx, func() error {
 		var opts []tfexec.ApplyOption
@@ -399,6 +407,7 @@ func (k *Kind) Destroy(ctx context.Context, run *stack.StepRun) error {
 			return err
 		}
 		run.Progress("terraform destroy")
+		unwatch := k.watchProcess(run)
 		err = s.retryLocked(ctx, func() error {
 			var opts []tfexec.DestroyOption
 			if secrets != nil {
@@ -406,6 +415,7 @@ func (k *Kind) Destroy(ctx context.Context, run *stack.StepRun) error {
 			}
 			return s.stream(func(w io.Writer) error { return s.tf.DestroyJSON(ctx, w, opts...) })
 		})
+		unwatch()
 		secrets.close()
 		if err != nil {
 			return err
@@ -439,23 +449,21 @@ func (s *session) pushErroredState(ctx context.Context) error {
 
 var lockIDRE = regexp.MustCompile(`(?s)Error acquiring the state lock.*?Lock Info:\s+ID:\s+([0-9a-fA-F-]{8,})`)
 
-// retryLocked runs fn and, if Terraform finds its state locked, breaks the lock
-// and runs fn again once. The caller holds the stack's lease, so nobody else can
-// be running this step: the lock is a leftover of a killed run.
+// retryLocked runs fn and, if Terraform finds its state locked, clears the
+// lock (see clearStaleLock) and runs fn again.
 func (s *session) retryLocked(ctx context.Context, fn func() error) error {
 	err := fn()
-	if err == nil {
-		return nil
+	for attempt := 0; err != nil && attempt < 2; attempt++ {
+		m := lockIDRE.FindStringSubmatch(err.Error())
+		if m == nil {
+			return err
+		}
+		if cerr := s.clearStaleLock(ctx, m[1], err); cerr != nil {
+			return cerr
+		}
+		err = fn()
 	}
-	m := lockIDRE.FindStringSubmatch(err.Error())
-	if m == nil {
-		return err
-	}
-	s.run.Progress("breaking a stale Terraform lock %s left by a killed run", m[1])
-	if uerr := s.tf.ForceUnlock(ctx, m[1]); uerr != nil {
-		return fmt.Errorf("%w (breaking the stale lock %s also failed: %v)", err, m[1], uerr)
-	}
-	return fn()
+	return err
 }
 
 // stream runs a Terraform command whose JSON lines become log lines and

@@ -9,6 +9,12 @@ variable "region" {
   default     = "us-east-1"
 }
 
+variable "stack_identity" {
+  description = "Set by stack: the stack and step that own these resources (tagged on each)."
+  type        = object({ stack = string, step = string })
+  default     = null
+}
+
 variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)

@@ -13,7 +13,12 @@ terraform {
 provider "aws" {
   region = var.region
 
+  # The stack's identity goes on every resource, so `stack down` and
+  # `stack plan` can find one that no state knows.
   default_tags {
-    tags = var.tags
+    tags = merge(var.tags, var.stack_identity == null ? {} : {
+      "stack"      = var.stack_identity.stack
+      "stack-step" = var.stack_identity.step
+    })
   }
 }

@@ -21,3 +21,9 @@ output "primary_endpoint" {
 output "cluster_mode" {
   value = var.nodes > 1
 }
+
+variable "stack_identity" {
+  description = "Set by stack: the stack and step that own these resources."
+  type        = object({ stack = string, step = string })
+  default     = null
+}

@@ -46,3 +46,9 @@ output "password" {
   value     = terraform_data.password.output
   sensitive = true
 }
+
+variable "stack_identity" {
+  description = "Set by stack: the stack and step that own these resources."
+  type        = object({ stack = string, step = string })
+  default     = null
+}

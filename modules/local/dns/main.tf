@@ -15,3 +15,9 @@ resource "terraform_data" "record" {
 output "fqdn" {
   value = "${var.stack_name}.synthetic.local"
 }
+
+variable "stack_identity" {
+  description = "Set by stack: the stack and step that own these resources."
+  type        = object({ stack = string, step = string })
+  default     = null
+}

@@ -36,3 +36,9 @@ output "vpc_id" {
 output "private_subnet_ids" {
   value = [for i, s in terraform_data.subnet : "subnet-${i}-${replace(s.output, "/", "_")}"]
 }
+
+variable "stack_identity" {
+  description = "Set by stack: the stack and step that own these resources."
+  type        = object({ stack = string, step = string })
+  default     = null
+}

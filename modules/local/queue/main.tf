@@ -19,3 +19,9 @@ output "queue_url" {
 output "dlq_url" {
   value = terraform_data.dlq.output
 }
+
+variable "stack_identity" {
+  description = "Set by stack: the stack and step that own these resources."
+  type        = object({ stack = string, step = string })
+  default     = null
+}

@@ -36,3 +36,9 @@ output "webhook_url" {
 output "instance_count" {
   value = var.instances
 }
+
+variable "stack_identity" {
+  description = "Set by stack: the stack and step that own these resources."
+  type        = object({ stack = string, step = string })
+  default     = null
+}

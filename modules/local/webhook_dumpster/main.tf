@@ -49,3 +49,9 @@ output "webhook_url" {
   description = "URL of the sink's webhook endpoint."
   value       = trimspace(try(file(terraform_data.sink.output.url_file), ""))
 }
+
+variable "stack_identity" {
+  description = "Set by stack: the stack and step that own these resources."
+  type        = object({ stack = string, step = string })
+  default     = null
+}

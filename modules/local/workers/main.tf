@@ -21,3 +21,9 @@ resource "terraform_data" "worker" {
 output "worker_ids" {
   value = terraform_data.worker[*].output
 }
+
+variable "stack_identity" {
+  description = "Set by stack: the stack and step that own these resources."
+  type        = object({ stack = string, step = string })
+  default     = null
+}

@@ -1,0 +1,46 @@
+//go:build unix
+
+package proc
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// A process group is alive while any member lives, even after its leader
+// died; killing the group ends every member.
+func TestGroupOutlivesLeaderUntilKilled(t *testing.T) {
+	if !Alive(os.Getpid()) {
+		t.Fatal("this process is not alive")
+	}
+	// The leader starts a member and exits at once.
+	leader := exec.Command("sh", "-c", "sleep 60 >/dev/null 2>&1 & echo started")
+	leader.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out, err := leader.Output()
+	if err != nil || string(out) != "started\n" {
+		t.Fatalf("leader: %v %q", err, out)
+	}
+	pgid := leader.Process.Pid
+	if Alive(pgid) {
+		t.Errorf("the leader %d exited but is reported alive", pgid)
+	}
+	if !GroupAlive(pgid) {
+		t.Fatal("the group is reported gone while its member sleeps")
+	}
+	if err := KillGroup(pgid); err != nil {
+		t.Fatal(err)
+	}
+	// The member is killed at once; being reaped by init may take a moment.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := WaitGroupGone(ctx, pgid, 20*time.Millisecond); err != nil {
+		t.Errorf("the group outlived SIGKILL: %v", err)
+	}
+	if err := KillGroup(pgid); err != nil {
+		t.Errorf("killing a group that is gone: %v, want nil", err)
+	}
+}

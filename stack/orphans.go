@@ -1,0 +1,114 @@
+package stack
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Orphan is a resource that carries a stack's identity (its tags) but that no
+// step's state knows: left by a run that was killed between creating it and
+// saving the state, or created by hand. Nobody would ever destroy it.
+type Orphan struct {
+	ID   string `json:"id"`             // an ARN on AWS
+	Step string `json:"step,omitempty"` // from its identity, when it says
+}
+
+// OrphanFinder is implemented by step kinds that can look for resources
+// carrying a stack's identity outside Terraform state (on AWS: the Resource
+// Groups Tagging API).
+type OrphanFinder interface {
+	// FindOrphans lists resources tagged with stack's identity whose ids are not
+	// in known. modules are the stack's module folders: a kind looks only where
+	// they create resources, and not at all if none of them does.
+	FindOrphans(ctx context.Context, stack string, modules []string, known map[string]bool) ([]Orphan, error)
+	// StateIDs lists the resource ids a step's state holds.
+	StateIDs(ctx context.Context, run *StepRun) ([]string, error)
+}
+
+// Orphans reports the resources carrying stack name's identity that no step's
+// state knows. `stack plan` shows them; `down` reports those left after it
+// destroyed everything.
+func (e *Engine) Orphans(ctx context.Context, name string) ([]Orphan, error) {
+	rec, ver, err := LoadRecord(ctx, e.Store, name)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := e.storedPlan(ctx, rec)
+	if err != nil {
+		return nil, err
+	}
+	w := &recordWriter{st: e.Store, name: name, who: Me(), rec: rec, version: ver}
+	r := &runner{e: e, plan: plan, w: w, live: map[string]Outputs{}}
+	known := map[string]bool{}
+	for _, s := range plan.Steps {
+		kind, _ := e.Registry.Step(s.Kind)
+		f, ok := kind.(OrphanFinder)
+		if st := rec.Steps[s.Name]; !ok || st == nil || st.Status == StatusPending || st.Status == StatusDestroyed {
+			continue
+		}
+		run, err := r.stepRun(ctx, s, nopWriter{})
+		if err != nil {
+			return nil, err
+		}
+		ids, err := f.StateIDs(ctx, run)
+		if err != nil {
+			return nil, fmt.Errorf("reading the state of step %q: %w", s.Name, err)
+		}
+		for _, id := range ids {
+			known[id] = true
+		}
+	}
+	return e.findOrphans(ctx, name, plan, known)
+}
+
+func (e *Engine) findOrphans(ctx context.Context, name string, plan *Plan, known map[string]bool) ([]Orphan, error) {
+	byKind := map[string][]string{}
+	for _, s := range plan.Steps {
+		if s.Module != "" {
+			byKind[s.Kind] = append(byKind[s.Kind], s.Module)
+		}
+	}
+	var out []Orphan
+	for _, k := range sortedKeys(byKind) {
+		kind, _ := e.Registry.Step(k)
+		if f, ok := kind.(OrphanFinder); ok {
+			found, err := f.FindOrphans(ctx, name, byKind[k], known)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, found...)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// reportOrphans tells about resources still carrying the stack's identity
+// after down destroyed every step: no state knows them any more.
+func (e *Engine) reportOrphans(ctx context.Context, name string, plan *Plan) {
+	orphans, err := e.findOrphans(ctx, name, plan, map[string]bool{})
+	if err != nil {
+		e.emit(Event{Stack: name, Type: EventInfo, Message: fmt.Sprintf("could not look for resources left with the stack's tags: %v", err)})
+		return
+	}
+	if len(orphans) == 0 {
+		return
+	}
+	var lines []string
+	for _, o := range orphans {
+		line := "  " + o.ID
+		if o.Step != "" {
+			line += " (step " + o.Step + ")"
+		}
+		lines = append(lines, line)
+	}
+	e.emit(Event{Stack: name, Type: EventInfo, Message: fmt.Sprintf(
+		"warning: %d resource(s) still carry stack %q's tags but no state knows them (a killed run created them before saving its state); nothing will destroy them, delete them by hand:\n%s",
+		len(orphans), name, strings.Join(lines, "\n"))})
+}
+
+type nopWriter struct{}
+
+func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }

@@ -1,0 +1,9 @@
+//go:build !unix
+
+package terraform
+
+// shimSupported is false: without process groups the shim could not do its
+// job, so Terraform runs directly.
+const shimSupported = false
+
+func runShim(bin string) int { return 1 }
