@@ -75,6 +75,8 @@ type StepRun struct {
 	Progress func(format string, args ...any)
 	// Artifacts stores files (reports) with the stack and returns where they are.
 	Artifacts Artifacts
+
+	clock *phaseClock // see Phase
 }
 
 // Artifacts stores named files with a stack.

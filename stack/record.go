@@ -80,6 +80,10 @@ type StepState struct {
 	Log          string         `json:"log,omitempty"`
 	Applies      int            `json:"applies"`
 	RunBy        string         `json:"run_by,omitempty"`
+	// Phases say where the step's last run spent its time, in order; Ahead is
+	// the set-up done while its upstream steps ran, off the critical path.
+	Phases []Phase `json:"phases,omitempty"`
+	Ahead  []Phase `json:"prepared_ahead,omitempty"`
 }
 
 // HandlerState is one completion handler's stored state.

@@ -75,6 +75,10 @@ func (k *Kind) terraform(ctx context.Context) (string, error) {
 			k.execPath = p
 			return
 		}
+		if p, ok := k.cachedTerraform(); ok {
+			k.execPath = p
+			return
+		}
 		constraints := version.MustConstraints(version.NewConstraint(MinVersion))
 		dl := filepath.Join(k.CacheDir, "terraform-bin")
 		_ = os.MkdirAll(dl, 0o755)
@@ -82,6 +86,9 @@ func (k *Kind) terraform(ctx context.Context) (string, error) {
 			&hcfs.Version{Product: product.Terraform, Constraints: constraints, ExtraPaths: []string{"/usr/local/bin", dl}},
 			&releases.LatestVersion{Product: product.Terraform, Constraints: constraints, InstallDir: dl},
 		})
+		if k.findErr == nil {
+			k.rememberTerraform(k.execPath)
+		}
 		if k.findErr != nil {
 			k.findErr = fmt.Errorf("no Terraform %s found on PATH or /usr/local/bin, and downloading it failed: %w; install Terraform 1.11 or later, or set STACK_TERRAFORM to its path", MinVersion, k.findErr)
 		}
@@ -149,6 +156,7 @@ func (k *Kind) prepare(ctx context.Context, run *stack.StepRun) (*session, error
 		return s, nil
 	}
 	run.Progress("terraform init")
+	run.Phase("init")
 	if err := k.init(ctx, s); err != nil {
 		return nil, err
 	}
@@ -174,10 +182,12 @@ func writeVars(dir string, run *stack.StepRun) error {
 // Prepare copies the module, runs init and creates the workspace, so that
 // Apply only has to apply.
 func (k *Kind) Prepare(ctx context.Context, run *stack.StepRun) error {
+	run.Phase("prepare")
 	s, err := k.prepare(ctx, run)
 	if err != nil {
 		return err
 	}
+	run.Phase("workspace")
 	_, err = s.selectWorkspace(ctx, true)
 	return err
 }
@@ -313,25 +323,33 @@ func (s *session) secrets() (*secretPipe, error) {
 
 // Apply applies the module and returns its outputs.
 func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, error) {
+	run.Phase("prepare")
 	s, err := k.prepare(ctx, run)
 	if err != nil {
 		return nil, err
 	}
+	run.Phase("workspace")
 	if _, err := s.selectWorkspace(ctx, true); err != nil {
 		return nil, err
 	}
 	if err := s.pushErroredState(ctx); err != nil {
 		return nil, err
 	}
+	fresh := s.emptyState(ctx)
 	secrets, err := s.secrets()
 	if err != nil {
 		return nil, err
 	}
 	defer secrets.close()
 	run.Progress("terraform apply")
+	run.Phase("apply")
 	var streamed map[string]streamedOutput
 	err = s.retryLocked(ctx, func() error {
 		var opts []tfexec.ApplyOption
+		if fresh {
+			// Nothing to refresh: the state has no resources.
+			opts = append(opts, tfexec.Refresh(false))
+		}
 		if secrets != nil {
 			opts = append(opts, tfexec.VarFile(secrets.path))
 		}
@@ -347,6 +365,10 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 	// The apply stream carries the outputs unless some are sensitive (it
 	// redacts those); only then is a separate `terraform output` needed.
 	if outs, ok := plainOutputs(streamed); ok {
+		return outs, nil
+	}
+	run.Phase("outputs")
+	if outs, ok := s.stateOutputs(ctx); ok {
 		return outs, nil
 	}
 	return s.outputs(ctx)

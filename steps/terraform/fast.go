@@ -1,0 +1,113 @@
+package terraform
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/stack-tools/stack/stack"
+)
+
+// What is here keeps Terraform runs off a step's critical path: reading state
+// straight from the backend instead of running `terraform output`, and
+// remembering which Terraform binary passed the version check.
+
+// stateFile is the part of Terraform's state (format version 4) read here.
+type stateFile struct {
+	Version int `json:"version"`
+	Outputs map[string]struct {
+		Value     json.RawMessage `json:"value"`
+		Sensitive bool            `json:"sensitive"`
+	} `json:"outputs"`
+	Resources []json.RawMessage `json:"resources"`
+}
+
+// readState reads the step's state from the backend; ok is false when the
+// backend cannot be read directly or the state is in a format not known here.
+// A workspace without state reads as an empty state.
+func (s *session) readState(ctx context.Context) (st stateFile, ok bool) {
+	if s.run.Backend.State == nil {
+		return st, false
+	}
+	data, err := s.run.Backend.State(ctx, workspace(s.run))
+	if errors.Is(err, stack.ErrNotFound) {
+		return stateFile{Version: 4}, true
+	}
+	if err != nil || json.Unmarshal(data, &st) != nil || st.Version != 4 {
+		return st, false
+	}
+	return st, true
+}
+
+// emptyState reports whether the step's state provably holds no resources,
+// so that apply has nothing to refresh (`-refresh=false` is safe). The
+// caller holds the stack's lease: nobody else applies this step meanwhile.
+func (s *session) emptyState(ctx context.Context) bool {
+	st, ok := s.readState(ctx)
+	return ok && len(st.Resources) == 0
+}
+
+// stateOutputs reads the outputs, sensitive values included, from the state
+// the apply just wrote; ok is false when only `terraform output` can.
+func (s *session) stateOutputs(ctx context.Context) (stack.Outputs, bool) {
+	st, ok := s.readState(ctx)
+	if !ok {
+		return nil, false
+	}
+	outs := stack.Outputs{}
+	for name, o := range st.Outputs {
+		var v any
+		if err := json.Unmarshal(o.Value, &v); err != nil {
+			return nil, false
+		}
+		outs[name] = stack.Output{Value: v, Sensitive: o.Sensitive}
+	}
+	return outs, true
+}
+
+// found is what the version check of a Terraform binary established.
+type found struct {
+	Path    string `json:"path"`
+	Size    int64  `json:"size"`
+	ModTime int64  `json:"mod_time"`
+	// Search is the PATH it was found on: a different one may find another.
+	Search string `json:"search"`
+}
+
+func (k *Kind) foundFile() string { return filepath.Join(k.CacheDir, "terraform-bin", "found.json") }
+
+// cachedTerraform returns the binary that passed the version check last time,
+// if neither it nor PATH has changed since: the check runs `terraform version`, which
+// costs a first step a noticeable part of a second.
+func (k *Kind) cachedTerraform() (string, bool) {
+	b, err := os.ReadFile(k.foundFile())
+	if err != nil {
+		return "", false
+	}
+	var f found
+	if json.Unmarshal(b, &f) != nil || f.Path == "" || f.Search != os.Getenv("PATH") {
+		return "", false
+	}
+	fi, err := os.Stat(f.Path)
+	if err != nil || fi.Size() != f.Size || fi.ModTime().UnixNano() != f.ModTime {
+		return "", false
+	}
+	return f.Path, true
+}
+
+// rememberTerraform notes a binary that passed the version check.
+func (k *Kind) rememberTerraform(path string) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return
+	}
+	b, _ := json.Marshal(found{Path: path, Size: fi.Size(), ModTime: fi.ModTime().UnixNano(), Search: os.Getenv("PATH")})
+	_ = os.MkdirAll(filepath.Dir(k.foundFile()), 0o755)
+	tmp := fmt.Sprintf("%s.%d", k.foundFile(), os.Getpid())
+	if os.WriteFile(tmp, b, 0o644) == nil {
+		_ = os.Rename(tmp, k.foundFile())
+	}
+}
