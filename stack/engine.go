@@ -324,6 +324,10 @@ func (e *Engine) apply(ctx context.Context, plan *Plan, w *recordWriter, lease *
 	prepared := r.prepare(ctx, steps)
 	r.prepared = prepared
 	failed := flow(ctx, steps, e.parallelism(), r.needs, func(ctx context.Context, s *Step, release func(gate)) error {
+		if _, ok := kindOf(r, s).(Preparer); ok {
+			r.timing.enter(s.Name)
+			defer r.timing.leave(s.Name)
+		}
 		return r.applyStep(ctx, s, force[s.Name], release)
 	})
 	for _, p := range prepared {

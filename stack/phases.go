@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"context"
 	"math"
 	"sync"
 	"time"
@@ -30,6 +31,7 @@ type phaseClock struct {
 	mu     sync.Mutex
 	phases []clockPhase
 	open   bool
+	onLap  func(name string) // called after each lap but a stand-in's
 }
 
 type clockPhase struct {
@@ -41,7 +43,6 @@ type clockPhase struct {
 func (c *phaseClock) lap(name string) {
 	now := time.Now()
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.open {
 		last := &c.phases[len(c.phases)-1]
 		if last.stand && name != "" {
@@ -57,14 +58,24 @@ func (c *phaseClock) lap(name string) {
 		c.phases = append(c.phases, clockPhase{name: name, start: now})
 		c.open = true
 	}
+	onLap := c.onLap
+	c.mu.Unlock()
+	if onLap != nil {
+		onLap(name)
+	}
 }
 
 // standIn opens a phase that covers a kind's whole run unless the kind names
 // phases of its own, which then take its place.
 func (c *phaseClock) standIn(name string) {
+	c.mu.Lock()
+	onLap := c.onLap
+	c.onLap = nil
+	c.mu.Unlock()
 	c.lap(name)
 	c.mu.Lock()
 	c.phases[len(c.phases)-1].stand = true
+	c.onLap = onLap
 	c.mu.Unlock()
 }
 
@@ -95,6 +106,7 @@ type timings struct {
 	mu    sync.Mutex
 	run   map[string]*phaseClock
 	ahead map[string]*phaseClock
+	setup map[string]bool // steps busy with their own set-up (see enter)
 }
 
 func (t *timings) clock(m *map[string]*phaseClock, step string) *phaseClock {
@@ -112,7 +124,54 @@ func (t *timings) clock(m *map[string]*phaseClock, step string) *phaseClock {
 }
 
 // of returns the clock of a step's run.
-func (t *timings) of(step string) *phaseClock { return t.clock(&t.run, step) }
+func (t *timings) of(step string) *phaseClock {
+	c := t.clock(&t.run, step)
+	c.mu.Lock()
+	if c.onLap == nil {
+		c.onLap = func(name string) {
+			if name == "apply" || name == "handlers" || name == "" {
+				t.leave(step)
+			}
+		}
+	}
+	c.mu.Unlock()
+	return c
+}
+
+// enter notes a step that is about to set itself up (init, workspace) on the
+// critical path; leave, that it is done with that (its apply began, or it
+// ended). Preparation ahead of time waits while any step is in set-up, so
+// that it does not take CPU from it.
+func (t *timings) enter(step string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.setup == nil {
+		t.setup = map[string]bool{}
+	}
+	t.setup[step] = true
+}
+
+func (t *timings) leave(step string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.setup, step)
+}
+
+// settled waits until no step is in set-up, or ctx ends.
+func (t *timings) settled(ctx context.Context) {
+	for ctx.Err() == nil {
+		t.mu.Lock()
+		n := len(t.setup)
+		t.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
 
 // aheadOf returns the clock of a step's preparation.
 func (t *timings) aheadOf(step string) *phaseClock { return t.clock(&t.ahead, step) }

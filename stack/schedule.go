@@ -111,6 +111,14 @@ func (r *runner) prepare(ctx context.Context, steps []*Step) map[string]*prepara
 		queue = append(queue, s)
 	}
 	depth := r.plan.depths()
+	// The steps that start first set themselves up; preparing waits for them.
+	for _, s := range steps {
+		if _, ok := out[s.Name]; !ok && len(s.Deps) == 0 {
+			if _, ok := kindOf(r, s).(Preparer); ok {
+				r.timing.enter(s.Name)
+			}
+		}
+	}
 	sort.SliceStable(queue, func(i, j int) bool { return depth[queue[i].Name] < depth[queue[j].Name] })
 	next := make(chan *Step, len(queue))
 	for _, s := range queue {
@@ -121,6 +129,7 @@ func (r *runner) prepare(ctx context.Context, steps []*Step) map[string]*prepara
 	for range min(len(queue), max(1, r.e.parallelism()/2)) {
 		go func() {
 			for s := range next {
+				r.timing.settled(ctx)
 				p := out[s.Name]
 				p.mu.Lock()
 				if p.claimed || ctx.Err() != nil {
@@ -147,3 +156,5 @@ func (r *runner) prepare(ctx context.Context, steps []*Step) map[string]*prepara
 	}
 	return out
 }
+
+func kindOf(r *runner, s *Step) StepKind { k, _ := r.e.Registry.Step(s.Kind); return k }

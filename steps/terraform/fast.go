@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/hashicorp/terraform-exec/tfexec"
+
 	"github.com/stack-tools/stack/stack"
 )
 
@@ -23,6 +25,7 @@ type stateFile struct {
 		Sensitive bool            `json:"sensitive"`
 	} `json:"outputs"`
 	Resources []json.RawMessage `json:"resources"`
+	missing   bool              // the workspace has no state at all
 }
 
 // readState reads the step's state from the backend; ok is false when the
@@ -34,7 +37,7 @@ func (s *session) readState(ctx context.Context) (st stateFile, ok bool) {
 	}
 	data, err := s.run.Backend.State(ctx, workspace(s.run))
 	if errors.Is(err, stack.ErrNotFound) {
-		return stateFile{Version: 4}, true
+		return stateFile{Version: 4, missing: true}, true
 	}
 	if err != nil || json.Unmarshal(data, &st) != nil || st.Version != 4 {
 		return st, false
@@ -54,7 +57,7 @@ func (s *session) emptyState(ctx context.Context) bool {
 // the apply just wrote; ok is false when only `terraform output` can.
 func (s *session) stateOutputs(ctx context.Context) (stack.Outputs, bool) {
 	st, ok := s.readState(ctx)
-	if !ok {
+	if !ok || st.missing {
 		return nil, false
 	}
 	outs := stack.Outputs{}
@@ -110,4 +113,25 @@ func (k *Kind) rememberTerraform(path string) {
 	if os.WriteFile(tmp, b, 0o644) == nil {
 		_ = os.Rename(tmp, k.foundFile())
 	}
+}
+
+// noState reports whether the step's workspace provably has no state yet:
+// then it does not exist, and creating it needs no `workspace select` first.
+func (s *session) noState(ctx context.Context) bool {
+	st, ok := s.readState(ctx)
+	return ok && st.missing
+}
+
+// handOver keeps the Terraform handle a preparation used for the step's
+// apply: terraform-exec asks `terraform version` once per handle, which would
+// otherwise cost the apply a Terraform run on the critical path.
+func (k *Kind) handOver(workDir string, tf *tfexec.Terraform) { k.handles.Store(workDir, tf) }
+
+// newTerraform returns the handle a preparation left for workDir, or a new one.
+// Whoever takes a handle owns it alone.
+func (k *Kind) newTerraform(workDir, dir, bin string) (*tfexec.Terraform, error) {
+	if tf, ok := k.handles.LoadAndDelete(workDir); ok {
+		return tf.(*tfexec.Terraform), nil
+	}
+	return tfexec.NewTerraform(dir, bin)
 }

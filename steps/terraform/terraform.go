@@ -47,6 +47,8 @@ type Kind struct {
 	// initMu serialises `terraform init` in this process: the plugin cache is not
 	// safe for concurrent installs. A file lock covers other processes.
 	initMu sync.Mutex
+	// handles holds Terraform handles from preparations (see handOver).
+	handles sync.Map
 }
 
 // New returns the kind, keeping its caches under cacheDir.
@@ -134,7 +136,7 @@ func (k *Kind) prepare(ctx context.Context, run *stack.StepRun) (*session, error
 	} else if err := writeVars(s.srcDir, run); err != nil {
 		return nil, err
 	}
-	s.tf, err = tfexec.NewTerraform(s.srcDir, bin)
+	s.tf, err = k.newTerraform(run.WorkDir, s.srcDir, bin)
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +190,9 @@ func (k *Kind) Prepare(ctx context.Context, run *stack.StepRun) error {
 		return err
 	}
 	run.Phase("workspace")
-	_, err = s.selectWorkspace(ctx, true)
+	if _, err = s.selectWorkspace(ctx, true); err == nil {
+		k.handOver(run.WorkDir, s.tf)
+	}
 	return err
 }
 
@@ -290,6 +294,16 @@ func (s *session) selectWorkspace(ctx context.Context, create bool) (bool, error
 	if cur, err := os.ReadFile(marker); err == nil && strings.TrimSpace(string(cur)) == ws {
 		return true, nil
 	}
+	if create && s.noState(ctx) {
+		// Most likely a new workspace: create it without asking first.
+		err := s.tf.WorkspaceNew(ctx, ws)
+		if err == nil {
+			return true, nil
+		}
+		if !strings.Contains(err.Error(), "already exists") {
+			return false, fmt.Errorf("creating workspace %q: %w", ws, err)
+		}
+	}
 	err := s.tf.WorkspaceSelect(ctx, ws)
 	if err == nil {
 		return true, nil
@@ -376,6 +390,9 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 
 // ReadOutputs reads a finished step's outputs again, sensitive values included.
 func (k *Kind) ReadOutputs(ctx context.Context, run *stack.StepRun) (stack.Outputs, error) {
+	if outs, ok := (&session{run: run}).stateOutputs(ctx); ok {
+		return outs, nil
+	}
 	s, err := k.prepare(ctx, run)
 	if err != nil {
 		return nil, err
