@@ -22,7 +22,7 @@ type Phase struct {
 // phases never overlap. An empty name only ends the current phase.
 func (r *StepRun) Phase(name string) {
 	if r != nil && r.clock != nil {
-		r.clock.lap(name)
+		r.clock.mark(name, true)
 	}
 }
 
@@ -40,12 +40,16 @@ type clockPhase struct {
 	stand      bool // a stand-in (see standIn)
 }
 
-func (c *phaseClock) lap(name string) {
+func (c *phaseClock) lap(name string) { c.mark(name, false) }
+
+// mark ends the open phase and starts name; a kind's mark (byKind) takes the
+// place of a stand-in.
+func (c *phaseClock) mark(name string, byKind bool) {
 	now := time.Now()
 	c.mu.Lock()
 	if c.open {
 		last := &c.phases[len(c.phases)-1]
-		if last.stand && name != "" {
+		if last.stand && byKind && name != "" {
 			// The kind names its own phases: they replace the stand-in.
 			now = last.start
 			c.phases = c.phases[:len(c.phases)-1]

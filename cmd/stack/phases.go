@@ -58,7 +58,9 @@ func printStepStatus(w io.Writer, output string, rec *stack.Record, step string)
 			fmt.Fprintf(tw, "  %s\t%.2f\t%.2f\t\n", p.Name, p.Start, p.Seconds)
 		}
 		tw.Flush()
-		fmt.Fprintln(w, "  (ahead: set-up done while upstream steps ran, before the step started; start is relative to the step's start)")
+		if len(s.Ahead) > 0 {
+			fmt.Fprintln(w, "  (ahead: set-up done while upstream steps ran; start is relative to the step's start)")
+		}
 	}
 	if s.Log != "" {
 		fmt.Fprintf(w, "  log: %s\n", s.Log)
