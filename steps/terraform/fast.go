@@ -135,3 +135,44 @@ func (k *Kind) newTerraform(workDir, dir, bin string) (*tfexec.Terraform, error)
 	}
 	return tfexec.NewTerraform(dir, bin)
 }
+
+// noteInit remembers a data directory initialised for digest (module files
+// and backend configuration).
+func (k *Kind) noteInit(digest, dataDir string) { k.inited.Store(digest, dataDir) }
+
+// initFromSibling initialises the session's data directory from one that
+// init already prepared for the same digest, in this process: the same module
+// under the same backend, as steps of one stack that use one module have. It
+// does so only when that init left nothing but the backend's configuration
+// (no providers, no module calls): then a copy of that file is exactly what
+// init would write, and the copy spares a Terraform run.
+func (k *Kind) initFromSibling(s *session, digest string) bool {
+	v, ok := k.inited.Load(digest)
+	if !ok || v.(string) == s.dataDir {
+		return false
+	}
+	src := v.(string)
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		switch e.Name() {
+		case "terraform.tfstate", "environment", "stack-init":
+			if !e.Type().IsRegular() {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(src, "terraform.tfstate"))
+	if err != nil || os.MkdirAll(s.dataDir, 0o700) != nil {
+		return false
+	}
+	if os.WriteFile(filepath.Join(s.dataDir, "terraform.tfstate"), b, 0o600) != nil {
+		return false
+	}
+	s.run.Progress("terraform init: same module and backend as a step already initialised")
+	return true
+}

@@ -49,6 +49,9 @@ type Kind struct {
 	initMu sync.Mutex
 	// handles holds Terraform handles from preparations (see handOver).
 	handles sync.Map
+	// inited maps an init digest to a data directory initialised with it
+	// (see initFromSibling).
+	inited sync.Map
 }
 
 // New returns the kind, keeping its caches under cacheDir.
@@ -85,7 +88,8 @@ func (k *Kind) terraform(ctx context.Context) (string, error) {
 		dl := filepath.Join(k.CacheDir, "terraform-bin")
 		_ = os.MkdirAll(dl, 0o755)
 		k.execPath, k.findErr = install.NewInstaller().Ensure(ctx, []src.Source{
-			&hcfs.Version{Product: product.Terraform, Constraints: constraints, ExtraPaths: []string{"/usr/local/bin", dl}},
+			&hcfs.Version{Product: product.Terraform, Constraints: constraints, ExtraPaths: []string{"/usr/local/bin", dl},
+				Timeout: time.Minute}, // `terraform version` on a loaded machine can take more than the default 10 s
 			&releases.LatestVersion{Product: product.Terraform, Constraints: constraints, InstallDir: dl},
 		})
 		if k.findErr == nil {
@@ -157,12 +161,18 @@ func (k *Kind) prepare(ctx context.Context, run *stack.StepRun) (*session, error
 	if old, _ := os.ReadFile(marker); string(old) == digest {
 		return s, nil
 	}
-	run.Progress("terraform init")
 	run.Phase("init")
-	if err := k.init(ctx, s); err != nil {
+	if !k.initFromSibling(s, digest) {
+		run.Progress("terraform init")
+		if err := k.init(ctx, s); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.WriteFile(marker, []byte(digest), 0o600); err != nil {
 		return nil, err
 	}
-	return s, os.WriteFile(marker, []byte(digest), 0o600)
+	k.noteInit(digest, s.dataDir)
+	return s, nil
 }
 
 // writeVars writes the step's variables for Terraform. Sensitive values never
