@@ -366,7 +366,7 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 	}
 	defer secrets.close()
 	run.Progress("terraform apply")
-	run.Phase("apply")
+	run.Phase("plan") // until Terraform starts changing resources: see progressWriter
 	var streamed map[string]streamedOutput
 	err = s.retryLocked(ctx, func() error {
 		var opts []tfexec.ApplyOption
@@ -551,6 +551,7 @@ type progressWriter struct {
 	done    chan struct{}
 	diags   []string
 	outputs map[string]streamedOutput
+	began   bool // an apply_start was seen
 }
 
 func newProgressWriter(run *stack.StepRun) *progressWriter {
@@ -594,6 +595,10 @@ func (w *progressWriter) line(b []byte) {
 			w.outputs = map[string]streamedOutput{}
 		}
 	case "apply_start", "apply_progress", "apply_complete", "refresh_start", "init_output":
+		if m.Type == "apply_start" && !w.began {
+			w.began = true
+			w.run.Phase("apply") // the plan is done
+		}
 		w.run.Progress("%s", m.Message)
 	case "diagnostic":
 		if m.Diag.Severity == "error" {
