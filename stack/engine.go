@@ -348,14 +348,19 @@ func (e *Engine) apply(ctx context.Context, plan *Plan, w *recordWriter, lease *
 		}
 	}
 	prepared := r.prepare(ctx, steps)
-	failed := schedule(ctx, steps, e.parallelism(), func(s *Step) []string { return s.Deps }, func(ctx context.Context, s *Step) error {
-		if p, ok := prepared[s.Name]; ok {
-			p.claim()
+	r.prepared = prepared
+	failed := flow(ctx, steps, e.parallelism(), r.needs, func(ctx context.Context, s *Step, release func(gate)) error {
+		if _, ok := kindOf(r, s).(Preparer); ok {
+			r.timing.enter(s.Name)
+			defer r.timing.leave(s.Name)
 		}
-		return r.applyStep(ctx, s, force[s.Name])
+		return r.applyStep(ctx, s, force[s.Name], release)
 	})
 	for _, p := range prepared {
 		p.claim()
+	}
+	if err := r.bg.drain(); err != nil {
+		return err
 	}
 	status := StatusApplied
 	if len(failed) > 0 || ctx.Err() != nil {

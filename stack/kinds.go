@@ -77,6 +77,8 @@ type StepRun struct {
 	// it ended), so a command taking over after this one died can wait for it.
 	// It may be nil.
 	SetProcess func(*Process)
+
+	clock *phaseClock // see Phase
 }
 
 // Artifacts stores named files with a stack.

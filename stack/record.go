@@ -96,6 +96,10 @@ type StepState struct {
 	// Interrupted is set when the step's last run stopped before it finished
 	// (Ctrl-C, or its command died); the next run reconciles first.
 	Interrupted bool `json:"interrupted,omitempty"`
+	// Phases say where the step's last run spent its time, in order; Ahead is
+	// the set-up done while its upstream steps ran, off the critical path.
+	Phases []Phase `json:"phases,omitempty"`
+	Ahead  []Phase `json:"prepared_ahead,omitempty"`
 }
 
 // HandlerState is one completion handler's stored state.

@@ -26,6 +26,10 @@ type runner struct {
 	workRoot string
 	// refresh plans unchanged steps and applies the drifted ones again (up --refresh).
 	refresh bool
+	// timing, bg and prepared make up the fast path of up (see flow.go).
+	timing   timings
+	bg       writeBehind
+	prepared map[string]*preparation
 }
 
 // outputs returns a step's outputs: from this run if it ran, otherwise from the
@@ -186,7 +190,7 @@ func (r *runner) fingerprint(ctx context.Context, s *Step) (fp, module string, e
 	return hex.EncodeToString(h.Sum(nil))[:32], module, nil
 }
 
-func (r *runner) applyStep(ctx context.Context, s *Step, force bool) error {
+func (r *runner) applyStep(ctx context.Context, s *Step, force bool, release func(gate)) error {
 	fp, moduleDigest, err := r.fingerprint(ctx, s)
 	if err != nil {
 		return r.fail(ctx, s, time.Now(), err)
@@ -197,6 +201,8 @@ func (r *runner) applyStep(ctx context.Context, s *Step, force bool) error {
 		return nil
 	}
 	start := time.Now()
+	clock := r.timing.of(s.Name)
+	clock.lap("record")
 	if err := os.MkdirAll(filepath.Join(r.e.CacheDir, "work", r.w.name), 0o700); err != nil {
 		return r.fail(ctx, s, start, err)
 	}
@@ -213,14 +219,19 @@ func (r *runner) applyStep(ctx context.Context, s *Step, force bool) error {
 		}
 	}()
 	interrupted := interruptedBefore(prev)
-	if err := r.w.step(ctx, s.Name, func(st *StepState) {
+	if err := r.bg.step(ctx, r.w, s.Name, func(st *StepState) {
 		t := start.UTC()
 		st.Interrupted = interrupted
 		st.Status, st.Kind, st.Error, st.Progress = StatusRunning, s.Kind, "", ""
 		st.StartedAt, st.FinishedAt, st.RunBy, st.Log = &t, nil, Me(), logLoc
+		st.Phases, st.Ahead = nil, nil
 	}); err != nil {
 		return err
 	}
+	// The kind may start Terraform only once the record says the step runs:
+	// a command that dies after that must leave the step marked interrupted
+	// for the next one to reconcile (see interruptedBefore).
+	running := r.bg.written()
 	r.e.emit(Event{Stack: r.w.name, Step: s.Name, Type: EventStart, Message: s.Kind})
 	run, err := r.stepRun(ctx, s, logFile)
 	if err != nil {
@@ -243,6 +254,12 @@ func (r *runner) applyStep(ctx context.Context, s *Step, force bool) error {
 		saver.set(msg)
 	}
 	kind, _ := r.e.Registry.Step(s.Kind)
+	r.claim(s.Name, clock)
+	if err := running(); err != nil {
+		return r.fail(ctx, s, start, err)
+	}
+	run.clock = clock
+	clock.standIn("apply")
 	outs, err := kind.Apply(ctx, run)
 	if err != nil {
 		return r.fail(ctx, s, start, err)
@@ -250,31 +267,37 @@ func (r *runner) applyStep(ctx context.Context, s *Step, force bool) error {
 	if outs == nil {
 		outs = Outputs{}
 	}
+	clock.lap("record")
 	if len(s.Handlers) > 0 {
 		// Keep the module's outputs even if a handler fails: dependents and a rerun need them.
-		if err := r.w.step(ctx, s.Name, func(st *StepState) { st.Outputs = outs.Redacted(r.e.digestKey); st.Applies++ }); err != nil {
+		applied := outs.Redacted(r.e.digestKey)
+		if err := r.bg.step(ctx, r.w, s.Name, func(st *StepState) { st.Outputs = applied; st.Applies++ }); err != nil {
 			return err
 		}
 	}
+	r.release(s, outs, gateOutputs, release)
+	clock.lap("handlers")
 	states, err := r.runHandlers(ctx, s, run, outs, prev)
 	if err != nil {
-		_ = r.w.step(ctx, s.Name, func(st *StepState) { st.Handlers = states })
+		_ = r.bg.step(ctx, r.w, s.Name, func(st *StepState) { st.Handlers = states })
 		return r.fail(ctx, s, start, err)
 	}
-	r.mu.Lock()
-	r.live[s.Name] = outs
-	r.mu.Unlock()
+	clock.lap("record")
+	r.release(s, outs, gateDone, release)
 	if moduleDigest != "" && (prev == nil || prev.ModuleDigest != moduleDigest) {
 		if err := r.e.saveModule(ctx, r.w.name, s.Module, moduleDigest); err != nil {
 			return r.fail(ctx, s, start, fmt.Errorf("storing a copy of the module: %w", err))
 		}
 	}
+	clock.lap("")
 	end := time.Now()
 	cost, costKnown := r.stepCost(s)
-	if err := r.w.step(ctx, s.Name, func(st *StepState) {
+	applied := outs.Redacted(r.e.digestKey)
+	if err := r.bg.step(ctx, r.w, s.Name, func(st *StepState) {
 		t := end.UTC()
 		st.setCost(cost, costKnown, end)
-		st.Status, st.Fingerprint, st.Outputs, st.Handlers = StatusApplied, fp, outs.Redacted(r.e.digestKey), states
+		r.timing.record(s.Name, start, st)
+		st.Status, st.Fingerprint, st.Outputs, st.Handlers = StatusApplied, fp, applied, states
 		st.ModuleDigest = moduleDigest
 		if len(s.Handlers) == 0 {
 			st.Applies++
@@ -392,11 +415,14 @@ func (r *runner) fail(ctx context.Context, s *Step, start time.Time, cause error
 		// kill's aftermath ("signal: killed ... execution halted") as a cause.
 		msg, shown = "interrupted: "+msg, "interrupted"
 	}
-	_ = r.w.step(ctx, s.Name, func(st *StepState) {
+	r.timing.of(s.Name).lap("")
+	_ = r.bg.step(ctx, r.w, s.Name, func(st *StepState) {
 		t := end.UTC()
 		st.Status, st.Error, st.FinishedAt, st.Seconds, st.Progress = StatusFailed, msg, &t, end.Sub(start).Seconds(), ""
 		st.Interrupted = st.Interrupted || ctx.Err() != nil
+		r.timing.record(s.Name, start, st)
 	})
+	_ = r.bg.drain() // a failure is written before it is reported
 	r.e.emit(Event{Stack: r.w.name, Step: s.Name, Type: EventFailed, Message: shown, Elapsed: end.Sub(start)})
 	return cause
 }

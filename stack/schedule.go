@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"sort"
 	"sync"
 )
 
@@ -77,56 +78,83 @@ func schedule(ctx context.Context, steps []*Step, par int, deps func(*Step) []st
 // preparation tracks one step's early set-up.
 type preparation struct {
 	mu      sync.Mutex
+	started bool          // set-up began: a claim waits for it to end
 	claimed bool          // the step is being applied: do not start preparing
-	done    chan struct{} // closed when preparation ends or will not happen
+	done    chan struct{} // closed when a started set-up ends
 }
 
 // claim stops a preparation that has not started, or waits for one that has.
 func (p *preparation) claim() {
 	p.mu.Lock()
-	if !p.claimed {
-		p.claimed = true
-	}
+	p.claimed = true
+	started := p.started
 	p.mu.Unlock()
-	<-p.done
+	if started {
+		<-p.done
+	}
 }
 
 // prepare starts the set-up of steps that wait for others and will certainly
-// run (never applied, or failed), while their upstream steps run. Errors are
-// left for Apply to report.
+// run (never applied, or failed), while their upstream steps run, those needed
+// soonest (fewest steps upstream) first. Errors are left for Apply to report.
 func (r *runner) prepare(ctx context.Context, steps []*Step) map[string]*preparation {
 	out := map[string]*preparation{}
 	rec := r.w.snapshot()
-	// Half the slots: preparation must not slow the steps that are running.
-	sem := make(chan struct{}, max(1, r.e.parallelism()/2))
+	var queue []*Step
 	for _, s := range steps {
 		kind, _ := r.e.Registry.Step(s.Kind)
-		pr, ok := kind.(Preparer)
+		_, ok := kind.(Preparer)
 		if st := rec.Steps[s.Name]; !ok || len(s.Deps) == 0 || (st != nil && st.Status == StatusApplied) {
 			continue
 		}
-		p := &preparation{done: make(chan struct{})}
-		out[s.Name] = p
-		go func(s *Step) {
-			defer close(p.done)
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			p.mu.Lock()
-			if p.claimed || ctx.Err() != nil {
-				p.mu.Unlock()
-				return
+		out[s.Name] = &preparation{done: make(chan struct{})}
+		queue = append(queue, s)
+	}
+	depth := r.plan.depths()
+	// The steps that start first set themselves up; preparing waits for them.
+	for _, s := range steps {
+		if _, ok := out[s.Name]; !ok && len(s.Deps) == 0 {
+			if _, ok := kindOf(r, s).(Preparer); ok {
+				r.timing.enter(s.Name)
 			}
-			p.claimed = true
-			p.mu.Unlock()
-			_ = pr.Prepare(ctx, &StepRun{
-				Stack: r.w.name, Step: s.Name, Profile: r.plan.Profile, Owner: rec.CreatedBy,
-				Dir: r.plan.Def.Dir, Module: s.Module,
-				WorkDir:  filepath.Join(r.e.CacheDir, "work", r.w.name, s.Name),
-				Backend:  r.e.Store.Backend(r.w.name, s.Name),
-				Log:      io.Discard,
-				Progress: func(string, ...any) {},
-			})
-		}(s)
+		}
+	}
+	sort.SliceStable(queue, func(i, j int) bool { return depth[queue[i].Name] < depth[queue[j].Name] })
+	next := make(chan *Step, len(queue))
+	for _, s := range queue {
+		next <- s
+	}
+	close(next)
+	// Half the slots: preparation must not slow the steps that are running.
+	for range min(len(queue), max(1, r.e.parallelism()/2)) {
+		go func() {
+			for s := range next {
+				r.timing.settled(ctx)
+				p := out[s.Name]
+				p.mu.Lock()
+				if p.claimed || ctx.Err() != nil {
+					p.mu.Unlock()
+					continue
+				}
+				p.started = true
+				p.mu.Unlock()
+				kind, _ := r.e.Registry.Step(s.Kind)
+				clock := r.timing.aheadOf(s.Name)
+				_ = kind.(Preparer).Prepare(ctx, &StepRun{
+					Stack: r.w.name, Step: s.Name, Profile: r.plan.Profile, Owner: rec.CreatedBy,
+					Dir: r.plan.Def.Dir, Module: s.Module,
+					WorkDir:  filepath.Join(r.e.CacheDir, "work", r.w.name, s.Name),
+					Backend:  r.e.Store.Backend(r.w.name, s.Name),
+					Log:      io.Discard,
+					Progress: func(string, ...any) {},
+					clock:    clock,
+				})
+				clock.lap("")
+				close(p.done)
+			}
+		}()
 	}
 	return out
 }
+
+func kindOf(r *runner, s *Step) StepKind { k, _ := r.e.Registry.Step(s.Kind); return k }

@@ -52,6 +52,10 @@ type Backend struct {
 	Config map[string]any `json:"config"`
 	// Env is added to Terraform's environment (endpoints for S3-compatible stores).
 	Env map[string]string `json:"-"`
+	// State, if set, reads the Terraform state of one workspace straight from
+	// where the backend keeps it (ErrNotFound if there is none), which is much
+	// cheaper than a Terraform run. Read only: Terraform alone writes state.
+	State func(ctx context.Context, workspace string) ([]byte, error) `json:"-"`
 }
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }

@@ -180,9 +180,9 @@ func newRerunCmd(g *globalOptions) *cobra.Command {
 
 func newStatusCmd(g *globalOptions) *cobra.Command {
 	return &cobra.Command{
-		Use:   "status NAME",
-		Short: "Show a stack's steps, outputs, handlers and logs (from any workstation)",
-		Args:  exactArgs(1, "NAME"),
+		Use:   "status NAME [STEP]",
+		Short: "Show a stack's steps, outputs, handlers and logs (from any workstation); with STEP, where the step's time went",
+		Args:  statusArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := g.engine(cmd.Context())
 			if err != nil {
@@ -191,6 +191,9 @@ func newStatusCmd(g *globalOptions) *cobra.Command {
 			rec, err := e.Status(cmd.Context(), args[0])
 			if err != nil {
 				return err
+			}
+			if len(args) == 2 {
+				return printStepStatus(cmd.OutOrStdout(), g.output, rec, args[1])
 			}
 			lock, _ := e.Lock(cmd.Context(), args[0])
 			if g.output == "json" {
@@ -268,6 +271,9 @@ func printStatus(w io.Writer, rec *stack.Record, lock *stack.Lease, loc string) 
 				line += " — " + h.Error
 			}
 			fmt.Fprintln(w, line)
+		}
+		if p := phaseLine(s); p != "" {
+			fmt.Fprintf(w, "  phases: %s\n", p)
 		}
 		if s.Log != "" {
 			fmt.Fprintf(w, "  log: %s\n", s.Log)

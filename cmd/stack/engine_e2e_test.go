@@ -52,6 +52,7 @@ func TestDemoUpStatusDown(t *testing.T) {
 			t.Errorf("step %s: log %q: %v", name, st.Log, err)
 		}
 	}
+	checkStatusPhases(t, w, "demo", s)
 	text := w.must("status", "demo").stdout
 	if !strings.Contains(text, "output webhook_url") || !strings.Contains(text, "(sensitive)") {
 		t.Errorf("status text lacks outputs or hides nothing:\n%s", text)

@@ -219,6 +219,13 @@ func (s *Store) Backend(stackName, step string) stack.Backend {
 	return stack.Backend{Type: "local", Config: map[string]any{
 		"path":          filepath.Join(dir, "default.tfstate"),
 		"workspace_dir": dir,
+	}, State: func(_ context.Context, workspace string) ([]byte, error) {
+		// Terraform's local backend keeps a named workspace's state here.
+		data, err := os.ReadFile(filepath.Join(dir, workspace, "terraform.tfstate"))
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, stack.ErrNotFound
+		}
+		return data, err
 	}}
 }
 

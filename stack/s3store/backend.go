@@ -46,7 +46,10 @@ func (s *Store) Backend(stackName, step string) stack.Backend {
 	if s.pathStyle {
 		cfg["use_path_style"] = true
 	}
-	return stack.Backend{Type: "s3", Config: cfg}
+	return stack.Backend{Type: "s3", Config: cfg, State: func(ctx context.Context, workspace string) ([]byte, error) {
+		data, _, err := s.Get(ctx, path.Join(TFStatePrefix, stackName, workspace, StateKey))
+		return data, err
+	}}
 }
 
 // StatePrefix is the store key prefix under which a stack's Terraform state

@@ -54,6 +54,11 @@ type Kind struct {
 	// initMu serialises `terraform init` in this process: the plugin cache is not
 	// safe for concurrent installs. A file lock covers other processes.
 	initMu sync.Mutex
+	// handles holds Terraform handles from preparations (see handOver).
+	handles sync.Map
+	// inited maps an init digest to a data directory initialised with it
+	// (see initFromSibling).
+	inited sync.Map
 }
 
 // New returns the kind, keeping its caches under cacheDir.
@@ -82,13 +87,21 @@ func (k *Kind) terraform(ctx context.Context) (string, error) {
 			k.execPath, k.findErr = p, checkBinary(ctx, p, "STACK_TERRAFORM")
 			return
 		}
+		if p, ok := k.cachedTerraform(); ok {
+			k.execPath = p
+			return
+		}
 		constraints := version.MustConstraints(version.NewConstraint(MinVersion))
 		dl := filepath.Join(k.CacheDir, "terraform-bin")
 		_ = os.MkdirAll(dl, 0o755)
 		k.execPath, k.findErr = install.NewInstaller().Ensure(ctx, []src.Source{
-			&hcfs.Version{Product: product.Terraform, Constraints: constraints, ExtraPaths: []string{"/usr/local/bin", dl}},
+			&hcfs.Version{Product: product.Terraform, Constraints: constraints, ExtraPaths: []string{"/usr/local/bin", dl},
+				Timeout: time.Minute}, // `terraform version` on a loaded machine can take more than the default 10 s
 			&releases.LatestVersion{Product: product.Terraform, Constraints: constraints, InstallDir: dl},
 		})
+		if k.findErr == nil {
+			k.rememberTerraform(k.execPath)
+		}
 		if k.findErr != nil {
 			k.findErr = fmt.Errorf("no Terraform %s found on PATH or /usr/local/bin, and downloading it failed: %w; install Terraform 1.11 or later, or set STACK_TERRAFORM to its path", MinVersion, k.findErr)
 		}
@@ -139,7 +152,9 @@ func (k *Kind) prepare(ctx context.Context, run *stack.StepRun) (*session, error
 		return nil, err
 	}
 	env := k.env(run, s.dataDir)
-	s.tf, err = tfexec.NewTerraform(s.srcDir, k.launcher(bin, run, env))
+	// A handle handed over by the preparation runs the same launcher (the
+	// shim); SetEnv below gives it this run's environment.
+	s.tf, err = k.newTerraform(run.WorkDir, s.srcDir, k.launcher(bin, run, env))
 	if err != nil {
 		return nil, err
 	}
@@ -161,11 +176,18 @@ func (k *Kind) prepare(ctx context.Context, run *stack.StepRun) (*session, error
 	if old, _ := os.ReadFile(marker); string(old) == digest {
 		return s, nil
 	}
-	run.Progress("terraform init")
-	if err := k.init(ctx, s); err != nil {
+	run.Phase("init")
+	if !k.initFromSibling(s, digest) {
+		run.Progress("terraform init")
+		if err := k.init(ctx, s); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.WriteFile(marker, []byte(digest), 0o600); err != nil {
 		return nil, err
 	}
-	return s, os.WriteFile(marker, []byte(digest), 0o600)
+	k.noteInit(digest, s.dataDir)
+	return s, nil
 }
 
 // writeVars writes the step's variables for Terraform. Sensitive values never
@@ -191,11 +213,15 @@ func (k *Kind) Prepare(ctx context.Context, run *stack.StepRun) error {
 	if survivor(run) != nil {
 		return nil // Apply waits for it, and says so
 	}
+	run.Phase("prepare")
 	s, err := k.prepare(ctx, run)
 	if err != nil {
 		return err
 	}
-	_, err = s.selectWorkspace(ctx, true)
+	run.Phase("workspace")
+	if _, err = s.selectWorkspace(ctx, true); err == nil {
+		k.handOver(run.WorkDir, s.tf)
+	}
 	return err
 }
 
@@ -282,6 +308,16 @@ func (s *session) selectWorkspace(ctx context.Context, create bool) (bool, error
 	if cur, err := os.ReadFile(marker); err == nil && strings.TrimSpace(string(cur)) == ws {
 		return true, nil
 	}
+	if create && s.noState(ctx) {
+		// Most likely a new workspace: create it without asking first.
+		err := s.tf.WorkspaceNew(ctx, ws)
+		if err == nil {
+			return true, nil
+		}
+		if !strings.Contains(err.Error(), "already exists") {
+			return false, fmt.Errorf("creating workspace %q: %w", ws, err)
+		}
+	}
 	err := s.tf.WorkspaceSelect(ctx, ws)
 	if err == nil {
 		return true, nil
@@ -315,10 +351,12 @@ func (s *session) secrets() (*secretPipe, error) {
 
 // Apply applies the module and returns its outputs.
 func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, error) {
+	run.Phase("prepare")
 	s, err := k.prepare(ctx, run)
 	if err != nil {
 		return nil, err
 	}
+	run.Phase("workspace")
 	if _, err := s.selectWorkspace(ctx, true); err != nil {
 		return nil, err
 	}
@@ -335,11 +373,17 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 			return nil, err
 		}
 	}
+	fresh := s.emptyState(ctx)
 	run.Progress("terraform apply")
 	defer k.watchProcess(run)()
+	run.Phase("plan") // until Terraform starts changing resources: see progressWriter
 	var streamed map[string]streamedOutput
 	err = s.retryLocked(ctx, func() error {
 		var opts []tfexec.ApplyOption
+		if fresh {
+			// Nothing to refresh: the state has no resources.
+			opts = append(opts, tfexec.Refresh(false))
+		}
 		if secrets != nil {
 			opts = append(opts, tfexec.VarFile(secrets.path))
 		}
@@ -357,11 +401,18 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 	if outs, ok := plainOutputs(streamed); ok {
 		return outs, nil
 	}
+	run.Phase("outputs")
+	if outs, ok := s.stateOutputs(ctx); ok {
+		return outs, nil
+	}
 	return s.outputs(ctx)
 }
 
 // ReadOutputs reads a finished step's outputs again, sensitive values included.
 func (k *Kind) ReadOutputs(ctx context.Context, run *stack.StepRun) (stack.Outputs, error) {
+	if outs, ok := (&session{run: run}).stateOutputs(ctx); ok {
+		return outs, nil
+	}
 	s, err := k.prepare(ctx, run)
 	if err != nil {
 		return nil, err
@@ -510,6 +561,7 @@ type progressWriter struct {
 	done    chan struct{}
 	diags   []string
 	outputs map[string]streamedOutput
+	began   bool // an apply_start was seen
 }
 
 func newProgressWriter(run *stack.StepRun) *progressWriter {
@@ -553,6 +605,10 @@ func (w *progressWriter) line(b []byte) {
 			w.outputs = map[string]streamedOutput{}
 		}
 	case "apply_start", "apply_progress", "apply_complete", "refresh_start", "init_output":
+		if m.Type == "apply_start" && !w.began {
+			w.began = true
+			w.run.Phase("apply") // the plan is done
+		}
 		w.run.Progress("%s", m.Message)
 	case "diagnostic":
 		if m.Diag.Severity == "error" {
