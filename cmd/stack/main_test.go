@@ -10,12 +10,17 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stack-tools/stack/steps/terraform"
 )
 
 // stackBin is the stack binary built once for this package's tests.
 var stackBin string
 
 func TestMain(m *testing.M) {
+	// Tests that run commands in this process (newRegistry) make this test
+	// binary Terraform's shim, as main does with the stack binary.
+	terraform.RunShimIfAsked()
 	dir, err := os.MkdirTemp("", "stack-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
