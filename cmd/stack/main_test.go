@@ -10,12 +10,17 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stack-tools/stack/steps/terraform"
 )
 
 // stackBin is the stack binary built once for this package's tests.
 var stackBin string
 
 func TestMain(m *testing.M) {
+	// Tests that run commands in this process (runPlan, runReap) start
+	// Terraform through this binary as its shim, as the stack binary does.
+	terraform.RunShimIfAsked()
 	dir, err := os.MkdirTemp("", "stack-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
