@@ -310,7 +310,7 @@ func (s *session) selectWorkspace(ctx context.Context, create bool) (bool, error
 	}
 	if create && s.noState(ctx) {
 		// Most likely a new workspace: create it without asking first.
-		err := s.tf.WorkspaceNew(ctx, ws)
+		err := s.newWorkspace(ctx, ws)
 		if err == nil {
 			return true, nil
 		}
@@ -328,10 +328,20 @@ func (s *session) selectWorkspace(ctx context.Context, create bool) (bool, error
 	if !create {
 		return false, nil
 	}
-	if err := s.tf.WorkspaceNew(ctx, ws); err != nil {
+	if err := s.newWorkspace(ctx, ws); err != nil {
 		return false, fmt.Errorf("creating workspace %q: %w", ws, err)
 	}
 	return true, nil
+}
+
+// newWorkspace creates the step's workspace without taking Terraform's lock:
+// a `workspace new` killed with its command leaves a lock on the empty state
+// that no later `workspace new` could get past, and it cannot be cleared
+// before the workspace exists. The stack's lease (and the wait for a surviving
+// Terraform) already keep anyone else away; the apply that follows takes the
+// lock and clears a stale one (see retryLocked).
+func (s *session) newWorkspace(ctx context.Context, ws string) error {
+	return s.tf.WorkspaceNew(ctx, ws, tfexec.Lock(false))
 }
 
 // secrets starts serving the step's sensitive variables for a -var-file; the
