@@ -76,26 +76,7 @@ func readPlanJSON(r io.Reader, log io.Writer) planSummary {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
 	for sc.Scan() {
-		var m struct {
-			Message string `json:"@message"`
-			Type    string `json:"type"`
-			Change  struct {
-				Resource struct {
-					Addr string `json:"addr"`
-				} `json:"resource"`
-				Action string `json:"action"`
-			} `json:"change"`
-			Changes struct {
-				Add    int `json:"add"`
-				Change int `json:"change"`
-				Remove int `json:"remove"`
-			} `json:"changes"`
-			Diag struct {
-				Severity string `json:"severity"`
-				Summary  string `json:"summary"`
-				Detail   string `json:"detail"`
-			} `json:"diagnostic"`
-		}
+		var m planMessage
 		if json.Unmarshal(sc.Bytes(), &m) != nil {
 			continue
 		}

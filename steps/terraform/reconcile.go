@@ -76,27 +76,7 @@ func (p *planReport) flush() {
 }
 
 func (p *planReport) line(b []byte) {
-	var m struct {
-		Message string `json:"@message"`
-		Type    string `json:"type"`
-		Change  struct {
-			Resource struct {
-				Addr string `json:"addr"`
-			} `json:"resource"`
-			Action string `json:"action"`
-			Reason string `json:"reason"`
-		} `json:"change"`
-		Changes struct {
-			Add    int `json:"add"`
-			Change int `json:"change"`
-			Remove int `json:"remove"`
-		} `json:"changes"`
-		Diag struct {
-			Severity string `json:"severity"`
-			Summary  string `json:"summary"`
-			Detail   string `json:"detail"`
-		} `json:"diagnostic"`
-	}
+	var m planMessage
 	if json.Unmarshal(b, &m) != nil {
 		return
 	}
