@@ -56,6 +56,11 @@ type Backend struct {
 	// where the backend keeps it (ErrNotFound if there is none), which is much
 	// cheaper than a Terraform run. Read only: Terraform alone writes state.
 	State func(ctx context.Context, workspace string) ([]byte, error) `json:"-"`
+	// DropNewWorkspaceLock, if set, removes the lock of a workspace whose state
+	// does not exist yet. Creating a workspace locks its future state; a
+	// command killed then leaves a lock `terraform force-unlock` cannot reach,
+	// since no workspace exists to select. The caller holds the stack's lease.
+	DropNewWorkspaceLock func(ctx context.Context, workspace string) error `json:"-"`
 }
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +19,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/stack-tools/stack/internal/proc"
 	"github.com/stack-tools/stack/stack"
@@ -515,4 +519,33 @@ func exits(pid int) bool {
 		}
 	}
 	return false
+}
+
+// A run killed while Terraform created a step's workspace leaves a lock on a
+// state that does not exist yet, which `terraform force-unlock` cannot reach
+// (found by the kill-point test on MinIO). The next up removes it and goes on.
+func TestS3StaleLockOnANewWorkspaceIsCleared(t *testing.T) {
+	t.Parallel()
+	m, state := startS3(t)
+	w := s3Workstation(t, m, state, "alice")
+	ks := newKillPointStack(t, "nw")
+	first := killPointSteps[0].name
+	lockKey := s3Prefix(t) + "/tfstate/nw/" + first + "/terraform.tfstate.tflock"
+	// What Terraform 1.11 writes when it creates a workspace's state (Operation "init").
+	lock := fmt.Sprintf(`{"ID":"6fa3d669-13de-6503-fb23-358f790aa278","Operation":"init","Info":"","Who":"root@vm","Version":"1.11.4","Created":%q,"Path":%q}`,
+		time.Now().UTC().Format(time.RFC3339Nano), m.Bucket+"/"+strings.TrimSuffix(lockKey, ".tflock"))
+	if _, err := m.Client().PutObject(context.Background(), &s3.PutObjectInput{
+		Bucket: aws.String(m.Bucket), Key: aws.String(lockKey), Body: strings.NewReader(lock),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r := w.run("up", ks.def)
+	if r.code != 0 {
+		t.Fatalf("up with a stale lock on a new workspace: exit %d\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr+r.stdout, "removing the Terraform lock 6fa3d669") {
+		t.Errorf("up did not say it removed the stale lock:\n%s", r.stderr)
+	}
+	stepsApplied(t, w.status("nw"), first)
+	w.must("down", "nw")
 }

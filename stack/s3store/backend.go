@@ -2,6 +2,8 @@ package s3store
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"path"
 
 	"github.com/stack-tools/stack/stack"
@@ -49,6 +51,16 @@ func (s *Store) Backend(stackName, step string) stack.Backend {
 	return stack.Backend{Type: "s3", Config: cfg, State: func(ctx context.Context, workspace string) ([]byte, error) {
 		data, _, err := s.Get(ctx, path.Join(TFStatePrefix, stackName, workspace, StateKey))
 		return data, err
+	}, DropNewWorkspaceLock: func(ctx context.Context, workspace string) error {
+		dir := path.Join(TFStatePrefix, stackName, workspace)
+		_, _, err := s.Get(ctx, path.Join(dir, StateKey))
+		if err == nil {
+			return fmt.Errorf("workspace %q has state, so its lock is not one a workspace creation left", workspace)
+		}
+		if !errors.Is(err, stack.ErrNotFound) {
+			return err
+		}
+		return s.Delete(ctx, path.Join(dir, StateKey+".tflock"), stack.AnyVersion)
 	}}
 }
 

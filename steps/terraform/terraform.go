@@ -334,15 +334,34 @@ func (s *session) selectWorkspace(ctx context.Context, create bool) (bool, error
 	return true, nil
 }
 
-// newWorkspace creates the step's workspace without taking Terraform's lock:
-// a `workspace new` killed with its command leaves a lock on the empty state
-// that no later `workspace new` could get past, and it cannot be cleared
-// before the workspace exists. The stack's lease (and the wait for a surviving
-// Terraform) already keep anyone else away; the apply that follows takes the
-// lock and clears a stale one (see retryLocked).
+// newWorkspace creates the step's workspace. Creating one locks its future
+// state; a command killed right then leaves a lock that no later run can get
+// past and `terraform force-unlock` cannot reach (there is no workspace to
+// select yet). Once no Terraform of the killed run is left, the backend drops
+// that lock and the workspace is created again.
 func (s *session) newWorkspace(ctx context.Context, ws string) error {
-	return s.tf.WorkspaceNew(ctx, ws, tfexec.Lock(false))
+	err := s.tf.WorkspaceNew(ctx, ws)
+	if err == nil || s.run.Backend.DropNewWorkspaceLock == nil {
+		return err
+	}
+	m := lockInfoIDRE.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	if survivor(s.run) != nil {
+		if werr := waitSurvivor(ctx, s.run); werr != nil {
+			return werr
+		}
+	} else {
+		s.run.Progress("removing the Terraform lock %s a killed run left on workspace %q before its state existed", m[1], ws)
+		if derr := s.run.Backend.DropNewWorkspaceLock(ctx, ws); derr != nil {
+			return fmt.Errorf("%w (removing that stale lock also failed: %v)", err, derr)
+		}
+	}
+	return s.tf.WorkspaceNew(ctx, ws)
 }
+
+var lockInfoIDRE = regexp.MustCompile(`(?s)Lock Info:\s+ID:\s+([0-9a-fA-F-]{8,})`)
 
 // secrets starts serving the step's sensitive variables for a -var-file; the
 // caller closes it. It is nil when the step has none.
