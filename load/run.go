@@ -140,14 +140,15 @@ func (c *Config) check() (pace.Schedule, error) {
 		end = s.Due(c.Requests)
 	}
 	peak := math.Max(s.Rate(0), s.Rate(end))
-	if c.Workers == 0 {
-		c.Workers = clamp(int(peak/50), 2, 64)
-	}
 	if c.MaxWorkers == 0 {
 		c.MaxWorkers = clamp(int(2*peak), 64, 4096)
 		if lim, ok := proc.OpenFileLimit(); ok && lim > 256 && uint64(c.MaxWorkers) > lim-128 {
 			c.MaxWorkers = int(lim - 128)
 		}
+	}
+	if c.Workers == 0 {
+		// The starting pool never exceeds a cap the user gave (--max-workers).
+		c.Workers = min(clamp(int(peak/50), 2, 64), c.MaxWorkers)
 	}
 	if c.Workers < 1 || c.MaxWorkers < c.Workers {
 		return nil, fmt.Errorf("workers (%d) must be at least 1 and at most max workers (%d)", c.Workers, c.MaxWorkers)

@@ -364,6 +364,18 @@ func TestResponseFramings(t *testing.T) {
 	}
 }
 
+// A --max-workers below the pool the rate would start with caps the pool
+// rather than refusing the run (a fleet share at 2,500/s with 32 senders).
+func TestMaxWorkersBelowTheStartingPoolCapsIt(t *testing.T) {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { n.Add(1) }))
+	defer srv.Close()
+	rep := run(t, load.Config{Scenario: smsInbound(t), Target: srv.URL, Rate: pace.Spec{Rate: 5000}, Requests: 200, MaxWorkers: 8})
+	if rep.Total.Success != 200 || n.Load() != 200 {
+		t.Errorf("success %d, target saw %d, want 200 each (errors %v)", rep.Total.Success, n.Load(), rep.Total.ErrorTexts)
+	}
+}
+
 // Large bodies (sent without copying) arrive intact.
 func TestLargeBodiesArriveWhole(t *testing.T) {
 	dir := t.TempDir()
