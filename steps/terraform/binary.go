@@ -4,10 +4,56 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/hashicorp/go-version"
+	install "github.com/hashicorp/hc-install"
+	hcfs "github.com/hashicorp/hc-install/fs"
+	"github.com/hashicorp/hc-install/product"
+	"github.com/hashicorp/hc-install/releases"
+	"github.com/hashicorp/hc-install/src"
 	"github.com/hashicorp/terraform-exec/tfexec"
 )
+
+// terraform finds the binary once: installed copies first, then a release download.
+func (k *Kind) terraform(ctx context.Context) (string, error) {
+	k.findOnce.Do(func() {
+		if k.ExecPath != "" {
+			k.execPath = k.ExecPath
+			return
+		}
+		if p := os.Getenv("STACK_TERRAFORM"); p != "" {
+			k.execPath, k.findErr = p, checkBinary(ctx, p, "STACK_TERRAFORM")
+			return
+		}
+		if p, ok := k.cachedTerraform(); ok {
+			k.execPath = p
+			return
+		}
+		k.execPath, k.findErr = k.install(ctx)
+		if k.findErr == nil {
+			k.rememberTerraform(k.execPath)
+		}
+		if k.findErr != nil {
+			k.findErr = fmt.Errorf("no Terraform %s found on PATH or /usr/local/bin, and downloading it failed: %w; install Terraform 1.11 or later, or set STACK_TERRAFORM to its path", MinVersion, k.findErr)
+		}
+	})
+	return k.execPath, k.findErr
+}
+
+// install returns an installed Terraform recent enough, or downloads one into
+// the cache.
+func (k *Kind) install(ctx context.Context) (string, error) {
+	constraints := version.MustConstraints(version.NewConstraint(MinVersion))
+	dl := filepath.Join(k.CacheDir, "terraform-bin")
+	_ = os.MkdirAll(dl, 0o755)
+	return install.NewInstaller().Ensure(ctx, []src.Source{
+		&hcfs.Version{Product: product.Terraform, Constraints: constraints, ExtraPaths: []string{"/usr/local/bin", dl},
+			Timeout: time.Minute}, // `terraform version` on a loaded machine can take more than the default 10 s
+		&releases.LatestVersion{Product: product.Terraform, Constraints: constraints, InstallDir: dl},
+	})
+}
 
 // checkBinary makes sure the Terraform that STACK_TERRAFORM names runs and is
 // recent enough, so a wrong path is reported as such instead of as whatever

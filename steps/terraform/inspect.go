@@ -96,7 +96,7 @@ func backendError(b *hcl.Block) error {
 	return fmt.Errorf("%s:%d: the module declares a %q block; remove it: stack generates the backend for every stack and step", b.DefRange.Filename, b.DefRange.Start.Line, b.Type)
 }
 
-// terraformBlocks returns the backend and cloud blocks in a file's terraform blocks.
+// backendBlocks returns the backend and cloud blocks inside a file's terraform blocks.
 func backendBlocks(f *hcl.File) []*hcl.Block {
 	var out []*hcl.Block
 	top, _, _ := f.Body.PartialContent(terraformBlockSchema)
@@ -107,8 +107,8 @@ func backendBlocks(f *hcl.File) []*hcl.Block {
 	return out
 }
 
-// checkJSONBackends looks for backend blocks in .tf.json files; native .tf
-// files are checked while their references are.
+// checkJSONBackends looks for backend and cloud blocks in .tf.json files;
+// native .tf files are checked while their references are (checkReferences).
 func checkJSONBackends(dir string) error {
 	paths, _ := filepath.Glob(filepath.Join(dir, "*.tf.json"))
 	p := hclparse.NewParser()

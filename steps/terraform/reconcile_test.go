@@ -28,10 +28,13 @@ func TestPlanReport(t *testing.T) {
 			t.Errorf("summary %q lacks %q", got, want)
 		}
 	}
-	if len(p.diags) != 1 || lockIDRE.FindStringSubmatch("Error acquiring the state lock: "+p.diags[0]) == nil {
+	if len(p.diags) != 1 {
+		t.Fatalf("diagnostics %q, want the lock's", p.diags)
+	}
+	if id, ok := heldLockID("Error acquiring the state lock: " + p.diags[0]); !ok || id != "0f7b1a2c-1111-2222-3333-444455556666" {
 		t.Errorf("diagnostics %q: the lock ID is not recognisable", p.diags)
 	}
-	if m := lockWhoRE.FindStringSubmatch(p.diags[0]); m == nil || m[1] != "root@ws-a" {
+	if who := lockHolder(p.diags[0]); who != "root@ws-a" {
 		t.Errorf("lock holder not found in %q", p.diags)
 	}
 	if s := (&planReport{}).summary(); !strings.Contains(s, "nothing is missing") {

@@ -3,8 +3,6 @@ package terraform
 import (
 	"context"
 	"fmt"
-	"regexp"
-	"strings"
 	"time"
 
 	"github.com/stack-tools/stack/internal/proc"
@@ -91,43 +89,4 @@ func (k *Kind) watchProcess(run *stack.StepRun) func() {
 			run.SetProcess(nil)
 		}
 	}
-}
-
-var lockWhoRE = regexp.MustCompile(`(?s)Lock Info:.*?Who:\s+(\S+)`)
-
-// clearStaleLock decides what to do about a Terraform lock that stopped a
-// command (cause). The caller holds the stack's lease, so no live `stack`
-// runs the step. The lock may still belong to a live Terraform that a dead
-// `stack` left behind on this host: then wait for it to finish and let it
-// release the lock. Otherwise the lock is a leftover and is broken. A lock
-// taken on another host can only be judged by that host's lease, which has
-// expired or this command would not hold the stack.
-func (s *session) clearStaleLock(ctx context.Context, id string, cause error) error {
-	who := ""
-	if m := lockWhoRE.FindStringSubmatch(cause.Error()); m != nil {
-		who = m[1]
-	}
-	host := who[strings.LastIndex(who, "@")+1:]
-	if host == proc.Host() || who == "" {
-		if p := survivor(s.run); p != nil {
-			if err := waitSurvivor(ctx, s.run); err != nil {
-				return err
-			}
-			return nil // it released its own lock, or died: the retry sees which
-		}
-		s.run.Progress("breaking the Terraform lock %s held by %s: the process that took it has exited", id, orUnknown(who))
-	} else {
-		s.run.Progress("breaking the Terraform lock %s held by %s on another host: the stack command there stopped renewing its lease", id, who)
-	}
-	if err := s.tf.ForceUnlock(ctx, id); err != nil {
-		return fmt.Errorf("%w (breaking the stale lock %s also failed: %v)", cause, id, err)
-	}
-	return nil
-}
-
-func orUnknown(s string) string {
-	if s == "" {
-		return "an unknown holder"
-	}
-	return s
 }

@@ -1,0 +1,102 @@
+package terraform
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/hashicorp/terraform-exec/tfexec"
+
+	"github.com/stack-tools/stack/stack"
+)
+
+// Apply applies the module and returns its outputs.
+func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, error) {
+	run.Phase("prepare")
+	s, err := k.prepare(ctx, run)
+	if err != nil {
+		return nil, err
+	}
+	run.Phase("workspace")
+	if _, err := s.selectWorkspace(ctx, true); err != nil {
+		return nil, err
+	}
+	if err := s.pushErroredState(ctx); err != nil {
+		return nil, err
+	}
+	secrets, err := s.secrets()
+	if err != nil {
+		return nil, err
+	}
+	defer secrets.close()
+	if run.Interrupted {
+		if err := s.reconcile(ctx, secrets); err != nil {
+			return nil, err
+		}
+	}
+	fresh := s.emptyState(ctx)
+	run.Progress("terraform apply")
+	defer k.watchProcess(run)()
+	run.Phase("plan") // until Terraform starts changing resources: see progressWriter
+	streamed, err := s.apply(ctx, applyOptions(fresh, secrets.varFile()))
+	if err != nil {
+		return nil, err
+	}
+	// The apply stream carries the outputs unless some are sensitive (it
+	// redacts those); only then is a separate `terraform output` needed.
+	if outs, ok := plainOutputs(streamed); ok {
+		return outs, nil
+	}
+	run.Phase("outputs")
+	if outs, ok := s.stateOutputs(ctx); ok {
+		return outs, nil
+	}
+	return s.outputs(ctx)
+}
+
+// applyOptions are apply's flags: no refresh when the state provably holds no
+// resources (fresh), and the sensitive variables' file if there is one.
+func applyOptions(fresh bool, varFile string) []tfexec.ApplyOption {
+	var opts []tfexec.ApplyOption
+	if fresh {
+		// Nothing to refresh: the state has no resources.
+		opts = append(opts, tfexec.Refresh(false))
+	}
+	if varFile != "" {
+		opts = append(opts, tfexec.VarFile(varFile))
+	}
+	return opts
+}
+
+// apply runs `terraform apply -json`, clearing a stale lock if one is in the
+// way, and returns the outputs its stream reported (nil if none).
+func (s *session) apply(ctx context.Context, opts []tfexec.ApplyOption) (map[string]streamedOutput, error) {
+	var streamed map[string]streamedOutput
+	err := s.retryLocked(ctx, func() error {
+		return s.stream(func(w io.Writer) error {
+			err := s.tf.ApplyJSON(ctx, w, opts...)
+			streamed = w.(*progressWriter).outputs
+			return err
+		})
+	})
+	return streamed, err
+}
+
+// erroredState is where Terraform leaves the state it could not save (the
+// backend was unreachable). It must reach the backend before the next apply, or
+// resources are created twice.
+const erroredState = "errored.tfstate"
+
+func (s *session) pushErroredState(ctx context.Context) error {
+	p := filepath.Join(s.srcDir, erroredState)
+	if _, err := os.Stat(p); err != nil {
+		return nil
+	}
+	s.run.Progress("saving the state an interrupted apply left in %s", p)
+	if err := s.retryLocked(ctx, func() error { return s.tf.StatePush(ctx, p) }); err != nil {
+		return fmt.Errorf("pushing %s (the state an earlier apply could not save) to the backend: %w; run the command again when the backend is reachable", p, err)
+	}
+	return os.Remove(p)
+}

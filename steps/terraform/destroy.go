@@ -1,0 +1,70 @@
+package terraform
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/hashicorp/terraform-exec/tfexec"
+
+	"github.com/stack-tools/stack/stack"
+)
+
+// Destroy destroys the step's resources and deletes its workspace.
+func (k *Kind) Destroy(ctx context.Context, run *stack.StepRun) error {
+	s, err := k.prepare(ctx, run)
+	if err != nil {
+		return err
+	}
+	ok, err := s.selectWorkspace(ctx, false)
+	if err != nil {
+		return err
+	}
+	if ok {
+		if err := k.destroy(ctx, s); err != nil {
+			return err
+		}
+	}
+	return os.RemoveAll(run.WorkDir)
+}
+
+// destroyOptions are destroy's flags: the sensitive variables' file, if any.
+func destroyOptions(varFile string) []tfexec.DestroyOption {
+	var opts []tfexec.DestroyOption
+	if varFile != "" {
+		opts = append(opts, tfexec.VarFile(varFile))
+	}
+	return opts
+}
+
+// destroy runs `terraform destroy -json` in the selected workspace, then
+// deletes the workspace.
+func (k *Kind) destroy(ctx context.Context, s *session) error {
+	if err := s.pushErroredState(ctx); err != nil {
+		return err
+	}
+	secrets, err := s.secrets()
+	if err != nil {
+		return err
+	}
+	s.run.Progress("terraform destroy")
+	unwatch := k.watchProcess(s.run)
+	opts := destroyOptions(secrets.varFile())
+	err = s.retryLocked(ctx, func() error {
+		return s.stream(func(w io.Writer) error { return s.tf.DestroyJSON(ctx, w, opts...) })
+	})
+	unwatch()
+	secrets.close()
+	if err != nil {
+		return err
+	}
+	if err := s.tf.WorkspaceSelect(ctx, "default"); err != nil {
+		return fmt.Errorf("selecting the default workspace: %w", err)
+	}
+	ws := workspace(s.run)
+	if err := s.tf.WorkspaceDelete(ctx, ws, tfexec.Force(true)); err != nil {
+		return fmt.Errorf("deleting workspace %q: %w", ws, err)
+	}
+	return nil
+}

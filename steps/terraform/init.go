@@ -1,0 +1,90 @@
+package terraform
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/hashicorp/terraform-config-inspect/tfconfig"
+	"github.com/hashicorp/terraform-exec/tfexec"
+
+	"github.com/stack-tools/stack/stack"
+)
+
+// ensureInit runs `terraform init` unless the data directory was initialised
+// for the module and backend as they are now.
+func (k *Kind) ensureInit(ctx context.Context, s *session) error {
+	// The variables file does not change what init does.
+	digest, err := stack.DirDigest(s.srcDir, varsFile)
+	if err != nil {
+		return err
+	}
+	marker := filepath.Join(s.dataDir, "stack-init")
+	if old, _ := os.ReadFile(marker); string(old) == digest {
+		return nil
+	}
+	s.run.Phase("init")
+	if !k.initFromSibling(s, digest) {
+		s.run.Progress("terraform init")
+		if err := k.init(ctx, s); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(marker, []byte(digest), 0o600); err != nil {
+		return err
+	}
+	k.noteInit(digest, s.dataDir)
+	return nil
+}
+
+// initOptions are init's flags: the generated backend replaces whatever the
+// data directory knew (-reconfigure), and providers already installed stay.
+func initOptions() []tfexec.InitOption {
+	return []tfexec.InitOption{tfexec.Reconfigure(true), tfexec.Upgrade(false)}
+}
+
+func (k *Kind) init(ctx context.Context, s *session) error {
+	// Only provider installs touch the shared plugin cache; modules that use
+	// nothing but built-in resources initialise in parallel.
+	if usesProviders(s.srcDir) {
+		k.initMu.Lock()
+		defer k.initMu.Unlock()
+		unlock, err := flock(filepath.Join(k.CacheDir, "plugin-cache.lock"))
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
+	if err := s.stream(func(w io.Writer) error {
+		return s.tf.InitJSON(ctx, w, initOptions()...)
+	}); err != nil {
+		return fmt.Errorf("terraform init in %s failed (see the step's log): %w", s.srcDir, err)
+	}
+	return nil
+}
+
+// usesProviders reports whether init of the module in dir installs a provider:
+// whether it needs any besides Terraform's built-in one (terraform_data,
+// terraform_remote_state). tfconfig counts the providers of required_providers,
+// of provider blocks and those implied by resource and data types. Module calls
+// are not followed. A module that cannot be read counts as using providers.
+func usesProviders(dir string) bool {
+	mod, diags := tfconfig.LoadModule(dir)
+	if diags.HasErrors() {
+		return true
+	}
+	for name, req := range mod.RequiredProviders {
+		if !builtinProvider(name, req) {
+			return true
+		}
+	}
+	return false
+}
+
+// builtinProvider reports whether a provider requirement is the one built into
+// Terraform, which init does not install.
+func builtinProvider(name string, req *tfconfig.ProviderRequirement) bool {
+	return name == "terraform" && (req == nil || req.Source == "" || req.Source == "terraform.io/builtin/terraform")
+}
