@@ -72,7 +72,9 @@ func (k *Kind) init(ctx context.Context, s *session) error {
 // are not followed. A module that cannot be read counts as using providers.
 func usesProviders(dir string) bool {
 	mod, diags := tfconfig.LoadModule(dir)
-	if diags.HasErrors() {
+	// A module call may bring providers of its own that init installs: count it
+	// as using providers rather than follow its source.
+	if diags.HasErrors() || len(mod.ModuleCalls) > 0 {
 		return true
 	}
 	for name, req := range mod.RequiredProviders {

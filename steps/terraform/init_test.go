@@ -44,8 +44,8 @@ output "o" { value = terraform_data.a.id }
 }`}, true},
 		{"commented out", map[string]string{"main.tf": builtin + "# resource \"aws_s3_bucket\" \"b\" {}\n"}, false},
 		{"JSON resources", map[string]string{"main.tf.json": `{"resource": {"aws_s3_bucket": {"b": {}}}}`}, true},
+		{"a module call, whose providers init may install", map[string]string{"main.tf": `module "asg" { source = "../internal/asg" }`}, true},
 		{"JSON built-in resources", map[string]string{"main.tf.json": `{"resource": {"terraform_data": {"a": {}}}}`}, false},
-		{"a module call is not followed", map[string]string{"main.tf": `module "m" { source = "./child" }`}, false},
 		{"unreadable", map[string]string{"main.tf": `resource "terraform_data" "a" {`}, true},
 	}
 	for _, tt := range tests {
