@@ -81,7 +81,10 @@ type sqsBatcher struct {
 type sqsEntry struct {
 	body, typ, id string
 	group         string
-	done          chan error
+	// deadline is when the sender stops waiting: no retry starts after it,
+	// so a message reported as timed out is not delivered later by a retry.
+	deadline time.Time
+	done     chan error
 }
 
 const sqsMaxBatchBytes = 256 << 10
@@ -141,7 +144,7 @@ func (s *sqsSender) close() {
 }
 
 func (s *sqsSender) send(ctx context.Context, m *scenario.Message, deadline time.Time) (int, int64, error) {
-	e := &sqsEntry{body: string(m.Body), typ: s.b.types[m.Type], id: m.ID, done: make(chan error, 1)}
+	e := &sqsEntry{body: string(m.Body), typ: s.b.types[m.Type], id: m.ID, deadline: deadline, done: make(chan error, 1)}
 	if s.b.fifo {
 		e.group = "sender-" + strconv.Itoa(m.Sender)
 	}
@@ -254,7 +257,7 @@ func (b *sqsBatcher) sendBatch(entries []*sqsEntry) {
 				continue
 			}
 			delete(byID, aws.ToString(f.Id))
-			if !f.SenderFault && attempt < 3 {
+			if !f.SenderFault && attempt < 3 && time.Now().Before(e.deadline) {
 				retry = append(retry, e)
 				continue
 			}
