@@ -13,13 +13,16 @@ import (
 	"github.com/stack-tools/stack/load/fleet"
 	"github.com/stack-tools/stack/load/live"
 	"github.com/stack-tools/stack/load/scenario"
-	"github.com/stack-tools/stack/load/scenario/s3scenario"
-	"github.com/stack-tools/stack/stacks/scenarios"
+	"github.com/stack-tools/stack/steps/generator"
 )
 
+// workerOptions are the inputs of `stack load-worker`.
 type workerOptions struct {
-	group, metricsAddr string
-	sessionTimeout     time.Duration
+	runEnv
+	Group, MetricsAddr string
+	ZooKeeper          string
+	SessionTimeout     time.Duration
+	AuthToken          string // STACK_AUTH_TOKEN: signs the messages of signed scenarios
 }
 
 // newLoadWorkerCmd runs one worker of a generator fleet.
@@ -38,32 +41,33 @@ into one report. Signed scenarios need the coordinator's STACK_AUTH_TOKEN.`,
   STACK_ZOOKEEPER=10.0.3.7:2181 stack load-worker --group bfcm --metrics-addr :9464`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runLoadWorker(cmd.Context(), o, g.zookeeper, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			o.runEnv, o.ZooKeeper, o.AuthToken = g.env(cmd), g.zookeeper, os.Getenv("STACK_AUTH_TOKEN")
+			return runLoadWorker(cmd.Context(), o)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.group, "group", "", "the fleet's group name (the coordinator names the same)")
-	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics here while running (e.g. :9464)")
-	f.DurationVar(&o.sessionTimeout, "session-timeout", 6*time.Second, "ZooKeeper session timeout: how soon a dead worker leaves the group")
+	f.StringVar(&o.Group, "group", "", "the fleet's group name (the coordinator names the same)")
+	f.StringVar(&o.MetricsAddr, "metrics-addr", "", "serve Prometheus /metrics here while running (e.g. :9464)")
+	f.DurationVar(&o.SessionTimeout, "session-timeout", 6*time.Second, "ZooKeeper session timeout: how soon a dead worker leaves the group")
 	return cmd
 }
 
-func runLoadWorker(ctx context.Context, o *workerOptions, servers string, stdout, stderr io.Writer) error {
-	if o.group == "" {
+func runLoadWorker(ctx context.Context, o *workerOptions) error {
+	if o.Group == "" {
 		return &usageError{fmt.Errorf("--group is required: the name the coordinator gives in \"workers\": {\"group\": ...}")}
 	}
-	if servers == "" {
+	if o.ZooKeeper == "" {
 		return &usageError{fmt.Errorf("--zookeeper is required (or STACK_ZOOKEEPER): the ZooKeeper the coordinator uses, HOST:PORT")}
 	}
-	w := &fleet.Worker{Conn: fleet.Conn{Servers: servers, Group: o.group, SessionTimeout: o.sessionTimeout, Log: stderr},
-		AuthToken: os.Getenv("STACK_AUTH_TOKEN"), Out: stdout}
-	if o.metricsAddr != "" {
+	w := &fleet.Worker{Conn: fleet.Conn{Servers: o.ZooKeeper, Group: o.Group, SessionTimeout: o.SessionTimeout, Log: o.ErrOut},
+		AuthToken: o.AuthToken, Out: o.Out}
+	if o.MetricsAddr != "" {
 		m := live.New()
-		addr, err := m.Serve(ctx, o.metricsAddr)
+		addr, err := m.Serve(ctx, o.MetricsAddr)
 		if err != nil {
 			return &usageError{err}
 		}
-		fmt.Fprintf(stderr, "metrics: http://%s/metrics\n", addr)
+		fmt.Fprintf(o.ErrOut, "metrics: http://%s/metrics\n", addr)
 		w.Identity.Metrics = addr
 		w.Observer = m
 	}
@@ -86,21 +90,13 @@ func runMaybeFleet(ctx context.Context, cfg load.Config, servers, group string, 
 	return c.Run(ctx, cfg)
 }
 
-// scenarioReload re-reads the scenario (folder or built-in) every d.
+// scenarioReload re-reads the scenario (folder, built-in or s3://) every d.
 func scenarioReload(nameOrDir, base string, d time.Duration, log io.Writer) *load.Reload {
 	return &load.Reload{Every: d,
 		Load: func(ctx context.Context) (*scenario.Scenario, error) {
-			return resolveScenario(ctx, base, nameOrDir)
+			return generator.Resolve(ctx, base, nameOrDir)
 		},
 		Log: func(format string, args ...any) { fmt.Fprintf(log, format+"\n", args...) }}
-}
-
-// resolveScenario reads a scenario folder, a built-in scenario or an s3:// prefix.
-func resolveScenario(ctx context.Context, base, nameOrDir string) (*scenario.Scenario, error) {
-	if s3scenario.Is(nameOrDir) {
-		return s3scenario.Load(ctx, nameOrDir)
-	}
-	return scenario.Resolve(base, nameOrDir, scenarios.Builtin())
 }
 
 // printShares lists the workers of a fleet run, missing ones first in mind.

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
@@ -14,13 +13,11 @@ import (
 
 // graphOptions are the inputs of `stack graph`.
 type graphOptions struct {
+	runEnv
 	Target     string // a definition file, or the name of a stack in the store
 	Format     string
 	Profile    string
 	ProfileSet bool
-	Out        io.Writer
-	Engine     func(context.Context) (*stack.Engine, error)
-	Registry   func() *stack.Registry
 }
 
 func newGraphCmd(g *globalOptions) *cobra.Command {
@@ -37,11 +34,8 @@ pending grey).`,
   stack graph bfcm --format mermaid        # paste into a Markdown file`,
 		Args: exactArgs(1, "FILE or NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Target = args[0]
+			o.runEnv, o.Target = g.env(cmd), args[0]
 			o.ProfileSet = cmd.Flags().Changed("profile")
-			o.Out = cmd.OutOrStdout()
-			o.Engine = g.engine
-			o.Registry = func() *stack.Registry { return newRegistry(g) }
 			return runGraph(cmd.Context(), o)
 		},
 	}

@@ -36,8 +36,8 @@ func TestGraphOfADefinition(t *testing.T) {
 	g := &globalOptions{cacheDir: t.TempDir()}
 	render := func(format, profile string) string {
 		var out bytes.Buffer
-		o := &graphOptions{Target: filepath.Join(repoRoot(t), "stacks", "demo.json"), Format: format, Profile: profile, Out: &out,
-			Registry: func() *stack.Registry { return newRegistry(g) }}
+		o := &graphOptions{Target: filepath.Join(repoRoot(t), "stacks", "demo.json"), Format: format, Profile: profile,
+			runEnv: runEnv{Out: &out, Registry: func() *stack.Registry { return newRegistry(g) }}}
 		if err := runGraph(context.Background(), o); err != nil {
 			t.Fatalf("graph --format %s: %v", format, err)
 		}
@@ -59,7 +59,7 @@ func TestGraphOfADefinition(t *testing.T) {
 	}
 
 	var out bytes.Buffer
-	err := runGraph(context.Background(), &graphOptions{Target: "stacks/demo.json", Format: "png", Out: &out})
+	err := runGraph(context.Background(), &graphOptions{Target: "stacks/demo.json", Format: "png", runEnv: runEnv{Out: &out}})
 	if _, ok := err.(*usageError); !ok || !strings.Contains(err.Error(), "--format") {
 		t.Errorf("--format png: %v, want a usage error naming --format", err)
 	}

@@ -30,7 +30,7 @@ type stepStatus struct {
 func printStepStatus(w io.Writer, output string, rec *stack.Record, step string) error {
 	s, ok := rec.Steps[step]
 	if !ok {
-		return &usageError{fmt.Errorf("stack %q has no step %q; steps are: %s", rec.Name, step, strings.Join(stepOrder(rec), ", "))}
+		return &usageError{fmt.Errorf("stack %q has no step %q; steps are: %s", rec.Name, step, strings.Join(rec.StepOrder(), ", "))}
 	}
 	if output == "json" {
 		return writeJSON(w, stepStatus{Stack: rec.Name, Step: step, StepState: s})

@@ -14,15 +14,12 @@ import (
 
 // planOptions are the inputs of `stack plan`.
 type planOptions struct {
+	runEnv
 	Name        string
 	File        string // "" compares with the definition stored with the stack
 	Profile     string
 	ProfileSet  bool
 	Parallelism int
-	JSON        bool
-	Out, ErrOut io.Writer
-	Engine      func(context.Context) (*stack.Engine, error)
-	Events      func(stack.Event) // progress; may be nil
 }
 
 func newPlanCmd(g *globalOptions) *cobra.Command {
@@ -50,17 +47,8 @@ checked.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Name = args[0]
-			if len(args) == 2 {
-				o.File = args[1]
-			}
+			o.runEnv, o.Name, o.File = g.env(cmd), args[0], optionalArg(args, 1)
 			o.ProfileSet = cmd.Flags().Changed("profile")
-			o.JSON = g.output == "json"
-			o.Out, o.ErrOut = cmd.OutOrStdout(), cmd.ErrOrStderr()
-			o.Engine = g.engine
-			v := newProgress(o.ErrOut, g.output)
-			defer v.close()
-			o.Events = v.event
 			return runPlan(cmd.Context(), o)
 		},
 	}
@@ -81,12 +69,13 @@ func runPlan(ctx context.Context, o *planOptions) error {
 			return err
 		}
 	}
-	e, err := o.Engine(ctx)
-	if err != nil {
+	var rep *stack.DriftReport
+	err := o.withEngine(ctx, func(e *stack.Engine) error {
+		e.Parallelism = o.Parallelism
+		var err error
+		rep, err = e.Drift(ctx, stack.DriftOptions{Name: o.Name, Def: def, Profile: o.Profile, ProfileSet: o.ProfileSet})
 		return err
-	}
-	e.Parallelism, e.Events = o.Parallelism, o.Events
-	rep, err := e.Drift(ctx, stack.DriftOptions{Name: o.Name, Def: def, Profile: o.Profile, ProfileSet: o.ProfileSet})
+	})
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,8 @@ func TestRunPlanAndReapWithoutCobra(t *testing.T) {
 		return &stack.Engine{Store: st, Registry: newRegistry(g), CacheDir: g.cacheDir}, nil
 	}
 	var out, errOut bytes.Buffer
-	po := &planOptions{Name: "nosuch", Parallelism: 0, Out: &out, ErrOut: &errOut, Engine: engine}
+	env := runEnv{Out: &out, ErrOut: &errOut, Engine: engine}
+	po := &planOptions{runEnv: env, Name: "nosuch", Parallelism: 0}
 	var usage *usageError
 	if err := runPlan(ctx, po); !errors.As(err, &usage) || !strings.Contains(err.Error(), "--parallelism") {
 		t.Errorf("--parallelism 0: %v, want a usage error", err)
@@ -55,7 +56,7 @@ func TestRunPlanAndReapWithoutCobra(t *testing.T) {
 	}
 
 	out.Reset()
-	ro := &reapOptions{DryRun: true, Parallelism: 1, Out: &out, ErrOut: &errOut, Engine: engine}
+	ro := &reapOptions{runEnv: env, DryRun: true, lockOptions: lockOptions{Parallelism: 1}}
 	if err := runReap(ctx, ro); err != nil || !strings.Contains(errOut.String(), "no expired stacks") {
 		t.Errorf("reap --dry-run with nothing expired: %v\n%s%s", err, out.String(), errOut.String())
 	}

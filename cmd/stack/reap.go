@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -14,13 +13,9 @@ import (
 
 // reapOptions are the inputs of `stack reap`.
 type reapOptions struct {
-	DryRun      bool
-	JSON        bool
-	LockTimeout time.Duration
-	Parallelism int
-	Out, ErrOut io.Writer
-	Engine      func(context.Context) (*stack.Engine, error)
-	Events      func(stack.Event) // progress; may be nil
+	runEnv
+	lockOptions
+	DryRun bool
 }
 
 func newReapCmd(g *globalOptions) *cobra.Command {
@@ -37,12 +32,7 @@ Stacks without a TTL are never reaped.`,
   stack reap               # e.g. hourly from cron, with STACK_STATE set`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.JSON = g.output == "json"
-			o.Out, o.ErrOut = cmd.OutOrStdout(), cmd.ErrOrStderr()
-			o.Engine = g.engine
-			v := newProgress(o.ErrOut, g.output)
-			defer v.close()
-			o.Events = v.event
+			o.runEnv = g.env(cmd)
 			return runReap(cmd.Context(), o)
 		},
 	}
@@ -53,12 +43,12 @@ Stacks without a TTL are never reaped.`,
 }
 
 func runReap(ctx context.Context, o *reapOptions) error {
-	e, err := o.Engine(ctx)
-	if err != nil {
+	var results []stack.ReapResult
+	err := o.mutate(ctx, o.lockOptions, func(e *stack.Engine) error {
+		var err error
+		results, err = e.Reap(ctx, stack.ReapOptions{DryRun: o.DryRun})
 		return err
-	}
-	e.LockTimeout, e.Parallelism, e.Events = o.LockTimeout, o.Parallelism, o.Events
-	results, err := e.Reap(ctx, stack.ReapOptions{DryRun: o.DryRun})
+	})
 	if err != nil {
 		return err
 	}

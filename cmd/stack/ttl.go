@@ -2,16 +2,15 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"time"
-
-	"github.com/spf13/cobra"
 
 	"github.com/stack-tools/stack/stack"
 )
 
-// ttlFlag reads `up --ttl`: nil when not given, 0 for "no TTL".
-func ttlFlag(cmd *cobra.Command, v string) (*time.Duration, error) {
-	if !cmd.Flags().Changed("ttl") {
+// parseTTLFlag reads `up --ttl`: nil when not given (set false), 0 for "no TTL".
+func parseTTLFlag(v string, set bool) (*time.Duration, error) {
+	if !set {
 		return nil, nil
 	}
 	var d time.Duration
@@ -25,16 +24,11 @@ func ttlFlag(cmd *cobra.Command, v string) (*time.Duration, error) {
 }
 
 // printExpiry ends `up` with when the stack expires.
-func printExpiry(cmd *cobra.Command, g *globalOptions, name string) {
-	e, err := g.engine(cmd.Context())
-	if err != nil {
+func printExpiry(w io.Writer, rec *stack.Record) {
+	if rec.ExpiresAt == nil {
 		return
 	}
-	rec, err := e.Status(cmd.Context(), name)
-	if err != nil || rec.ExpiresAt == nil {
-		return
-	}
-	fmt.Fprintf(cmd.ErrOrStderr(), "It expires %s (ttl %s, extended by every up and rerun-step); `stack reap` destroys it after that.\n",
+	fmt.Fprintf(w, "It expires %s (ttl %s, extended by every up and rerun-step); `stack reap` destroys it after that.\n",
 		rec.ExpiresAt.Local().Format("2006-01-02 15:04 MST"), rec.TTL)
 }
 

@@ -58,7 +58,9 @@ func TestReapDestroysExpiredStacks(t *testing.T) {
 	w := newWorkstation(t, state)
 	tmp := t.TempDir()
 	queue := copyModule(t, "modules/local/queue", filepath.Join(tmp, "queue"))
-	writeFile(t, filepath.Join(queue, stack.CostFile), `{"per_hour": {"default": 2.5}, "note": "test figure"}`)
+	// A dollar a second: the cost so far (JSON keeps 3 decimals) is above
+	// zero a millisecond after the apply, however fast the machine.
+	writeFile(t, filepath.Join(queue, stack.CostFile), `{"per_hour": {"default": 3600}, "note": "test figure"}`)
 	def := writeFile(t, filepath.Join(tmp, "one.json"), `{"name": "one", "steps": [
   {"name": "queue", "module": "`+queue+`", "vars": {"name": "${stack.name}"}}]}`)
 
@@ -75,11 +77,11 @@ func TestReapDestroysExpiredStacks(t *testing.T) {
 	if l["keep"].ExpiresAt != nil || l["keep"].Expired || l["fresh"].Expired || l["fresh"].ExpiresAt == nil {
 		t.Errorf("expiry in list: keep %+v, fresh %+v", l["keep"], l["fresh"])
 	}
-	if c := l["keep"].Cost; c == nil || c.PerHour != 2.5 || c.SoFar <= 0 {
-		t.Errorf("list shows cost %+v for keep, want $2.5/h and something so far", c)
+	if c := l["keep"].Cost; c == nil || c.PerHour != 3600 || c.SoFar <= 0 {
+		t.Errorf("list shows cost %+v for keep, want $3600/h and something so far", c)
 	}
 	text := w.must("list").stdout
-	for _, want := range []string{"EXPIRES", "EXPIRED", "$2.50/h"} {
+	for _, want := range []string{"EXPIRES", "EXPIRED", "$3600.00/h"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("list does not show %q:\n%s", want, text)
 		}
@@ -87,14 +89,14 @@ func TestReapDestroysExpiredStacks(t *testing.T) {
 	if !regexp.MustCompile(`fresh .* in (7h5\dm|8h00m) `).MatchString(text) {
 		t.Errorf("list does not show fresh expiring in about 8h:\n%s", text)
 	}
-	if s := w.must("status", "keep").stdout; !strings.Contains(s, "cost ≈ $2.50/hour") {
+	if s := w.must("status", "keep").stdout; !strings.Contains(s, "cost ≈ $3600.00/hour") {
 		t.Errorf("status does not show the cost:\n%s", s)
 	}
 	var sj struct {
 		Cost *stack.Cost `json:"cost"`
 	}
-	if err := json.Unmarshal([]byte(w.must("status", "keep", "--output", "json").stdout), &sj); err != nil || sj.Cost == nil || sj.Cost.PerHour != 2.5 {
-		t.Errorf("status --output json: cost %+v (%v), want $2.5/h", sj.Cost, err)
+	if err := json.Unmarshal([]byte(w.must("status", "keep", "--output", "json").stdout), &sj); err != nil || sj.Cost == nil || sj.Cost.PerHour != 3600 {
+		t.Errorf("status --output json: cost %+v (%v), want $3600/h", sj.Cost, err)
 	}
 
 	before := dirHash(t, state)

@@ -79,7 +79,7 @@ func (k *Kind) run(ctx context.Context, run *stack.StepRun, c *Config, cfg load.
 	if c.Reload > 0 {
 		cfg.Reload = &load.Reload{Every: time.Duration(c.Reload),
 			Load: func(ctx context.Context) (*scenario.Scenario, error) {
-				return resolve(ctx, run.Dir, c.Scenario)
+				return Resolve(ctx, run.Dir, c.Scenario)
 			},
 			Log: func(format string, args ...any) { fmt.Fprintf(run.Log, "load: "+format+"\n", args...) }}
 	}
@@ -101,9 +101,9 @@ func (k *Kind) run(ctx context.Context, run *stack.StepRun, c *Config, cfg load.
 	return co.Run(ctx, cfg)
 }
 
-// resolve reads a scenario folder (relative to base), a built-in scenario or
+// Resolve reads a scenario folder (relative to base), a built-in scenario or
 // an s3://BUCKET/PREFIX.
-func resolve(ctx context.Context, base, nameOrDir string) (*scenario.Scenario, error) {
+func Resolve(ctx context.Context, base, nameOrDir string) (*scenario.Scenario, error) {
 	if s3scenario.Is(nameOrDir) {
 		return s3scenario.Load(ctx, nameOrDir)
 	}

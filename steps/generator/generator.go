@@ -34,16 +34,11 @@ type Config struct {
 	Duration pace.Duration `json:"duration,omitempty"`
 	Requests uint64        `json:"requests,omitempty"`
 
-	Order     string            `json:"order,omitempty"`
-	Group     int               `json:"group,omitempty"`
-	Skip      []string          `json:"skip,omitempty"`
-	Senders   int               `json:"senders,omitempty"`
-	Companies []string          `json:"companies,omitempty"`
-	Reuse     float64           `json:"reuse,omitempty"`
-	Duplicate float64           `json:"duplicate,omitempty"`
-	Seed      uint64            `json:"seed,omitempty"`
-	Vars      map[string]string `json:"vars,omitempty"`
+	// Options are the message fields: order, group, skip, senders, companies,
+	// reuse, duplicate, seed and vars, under their own JSON names.
+	scenario.Options
 	// AuthToken signs requests of signed scenarios; pass it from a variable.
+	// (Options keeps its token out of JSON; a definition names it here.)
 	AuthToken string `json:"auth_token,omitempty"`
 
 	Stop       *load.StopPolicy `json:"stop,omitempty"`
@@ -117,8 +112,7 @@ func (k *Kind) Validate(raw json.RawMessage) error {
 		return err
 	}
 	c.refs = refs
-	_, err = c.loadConfig(nil)
-	return err
+	return c.check()
 }
 
 // ValidateIn implements stack.DirValidator: besides Validate, a scenario given
@@ -140,11 +134,10 @@ func (k *Kind) ValidateIn(dir string, raw json.RawMessage) error {
 	return nil
 }
 
-// loadConfig checks c and builds the run's configuration; sc may be nil when
-// only validating.
-func (c *Config) loadConfig(sc *scenario.Scenario) (load.Config, error) {
-	fail := func(format string, args ...any) (load.Config, error) {
-		return load.Config{}, fmt.Errorf("generator step: "+format, args...)
+// check validates c; fields given as references (c.refs) are checked once resolved.
+func (c *Config) check() error {
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("generator step: "+format, args...)
 	}
 	if c.Scenario == "" && !c.refs["scenario"] {
 		return fail("\"scenario\" is required: a scenario folder (relative to the definition) or a built-in name (%s)",
@@ -199,18 +192,30 @@ func (c *Config) loadConfig(sc *scenario.Scenario) (load.Config, error) {
 	if c.MaxWorkers < 0 {
 		return fail("\"max_workers\" must be positive")
 	}
-	if sc == nil {
-		return load.Config{}, nil
-	}
+	return nil
+}
+
+// LoadConfig is the run c describes, of scenario sc: the one place a
+// generator's fields become a load.Config, for generator steps and `stack
+// load` alike. It does not validate c (each caller checks its own fields and
+// names them its own way: JSON fields, flags) and leaves what is the caller's
+// to say (progress, live metrics, reloading, a fleet) unset. c.Rate must be set.
+func (c *Config) LoadConfig(sc *scenario.Scenario) load.Config {
 	return load.Config{
-		Scenario: sc,
-		Options: scenario.Options{Order: c.Order, Group: c.Group, Skip: c.Skip, Senders: c.Senders, Companies: c.Companies,
-			Reuse: c.Reuse, Duplicate: c.Duplicate, Seed: c.Seed, Vars: c.Vars, AuthToken: c.AuthToken},
+		Scenario: sc, Options: c.ScenarioOptions(),
 		Target: c.Target, Rate: *c.Rate, Duration: time.Duration(c.Duration), Requests: c.Requests,
 		Timeout: time.Duration(c.Timeout), LateAfter: time.Duration(c.LateAfter), Window: time.Duration(c.Window),
 		MaxWorkers: c.MaxWorkers, Insecure: c.Insecure, Stop: c.Stop,
 		Batch: c.Batch, BatchWait: time.Duration(c.BatchWait),
-	}, nil
+	}
+}
+
+// ScenarioOptions are the options messages are generated with, the auth
+// token included.
+func (c *Config) ScenarioOptions() scenario.Options {
+	o := c.Options
+	o.AuthToken = c.AuthToken
+	return o
 }
 
 // Apply implements stack.StepKind: it runs the load and stores the reports.
@@ -219,14 +224,14 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 	if err != nil {
 		return nil, err
 	}
-	sc, err := resolve(ctx, run.Dir, c.Scenario)
+	sc, err := Resolve(ctx, run.Dir, c.Scenario)
 	if err != nil {
 		return nil, fmt.Errorf("generator step: %w", err)
 	}
-	cfg, err := c.loadConfig(sc)
-	if err != nil {
+	if err := c.check(); err != nil {
 		return nil, err
 	}
+	cfg := c.LoadConfig(sc)
 	var last time.Time
 	cfg.Progress = func(p load.Progress) {
 		fmt.Fprintln(run.Log, p.String())
@@ -261,18 +266,7 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 	if rep.Verdict != load.Passed {
 		return nil, fmt.Errorf("load %s: %s (report: %s)", rep.Verdict, rep.Reason, htmlAt)
 	}
-	t := rep.Total
-	return stack.Outputs{
-		"verdict":       {Value: rep.Verdict},
-		"report_json":   {Value: jsonAt},
-		"report_html":   {Value: htmlAt},
-		"sent":          {Value: t.Sent},
-		"success_ratio": {Value: t.SuccessRatio},
-		"rate":          {Value: t.Rate},
-		"late":          {Value: t.Late},
-		"p99_ms":        {Value: t.Latency.P99},
-		"seed":          {Value: rep.Seed},
-	}, nil
+	return outputs(rep, jsonAt, htmlAt), nil
 }
 
 // Destroy implements stack.StepKind: load leaves nothing behind to destroy.

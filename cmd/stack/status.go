@@ -1,0 +1,279 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stack-tools/stack/stack"
+)
+
+// statusOptions are the inputs of `stack status`.
+type statusOptions struct {
+	runEnv
+	Name string
+	Step string // "" for the whole stack
+}
+
+func newStatusCmd(g *globalOptions) *cobra.Command {
+	o := &statusOptions{}
+	return &cobra.Command{
+		Use:   "status NAME [STEP]",
+		Short: "Show a stack's steps, outputs, handlers and logs (from any workstation); with STEP, where the step's time went",
+		Args:  statusArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.runEnv, o.Name, o.Step = g.env(cmd), args[0], optionalArg(args, 1)
+			return runStatus(cmd.Context(), o)
+		},
+	}
+}
+
+// optionalArg is args[i], or "" when not given.
+func optionalArg(args []string, i int) string {
+	if len(args) > i {
+		return args[i]
+	}
+	return ""
+}
+
+func runStatus(ctx context.Context, o *statusOptions) error {
+	e, err := o.Engine(ctx)
+	if err != nil {
+		return err
+	}
+	rec, err := e.Status(ctx, o.Name)
+	if err != nil {
+		return err
+	}
+	if o.Step != "" {
+		return printStepStatus(o.Out, o.output(), rec, o.Step)
+	}
+	lock, _ := e.Lock(ctx, o.Name)
+	loc := e.Store.Location("stacks/" + rec.Name + "/stack.json")
+	if o.JSON {
+		return writeJSON(o.Out, struct {
+			*stack.Record
+			Lock      *stack.Lease `json:"lock,omitempty"`
+			LockState string       `json:"lock_state,omitempty"`
+			Location  string       `json:"location"`
+			Cost      *stack.Cost  `json:"cost,omitempty"`
+		}{rec, lock, lockState(lock), loc, rec.Cost(time.Now())})
+	}
+	printStatus(o.Out, rec, lock, loc)
+	return nil
+}
+
+func printStatus(w io.Writer, rec *stack.Record, lock *stack.Lease, loc string) {
+	fmt.Fprintf(w, "Stack %s: %s\n", rec.Name, rec.Status)
+	profile := rec.Profile
+	if profile == "" {
+		profile = "(none)"
+	}
+	fmt.Fprintf(w, "  profile %s · created by %s %s ago · last %q by %s %s ago\n", profile, rec.CreatedBy,
+		ago(rec.CreatedAt), rec.Command, rec.UpdatedBy, ago(rec.UpdatedAt))
+	fmt.Fprintf(w, "  definition %s · state %s\n", rec.Source, loc)
+	if line := lockLine(lock); line != "" {
+		fmt.Fprintln(w, line)
+	}
+	if line := expiryAndCost(rec.TTL, rec.ExpiresAt, rec.Cost(time.Now())); line != "" {
+		fmt.Fprintf(w, "  %s\n", line)
+	}
+	fmt.Fprintln(w)
+	names := rec.StepOrder()
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STEP\tKIND\tSTATUS\tTIME\tAPPLIES")
+	for _, n := range names {
+		s := rec.Steps[n]
+		t := ""
+		switch {
+		case s.Status == stack.StatusRunning && s.StartedAt != nil:
+			t = ago(*s.StartedAt) + " so far"
+		case s.Seconds > 0:
+			t = fmt.Sprintf("%.1fs", s.Seconds)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", n, s.Kind, s.Status, t, s.Applies)
+	}
+	tw.Flush()
+	for _, n := range names {
+		printStepDetail(w, n, rec.Steps[n])
+	}
+}
+
+// printStepDetail is a step's part of `stack status`: what it is doing, its
+// outputs, handlers, phases and log.
+func printStepDetail(w io.Writer, name string, s *stack.StepState) {
+	fmt.Fprintf(w, "\n%s (%s)\n", name, s.Status)
+	if s.Progress != "" {
+		fmt.Fprintf(w, "  now: %s\n", s.Progress)
+	}
+	if s.Process != nil {
+		fmt.Fprintf(w, "  process: %s\n", s.Process)
+	}
+	if s.Error != "" {
+		fmt.Fprintf(w, "  error: %s\n", s.Error)
+	}
+	for _, k := range sortedOutputNames(s.Outputs) {
+		fmt.Fprintf(w, "  output %s = %s\n", k, outputText(s.Outputs[k]))
+	}
+	for _, h := range s.Handlers {
+		line := fmt.Sprintf("  handler %s: %s", h.Handler, h.Status)
+		if h.Reason != "" {
+			line += " — " + h.Reason
+		}
+		if h.Error != "" {
+			line += " — " + h.Error
+		}
+		fmt.Fprintln(w, line)
+	}
+	if p := phaseLine(s); p != "" {
+		fmt.Fprintf(w, "  phases: %s\n", p)
+	}
+	if s.Log != "" {
+		fmt.Fprintf(w, "  log: %s\n", s.Log)
+	}
+}
+
+// outputText is an output's value for people: never a sensitive one.
+func outputText(o stack.Output) string {
+	if o.Sensitive {
+		return "(sensitive)"
+	}
+	return jsonText(o.Value)
+}
+
+func sortedOutputNames(o stack.Outputs) []string {
+	out := make([]string, 0, len(o))
+	for k := range o {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func ago(t time.Time) string {
+	if t.IsZero() {
+		return "?"
+	}
+	d := time.Since(t)
+	switch {
+	case d < time.Minute:
+		return d.Round(time.Second).String()
+	case d < time.Hour:
+		return d.Round(time.Minute).String()
+	default:
+		return d.Round(time.Hour).String()
+	}
+}
+
+// listOptions are the inputs of `stack list`.
+type listOptions struct {
+	runEnv
+}
+
+func newListCmd(g *globalOptions) *cobra.Command {
+	o := &listOptions{}
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List every stack in the store with owner, profile, age, state, expiry and cost",
+		Args:  exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.runEnv = g.env(cmd)
+			return runList(cmd.Context(), o)
+		},
+	}
+}
+
+func runList(ctx context.Context, o *listOptions) error {
+	e, err := o.Engine(ctx)
+	if err != nil {
+		return err
+	}
+	list, err := e.List(ctx)
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		if list == nil {
+			list = []stack.Summary{}
+		}
+		return writeJSON(o.Out, list)
+	}
+	if len(list) == 0 {
+		fmt.Fprintf(o.ErrOut, "no stacks in %s\n", e.Store)
+		return nil
+	}
+	tw := tabwriter.NewWriter(o.Out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tOWNER\tPROFILE\tAGE\tSTATUS\tSTEPS\tEXPIRES\tCOST\tLOCKED BY")
+	for _, s := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d/%d applied\t%s\t%s\t%s\n", s.Name, s.Owner, s.Profile, ago(s.CreatedAt), s.Status, s.Applied, s.Steps,
+			expiry(s.ExpiresAt), costText(s.Cost), s.Locked)
+	}
+	return tw.Flush()
+}
+
+// outputsOptions are the inputs of `stack outputs`.
+type outputsOptions struct {
+	runEnv
+	Name string
+	Step string // "" for every step
+}
+
+func newOutputsCmd(g *globalOptions) *cobra.Command {
+	o := &outputsOptions{}
+	return &cobra.Command{
+		Use:   "outputs NAME [STEP]",
+		Short: "Show a stack's outputs (sensitive values are never shown)",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 1 || len(args) > 2 {
+				return &usageError{fmt.Errorf("outputs takes NAME and optionally STEP; see `stack outputs --help`")}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.runEnv, o.Name, o.Step = g.env(cmd), args[0], optionalArg(args, 1)
+			return runOutputs(cmd.Context(), o)
+		},
+	}
+}
+
+func runOutputs(ctx context.Context, o *outputsOptions) error {
+	e, err := o.Engine(ctx)
+	if err != nil {
+		return err
+	}
+	rec, err := e.Status(ctx, o.Name)
+	if err != nil {
+		return err
+	}
+	if o.Step != "" {
+		s, ok := rec.Steps[o.Step]
+		if !ok {
+			return &usageError{fmt.Errorf("stack %q has no step %q", o.Name, o.Step)}
+		}
+		if o.JSON {
+			return writeJSON(o.Out, s.Outputs)
+		}
+	}
+	if o.JSON {
+		all := map[string]stack.Outputs{}
+		for n, s := range rec.Steps {
+			all[n] = s.Outputs
+		}
+		return writeJSON(o.Out, all)
+	}
+	for _, n := range rec.StepOrder() {
+		if o.Step != "" && n != o.Step {
+			continue
+		}
+		outs := rec.Steps[n].Outputs
+		for _, k := range sortedOutputNames(outs) {
+			fmt.Fprintf(o.Out, "%s.%s = %s\n", n, k, outputText(outs[k]))
+		}
+	}
+	return nil
+}
