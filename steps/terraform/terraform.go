@@ -1,5 +1,5 @@
 // Package terraform is the step kind that applies a Terraform module in its own
-// working copy, data directory and workspace, with a backend the engine generates.
+// working copy, data directory and workspace, with a backend its state store provides.
 package terraform
 
 import (
@@ -26,7 +26,9 @@ import (
 	"github.com/hashicorp/hc-install/src"
 	"github.com/hashicorp/terraform-exec/tfexec"
 
+	"github.com/stack-tools/stack/internal/proc"
 	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/steps/terraform/tfbackend"
 )
 
 // MinVersion is the oldest Terraform the kind accepts: 1.11 brought the S3
@@ -117,6 +119,7 @@ func workspace(run *stack.StepRun) string { return run.Step }
 type session struct {
 	tf      *tfexec.Terraform
 	run     *stack.StepRun
+	backend tfbackend.Backend
 	srcDir  string
 	dataDir string
 }
@@ -128,7 +131,11 @@ func (k *Kind) prepare(ctx context.Context, run *stack.StepRun) (*session, error
 	if err != nil {
 		return nil, err
 	}
-	s := &session{run: run, srcDir: filepath.Join(run.WorkDir, "module"), dataDir: filepath.Join(run.WorkDir, "data")}
+	tfb, err := backendOf(run)
+	if err != nil {
+		return nil, err
+	}
+	s := &session{run: run, backend: tfb, srcDir: filepath.Join(run.WorkDir, "module"), dataDir: filepath.Join(run.WorkDir, "data")}
 	// A Terraform left by a dead command may still be applying from this copy.
 	if err := waitSurvivor(ctx, run); err != nil {
 		return nil, err
@@ -137,7 +144,7 @@ func (k *Kind) prepare(ctx context.Context, run *stack.StepRun) (*session, error
 		return nil, fmt.Errorf("copying module %s to the working copy %s: %w", run.Module, s.srcDir, err)
 	}
 	backend, err := json.MarshalIndent(map[string]any{
-		"terraform": map[string]any{"backend": map[string]any{run.Backend.Type: run.Backend.Config}},
+		"terraform": map[string]any{"backend": map[string]any{s.backend.Type: s.backend.Config}},
 	}, "", "  ")
 	if err != nil {
 		return nil, err
@@ -151,7 +158,7 @@ func (k *Kind) prepare(ctx context.Context, run *stack.StepRun) (*session, error
 	} else if err := writeVars(s.srcDir, run); err != nil {
 		return nil, err
 	}
-	env := k.env(run, s.dataDir)
+	env := k.env(run, s.dataDir, s.backend.Env)
 	// A handle handed over by the preparation runs the same launcher (the
 	// shim); SetEnv below gives it this run's environment.
 	s.tf, err = k.newTerraform(run.WorkDir, s.srcDir, k.launcher(bin, run, env))
@@ -168,7 +175,9 @@ func (k *Kind) prepare(ctx context.Context, run *stack.StepRun) (*session, error
 	s.tf.SetStderr(run.Log)
 
 	// The variables file does not change what init does.
-	digest, err := stack.DirDigest(s.srcDir, "zz_stack.auto.tfvars.json")
+	digest, err := stack.DirDigest(s.srcDir, func(name string, isDir bool) bool {
+		return name == "zz_stack.auto.tfvars.json" || skipModuleFile(name, isDir)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +240,7 @@ func (k *Kind) init(ctx context.Context, s *session) error {
 	if usesProviders(s.srcDir) {
 		k.initMu.Lock()
 		defer k.initMu.Unlock()
-		unlock, err := flock(filepath.Join(k.CacheDir, "plugin-cache.lock"))
+		unlock, err := proc.LockFile(filepath.Join(k.CacheDir, "plugin-cache.lock"))
 		if err != nil {
 			return err
 		}
@@ -274,7 +283,7 @@ func usesProviders(dir string) bool {
 // prohibited are variables terraform-exec sets itself and refuses from callers.
 var prohibited = regexp.MustCompile(`^TF_(CLI_ARGS.*|INPUT|IN_AUTOMATION|LOG.*|REATTACH_PROVIDERS|APPEND_USER_AGENT|WORKSPACE|DISABLE_PLUGIN_TLS|SKIP_PROVIDER_VERIFY|VAR_.*)$`)
 
-func (k *Kind) env(run *stack.StepRun, dataDir string) map[string]string {
+func (k *Kind) env(run *stack.StepRun, dataDir string, backendEnv map[string]string) map[string]string {
 	env := map[string]string{}
 	for _, kv := range os.Environ() {
 		name, val, _ := strings.Cut(kv, "=")
@@ -294,7 +303,7 @@ func (k *Kind) env(run *stack.StepRun, dataDir string) map[string]string {
 	if exe, err := os.Executable(); err == nil && env["STACK_BIN"] == "" {
 		env["STACK_BIN"] = exe
 	}
-	for k, v := range run.Backend.Env {
+	for k, v := range backendEnv {
 		env[k] = v
 	}
 	return env
@@ -341,7 +350,7 @@ func (s *session) selectWorkspace(ctx context.Context, create bool) (bool, error
 // that lock and the workspace is created again.
 func (s *session) newWorkspace(ctx context.Context, ws string) error {
 	err := s.tf.WorkspaceNew(ctx, ws)
-	if err == nil || s.run.Backend.DropNewWorkspaceLock == nil {
+	if err == nil || s.backend.DropNewWorkspaceLock == nil {
 		return err
 	}
 	m := lockInfoIDRE.FindStringSubmatch(err.Error())
@@ -354,7 +363,7 @@ func (s *session) newWorkspace(ctx context.Context, ws string) error {
 		}
 	} else {
 		s.run.Progress("removing the Terraform lock %s a killed run left on workspace %q before its state existed", m[1], ws)
-		if derr := s.run.Backend.DropNewWorkspaceLock(ctx, ws); derr != nil {
+		if derr := s.backend.DropNewWorkspaceLock(ctx, ws); derr != nil {
 			return fmt.Errorf("%w (removing that stale lock also failed: %v)", err, derr)
 		}
 	}
@@ -439,7 +448,8 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 
 // ReadOutputs reads a finished step's outputs again, sensitive values included.
 func (k *Kind) ReadOutputs(ctx context.Context, run *stack.StepRun) (stack.Outputs, error) {
-	if outs, ok := (&session{run: run}).stateOutputs(ctx); ok {
+	tfb, _ := backendOf(run) // prepare below reports a store without a backend
+	if outs, ok := (&session{run: run, backend: tfb}).stateOutputs(ctx); ok {
 		return outs, nil
 	}
 	s, err := k.prepare(ctx, run)
