@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stack-tools/stack/internal/ascii"
 	"github.com/stack-tools/stack/load/scenario"
 )
 
@@ -197,15 +198,15 @@ func (c *h1Conn) roundTrip(ctx context.Context, req, body []byte, method string,
 			}
 			value = bytes.TrimSpace(value)
 			switch {
-			case asciiEqualFold(name, "content-length"):
+			case ascii.EqualFold(name, "content-length"):
 				length, err = strconv.ParseInt(string(value), 10, 64)
 				if err != nil {
 					return 0, in, true, fmt.Errorf("malformed Content-Length %q", value)
 				}
-			case asciiEqualFold(name, "transfer-encoding"):
+			case ascii.EqualFold(name, "transfer-encoding"):
 				chunked = bytes.Contains(bytes.ToLower(value), []byte("chunked"))
-			case asciiEqualFold(name, "connection"):
-				if asciiEqualFold(value, "close") {
+			case ascii.EqualFold(name, "connection"):
+				if ascii.EqualFold(value, "close") {
 					keep = false
 				}
 			}
@@ -268,22 +269,6 @@ func (c *h1Conn) discardChunked() (int64, error) {
 			return total, err
 		}
 	}
-}
-
-func asciiEqualFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		x := b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if x != s[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // connRegistry lets an abort close every open connection at once.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -422,7 +423,7 @@ func TestBrokenCopiesOfSMSInboundFail(t *testing.T) {
 			got := checkAllProfiles(t, def)
 			for _, profile := range append([]string{""}, def.ProfileNames()...) {
 				probs := got[profile]
-				if !contains(tc.failsIn, profile) {
+				if !slices.Contains(tc.failsIn, profile) {
 					if len(probs) > 0 {
 						t.Errorf("profile %q should pass, got %v", profile, probs)
 					}
@@ -449,15 +450,6 @@ func TestBrokenCopiesOfSMSInboundFail(t *testing.T) {
 			}
 		})
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // effective applies a profile to a step the way the engine does: the

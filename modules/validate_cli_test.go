@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -87,7 +88,7 @@ func TestStackValidateRejectsBrokenCopiesOfSMSInbound(t *testing.T) {
 			file := filepath.Join(root, "stacks", "sms-inbound.json")
 			for _, profile := range []string{"", "minimal", "production"} {
 				code, out := validate(t, file, profile)
-				if !contains(tc.failsIn, profile) {
+				if !slices.Contains(tc.failsIn, profile) {
 					if code != 0 {
 						t.Errorf("profile %q should pass: exit %d\n%s", profile, code, out)
 					}

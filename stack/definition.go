@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -247,7 +249,7 @@ func (p *parser) fields(obj map[string]json.RawMessage, path string, allowed ...
 	for _, a := range allowed {
 		ok[a] = true
 	}
-	for _, k := range sortedKeys(obj) {
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
 		if !ok[k] {
 			p.add(join(path, k), "unknown field %q; allowed here: %s", k, strings.Join(allowed, ", "))
 		}
@@ -300,7 +302,7 @@ func (p *parser) step(raw json.RawMessage, path string) StepDef {
 		var profs map[string]json.RawMessage
 		if p.decodeInto(v, &profs, path+".profiles") {
 			s.Profiles = map[string]ProfileDef{}
-			for _, name := range sortedKeys(profs) {
+			for _, name := range slices.Sorted(maps.Keys(profs)) {
 				s.Profiles[name] = p.profile(profs[name], path+".profiles."+name)
 			}
 		}
@@ -312,20 +314,11 @@ func (p *parser) step(raw json.RawMessage, path string) StepDef {
 func extra(obj map[string]json.RawMessage, known []string) map[string]json.RawMessage {
 	out := map[string]json.RawMessage{}
 	for k, v := range obj {
-		if !contains(known, k) {
+		if !slices.Contains(known, k) {
 			out[k] = v
 		}
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (p *parser) profile(raw json.RawMessage, path string) ProfileDef {
@@ -380,5 +373,5 @@ func (d *Definition) ProfileNames() []string {
 			set[n] = true
 		}
 	}
-	return sortedKeys(set)
+	return slices.Sorted(maps.Keys(set))
 }

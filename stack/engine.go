@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -60,7 +62,7 @@ type RunError struct {
 
 func (e *RunError) Error() string {
 	var lines []string
-	for _, n := range sortedKeys(e.Failed) {
+	for _, n := range slices.Sorted(maps.Keys(e.Failed)) {
 		lines = append(lines, fmt.Sprintf("  %s: %s", n, e.Failed[n]))
 	}
 	return fmt.Sprintf("stack %q: %d step(s) failed:\n%s\nsee `stack status %s` for logs; fix the cause and run the command again (finished steps are skipped)",

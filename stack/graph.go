@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -124,7 +126,7 @@ func writeMermaid(w io.Writer, p *Plan, status map[string]string) error {
 				used[status[s.Name]] = append(used[status[s.Name]], id[s.Name])
 			}
 		}
-		for _, st := range sortedKeys(used) {
+		for _, st := range slices.Sorted(maps.Keys(used)) {
 			fmt.Fprintf(&b, "  classDef %s fill:%s\n  class %s %s\n", st, statusColors[st], strings.Join(used[st], ","), st)
 		}
 	}

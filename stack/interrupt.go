@@ -2,6 +2,8 @@ package stack
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -31,7 +33,7 @@ func interrupted(ctxErr error, stack string, failed map[string]string, again str
 	if ctxErr == nil {
 		return nil
 	}
-	return &InterruptedError{Stack: stack, Stopped: sortedKeys(failed), Again: again, Cause: ctxErr}
+	return &InterruptedError{Stack: stack, Stopped: slices.Sorted(maps.Keys(failed)), Again: again, Cause: ctxErr}
 }
 
 // againCommand is the command that resumes what rec's last command started.

@@ -6,7 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 )
 
 // Output is one value a step produces. Sensitive values live in memory only:
@@ -61,8 +62,10 @@ type StepRun struct {
 	// WorkDir is a private scratch folder for this step on this machine. It holds
 	// nothing another workstation needs.
 	WorkDir string
-	// Backend is where Terraform keeps this step's state.
-	Backend Backend
+	// Store is the stack's store. A kind whose tool keeps state of its own
+	// there (Terraform) asks for it through an interface the kind defines and
+	// the store implements; the stack's records are the engine's alone.
+	Store Store
 	// Log receives the step's detailed output; it is stored with the stack.
 	Log io.Writer
 	// Progress reports a short human line about what the step is doing now.
@@ -248,17 +251,8 @@ func (r *Registry) Step(name string) (StepKind, bool) { k, ok := r.steps[name]; 
 // Handler returns the handler registered under name.
 func (r *Registry) Handler(name string) (Handler, bool) { h, ok := r.handlers[name]; return h, ok }
 
-func (r *Registry) stepNames() []string    { return sortedKeys(r.steps) }
-func (r *Registry) handlerNames() []string { return sortedKeys(r.handlers) }
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func (r *Registry) stepNames() []string    { return slices.Sorted(maps.Keys(r.steps)) }
+func (r *Registry) handlerNames() []string { return slices.Sorted(maps.Keys(r.handlers)) }
 
 func decodeStrict(v any, into any) error {
 	b, err := json.Marshal(v)

@@ -25,21 +25,41 @@ func moduleKey(stack, digest string) string {
 	return path.Join("stacks", stack, "modules", digest+".tar.gz")
 }
 
+// ModuleFilter is implemented by step kinds whose tool writes working files
+// into a module folder (Terraform's .terraform folder and local state): the
+// engine leaves them out of the module's fingerprint and stored copy.
+type ModuleFilter interface {
+	// SkipModuleFile reports whether name, a file or (isDir) a folder inside a
+	// module folder, is the tool's rather than the module's.
+	SkipModuleFile(name string, isDir bool) bool
+}
+
+// moduleSkip returns the kind's filter of module files, or nil.
+func moduleSkip(k StepKind) func(name string, isDir bool) bool {
+	if f, ok := k.(ModuleFilter); ok {
+		return f.SkipModuleFile
+	}
+	return nil
+}
+
 // walkModule calls fn for every file of a module folder that belongs to the
-// module: Terraform's working files and hidden folders are left out.
-func walkModule(dir string, fn func(rel string, data []byte) error, ignore ...string) error {
+// module: hidden folders and what skip (may be nil) names are left out.
+func walkModule(dir string, skip func(name string, isDir bool) bool, fn func(rel string, data []byte) error) error {
 	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
+		if p == dir && d.IsDir() {
+			return nil
+		}
 		name := d.Name()
 		if d.IsDir() {
-			if name == ".terraform" || (strings.HasPrefix(name, ".") && p != dir) {
+			if strings.HasPrefix(name, ".") || (skip != nil && skip(name, true)) {
 				return filepath.SkipDir
 			}
 			return nil
 		}
-		if strings.HasSuffix(name, ".tfstate") || strings.HasSuffix(name, ".tfstate.backup") || contains(ignore, name) {
+		if skip != nil && skip(name, false) {
 			return nil
 		}
 		data, err := os.ReadFile(p)
@@ -52,11 +72,11 @@ func walkModule(dir string, fn func(rel string, data []byte) error, ignore ...st
 }
 
 // packModule archives a module folder.
-func packModule(dir string) ([]byte, error) {
+func packModule(dir string, skip func(name string, isDir bool) bool) ([]byte, error) {
 	var buf bytes.Buffer
 	gz := gzip.NewWriter(&buf)
 	tw := tar.NewWriter(gz)
-	err := walkModule(dir, func(rel string, data []byte) error {
+	err := walkModule(dir, skip, func(rel string, data []byte) error {
 		if err := tw.WriteHeader(&tar.Header{Name: rel, Mode: 0o644, Size: int64(len(data))}); err != nil {
 			return err
 		}
@@ -108,8 +128,8 @@ func unpackModule(data []byte, dir string) error {
 }
 
 // saveModule stores a snapshot of the step's module unless the store has it.
-func (e *Engine) saveModule(ctx context.Context, stack, dir, digest string) error {
-	data, err := packModule(dir)
+func (e *Engine) saveModule(ctx context.Context, stack, dir, digest string, skip func(name string, isDir bool) bool) error {
+	data, err := packModule(dir, skip)
 	if err != nil {
 		return fmt.Errorf("packing module %s: %w", dir, err)
 	}
@@ -151,16 +171,16 @@ func (e *Engine) moduleFallback(ctx context.Context, rec *Record) func(step, dir
 	}
 }
 
-// DirDigest hashes a module folder's files (names and content), ignoring
-// Terraform's own working files and the named files, so a module's
-// fingerprint changes exactly when it does.
-func DirDigest(dir string, ignore ...string) (string, error) {
+// DirDigest hashes a module folder's files (names and content), leaving out
+// hidden folders and what skip (may be nil) names, so a module's fingerprint
+// changes exactly when it does.
+func DirDigest(dir string, skip func(name string, isDir bool) bool) (string, error) {
 	h := sha256.New()
-	err := walkModule(dir, func(rel string, data []byte) error {
+	err := walkModule(dir, skip, func(rel string, data []byte) error {
 		fmt.Fprintf(h, "%s\x00%d\x00", rel, len(data))
 		h.Write(data)
 		return nil
-	}, ignore...)
+	})
 	if err != nil {
 		return "", err
 	}

@@ -3,6 +3,8 @@ package stack
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -71,7 +73,7 @@ func (e *Engine) findOrphans(ctx context.Context, name string, plan *Plan, known
 		}
 	}
 	var out []Orphan
-	for _, k := range sortedKeys(byKind) {
+	for _, k := range slices.Sorted(maps.Keys(byKind)) {
 		kind, _ := e.Registry.Step(k)
 		if f, ok := kind.(OrphanFinder); ok {
 			found, err := f.FindOrphans(ctx, name, byKind[k], known)

@@ -3,8 +3,10 @@ package stack
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -63,7 +65,7 @@ func NewPlan(def *Definition, reg *Registry, opts PlanOptions) (*Plan, error) {
 	if len(def.Steps) == 0 {
 		v.add("steps", "the stack has no steps")
 	}
-	if opts.Profile != "" && !contains(def.ProfileNames(), opts.Profile) {
+	if opts.Profile != "" && !slices.Contains(def.ProfileNames(), opts.Profile) {
 		known := def.ProfileNames()
 		v.addFlag("--profile", "no step defines profile %q (defined: %s)", opts.Profile, listOr(known, "none"))
 	}
@@ -242,12 +244,12 @@ func (v *validator) moduleVars(s *Step, insp ModuleInspector) {
 		v.add(s.modulePath, "%s: reading the module: %v", s.where(), err)
 		return
 	}
-	for _, name := range sortedKeys(s.Vars) {
+	for _, name := range slices.Sorted(maps.Keys(s.Vars)) {
 		if _, ok := info.Variables[name]; !ok {
-			v.add(s.varPath[name], "%s: variable %q is not declared by the module; declared: %s", s.where(), name, listOr(sortedKeys(info.Variables), "none"))
+			v.add(s.varPath[name], "%s: variable %q is not declared by the module; declared: %s", s.where(), name, listOr(slices.Sorted(maps.Keys(info.Variables)), "none"))
 		}
 	}
-	for _, name := range sortedKeys(info.Variables) {
+	for _, name := range slices.Sorted(maps.Keys(info.Variables)) {
 		if _, given := s.Vars[name]; info.Variables[name] && !given {
 			v.add(s.path+".vars", "%s: required variable %q is not given; add it to \"vars\"", s.where(), name)
 		}
@@ -288,7 +290,7 @@ func (v *validator) refs(p *Plan, s *Step) {
 					return
 				}
 				if avail := ownOutputs[handlerIdx]; avail != nil && !avail[r.name] {
-					v.add(at, "%s has no output %q at this point; available: %s (a handler sees the module's outputs and those of the handlers before it)", s.where(), r.name, listOr(sortedKeys(avail), "none"))
+					v.add(at, "%s has no output %q at this point; available: %s (a handler sees the module's outputs and those of the handlers before it)", s.where(), r.name, listOr(slices.Sorted(maps.Keys(avail)), "none"))
 				}
 			case "step":
 				up, ok := p.ByName[r.step]
@@ -300,7 +302,7 @@ func (v *validator) refs(p *Plan, s *Step) {
 				default:
 					deps[r.step] = true
 					if names := v.knownOutputs(up); names != nil && !names[r.name] {
-						v.add(at, "%s has no output %q; it declares: %s", up.where(), r.name, listOr(sortedKeys(names), "none"))
+						v.add(at, "%s has no output %q; it declares: %s", up.where(), r.name, listOr(slices.Sorted(maps.Keys(names)), "none"))
 					}
 				}
 			}
@@ -313,7 +315,7 @@ func (v *validator) refs(p *Plan, s *Step) {
 		_ = json.Unmarshal(h.Config, &val)
 		check(val, fmt.Sprintf("%s.on_complete[%d]", s.path, i), true, i)
 	}
-	s.Deps = sortedKeys(deps)
+	s.Deps = slices.Sorted(maps.Keys(deps))
 }
 
 // handlerOutputs returns, for each handler of a step and one past the last,
@@ -450,7 +452,7 @@ func (v *validator) selection(p *Plan, opts PlanOptions) map[string]bool {
 			}
 			flag := "--only"
 			fix := fmt.Sprintf("add %q to --only", d)
-			if contains(opts.Skip, d) {
+			if slices.Contains(opts.Skip, d) {
 				flag, fix = "--skip", fmt.Sprintf("do not skip %q", d)
 			}
 			v.addFlag(flag, "step %q needs step %q, which would not run and is not applied in this stack; %s", s.Name, d, fix)
@@ -459,8 +461,8 @@ func (v *validator) selection(p *Plan, opts PlanOptions) map[string]bool {
 	return sel
 }
 
-// Order returns the selected steps so that every step comes after its deps,
-// preferring definition order.
+// Order returns every step of the plan, selected or not (see Selected), so
+// that every step comes after its deps, preferring definition order.
 func (p *Plan) Order() []*Step {
 	done := map[string]bool{}
 	var out []*Step

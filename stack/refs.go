@@ -3,7 +3,9 @@ package stack
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -51,7 +53,7 @@ func findRefs(v any, path string, fn func(r ref, path string, err error)) {
 			fn(r, path, err)
 		}
 	case map[string]any:
-		for _, k := range sortedKeys(x) {
+		for _, k := range slices.Sorted(maps.Keys(x)) {
 			findRefs(x[k], join(path, k), fn)
 		}
 	case []any:
@@ -87,7 +89,7 @@ func (r *resolver) lookup(rf ref) (Output, error) {
 		}
 		o, ok := r.own[rf.name]
 		if !ok {
-			return Output{}, fmt.Errorf("the step has no output %q (it has: %s)", rf.name, strings.Join(sortedKeys(r.own), ", "))
+			return Output{}, fmt.Errorf("the step has no output %q (it has: %s)", rf.name, strings.Join(slices.Sorted(maps.Keys(r.own)), ", "))
 		}
 		return o, nil
 	case "step":
@@ -97,7 +99,7 @@ func (r *resolver) lookup(rf ref) (Output, error) {
 		}
 		o, ok := outs[rf.name]
 		if !ok {
-			return Output{}, fmt.Errorf("step %q has no output %q (it has: %s)", rf.step, rf.name, strings.Join(sortedKeys(outs), ", "))
+			return Output{}, fmt.Errorf("step %q has no output %q (it has: %s)", rf.step, rf.name, strings.Join(slices.Sorted(maps.Keys(outs)), ", "))
 		}
 		if o.Sensitive && o.Value == nil && r.fill != nil {
 			full, err := r.fill(rf.step)

@@ -117,7 +117,7 @@ func (r *runner) stepRun(ctx context.Context, s *Step, log io.Writer) (*StepRun,
 		Stack: r.w.name, Step: s.Name, Profile: r.plan.Profile, Owner: r.w.owner(),
 		Dir: r.plan.Def.Dir, Module: s.Module, Vars: vars, SensitiveVars: sensitive, Config: cfgJSON,
 		WorkDir: r.workDir(s.Name),
-		Backend: r.e.Store.Backend(r.w.name, s.Name),
+		Store:   r.e.Store,
 		Log:     log,
 		Progress: func(format string, args ...any) {
 			msg := fmt.Sprintf(format, args...)
@@ -136,7 +136,7 @@ func (r *runner) fingerprint(ctx context.Context, s *Step) (fp, module string, e
 	h := sha256.New()
 	fmt.Fprintf(h, "kind=%s\nprofile=%s\n", s.Kind, r.plan.Profile)
 	if s.Module != "" {
-		module, err = DirDigest(s.Module)
+		module, err = DirDigest(s.Module, moduleSkip(kindOf(r, s)))
 		if err != nil {
 			return "", "", fmt.Errorf("reading module %s: %w", s.Module, err)
 		}
@@ -285,7 +285,7 @@ func (r *runner) applyStep(ctx context.Context, s *Step, force bool, release fun
 	clock.lap("record")
 	r.release(s, outs, gateDone, release)
 	if moduleDigest != "" && (prev == nil || prev.ModuleDigest != moduleDigest) {
-		if err := r.e.saveModule(ctx, r.w.name, s.Module, moduleDigest); err != nil {
+		if err := r.e.saveModule(ctx, r.w.name, s.Module, moduleDigest, moduleSkip(kindOf(r, s))); err != nil {
 			return r.fail(ctx, s, start, fmt.Errorf("storing a copy of the module: %w", err))
 		}
 	}

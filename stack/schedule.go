@@ -144,7 +144,7 @@ func (r *runner) prepare(ctx context.Context, steps []*Step) map[string]*prepara
 					Stack: r.w.name, Step: s.Name, Profile: r.plan.Profile, Owner: rec.CreatedBy,
 					Dir: r.plan.Def.Dir, Module: s.Module,
 					WorkDir:  filepath.Join(r.e.CacheDir, "work", r.w.name, s.Name),
-					Backend:  r.e.Store.Backend(r.w.name, s.Name),
+					Store:    r.e.Store,
 					Log:      io.Discard,
 					Progress: func(string, ...any) {},
 					clock:    clock,

@@ -4,7 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -146,14 +147,7 @@ func outputText(o stack.Output) string {
 	return jsonText(o.Value)
 }
 
-func sortedOutputNames(o stack.Outputs) []string {
-	out := make([]string, 0, len(o))
-	for k := range o {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func sortedOutputNames(o stack.Outputs) []string { return slices.Sorted(maps.Keys(o)) }
 
 func ago(t time.Time) string {
 	if t.IsZero() {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -121,7 +122,7 @@ func (c *Config) check(refs map[string]bool) error {
 	switch {
 	case c.Engine == "" && !refs["engine"]:
 		add(`missing "engine": set "aurora-mysql" or "aurora-postgresql", the engine of the snapshot`)
-	case c.Engine != "" && !contains(engines, c.Engine):
+	case c.Engine != "" && !slices.Contains(engines, c.Engine):
 		add(`"engine" is %q: use "aurora-mysql" or "aurora-postgresql"`, c.Engine)
 	}
 	switch {
@@ -150,15 +151,6 @@ func (c *Config) check(refs map[string]bool) error {
 		return fmt.Errorf("aurora: %s", strings.Join(problems, "; "))
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // decodeConfig resolves the references in the run's config and checks the result.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -238,7 +239,7 @@ func (s *session) waitCluster(ctx context.Context, rec *Record) error {
 			return false, fmt.Errorf("aurora: DB cluster %s disappeared while restoring (deleted outside stack?); run `stack up` again to restore it anew", id)
 		}
 		st := aws.ToString(cl.Status)
-		if contains(failedStatuses, st) {
+		if slices.Contains(failedStatuses, st) {
 			return false, fmt.Errorf("aurora: DB cluster %s is %q; see its events in the RDS console, then run `stack rerun-step %s %s --replace` to restore it anew", id, st, s.run.Stack, s.run.Step)
 		}
 		if st == "stopped" {
@@ -342,7 +343,7 @@ func (s *session) waitInstances(ctx context.Context, rec *Record) (*types.DBClus
 			switch {
 			case !ok:
 				return false, fmt.Errorf("aurora: instance %s of cluster %s disappeared while starting; run `stack up` again to create it", iid, id)
-			case contains(failedStatuses, st):
+			case slices.Contains(failedStatuses, st):
 				return false, fmt.Errorf("aurora: instance %s of cluster %s is %q; see its events in the RDS console, then run `stack rerun-step %s %s --replace`", iid, id, st, s.run.Stack, s.run.Step)
 			case st == "available":
 				ready++

@@ -4,7 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/stack-tools/stack/stack"
@@ -52,7 +53,7 @@ func parseConfig(raw json.RawMessage) (config, error) {
 	if len(c.Publish) == 0 {
 		return c, errors.New(`zookeeper handler: "publish" is missing or empty: give a map of znode path to value, e.g. {"/db/host": "${outputs.endpoint}"}`)
 	}
-	for _, p := range sortedKeys(c.Publish) {
+	for _, p := range slices.Sorted(maps.Keys(c.Publish)) {
 		field := fmt.Sprintf("publish[%q]", p)
 		if err := checkPath(field, p, false); err != nil {
 			return c, err
@@ -144,13 +145,4 @@ func joinPath(root, p string) string {
 		return p
 	}
 	return root + p
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -14,7 +14,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -296,7 +298,7 @@ func resolveTarget(run *stack.HandlerRun, cfg config, creds *credentials) (targe
 	for _, p := range cfg.Sensitive {
 		marked[p] = true
 	}
-	for _, key := range sortedKeys(cfg.Publish) {
+	for _, key := range slices.Sorted(maps.Keys(cfg.Publish)) {
 		field := fmt.Sprintf("publish[%q]", key)
 		rel, err := resolvePath(run, field, key, false)
 		if err != nil {

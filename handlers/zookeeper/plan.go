@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -74,7 +76,7 @@ func (t target) paths(prev record) []string {
 	for _, n := range prev.Nodes {
 		set[n.Path] = true
 	}
-	return sortedKeys(set)
+	return slices.Sorted(maps.Keys(set))
 }
 
 // ancestors returns p's ancestors from the top, without "/".
@@ -126,7 +128,7 @@ func makePlan(t target, prev record, state map[string]*znode) (plan, error) {
 	deleted := map[string]bool{}
 	keptParents := map[string]bool{}
 
-	for _, pth := range sortedKeys(t.nodes) {
+	for _, pth := range slices.Sorted(maps.Keys(t.nodes)) {
 		w := t.nodes[pth]
 		s := state[pth]
 		rn := recordNode{Path: pth, Sensitive: w.sensitive}
@@ -263,7 +265,7 @@ func makePlan(t target, prev record, state map[string]*znode) (plan, error) {
 			}
 		}
 		for c := range created {
-			if path.Dir(c) == pth && !containsString(out, c) {
+			if path.Dir(c) == pth && !slices.Contains(out, c) {
 				out = append(out, c)
 			}
 		}
@@ -291,7 +293,7 @@ func makePlan(t target, prev record, state map[string]*znode) (plan, error) {
 			keptParents[pth] = true
 		}
 	}
-	p.record.Parents = sortedKeys(keptParents)
+	p.record.Parents = slices.Sorted(maps.Keys(keptParents))
 
 	// ZooKeeper applies a multi's operations in order: deletes (children first),
 	// then creates (parents first), then data changes.
@@ -346,13 +348,4 @@ func aclEqual(a, b []zk.ACL) bool {
 		}
 	}
 	return true
-}
-
-func containsString(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
 }

@@ -3,6 +3,8 @@ package zookeeper
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 )
 
@@ -96,7 +98,7 @@ func mergePending(prev, next record) record {
 	for _, p := range append(append([]string(nil), prev.Parents...), next.Parents...) {
 		parents[p] = true
 	}
-	m.Parents = sortedKeys(parents)
+	m.Parents = slices.Sorted(maps.Keys(parents))
 	if m.VersionNode == nil && prev.VersionNode != nil {
 		v := *prev.VersionNode
 		m.VersionNode = &v

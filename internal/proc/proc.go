@@ -8,6 +8,7 @@ package proc
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -27,4 +28,12 @@ func WaitGroupGone(ctx context.Context, pgid int, every time.Duration) error {
 		}
 	}
 	return nil
+}
+
+// openLockFile opens (creating it and its folder) the file LockFile locks.
+func openLockFile(path string) (*os.File, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	return os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 }

@@ -45,7 +45,7 @@ var fileLocks sync.Mutex
 
 // LockFile serialises callers in this process (no cross-process lock here).
 func LockFile(path string) (unlock func(), err error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := openLockFile(path)
 	if err != nil {
 		return nil, err
 	}

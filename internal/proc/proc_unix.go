@@ -4,7 +4,6 @@ package proc
 
 import (
 	"errors"
-	"os"
 	"syscall"
 )
 
@@ -55,10 +54,11 @@ func OwnGroup() (int, error) {
 	return syscall.Getpgrp(), nil
 }
 
-// LockFile takes an exclusive lock on the file at path (created if missing)
-// that other processes on this machine respect, waiting for it.
+// LockFile takes an exclusive lock on the file at path (created, with its
+// folder, if missing) that other processes on this machine respect, waiting
+// for it.
 func LockFile(path string) (unlock func(), err error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := openLockFile(path)
 	if err != nil {
 		return nil, err
 	}

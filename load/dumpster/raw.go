@@ -8,6 +8,8 @@ import (
 	"net"
 	"strconv"
 	"sync"
+
+	"github.com/stack-tools/stack/internal/ascii"
 )
 
 // ServeRaw is a minimal HTTP/1.1 sink for benchmarks: it reads requests with
@@ -82,18 +84,18 @@ func (s *Server) rawConn(c net.Conn) {
 			name, value, _ := bytes.Cut(h, []byte{':'})
 			value = bytes.TrimSpace(value)
 			switch {
-			case asciiEqualFold(name, "content-length"):
+			case ascii.EqualFold(name, "content-length"):
 				if length, err = strconv.ParseInt(string(value), 10, 64); err != nil || length < 0 {
 					bw.Write(rawBad)
 					bw.Flush()
 					return
 				}
-			case asciiEqualFold(name, "transfer-encoding"):
+			case ascii.EqualFold(name, "transfer-encoding"):
 				bw.Write(rawBad)
 				bw.Flush()
 				return
-			case asciiEqualFold(name, "connection"):
-				closeAfter = asciiEqualFold(value, "close")
+			case ascii.EqualFold(name, "connection"):
+				closeAfter = ascii.EqualFold(value, "close")
 			}
 		}
 		if _, err := br.Discard(int(length)); err != nil {
@@ -109,20 +111,4 @@ func (s *Server) rawConn(c net.Conn) {
 			}
 		}
 	}
-}
-
-func asciiEqualFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		x := b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if x != s[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -220,7 +221,7 @@ func (c *Coordinator) barrier(ctx context.Context, conn *zk.Conn, run string, wo
 		}
 		settled := 0
 		for _, w := range workers {
-			if contains(ready, w) || contains(done, w) || !contains(alive, w) {
+			if slices.Contains(ready, w) || slices.Contains(done, w) || !slices.Contains(alive, w) {
 				settled++
 			}
 		}
@@ -241,7 +242,7 @@ func (c *Coordinator) barrier(ctx context.Context, conn *zk.Conn, run string, wo
 		}
 		var in []string
 		for _, w := range workers {
-			if contains(ready, w) {
+			if slices.Contains(ready, w) {
 				in = append(in, w)
 			}
 		}
@@ -261,21 +262,12 @@ func (c *Coordinator) barrier(ctx context.Context, conn *zk.Conn, run string, wo
 	}
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 // gather waits for every ready worker's result, noting the ones lost.
 func (c *Coordinator) gather(ctx context.Context, conn *zk.Conn, run string, workers, ready []string, at time.Time, cfg load.Config) (map[string]*result, map[string]string) {
 	results := map[string]*result{}
 	missing := map[string]string{}
 	for _, w := range workers {
-		if !contains(ready, w) {
+		if !slices.Contains(ready, w) {
 			missing[w] = "not ready when the run started"
 		}
 	}
@@ -306,7 +298,7 @@ func (c *Coordinator) gather(ctx context.Context, conn *zk.Conn, run string, wor
 			if results[w] != nil || missing[w] != "" {
 				continue
 			}
-			if contains(done, w) {
+			if slices.Contains(done, w) {
 				res, err := readResult(conn, run, w)
 				if err != nil {
 					missing[w] = "its result could not be read: " + err.Error()
@@ -315,7 +307,7 @@ func (c *Coordinator) gather(ctx context.Context, conn *zk.Conn, run string, wor
 				}
 				continue
 			}
-			if aliveErr == nil && !contains(alive, w) {
+			if aliveErr == nil && !slices.Contains(alive, w) {
 				missing[w] = fmt.Sprintf("the worker left ZooKeeper %.1fs into the run, without a result (it died, or lost its session)", time.Since(at).Seconds())
 				continue
 			}

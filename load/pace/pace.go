@@ -92,8 +92,9 @@ func (s *Spec) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Build checks the spec and returns its schedule. over is the run's duration,
-// used as the ramp's length when Over is not given (0 = unknown).
+// Build checks the spec and returns its schedule, or only part Part of it when
+// Parts > 1. runFor is the run's duration, used as the ramp's length when Over
+// is not given (0 = unknown).
 func (s Spec) Build(runFor time.Duration) (Schedule, error) {
 	if s.Parts > 1 {
 		return s.part(runFor)

@@ -8,8 +8,9 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"maps"
 	"math"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/stack-tools/stack/load"
@@ -142,18 +143,9 @@ func nice(v float64) float64 {
 	return 10 * p
 }
 
-func sortedKeys(m map[string]uint64) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 func codes(m map[string]uint64) string {
 	var parts []string
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		parts = append(parts, fmt.Sprintf("%s×%d", k, m[k]))
 	}
 	return strings.Join(parts, " ")
@@ -164,7 +156,7 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"f1":    func(f float64) string { return fmt.Sprintf("%.1f", f) },
 	"f2":    func(f float64) string { return fmt.Sprintf("%.2f", f) },
 	"codes": codes,
-	"keys":  sortedKeys,
+	"keys":  func(m map[string]uint64) []string { return slices.Sorted(maps.Keys(m)) },
 	"add":   func(a, b int) int { return a + b },
 	"mul":   func(a, b int) int { return a * b },
 }).Parse(`<!DOCTYPE html>

@@ -174,7 +174,7 @@ func NewGenerator(sc *Scenario, target string, o Options) (*Generator, error) {
 		skip[s] = true
 	}
 	for s := range skip {
-		if !contains(sc.TypeNames(), s) {
+		if !slices.Contains(sc.TypeNames(), s) {
 			return nil, fmt.Errorf("skip: scenario %s has no message type %q (types: %s)", sc.Name, s, strings.Join(sc.TypeNames(), ", "))
 		}
 	}
@@ -285,15 +285,6 @@ func NewGenerator(sc *Scenario, target string, o Options) (*Generator, error) {
 	g.faker.Rand = rand.NewPCG(seq, 0x5851f42d4c957f2d)
 	g.set, g.opts = set, o
 	return g, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (g *Generator) makeSenders(n int) {

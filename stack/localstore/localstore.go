@@ -17,6 +17,7 @@ import (
 
 	"github.com/stack-tools/stack/internal/proc"
 	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/steps/terraform/tfbackend"
 )
 
 // Store is a state directory.
@@ -75,7 +76,8 @@ func version(data []byte) string {
 	return hex.EncodeToString(sum[:12])
 }
 
-// lock serialises check-and-write on one key across processes with flock.
+// lock serialises check-and-write across processes: one flock on the store's
+// .lock file covers every key. It also creates the folder of p, the key's file.
 func (s *Store) lock(p string) (func(), error) {
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return nil, err
@@ -213,10 +215,11 @@ func (s *Store) List(_ context.Context, prefix string) ([]string, error) {
 	return keys, err
 }
 
-// Backend keeps Terraform state under the state directory, one workspace per step.
-func (s *Store) Backend(stackName, step string) stack.Backend {
+// TerraformBackend keeps Terraform state under the state directory, one
+// workspace per step.
+func (s *Store) TerraformBackend(stackName, step string) tfbackend.Backend {
 	dir := s.TerraformDir(stackName)
-	return stack.Backend{Type: "local", Config: map[string]any{
+	return tfbackend.Backend{Type: "local", Config: map[string]any{
 		"path":          filepath.Join(dir, "default.tfstate"),
 		"workspace_dir": dir,
 	}, State: func(_ context.Context, workspace string) ([]byte, error) {

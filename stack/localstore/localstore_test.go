@@ -8,7 +8,11 @@ import (
 	"testing"
 
 	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/steps/terraform"
 )
+
+// The terraform step kind finds where to keep state through this interface.
+var _ terraform.BackendSource = (*Store)(nil)
 
 func TestConditionalWrites(t *testing.T) {
 	ctx := context.Background()

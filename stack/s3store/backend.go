@@ -7,6 +7,7 @@ import (
 	"path"
 
 	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/steps/terraform/tfbackend"
 )
 
 // StateKey is the object name of a step's Terraform state inside its workspace folder.
@@ -15,7 +16,7 @@ const StateKey = "terraform.tfstate"
 // TFStatePrefix is the store folder that holds every stack's Terraform state.
 const TFStatePrefix = "tfstate"
 
-// Backend returns Terraform's s3 backend for the steps of one stack. Each step
+// TerraformBackend returns Terraform's s3 backend for the steps of one stack. Each step
 // uses its own workspace, so its state is at
 // PREFIX/tfstate/STACK/WORKSPACE/terraform.tfstate, locked with a .tflock object
 // beside it (use_lockfile, Terraform >= 1.11). The engine always selects a named
@@ -23,7 +24,7 @@ const TFStatePrefix = "tfstate"
 //
 // The configuration holds no credentials: Terraform reads them from the same
 // environment (AWS_PROFILE, AWS_ACCESS_KEY_ID, ...) this process used.
-func (s *Store) Backend(stackName, step string) stack.Backend {
+func (s *Store) TerraformBackend(stackName, step string) tfbackend.Backend {
 	cfg := map[string]any{
 		"bucket":               s.bucket,
 		"region":               s.region,
@@ -48,7 +49,7 @@ func (s *Store) Backend(stackName, step string) stack.Backend {
 	if s.pathStyle {
 		cfg["use_path_style"] = true
 	}
-	return stack.Backend{Type: "s3", Config: cfg, State: func(ctx context.Context, workspace string) ([]byte, error) {
+	return tfbackend.Backend{Type: "s3", Config: cfg, State: func(ctx context.Context, workspace string) ([]byte, error) {
 		data, _, err := s.Get(ctx, path.Join(TFStatePrefix, stackName, workspace, StateKey))
 		return data, err
 	}, DropNewWorkspaceLock: func(ctx context.Context, workspace string) error {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stack-tools/stack/internal/testenv"
 	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/steps/terraform"
 )
 
 const demoModule = `
@@ -20,6 +21,9 @@ variable "greeting" { type = string }
 resource "terraform_data" "demo" { input = var.greeting }
 output "greeting" { value = terraform_data.demo.output }
 `
+
+// The terraform step kind finds where to keep state through this interface.
+var _ terraform.BackendSource = (*Store)(nil)
 
 // The generated backend works with a real Terraform against MinIO: init,
 // a workspace per step, apply, with state at
@@ -37,7 +41,7 @@ func TestTerraformBackendAgainstMinio(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(demoModule), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	backend := s.Backend("bfcm", "net")
+	backend := s.TerraformBackend("bfcm", "net")
 	file, err := json.MarshalIndent(map[string]any{
 		"terraform": map[string]any{"backend": map[string]any{backend.Type: backend.Config}},
 	}, "", "  ")
@@ -102,7 +106,7 @@ func TestTerraformBackendAgainstMinio(t *testing.T) {
 
 func TestBackendConfigForAWS(t *testing.T) {
 	s := &Store{bucket: "team-state", prefix: "load/prod", region: "eu-west-1"}
-	b := s.Backend("bfcm", "db")
+	b := s.TerraformBackend("bfcm", "db")
 	want := map[string]any{
 		"bucket":               "team-state",
 		"region":               "eu-west-1",
@@ -111,11 +115,11 @@ func TestBackendConfigForAWS(t *testing.T) {
 		"use_lockfile":         true,
 	}
 	if b.Type != "s3" || len(b.Config) != len(want) {
-		t.Fatalf("Backend = %s %v, want s3 %v", b.Type, b.Config, want)
+		t.Fatalf("TerraformBackend = %s %v, want s3 %v", b.Type, b.Config, want)
 	}
 	for k, v := range want {
 		if b.Config[k] != v {
-			t.Errorf("Backend config %s = %v, want %v", k, b.Config[k], v)
+			t.Errorf("TerraformBackend config %s = %v, want %v", k, b.Config[k], v)
 		}
 	}
 }
@@ -154,7 +158,7 @@ func TestMaxAttemptsReachesStoreAndTerraform(t *testing.T) {
 	if got := s.client.Options().Retryer.MaxAttempts(); got != 2 {
 		t.Errorf("store retries %d times, want 2", got)
 	}
-	if got := s.Backend("bfcm", "db").Config["max_retries"]; got != 2 {
+	if got := s.TerraformBackend("bfcm", "db").Config["max_retries"]; got != 2 {
 		t.Errorf("backend max_retries = %v, want 2", got)
 	}
 	t.Setenv("AWS_MAX_ATTEMPTS", "")
@@ -162,7 +166,7 @@ func TestMaxAttemptsReachesStoreAndTerraform(t *testing.T) {
 	if got := s.client.Options().Retryer.MaxAttempts(); got != maxAttempts {
 		t.Errorf("store retries %d times by default, want %d", got, maxAttempts)
 	}
-	if _, ok := s.Backend("bfcm", "db").Config["max_retries"]; ok {
+	if _, ok := s.TerraformBackend("bfcm", "db").Config["max_retries"]; ok {
 		t.Error("backend sets max_retries without AWS_MAX_ATTEMPTS")
 	}
 }

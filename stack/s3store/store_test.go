@@ -403,7 +403,7 @@ func TestPathStyleSetting(t *testing.T) {
 	}
 	ctx := context.Background()
 	s := openStore(t)
-	if s.Backend("x", "y").Config["use_path_style"] != true {
+	if s.TerraformBackend("x", "y").Config["use_path_style"] != true {
 		t.Error("a custom endpoint should use path-style addressing in the store and Terraform")
 	}
 	t.Setenv("AWS_S3_USE_PATH_STYLE", "maybe")

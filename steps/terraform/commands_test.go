@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/terraform-exec/tfexec"
 
 	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/steps/terraform/tfbackend"
 )
 
 // commandLog keeps the command lines terraform-exec runs.
@@ -180,13 +181,22 @@ output "password" {
 	run.Stack, run.Step, run.Module, run.WorkDir = "s", "web", module, filepath.Join(root, "work")
 	run.Vars = map[string]any{"name": "web", "secret": secret}
 	run.SensitiveVars = map[string]bool{"secret": true}
-	run.Backend = stack.Backend{Type: "local", Config: map[string]any{"workspace_dir": states},
+	run.Store = fixedBackend{b: tfbackend.Backend{Type: "local", Config: map[string]any{"workspace_dir": states},
 		State: func(_ context.Context, ws string) ([]byte, error) {
 			b, err := os.ReadFile(filepath.Join(states, ws, "terraform.tfstate"))
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil, stack.ErrNotFound
 			}
 			return b, err
-		}}
+		}}}
 	return run, stepLog, progress
 }
+
+// fixedBackend is a state store that gives every step one Terraform backend;
+// the kind uses no other part of the store.
+type fixedBackend struct {
+	stack.Store
+	b tfbackend.Backend
+}
+
+func (f fixedBackend) TerraformBackend(string, string) tfbackend.Backend { return f.b }

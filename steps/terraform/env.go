@@ -13,14 +13,14 @@ import (
 var prohibited = regexp.MustCompile(`^TF_(CLI_ARGS.*|INPUT|IN_AUTOMATION|LOG.*|REATTACH_PROVIDERS|APPEND_USER_AGENT|WORKSPACE|DISABLE_PLUGIN_TLS|SKIP_PROVIDER_VERIFY|VAR_.*)$`)
 
 // env is the environment Terraform runs in for a step.
-func (k *Kind) env(run *stack.StepRun, dataDir string) map[string]string {
+func (k *Kind) env(run *stack.StepRun, dataDir string, backendEnv map[string]string) map[string]string {
 	cache := filepath.Join(k.CacheDir, "plugin-cache")
 	_ = os.MkdirAll(cache, 0o755)
 	exe, err := os.Executable()
 	if err != nil {
 		exe = ""
 	}
-	return stepEnv(os.Environ(), dataDir, cache, exe, run.Backend.Env)
+	return stepEnv(os.Environ(), dataDir, cache, exe, backendEnv)
 }
 
 // stepEnv builds Terraform's environment from this process's (environ, as

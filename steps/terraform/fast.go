@@ -32,10 +32,10 @@ type stateFile struct {
 // backend cannot be read directly or the state is in a format not known here.
 // A workspace without state reads as an empty state.
 func (s *session) readState(ctx context.Context) (st stateFile, ok bool) {
-	if s.run.Backend.State == nil {
+	if s.backend.State == nil {
 		return st, false
 	}
-	data, err := s.run.Backend.State(ctx, workspace(s.run))
+	data, err := s.backend.State(ctx, workspace(s.run))
 	if errors.Is(err, stack.ErrNotFound) {
 		return stateFile{Version: 4, missing: true}, true
 	}

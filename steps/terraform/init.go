@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/terraform-config-inspect/tfconfig"
 	"github.com/hashicorp/terraform-exec/tfexec"
 
+	"github.com/stack-tools/stack/internal/proc"
 	"github.com/stack-tools/stack/stack"
 )
 
@@ -17,7 +18,9 @@ import (
 // for the module and backend as they are now.
 func (k *Kind) ensureInit(ctx context.Context, s *session) error {
 	// The variables file does not change what init does.
-	digest, err := stack.DirDigest(s.srcDir, varsFile)
+	digest, err := stack.DirDigest(s.srcDir, func(name string, isDir bool) bool {
+		return name == varsFile || skipModuleFile(name, isDir)
+	})
 	if err != nil {
 		return err
 	}
@@ -51,7 +54,7 @@ func (k *Kind) init(ctx context.Context, s *session) error {
 	if usesProviders(s.srcDir) {
 		k.initMu.Lock()
 		defer k.initMu.Unlock()
-		unlock, err := flock(filepath.Join(k.CacheDir, "plugin-cache.lock"))
+		unlock, err := proc.LockFile(filepath.Join(k.CacheDir, "plugin-cache.lock"))
 		if err != nil {
 			return err
 		}

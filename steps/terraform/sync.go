@@ -30,12 +30,12 @@ func syncDir(src, dst string) error {
 		}
 		rel, _ := filepath.Rel(src, p)
 		if d.IsDir() {
-			if d.Name() == ".terraform" {
+			if skipModuleFile(d.Name(), true) {
 				return filepath.SkipDir
 			}
 			return os.MkdirAll(filepath.Join(dst, rel), 0o700)
 		}
-		if !copied(d.Name()) {
+		if skipModuleFile(d.Name(), false) { // the step's state is in the backend
 			return nil
 		}
 		return copyIfChanged(p, filepath.Join(dst, rel))
@@ -47,12 +47,6 @@ func syncDir(src, dst string) error {
 // state an apply could not save.
 func keepInCopy(name string) bool {
 	return strings.HasPrefix(name, "zz_stack") || name == erroredState
-}
-
-// copied reports whether a module file is copied: local state files are not
-// (the step's state is in the backend).
-func copied(name string) bool {
-	return !strings.HasSuffix(name, ".tfstate") && !strings.HasSuffix(name, ".tfstate.backup")
 }
 
 // copyIfChanged writes src's content to dst unless dst already has it, so

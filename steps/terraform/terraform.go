@@ -1,5 +1,5 @@
 // Package terraform is the step kind that applies a Terraform module in its own
-// working copy, data directory and workspace, with a backend the engine generates.
+// working copy, data directory and workspace, with a backend its state store provides.
 //
 // The files follow Terraform's commands, as terraform-exec's do: binary.go
 // finds Terraform, env.go builds its environment, init.go, workspace.go,
@@ -20,6 +20,7 @@ import (
 	"github.com/hashicorp/terraform-exec/tfexec"
 
 	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/steps/terraform/tfbackend"
 )
 
 // MinVersion is the oldest Terraform the kind accepts: 1.11 brought the S3
@@ -83,6 +84,7 @@ const (
 type session struct {
 	tf      *tfexec.Terraform
 	run     *stack.StepRun
+	backend tfbackend.Backend
 	srcDir  string
 	dataDir string
 }
@@ -94,7 +96,11 @@ func (k *Kind) prepare(ctx context.Context, run *stack.StepRun) (*session, error
 	if err != nil {
 		return nil, err
 	}
-	s := &session{run: run, srcDir: filepath.Join(run.WorkDir, "module"), dataDir: filepath.Join(run.WorkDir, "data")}
+	tfb, err := backendOf(run)
+	if err != nil {
+		return nil, err
+	}
+	s := &session{run: run, backend: tfb, srcDir: filepath.Join(run.WorkDir, "module"), dataDir: filepath.Join(run.WorkDir, "data")}
 	// A Terraform left by a dead command may still be applying from this copy.
 	if err := waitSurvivor(ctx, run); err != nil {
 		return nil, err
@@ -102,7 +108,7 @@ func (k *Kind) prepare(ctx context.Context, run *stack.StepRun) (*session, error
 	if err := syncDir(run.Module, s.srcDir); err != nil {
 		return nil, fmt.Errorf("copying module %s to the working copy %s: %w", run.Module, s.srcDir, err)
 	}
-	if err := writeBackend(s.srcDir, run.Backend); err != nil {
+	if err := writeBackend(s.srcDir, s.backend); err != nil {
 		return nil, err
 	}
 	if run.Vars == nil {
@@ -120,8 +126,8 @@ func (k *Kind) prepare(ctx context.Context, run *stack.StepRun) (*session, error
 	return s, nil
 }
 
-// writeBackend writes the backend the engine chose as a file of the module.
-func writeBackend(dir string, b stack.Backend) error {
+// writeBackend writes the backend the state store gave as a file of the module.
+func writeBackend(dir string, b tfbackend.Backend) error {
 	backend, err := json.MarshalIndent(map[string]any{
 		"terraform": map[string]any{"backend": map[string]any{b.Type: b.Config}},
 	}, "", "  ")
@@ -134,7 +140,7 @@ func writeBackend(dir string, b stack.Backend) error {
 // handle returns the Terraform handle for the session, set up with the step's
 // environment and writers.
 func (k *Kind) handle(bin string, s *session) (*tfexec.Terraform, error) {
-	env := k.env(s.run, s.dataDir)
+	env := k.env(s.run, s.dataDir, s.backend.Env)
 	// A handle handed over by the preparation runs the same launcher (the
 	// shim); SetEnv below gives it this run's environment.
 	tf, err := k.newTerraform(s.run.WorkDir, s.srcDir, k.launcher(bin, s.run, env))

@@ -57,7 +57,7 @@ func workspaceMissing(msg string) bool { return strings.Contains(msg, "doesn't e
 // that lock and the workspace is created again.
 func (s *session) newWorkspace(ctx context.Context, ws string) error {
 	err := s.tf.WorkspaceNew(ctx, ws)
-	if err == nil || s.run.Backend.DropNewWorkspaceLock == nil {
+	if err == nil || s.backend.DropNewWorkspaceLock == nil {
 		return err
 	}
 	id, ok := lockInfoID(err.Error())
@@ -70,7 +70,7 @@ func (s *session) newWorkspace(ctx context.Context, ws string) error {
 		}
 	} else {
 		s.run.Progress("removing the Terraform lock %s a killed run left on workspace %q before its state existed", id, ws)
-		if derr := s.run.Backend.DropNewWorkspaceLock(ctx, ws); derr != nil {
+		if derr := s.backend.DropNewWorkspaceLock(ctx, ws); derr != nil {
 			return fmt.Errorf("%w (removing that stale lock also failed: %v)", err, derr)
 		}
 	}

@@ -1,0 +1,24 @@
+// Package tfbackend describes where Terraform keeps a step's state. State
+// stores (stack/localstore, stack/s3store) return a Backend and the terraform
+// step kind uses it. It is a package of its own so that a store need not
+// import the step kind and everything that runs Terraform.
+package tfbackend
+
+import "context"
+
+// Backend is a Terraform backend configuration for one step's state.
+type Backend struct {
+	Type   string         `json:"type"`
+	Config map[string]any `json:"config"`
+	// Env is added to Terraform's environment (endpoints for S3-compatible stores).
+	Env map[string]string `json:"-"`
+	// State, if set, reads the Terraform state of one workspace straight from
+	// where the backend keeps it (stack.ErrNotFound if there is none), which is
+	// much cheaper than a Terraform run. Read only: Terraform alone writes state.
+	State func(ctx context.Context, workspace string) ([]byte, error) `json:"-"`
+	// DropNewWorkspaceLock, if set, removes the lock of a workspace whose state
+	// does not exist yet. Creating a workspace locks its future state; a
+	// command killed then leaves a lock `terraform force-unlock` cannot reach,
+	// since no workspace exists to select. The caller holds the stack's lease.
+	DropNewWorkspaceLock func(ctx context.Context, workspace string) error `json:"-"`
+}
