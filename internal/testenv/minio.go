@@ -207,11 +207,23 @@ func (m *Minio) Client() *s3.Client {
 }
 
 // CreateBucket creates a bucket (an existing one is fine).
+// MinIO can answer /minio/health/ready before its object layer is up (seen on
+// a loaded machine): XMinioServerNotInitialized is waited out until ctx ends.
 func (m *Minio) CreateBucket(ctx context.Context, name string) error {
-	_, err := m.Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)})
-	var owned interface{ ErrorCode() string }
-	if errors.As(err, &owned) && owned.ErrorCode() == "BucketAlreadyOwnedByYou" {
-		return nil
+	var err error
+	for {
+		_, err = m.Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)})
+		var code interface{ ErrorCode() string }
+		if !errors.As(err, &code) {
+			break
+		}
+		if code.ErrorCode() == "BucketAlreadyOwnedByYou" {
+			return nil
+		}
+		if code.ErrorCode() != "XMinioServerNotInitialized" || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	if err != nil {
 		return fmt.Errorf("create bucket %s on %s: %w", name, m.Endpoint, err)
