@@ -56,7 +56,7 @@ func packModule(dir string) ([]byte, error) {
 	var buf bytes.Buffer
 	gz := gzip.NewWriter(&buf)
 	tw := tar.NewWriter(gz)
-	err := walkModule(dir, func(rel string, data []byte) error {
+	err := walkSnapshot(dir, func(rel string, data []byte) error {
 		if err := tw.WriteHeader(&tar.Header{Name: rel, Mode: 0o644, Size: int64(len(data))}); err != nil {
 			return err
 		}
@@ -134,7 +134,7 @@ func (e *Engine) moduleFallback(ctx context.Context, rec *Record) func(step, dir
 		}
 		local := filepath.Join(e.CacheDir, "modules", rec.Name, ss.ModuleDigest)
 		if _, err := os.Stat(local); err == nil {
-			return local
+			return snapshotModule(local)
 		}
 		data, _, err := e.Store.Get(ctx, moduleKey(rec.Name, ss.ModuleDigest))
 		if err != nil {
@@ -147,16 +147,17 @@ func (e *Engine) moduleFallback(ctx context.Context, rec *Record) func(step, dir
 			return dir
 		}
 		e.emit(Event{Stack: rec.Name, Step: step, Type: EventInfo, Message: fmt.Sprintf("module %s is not on this workstation: using the copy stored when the step was applied", dir)})
-		return local
+		return snapshotModule(local)
 	}
 }
 
-// DirDigest hashes a module folder's files (names and content), ignoring
-// Terraform's own working files and the named files, so a module's
-// fingerprint changes exactly when it does.
+// DirDigest hashes a module folder's files (names and content), with those of
+// the local modules it calls outside the folder, ignoring Terraform's own
+// working files and the named files, so a module's fingerprint changes
+// exactly when it does.
 func DirDigest(dir string, ignore ...string) (string, error) {
 	h := sha256.New()
-	err := walkModule(dir, func(rel string, data []byte) error {
+	err := walkModuleTree(dir, func(rel string, data []byte) error {
 		fmt.Fprintf(h, "%s\x00%d\x00", rel, len(data))
 		h.Write(data)
 		return nil

@@ -133,7 +133,7 @@ func (k *Kind) prepare(ctx context.Context, run *stack.StepRun) (*session, error
 	if err := waitSurvivor(ctx, run); err != nil {
 		return nil, err
 	}
-	if err := syncDir(run.Module, s.srcDir); err != nil {
+	if s.srcDir, err = syncModule(run.Module, s.srcDir); err != nil {
 		return nil, fmt.Errorf("copying module %s to the working copy %s: %w", run.Module, s.srcDir, err)
 	}
 	backend, err := json.MarshalIndent(map[string]any{
@@ -245,10 +245,11 @@ func (k *Kind) init(ctx context.Context, s *session) error {
 	return nil
 }
 
-var providerRE = regexp.MustCompile(`(?m)^\s*(required_providers\b|provider\s+"|(resource|data)\s+"([a-z0-9]+)_)`)
+var providerRE = regexp.MustCompile(`(?m)^\s*(required_providers\b|provider\s+"|module\s+"|(resource|data)\s+"([a-z0-9]+)_)`)
 
 // usesProviders reports whether a module needs any provider besides Terraform's
-// built-in one (terraform_data, terraform_remote_state).
+// built-in one (terraform_data, terraform_remote_state). A module call counts:
+// what the called module needs is not looked at.
 func usesProviders(dir string) bool {
 	files, _ := filepath.Glob(filepath.Join(dir, "*.tf"))
 	for _, f := range files {
