@@ -38,6 +38,10 @@ func moduleDirs(t *testing.T) []string {
 		if d.IsDir() && strings.HasPrefix(d.Name(), ".") && path != "." {
 			return filepath.SkipDir
 		}
+		// "_" folders hold files that modules include through symlinks, not modules.
+		if d.IsDir() && strings.HasPrefix(d.Name(), "_") {
+			return filepath.SkipDir
+		}
 		if d.IsDir() && tfconfig.IsModuleDir(path) {
 			dirs = append(dirs, path)
 		}
@@ -118,24 +122,35 @@ func TestEveryModuleInspects(t *testing.T) {
 	}
 }
 
-// The AWS modules follow the layout the issue asks for: main.tf opening with a
-// comment that says what the module makes, variables.tf, outputs.tf, and the
-// AWS provider pinned so a new major version cannot change a stack silently.
-func TestAWSModulesLayout(t *testing.T) {
-	want := []string{"aurora_network", "generator_fleet", "mail_dumpster", "network", "queue", "redis", "webhook_service", "workers"}
+// awsSteps lists the modules under aws/ that stacks apply as steps: all but
+// the shared file (_shared) and the modules they call (internal).
+func awsSteps(t *testing.T) []string {
+	t.Helper()
 	entries, err := os.ReadDir("aws")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got []string
 	for _, e := range entries {
-		if e.IsDir() {
+		if e.IsDir() && e.Name() != "internal" && !strings.HasPrefix(e.Name(), "_") {
 			got = append(got, e.Name())
 		}
 	}
+	return got
+}
+
+// The AWS modules follow the layout the issue asks for: main.tf opening with a
+// comment that says what the module makes, variables.tf, outputs.tf, and the
+// AWS provider pinned so a new major version cannot change a stack silently.
+// The pin, the provider and the variables every module takes are written once,
+// in aws/_shared/stack.tf, which each module links to as stack.tf.
+func TestAWSModulesLayout(t *testing.T) {
+	want := []string{"aurora_network", "generator_fleet", "mail_dumpster", "network", "queue", "redis", "webhook_service", "workers"}
+	got := awsSteps(t)
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("modules/aws holds %v, want %v", got, want)
 	}
+	usesASG := map[string]bool{"generator_fleet": true, "mail_dumpster": true, "webhook_service": true, "workers": true}
 	for _, name := range got {
 		dir := filepath.Join("aws", name)
 		for _, f := range []string{"main.tf", "variables.tf", "outputs.tf"} {
@@ -147,6 +162,12 @@ func TestAWSModulesLayout(t *testing.T) {
 		if !bytes.HasPrefix(main, []byte("# "+name+": ")) {
 			t.Errorf("%s/main.tf must open with a comment \"# %s: what it makes\"", dir, name)
 		}
+		if link, err := os.Readlink(filepath.Join(dir, "stack.tf")); err != nil || filepath.ToSlash(link) != "../_shared/stack.tf" {
+			t.Errorf("%s/stack.tf must be a symlink to ../_shared/stack.tf (ln -s ../_shared/stack.tf %s/stack.tf; on Windows check out with core.symlinks=true): %q, %v", dir, dir, link, err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "versions.tf")); err == nil {
+			t.Errorf("%s/versions.tf: the terraform block and provider are in stack.tf (../_shared/stack.tf)", dir)
+		}
 		mod, diags := tfconfig.LoadModule(dir)
 		if diags.HasErrors() {
 			t.Fatalf("%s: %v", dir, diags)
@@ -154,6 +175,26 @@ func TestAWSModulesLayout(t *testing.T) {
 		aws, ok := mod.RequiredProviders["aws"]
 		if !ok || aws.Source != "hashicorp/aws" || len(aws.VersionConstraints) == 0 || !strings.HasPrefix(aws.VersionConstraints[0], "~>") {
 			t.Errorf("%s: required_providers must pin aws = { source = \"hashicorp/aws\", version = \"~> X.Y\" }, got %+v", dir, aws)
+		}
+		// What the engine and the stacks count on every module to take.
+		for _, v := range []string{"name", "region", "stack_identity", "tags"} {
+			if mod.Variables[v] == nil {
+				t.Errorf("%s does not declare variable %q (it comes from stack.tf)", dir, v)
+			} else if pos := mod.Variables[v].Pos.Filename; filepath.Base(pos) != "stack.tf" {
+				t.Errorf("%s declares variable %q in %s; only stack.tf may", dir, v, pos)
+			}
+		}
+		if mod.Variables["name"] != nil && !mod.Variables["name"].Required {
+			t.Errorf("%s: variable name must stay required", dir)
+		}
+		if mod.Variables["region"] != nil && mod.Variables["region"].Default != "us-east-1" {
+			t.Errorf("%s: region defaults to %v, want us-east-1", dir, mod.Variables["region"].Default)
+		}
+		if len(mod.ProviderConfigs) != 1 || mod.ProviderConfigs["aws"] == nil {
+			t.Errorf("%s configures providers %v, want the one aws of stack.tf", dir, mod.ProviderConfigs)
+		}
+		if call := mod.ModuleCalls["asg"]; usesASG[name] != (call != nil) || (call != nil && call.Source != "../internal/asg") {
+			t.Errorf("%s: module \"asg\" = %+v; the launch template and group of %v come from ../internal/asg", dir, call, usesASG)
 		}
 	}
 }

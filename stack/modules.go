@@ -76,7 +76,7 @@ func packModule(dir string, skip func(name string, isDir bool) bool) ([]byte, er
 	var buf bytes.Buffer
 	gz := gzip.NewWriter(&buf)
 	tw := tar.NewWriter(gz)
-	err := walkModule(dir, skip, func(rel string, data []byte) error {
+	err := walkSnapshot(dir, skip, func(rel string, data []byte) error {
 		if err := tw.WriteHeader(&tar.Header{Name: rel, Mode: 0o644, Size: int64(len(data))}); err != nil {
 			return err
 		}
@@ -154,7 +154,7 @@ func (e *Engine) moduleFallback(ctx context.Context, rec *Record) func(step, dir
 		}
 		local := filepath.Join(e.CacheDir, "modules", rec.Name, ss.ModuleDigest)
 		if _, err := os.Stat(local); err == nil {
-			return local
+			return snapshotModule(local)
 		}
 		data, _, err := e.Store.Get(ctx, moduleKey(rec.Name, ss.ModuleDigest))
 		if err != nil {
@@ -167,16 +167,17 @@ func (e *Engine) moduleFallback(ctx context.Context, rec *Record) func(step, dir
 			return dir
 		}
 		e.emit(Event{Stack: rec.Name, Step: step, Type: EventInfo, Message: fmt.Sprintf("module %s is not on this workstation: using the copy stored when the step was applied", dir)})
-		return local
+		return snapshotModule(local)
 	}
 }
 
-// DirDigest hashes a module folder's files (names and content), leaving out
-// hidden folders and what skip (may be nil) names, so a module's fingerprint
-// changes exactly when it does.
+// DirDigest hashes a module folder's files (names and content), with those of
+// the local modules it calls outside the folder, leaving out hidden folders
+// and what skip (may be nil) names, so a module's fingerprint changes exactly
+// when it does.
 func DirDigest(dir string, skip func(name string, isDir bool) bool) (string, error) {
 	h := sha256.New()
-	err := walkModule(dir, skip, func(rel string, data []byte) error {
+	err := walkModuleTree(dir, skip, func(rel string, data []byte) error {
 		fmt.Fprintf(h, "%s\x00%d\x00", rel, len(data))
 		h.Write(data)
 		return nil

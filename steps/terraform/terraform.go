@@ -105,7 +105,7 @@ func (k *Kind) prepare(ctx context.Context, run *stack.StepRun) (*session, error
 	if err := waitSurvivor(ctx, run); err != nil {
 		return nil, err
 	}
-	if err := syncDir(run.Module, s.srcDir); err != nil {
+	if s.srcDir, err = syncModule(run.Module, s.srcDir); err != nil {
 		return nil, fmt.Errorf("copying module %s to the working copy %s: %w", run.Module, s.srcDir, err)
 	}
 	if err := writeBackend(s.srcDir, s.backend); err != nil {

@@ -10,28 +10,8 @@
 # machine sends the load).
 
 locals {
-  ami_id      = var.ami_id != "" ? var.ami_id : data.aws_ssm_parameter.ami.value
   binary      = var.stack_binary_s3_uri == "" ? null : regex("^s3://([^/]+)/(.+)$", var.stack_binary_s3_uri)
   binary_arns = local.binary == null ? [] : ["arn:aws:s3:::${local.binary[0]}/${local.binary[1]}"]
-}
-
-data "aws_ssm_parameter" "ami" {
-  name = var.ami_ssm_parameter
-}
-
-data "aws_iam_policy_document" "assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["ec2.amazonaws.com"]
-    }
-  }
-}
-
-resource "aws_iam_role" "instance" {
-  name_prefix        = "${substr(var.name, 0, 24)}-gen-"
-  assume_role_policy = data.aws_iam_policy_document.assume.json
 }
 
 data "aws_iam_policy_document" "binary" {
@@ -47,18 +27,8 @@ resource "aws_iam_role_policy" "binary" {
   count = length(local.binary_arns)
 
   name   = "read-stack-binary"
-  role   = aws_iam_role.instance.id
+  role   = module.asg.role_id
   policy = data.aws_iam_policy_document.binary[0].json
-}
-
-resource "aws_iam_role_policy_attachment" "ssm" {
-  role       = aws_iam_role.instance.name
-  policy_arn = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
-}
-
-resource "aws_iam_instance_profile" "instance" {
-  name_prefix = "${substr(var.name, 0, 24)}-gen-"
-  role        = aws_iam_role.instance.name
 }
 
 resource "aws_security_group" "generator" {
@@ -80,48 +50,26 @@ resource "aws_security_group" "generator" {
   tags = { Name = "${var.name}-generator" }
 }
 
-resource "aws_launch_template" "this" {
-  name_prefix            = "${var.name}-gen-"
-  image_id               = local.ami_id
-  instance_type          = var.instance_type
-  vpc_security_group_ids = [aws_security_group.generator.id]
-  user_data = base64encode(templatefile("${path.module}/generator.sh.tftpl", {
+module "asg" {
+  source = "../internal/asg"
+
+  name_prefix        = "${var.name}-gen-"
+  instance_name      = "${var.name}-generator"
+  tags               = var.tags
+  role_name_prefix   = "${substr(var.name, 0, 24)}-gen-"
+  ami_id             = var.ami_id
+  ami_ssm_parameter  = var.ami_ssm_parameter
+  instance_type      = var.instance_type
+  security_group_ids = [aws_security_group.generator.id]
+  user_data = templatefile("${path.module}/generator.sh.tftpl", {
     binary    = var.stack_binary_s3_uri
     region    = var.region
     zookeeper = var.zookeeper
     group     = var.worker_group
     args      = join(" ", var.worker_args)
-  }))
-
-  iam_instance_profile {
-    arn = aws_iam_instance_profile.instance.arn
-  }
-
-  metadata_options {
-    http_tokens = "required"
-  }
-
-  tag_specifications {
-    resource_type = "instance"
-    tags          = merge(var.tags, { Name = "${var.name}-generator" })
-  }
-}
-
-resource "aws_autoscaling_group" "this" {
-  name_prefix         = "${var.name}-gen-"
-  min_size            = var.instance_count
-  max_size            = var.instance_count
-  desired_capacity    = var.instance_count
-  vpc_zone_identifier = var.subnet_ids
-
-  launch_template {
-    id      = aws_launch_template.this.id
-    version = aws_launch_template.this.latest_version
-  }
-
-  tag {
-    key                 = "Name"
-    value               = "${var.name}-generator"
-    propagate_at_launch = true
-  }
+  })
+  subnet_ids       = var.subnet_ids
+  min_size         = var.instance_count
+  max_size         = var.instance_count
+  desired_capacity = var.instance_count
 }

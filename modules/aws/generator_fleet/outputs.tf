@@ -1,6 +1,6 @@
 output "asg_name" {
   description = "Auto Scaling group of the generators."
-  value       = aws_autoscaling_group.this.name
+  value       = module.asg.asg_name
 }
 
 output "instance_count" {

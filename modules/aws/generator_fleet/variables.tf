@@ -1,27 +1,3 @@
-variable "name" {
-  description = "Name prefix for every resource; the stack passes its own name."
-  type        = string
-}
-
-variable "region" {
-  description = "AWS region."
-  type        = string
-  default     = "us-east-1"
-}
-
-variable "stack_identity" {
-  description = "Set by stack: the stack and step that own these resources (tagged on each)."
-  type        = object({ stack = string, step = string })
-  default     = null
-}
-
-variable "tags" {
-  description = "Tags added to every resource."
-  type        = map(string)
-  default     = {}
-}
-
-
 variable "vpc_id" {
   description = "VPC of the stack."
   type        = string

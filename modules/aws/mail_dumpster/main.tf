@@ -10,14 +10,9 @@
 
 locals {
   lb_name     = trimsuffix(substr("${var.name}-mail", 0, 32), "-")
-  ami_id      = var.ami_id != "" ? var.ami_id : data.aws_ssm_parameter.ami.value
   create_zone = var.zone_id == ""
   zone_id     = local.create_zone ? aws_route53_zone.private[0].zone_id : var.zone_id
   zone_name   = local.create_zone ? aws_route53_zone.private[0].name : data.aws_route53_zone.given[0].name
-}
-
-data "aws_ssm_parameter" "ami" {
-  name = var.ami_ssm_parameter
 }
 
 data "aws_route53_zone" "given" {
@@ -99,45 +94,26 @@ resource "aws_lb_listener" "smtp" {
   }
 }
 
-resource "aws_launch_template" "this" {
-  name_prefix            = "${var.name}-mail-"
-  image_id               = local.ami_id
-  instance_type          = var.instance_type
-  vpc_security_group_ids = [aws_security_group.sink.id]
-  user_data              = base64encode(templatefile("${path.module}/smtp_sink.sh.tftpl", { port = var.smtp_port }))
+module "asg" {
+  source = "../internal/asg"
 
-  metadata_options {
-    http_tokens = "required"
-  }
-
-  tag_specifications {
-    resource_type = "instance"
-    tags          = merge(var.tags, { Name = "${var.name}-mail-dumpster" })
-  }
-}
-
-resource "aws_autoscaling_group" "this" {
   name_prefix               = "${var.name}-mail-"
+  instance_name             = "${var.name}-mail-dumpster"
+  tags                      = var.tags
+  ami_id                    = var.ami_id
+  ami_ssm_parameter         = var.ami_ssm_parameter
+  instance_type             = var.instance_type
+  security_group_ids        = [aws_security_group.sink.id]
+  user_data                 = templatefile("${path.module}/smtp_sink.sh.tftpl", { port = var.smtp_port })
+  subnet_ids                = var.subnet_ids
   min_size                  = var.instance_count
   max_size                  = var.instance_count
   desired_capacity          = var.instance_count
-  vpc_zone_identifier       = var.subnet_ids
   target_group_arns         = [aws_lb_target_group.this.arn]
   health_check_type         = "ELB"
   health_check_grace_period = 120
   wait_for_elb_capacity     = var.instance_count
   wait_for_capacity_timeout = "10m"
-
-  launch_template {
-    id      = aws_launch_template.this.id
-    version = aws_launch_template.this.latest_version
-  }
-
-  tag {
-    key                 = "Name"
-    value               = "${var.name}-mail-dumpster"
-    propagate_at_launch = true
-  }
 }
 
 resource "aws_route53_record" "this" {

@@ -15,7 +15,6 @@
 locals {
   # ALB and target group names: at most 32 characters, no trailing hyphen.
   lb_name = trimsuffix(substr("${var.name}-webhook", 0, 32), "-")
-  ami_id  = var.ami_id != "" ? var.ami_id : data.aws_ssm_parameter.ami.value
   scheme  = var.certificate_arn != "" ? "https" : "http"
   user_data = var.user_data != "" ? var.user_data : templatefile("${path.module}/webhook.sh.tftpl", {
     region         = var.region
@@ -27,20 +26,6 @@ locals {
   })
 }
 
-data "aws_ssm_parameter" "ami" {
-  name = var.ami_ssm_parameter
-}
-
-data "aws_iam_policy_document" "assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["ec2.amazonaws.com"]
-    }
-  }
-}
-
 data "aws_iam_policy_document" "send" {
   statement {
     actions   = ["sqs:SendMessage", "sqs:GetQueueAttributes"]
@@ -48,25 +33,10 @@ data "aws_iam_policy_document" "send" {
   }
 }
 
-resource "aws_iam_role" "instance" {
-  name_prefix        = "${substr(var.name, 0, 24)}-wh-"
-  assume_role_policy = data.aws_iam_policy_document.assume.json
-}
-
 resource "aws_iam_role_policy" "send" {
   name   = "send-inbound"
-  role   = aws_iam_role.instance.id
+  role   = module.asg.role_id
   policy = data.aws_iam_policy_document.send.json
-}
-
-resource "aws_iam_role_policy_attachment" "ssm" {
-  role       = aws_iam_role.instance.name
-  policy_arn = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
-}
-
-resource "aws_iam_instance_profile" "instance" {
-  name_prefix = "${substr(var.name, 0, 24)}-wh-"
-  role        = aws_iam_role.instance.name
 }
 
 resource "aws_lb" "this" {
@@ -121,55 +91,26 @@ resource "aws_lb_listener" "https" {
   }
 }
 
-resource "aws_launch_template" "this" {
-  name_prefix            = "${var.name}-webhook-"
-  image_id               = local.ami_id
-  instance_type          = var.instance_type
-  vpc_security_group_ids = [var.app_security_group_id]
-  user_data              = base64encode(local.user_data)
+module "asg" {
+  source = "../internal/asg"
 
-  iam_instance_profile {
-    arn = aws_iam_instance_profile.instance.arn
-  }
-
-  metadata_options {
-    http_tokens = "required"
-  }
-
-  tag_specifications {
-    resource_type = "instance"
-    tags          = merge(var.tags, { Name = "${var.name}-webhook" })
-  }
-}
-
-resource "aws_autoscaling_group" "this" {
   name_prefix               = "${var.name}-webhook-"
+  instance_name             = "${var.name}-webhook"
+  tags                      = var.tags
+  role_name_prefix          = "${substr(var.name, 0, 24)}-wh-"
+  ami_id                    = var.ami_id
+  ami_ssm_parameter         = var.ami_ssm_parameter
+  instance_type             = var.instance_type
+  security_group_ids        = [var.app_security_group_id]
+  user_data                 = local.user_data
+  subnet_ids                = var.private_subnet_ids
   min_size                  = var.min_size
   max_size                  = var.max_size
   desired_capacity          = var.desired_capacity
-  vpc_zone_identifier       = var.private_subnet_ids
   target_group_arns         = [aws_lb_target_group.this.arn]
   health_check_type         = "ELB"
   health_check_grace_period = 180
   wait_for_elb_capacity     = var.desired_capacity
   wait_for_capacity_timeout = var.wait_for_capacity_timeout
-
-  launch_template {
-    id      = aws_launch_template.this.id
-    version = aws_launch_template.this.latest_version
-  }
-
-  # A changed launch template replaces instances in place, keeping half healthy.
-  instance_refresh {
-    strategy = "Rolling"
-    preferences {
-      min_healthy_percentage = 50
-    }
-  }
-
-  tag {
-    key                 = "Name"
-    value               = "${var.name}-webhook"
-    propagate_at_launch = true
-  }
+  rolling_refresh           = true
 }

@@ -15,7 +15,7 @@ output "target_group_arn" {
 
 output "asg_name" {
   description = "Auto Scaling group name."
-  value       = aws_autoscaling_group.this.name
+  value       = module.asg.asg_name
 }
 
 output "instance_count" {

@@ -1,11 +1,11 @@
 output "asg_name" {
   description = "Auto Scaling group of the workers."
-  value       = aws_autoscaling_group.this.name
+  value       = module.asg.asg_name
 }
 
 output "instance_role_arn" {
   description = "IAM role of the workers, to grant them more access."
-  value       = aws_iam_role.instance.arn
+  value       = module.asg.role_arn
 }
 
 output "instance_count" {
