@@ -25,6 +25,18 @@ func moduleKey(stack, digest string) string {
 	return path.Join("stacks", stack, "modules", digest+".tar.gz")
 }
 
+// ModuleFiles says which files make up a module, for a step kind whose
+// modules the engine fingerprints and snapshots. The zero value skips nothing
+// but hidden folders and follows no calls.
+type ModuleFiles struct {
+	// Skip reports whether name, a file or (isDir) a folder inside a module
+	// folder, is the tool's rather than the module's. Nil skips nothing.
+	Skip func(name string, isDir bool) bool
+	// Calls returns the local modules the module in dir calls, as relative
+	// slash paths ("../internal/asg"). Nil: the module calls none.
+	Calls func(dir string) ([]string, error)
+}
+
 // ModuleFilter is implemented by step kinds whose tool writes working files
 // into a module folder (Terraform's .terraform folder and local state): the
 // engine leaves them out of the module's fingerprint and stored copy.
@@ -34,12 +46,25 @@ type ModuleFilter interface {
 	SkipModuleFile(name string, isDir bool) bool
 }
 
-// moduleSkip returns the kind's filter of module files, or nil.
-func moduleSkip(k StepKind) func(name string, isDir bool) bool {
+// LocalModuleCaller is implemented by step kinds whose modules may call
+// local modules by relative path: the engine then counts those outside the
+// module's folder as part of it (see ModuleLayout).
+type LocalModuleCaller interface {
+	// LocalModuleCalls returns the local modules the module in dir calls
+	// directly, as relative slash paths ("./sub", "../internal/asg").
+	LocalModuleCalls(dir string) ([]string, error)
+}
+
+// moduleFiles returns what the kind says about its modules' files.
+func moduleFiles(k StepKind) ModuleFiles {
+	var files ModuleFiles
 	if f, ok := k.(ModuleFilter); ok {
-		return f.SkipModuleFile
+		files.Skip = f.SkipModuleFile
 	}
-	return nil
+	if c, ok := k.(LocalModuleCaller); ok {
+		files.Calls = c.LocalModuleCalls
+	}
+	return files
 }
 
 // walkModule calls fn for every file of a module folder that belongs to the
@@ -72,11 +97,11 @@ func walkModule(dir string, skip func(name string, isDir bool) bool, fn func(rel
 }
 
 // packModule archives a module folder.
-func packModule(dir string, skip func(name string, isDir bool) bool) ([]byte, error) {
+func packModule(dir string, files ModuleFiles) ([]byte, error) {
 	var buf bytes.Buffer
 	gz := gzip.NewWriter(&buf)
 	tw := tar.NewWriter(gz)
-	err := walkSnapshot(dir, skip, func(rel string, data []byte) error {
+	err := walkSnapshot(dir, files, func(rel string, data []byte) error {
 		if err := tw.WriteHeader(&tar.Header{Name: rel, Mode: 0o644, Size: int64(len(data))}); err != nil {
 			return err
 		}
@@ -128,8 +153,8 @@ func unpackModule(data []byte, dir string) error {
 }
 
 // saveModule stores a snapshot of the step's module unless the store has it.
-func (e *Engine) saveModule(ctx context.Context, stack, dir, digest string, skip func(name string, isDir bool) bool) error {
-	data, err := packModule(dir, skip)
+func (e *Engine) saveModule(ctx context.Context, stack, dir, digest string, files ModuleFiles) error {
+	data, err := packModule(dir, files)
 	if err != nil {
 		return fmt.Errorf("packing module %s: %w", dir, err)
 	}
@@ -172,12 +197,12 @@ func (e *Engine) moduleFallback(ctx context.Context, rec *Record) func(step, dir
 }
 
 // DirDigest hashes a module folder's files (names and content), with those of
-// the local modules it calls outside the folder, leaving out hidden folders
-// and what skip (may be nil) names, so a module's fingerprint changes exactly
-// when it does.
-func DirDigest(dir string, skip func(name string, isDir bool) bool) (string, error) {
+// the local modules it calls outside the folder (files.Calls), leaving out
+// hidden folders and what files.Skip names, so a module's fingerprint changes
+// exactly when it does.
+func DirDigest(dir string, files ModuleFiles) (string, error) {
 	h := sha256.New()
-	err := walkModuleTree(dir, skip, func(rel string, data []byte) error {
+	err := walkModuleTree(dir, files, func(rel string, data []byte) error {
 		fmt.Fprintf(h, "%s\x00%d\x00", rel, len(data))
 		h.Write(data)
 		return nil

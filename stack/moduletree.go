@@ -10,20 +10,20 @@ import (
 	"strings"
 )
 
-// A module may call local modules outside its folder (source = "../x"). Those
-// are part of it: they count in its digest, travel in its snapshot and are
-// copied beside it wherever it runs, at the same relative place, since
-// Terraform resolves the source from the folder it runs in.
-
-// localSourceRE finds local module sources in .tf (HCL) and .tf.json files.
-// Provider sources never start with a dot, so they do not match.
-var localSourceRE = regexp.MustCompile(`(?m)^\s*"?source"?\s*[=:]\s*"(\.\.?/[^"]*)"`)
+// A module may call local modules outside its folder (in Terraform, source =
+// "../x"; the step kind finds the calls, see LocalModuleCaller). Those are
+// part of it: they count in its digest, travel in its snapshot and are copied
+// beside it wherever it runs, at the same relative place, since the tool
+// resolves the source from the folder it runs in.
 
 // outsideModules returns the folders of the local modules that the module in
-// dir calls, directly or through each other, that lie outside dir: slash
-// paths relative to dir ("../internal/asg"), sorted, none inside another.
-// A source naming no folder is left for Terraform to report.
-func outsideModules(dir string) ([]string, error) {
+// dir calls (as calls says, nil: none), directly or through each other, that
+// lie outside dir: slash paths relative to dir ("../internal/asg"), sorted,
+// none inside another. A call naming no folder is left for the tool to report.
+func outsideModules(dir string, calls func(dir string) ([]string, error)) ([]string, error) {
+	if calls == nil {
+		return nil, nil
+	}
 	root, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
@@ -34,35 +34,31 @@ func outsideModules(dir string) ([]string, error) {
 	for len(queue) > 0 {
 		d := queue[0]
 		queue = queue[1:]
-		files, _ := filepath.Glob(filepath.Join(d, "*.tf"))
-		jsonFiles, _ := filepath.Glob(filepath.Join(d, "*.tf.json"))
-		for _, f := range append(files, jsonFiles...) {
-			b, err := os.ReadFile(f)
+		sources, err := calls(d)
+		if err != nil {
+			return nil, fmt.Errorf("finding the modules that %s calls: %w", d, err)
+		}
+		for _, src := range sources {
+			called := filepath.Join(d, filepath.FromSlash(src))
+			if seen[called] {
+				continue
+			}
+			seen[called] = true
+			if st, err := os.Stat(called); err != nil || !st.IsDir() {
+				continue
+			}
+			rel, err := filepath.Rel(root, called)
 			if err != nil {
 				return nil, err
 			}
-			for _, m := range localSourceRE.FindAllSubmatch(b, -1) {
-				called := filepath.Join(d, filepath.FromSlash(string(m[1])))
-				if seen[called] {
-					continue
-				}
-				seen[called] = true
-				if st, err := os.Stat(called); err != nil || !st.IsDir() {
-					continue
-				}
-				rel, err := filepath.Rel(root, called)
-				if err != nil {
-					return nil, err
-				}
-				rel = filepath.ToSlash(rel)
-				if rel == ".." || strings.HasSuffix(rel, "/..") {
-					return nil, fmt.Errorf("%s calls the module in %s, a folder that holds it; move the called module beside it", f, called)
-				}
-				if strings.HasPrefix(rel, "../") {
-					outside = append(outside, rel)
-				}
-				queue = append(queue, called)
+			rel = filepath.ToSlash(rel)
+			if rel == ".." || strings.HasSuffix(rel, "/..") {
+				return nil, fmt.Errorf("module %s calls the module in %s, a folder that holds it; move the called module beside it", d, called)
 			}
+			if strings.HasPrefix(rel, "../") {
+				outside = append(outside, rel)
+			}
+			queue = append(queue, called)
 		}
 	}
 	sort.Strings(outside)
@@ -84,11 +80,11 @@ next:
 const nestName = "_"
 
 // ModuleLayout says how to copy the module in dir so that its local sources
-// still resolve: put the module at nest (slash path, "" for a module that
-// calls nothing outside its folder) below the copy's root, and each folder of
-// outside at that relative path from the module.
-func ModuleLayout(dir string) (nest string, outside []string, err error) {
-	outside, err = outsideModules(dir)
+// (files.Calls) still resolve: put the module at nest (slash path, "" for a
+// module that calls nothing outside its folder) below the copy's root, and
+// each folder of outside at that relative path from the module.
+func ModuleLayout(dir string, files ModuleFiles) (nest string, outside []string, err error) {
+	outside, err = outsideModules(dir, files.Calls)
 	if err != nil {
 		return "", nil, err
 	}
@@ -109,16 +105,16 @@ func ModuleLayout(dir string) (nest string, outside []string, err error) {
 // walkModuleTree is walkModule over the module and the local modules it calls
 // outside its folder, their files named relative to dir ("../internal/asg/main.tf").
 // For a module that calls none it is walkModule.
-func walkModuleTree(dir string, skip func(name string, isDir bool) bool, fn func(rel string, data []byte) error) error {
-	outside, err := outsideModules(dir)
+func walkModuleTree(dir string, files ModuleFiles, fn func(rel string, data []byte) error) error {
+	outside, err := outsideModules(dir, files.Calls)
 	if err != nil {
 		return err
 	}
-	if err := walkModule(dir, skip, fn); err != nil {
+	if err := walkModule(dir, files.Skip, fn); err != nil {
 		return err
 	}
 	for _, o := range outside {
-		err := walkModule(filepath.Join(dir, filepath.FromSlash(o)), skip, func(rel string, data []byte) error {
+		err := walkModule(filepath.Join(dir, filepath.FromSlash(o)), files.Skip, func(rel string, data []byte) error {
 			return fn(o+"/"+rel, data)
 		})
 		if err != nil {
@@ -135,8 +131,8 @@ const snapshotNest = ".stack-module-dir"
 // walkSnapshot walks what a module's snapshot holds: walkModuleTree laid out
 // as ModuleLayout says, so the snapshot unpacks into a folder Terraform can
 // run in. A module that calls nothing outside its folder is stored as before.
-func walkSnapshot(dir string, skip func(name string, isDir bool) bool, fn func(rel string, data []byte) error) error {
-	nest, _, err := ModuleLayout(dir)
+func walkSnapshot(dir string, files ModuleFiles, fn func(rel string, data []byte) error) error {
+	nest, _, err := ModuleLayout(dir, files)
 	if err != nil {
 		return err
 	}
@@ -145,7 +141,7 @@ func walkSnapshot(dir string, skip func(name string, isDir bool) bool, fn func(r
 			return err
 		}
 	}
-	return walkModuleTree(dir, skip, func(rel string, data []byte) error {
+	return walkModuleTree(dir, files, func(rel string, data []byte) error {
 		return fn(path.Join(nest, rel), data)
 	})
 }

@@ -136,7 +136,7 @@ func (r *runner) fingerprint(ctx context.Context, s *Step) (fp, module string, e
 	h := sha256.New()
 	fmt.Fprintf(h, "kind=%s\nprofile=%s\n", s.Kind, r.plan.Profile)
 	if s.Module != "" {
-		module, err = DirDigest(s.Module, moduleSkip(kindOf(r, s)))
+		module, err = DirDigest(s.Module, moduleFiles(kindOf(r, s)))
 		if err != nil {
 			return "", "", fmt.Errorf("reading module %s: %w", s.Module, err)
 		}
@@ -285,7 +285,7 @@ func (r *runner) applyStep(ctx context.Context, s *Step, force bool, release fun
 	clock.lap("record")
 	r.release(s, outs, gateDone, release)
 	if moduleDigest != "" && (prev == nil || prev.ModuleDigest != moduleDigest) {
-		if err := r.e.saveModule(ctx, r.w.name, s.Module, moduleDigest, moduleSkip(kindOf(r, s))); err != nil {
+		if err := r.e.saveModule(ctx, r.w.name, s.Module, moduleDigest, moduleFiles(kindOf(r, s))); err != nil {
 			return r.fail(ctx, s, start, fmt.Errorf("storing a copy of the module: %w", err))
 		}
 	}

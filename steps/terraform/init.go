@@ -18,8 +18,11 @@ import (
 // for the module and backend as they are now.
 func (k *Kind) ensureInit(ctx context.Context, s *session) error {
 	// The variables file does not change what init does.
-	digest, err := stack.DirDigest(s.srcDir, func(name string, isDir bool) bool {
-		return name == varsFile || skipModuleFile(name, isDir)
+	digest, err := stack.DirDigest(s.srcDir, stack.ModuleFiles{
+		Skip: func(name string, isDir bool) bool {
+			return name == varsFile || skipModuleFile(name, isDir)
+		},
+		Calls: localModuleCalls,
 	})
 	if err != nil {
 		return err

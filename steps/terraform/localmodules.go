@@ -18,7 +18,7 @@ import (
 // relative sources resolve in the copy as they do in the checkout. Symlinked
 // files are copied as their content. On error it returns root.
 func syncModule(src, root string) (string, error) {
-	nest, outside, err := stack.ModuleLayout(src)
+	nest, outside, err := stack.ModuleLayout(src, moduleFiles)
 	if err != nil {
 		return root, err
 	}
