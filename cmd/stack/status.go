@@ -43,11 +43,7 @@ func optionalArg(args []string, i int) string {
 }
 
 func runStatus(ctx context.Context, o *statusOptions) error {
-	e, err := o.Engine(ctx)
-	if err != nil {
-		return err
-	}
-	rec, err := e.Status(ctx, o.Name)
+	e, rec, err := o.record(ctx, o.Name)
 	if err != nil {
 		return err
 	}
@@ -236,11 +232,7 @@ func newOutputsCmd(g *globalOptions) *cobra.Command {
 }
 
 func runOutputs(ctx context.Context, o *outputsOptions) error {
-	e, err := o.Engine(ctx)
-	if err != nil {
-		return err
-	}
-	rec, err := e.Status(ctx, o.Name)
+	_, rec, err := o.record(ctx, o.Name)
 	if err != nil {
 		return err
 	}
@@ -270,4 +262,14 @@ func runOutputs(ctx context.Context, o *outputsOptions) error {
 		}
 	}
 	return nil
+}
+
+// record opens the engine and reads stack name's record.
+func (env runEnv) record(ctx context.Context, name string) (*stack.Engine, *stack.Record, error) {
+	e, err := env.Engine(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	rec, err := e.Status(ctx, name)
+	return e, rec, err
 }
