@@ -12,14 +12,13 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/stack-tools/stack/load"
 	"github.com/stack-tools/stack/load/dumpster"
 	"github.com/stack-tools/stack/load/live"
 	"github.com/stack-tools/stack/load/pace"
 	"github.com/stack-tools/stack/load/report"
-	"github.com/stack-tools/stack/load/scenario"
-	"github.com/stack-tools/stack/stacks/scenarios"
 	"github.com/stack-tools/stack/steps/generator"
 )
 
@@ -117,7 +116,7 @@ func runLoad(ctx context.Context, o *loadOptions) error {
 		return loadUsage("--target is required: the URL to send to")
 	}
 	if o.VegetaTargets > 0 {
-		sc, err := scenario.Resolve("", o.Run.Scenario, scenarios.Builtin())
+		sc, err := generator.Resolve(ctx, "", o.Run.Scenario)
 		if err != nil {
 			return loadUsage("--scenario: %w", err)
 		}
@@ -201,11 +200,7 @@ func (o *loadOptions) loadConfig(ctx context.Context) (load.Config, error) {
 // isTerminal says whether w is a terminal, where progress redraws one line.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // writeLoadReports writes load-report.json and load-report.html into dir.

@@ -20,7 +20,7 @@ type BackendSource interface {
 func backendOf(run *stack.StepRun) (tfbackend.Backend, error) {
 	src, ok := run.Store.(BackendSource)
 	if !ok {
-		return tfbackend.Backend{}, fmt.Errorf("the state store %v cannot keep Terraform state: use a state directory or an s3:// store", run.Store)
+		return tfbackend.Backend{}, fmt.Errorf("the state store (%T) cannot keep Terraform state: use a state directory or an s3:// store", run.Store)
 	}
 	return src.TerraformBackend(run.Stack, run.Step), nil
 }
