@@ -27,6 +27,8 @@ type pipeline struct {
 	queue     string
 	dropEvery int
 	dupEvery  int
+	// giveUp is how many times a delivery is tried (default 2000, 20ms apart).
+	giveUp int
 	// afterHook, when set, is called after each hook delivery with the count so far.
 	afterHook func(n int)
 
@@ -91,7 +93,7 @@ func (p *pipeline) deliver(typ, id string) {
 		p.mu.Lock()
 		p.deliveryErrs++
 		p.mu.Unlock()
-		if try > 2000 {
+		if p.giveUp > 0 && try >= p.giveUp || try > 2000 {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
