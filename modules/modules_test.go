@@ -216,7 +216,7 @@ func checkAllProfiles(t *testing.T, def *stack.Definition) map[string][]stack.Pr
 	reg := registry(t)
 	out := map[string][]stack.Problem{}
 	for _, p := range append([]string{""}, def.ProfileNames()...) {
-		_, err := stack.NewPlan(def, reg, stack.PlanOptions{Profile: p})
+		_, err := stack.NewGraph(def, reg, stack.GraphOptions{Profile: p})
 		var ie *stack.InvalidError
 		switch {
 		case errors.As(err, &ie):

@@ -251,7 +251,7 @@ func (p *parser) fields(obj map[string]json.RawMessage, path string, allowed ...
 	}
 	for _, k := range slices.Sorted(maps.Keys(obj)) {
 		if !ok[k] {
-			p.add(join(path, k), "unknown field %q; allowed here: %s", k, strings.Join(allowed, ", "))
+			p.add(JoinPath(path, k), "unknown field %q; allowed here: %s", k, strings.Join(allowed, ", "))
 		}
 	}
 }
@@ -260,18 +260,11 @@ func (p *parser) str(obj map[string]json.RawMessage, path, key string, into *str
 	v, ok := obj[key]
 	if !ok {
 		if required {
-			p.add(join(path, key), "missing %q", key)
+			p.add(JoinPath(path, key), "missing %q", key)
 		}
 		return
 	}
-	p.decodeInto(v, into, join(path, key))
-}
-
-func join(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
+	p.decodeInto(v, into, JoinPath(path, key))
 }
 
 var stepFields = []string{"name", "kind", "module", "vars", "after", "profiles", "on_complete", "description"}

@@ -50,7 +50,7 @@ func (e *Engine) down(ctx context.Context, name string, check func(*Record) erro
 			return err
 		}
 	}
-	plan, err := e.storedPlan(ctx, rec)
+	plan, err := e.storedGraph(ctx, rec)
 	if err != nil {
 		return err
 	}
@@ -144,7 +144,7 @@ func (r *runner) destroyStep(ctx context.Context, s *Step) error {
 		hr := &HandlerRun{Stack: run.Stack, Step: s.Name, Profile: run.Profile, Owner: run.Owner, Index: i,
 			Config: cfg, Outputs: prev.Outputs, Previous: hs.Record, Log: logFile, Progress: run.Progress,
 			Update:   func(json.RawMessage) error { return nil },
-			resolver: r.resolver(ctx, prev.Outputs)}
+			Resolver: r.resolver(ctx, prev.Outputs)}
 		if err := h.Teardown(ctx, hr, hs.Record); err != nil {
 			return r.fail(ctx, s, start, fmt.Errorf("handler %s teardown: %w", hs.Handler, err))
 		}

@@ -12,26 +12,6 @@ import (
 	"github.com/stack-tools/stack/internal/proc"
 )
 
-// Planner is implemented by kinds that can tell whether applying a step now
-// would change its infrastructure, without changing anything: no state
-// written, no lock taken, nothing stored. run.WorkDir is a working copy of its
-// own, apart from the one apply uses, so a command holding the stack's lease
-// is not disturbed.
-type Planner interface {
-	PlanStep(ctx context.Context, run *StepRun) (PlanResult, error)
-}
-
-// PlanResult is what a Planner found.
-type PlanResult struct {
-	// Changes is true when applying would change anything (resources or outputs).
-	Changes bool `json:"changes"`
-	Add     int  `json:"add"`
-	Change  int  `json:"change"`
-	Destroy int  `json:"destroy"`
-	// Resources lists what would change, as "ACTION ADDRESS".
-	Resources []string `json:"resources,omitempty"`
-}
-
 // Drift statuses of a step, as `stack plan` reports them.
 const (
 	DriftUnchanged      = "unchanged"
@@ -92,11 +72,11 @@ func (e *Engine) Drift(ctx context.Context, opts DriftOptions) (*DriftReport, er
 	if opts.ProfileSet || opts.Profile != "" {
 		profile = opts.Profile
 	}
-	var plan *Plan
+	var plan *Graph
 	if opts.Def == nil {
-		plan, err = e.planOf(ctx, rec, rec.Definition, rec.Source, rec.Dir, PlanOptions{Profile: profile, Applied: rec.applied})
+		plan, err = e.graphOf(ctx, rec, rec.Definition, rec.Source, rec.Dir, GraphOptions{Profile: profile, Applied: rec.applied})
 	} else {
-		plan, err = NewPlan(opts.Def, e.Registry, PlanOptions{Profile: profile, Applied: rec.applied})
+		plan, err = NewGraph(opts.Def, e.Registry, GraphOptions{Profile: profile, Applied: rec.applied})
 	}
 	if err != nil {
 		return nil, err

@@ -91,8 +91,8 @@ func (e *Engine) parallelism() int {
 }
 
 // Validate checks a definition under a profile and selection without running anything.
-func (e *Engine) Validate(def *Definition, opts PlanOptions) (*Plan, error) {
-	return NewPlan(def, e.Registry, opts)
+func (e *Engine) Validate(def *Definition, opts GraphOptions) (*Graph, error) {
+	return NewGraph(def, e.Registry, opts)
 }
 
 // Up brings a stack up: every selected step whose inputs changed, or that has
@@ -106,7 +106,7 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
 		return &InvalidError{Problems: []Problem{{Path: "--name", Msg: fmt.Sprintf("stack name %q is not valid: use lower-case letters, digits and dashes, starting with a letter, at most 40 characters", name)}}}
 	}
 	// Validate before taking the lock or touching state.
-	if _, err := NewPlan(opts.Def, e.Registry, PlanOptions{Profile: opts.Profile}); err != nil {
+	if _, err := NewGraph(opts.Def, e.Registry, GraphOptions{Profile: opts.Profile}); err != nil {
 		return err
 	}
 	lease, err := acquireLease(ctx, e.Store, name, "up", e.ttl(), e.LockTimeout)
@@ -123,7 +123,7 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
 		return err
 	}
 	opts.Profile = e.chooseProfile(rec, opts)
-	plan, err := NewPlan(opts.Def, e.Registry, PlanOptions{Profile: opts.Profile, Only: opts.Only, Skip: opts.Skip, Applied: rec.applied})
+	plan, err := NewGraph(opts.Def, e.Registry, GraphOptions{Profile: opts.Profile, Only: opts.Only, Skip: opts.Skip, Applied: rec.applied})
 	if err != nil {
 		return err
 	}
@@ -176,7 +176,7 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
 // retiredCovers checks that steps dropped now were in the definition an
 // unfinished prune kept, the only one their destroy can be planned from.
 func (e *Engine) retiredCovers(ctx context.Context, rec *Record, orphans []string) error {
-	old, err := e.retiredPlan(ctx, rec)
+	old, err := e.retiredGraph(ctx, rec)
 	if err != nil {
 		return err
 	}
@@ -200,7 +200,7 @@ func (e *Engine) destroyRetired(ctx context.Context, w *recordWriter, names []st
 }
 
 func (e *Engine) destroyDropped(ctx context.Context, w *recordWriter, names []string) error {
-	plan, err := e.retiredPlan(ctx, w.rec)
+	plan, err := e.retiredGraph(ctx, w.rec)
 	if err != nil {
 		return err
 	}
@@ -272,7 +272,7 @@ func (e *Engine) RerunStep(ctx context.Context, name, step string, opts RerunOpt
 	if err != nil {
 		return err
 	}
-	plan, err := e.storedPlan(ctx, rec)
+	plan, err := e.storedGraph(ctx, rec)
 	if err != nil {
 		return err
 	}
@@ -302,28 +302,28 @@ func (e *Engine) RerunStep(ctx context.Context, name, step string, opts RerunOpt
 	return e.apply(ctx, plan, w, lease, candidates, map[string]bool{step: true}, opts.Replace, false)
 }
 
-// storedPlan re-reads the definition stored with a stack.
-func (e *Engine) storedPlan(ctx context.Context, rec *Record) (*Plan, error) {
-	return e.planOf(ctx, rec, rec.Definition, rec.Source, rec.Dir,
-		PlanOptions{Profile: rec.Profile, Only: rec.Only, Skip: rec.Skip, Applied: rec.applied})
+// storedGraph re-reads the definition stored with a stack.
+func (e *Engine) storedGraph(ctx context.Context, rec *Record) (*Graph, error) {
+	return e.graphOf(ctx, rec, rec.Definition, rec.Source, rec.Dir,
+		GraphOptions{Profile: rec.Profile, Only: rec.Only, Skip: rec.Skip, Applied: rec.applied})
 }
 
-// retiredPlan re-reads the definition dropped steps were last applied with.
-func (e *Engine) retiredPlan(ctx context.Context, rec *Record) (*Plan, error) {
+// retiredGraph re-reads the definition dropped steps were last applied with.
+func (e *Engine) retiredGraph(ctx context.Context, rec *Record) (*Graph, error) {
 	rt := rec.Retired
 	if rt == nil {
 		return nil, fmt.Errorf("stack %q has steps its definition dropped but no record of the definition they came from; put them back in the definition and run `stack down %s`", rec.Name, rec.Name)
 	}
-	return e.planOf(ctx, rec, rt.Definition, rt.Source, rt.Dir, PlanOptions{Profile: rt.Profile, Applied: rec.applied})
+	return e.graphOf(ctx, rec, rt.Definition, rt.Source, rt.Dir, GraphOptions{Profile: rt.Profile, Applied: rec.applied})
 }
 
-func (e *Engine) planOf(ctx context.Context, rec *Record, raw json.RawMessage, source, dir string, opts PlanOptions) (*Plan, error) {
+func (e *Engine) graphOf(ctx context.Context, rec *Record, raw json.RawMessage, source, dir string, opts GraphOptions) (*Graph, error) {
 	def, err := ParseDefinition(source, dir, raw)
 	if err != nil {
 		return nil, fmt.Errorf("the definition stored with stack %q no longer parses: %w", rec.Name, err)
 	}
 	opts.ModuleDir = e.moduleFallback(ctx, rec)
-	plan, err := NewPlan(def, e.Registry, opts)
+	plan, err := NewGraph(def, e.Registry, opts)
 	if err != nil {
 		return nil, fmt.Errorf("stack %q was created from %s, which is not valid on this workstation (are the modules checked out at %s?): %w", rec.Name, source, dir, err)
 	}
@@ -331,7 +331,7 @@ func (e *Engine) planOf(ctx context.Context, rec *Record, raw json.RawMessage, s
 }
 
 // apply runs the candidate steps in dependency order, in parallel.
-func (e *Engine) apply(ctx context.Context, plan *Plan, w *recordWriter, lease *heldLease, candidates, force map[string]bool, replace, refresh bool) error {
+func (e *Engine) apply(ctx context.Context, plan *Graph, w *recordWriter, lease *heldLease, candidates, force map[string]bool, replace, refresh bool) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {

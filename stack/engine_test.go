@@ -13,8 +13,8 @@ import (
 
 	"github.com/stack-tools/stack/internal/testenv"
 	"github.com/stack-tools/stack/stack"
-	"github.com/stack-tools/stack/stores/localstore"
 	"github.com/stack-tools/stack/steps/terraform"
+	"github.com/stack-tools/stack/stores/localstore"
 )
 
 // recorder is a completion handler for tests: it publishes one value as an

@@ -123,12 +123,12 @@ func (r *runner) needs(s *Step) map[string]gate {
 		all = append(all, v)
 	}
 	for _, v := range all {
-		findRefs(v, "", func(rf ref, _ string, err error) {
-			if err == nil && rf.kind == "step" {
-				if refs[rf.step] == nil {
-					refs[rf.step] = map[string]bool{}
+		FindRefs(v, "", func(rf Ref, _ string, err error) {
+			if err == nil && rf.Kind == "step" {
+				if refs[rf.Step] == nil {
+					refs[rf.Step] = map[string]bool{}
 				}
-				refs[rf.step][rf.name] = true
+				refs[rf.Step][rf.Name] = true
 			}
 		})
 	}
@@ -213,14 +213,14 @@ func (r *runner) claim(step string, clock *phaseClock) {
 }
 
 // depths returns, per step, the length of the longest chain of steps upstream.
-func (p *Plan) depths() map[string]int {
+func (p *Graph) depths() map[string]int {
 	out := map[string]int{}
 	var walk func(n string) int
 	walk = func(n string) int {
 		if d, ok := out[n]; ok {
 			return d
 		}
-		out[n] = 0 // cycles are refused by NewPlan; this only stops a loop
+		out[n] = 0 // cycles are refused by NewGraph; this only stops a loop
 		d := 0
 		if s := p.ByName[n]; s != nil {
 			for _, up := range s.Deps {

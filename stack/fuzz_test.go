@@ -46,11 +46,11 @@ func FuzzDefinition(f *testing.F) {
 			checkRejection(t, err)
 			return
 		}
-		opts := stack.PlanOptions{Profile: profile}
+		opts := stack.GraphOptions{Profile: profile}
 		if only != "" {
 			opts.Only = strings.Split(only, ",")
 		}
-		plan, err := stack.NewPlan(def, reg, opts)
+		plan, err := stack.NewGraph(def, reg, opts)
 		if err != nil {
 			checkRejection(t, err)
 			return

@@ -9,26 +9,6 @@ import (
 	"strings"
 )
 
-// Orphan is a resource that carries a stack's identity (its tags) but that no
-// step's state knows: left by a run that was killed between creating it and
-// saving the state, or created by hand. Nobody would ever destroy it.
-type Orphan struct {
-	ID   string `json:"id"`             // an ARN on AWS
-	Step string `json:"step,omitempty"` // from its identity, when it says
-}
-
-// OrphanFinder is implemented by step kinds that can look for resources
-// carrying a stack's identity outside Terraform state (on AWS: the Resource
-// Groups Tagging API).
-type OrphanFinder interface {
-	// FindOrphans lists resources tagged with stack's identity whose ids are not
-	// in known. modules are the stack's module folders: a kind looks only where
-	// they create resources, and not at all if none of them does.
-	FindOrphans(ctx context.Context, stack string, modules []string, known map[string]bool) ([]Orphan, error)
-	// StateIDs lists the resource ids a step's state holds.
-	StateIDs(ctx context.Context, run *StepRun) ([]string, error)
-}
-
 // Orphans reports the resources carrying stack name's identity that no step's
 // state knows. `stack plan` shows them; `down` reports those left after it
 // destroyed everything.
@@ -37,7 +17,7 @@ func (e *Engine) Orphans(ctx context.Context, name string) ([]Orphan, error) {
 	if err != nil {
 		return nil, err
 	}
-	plan, err := e.storedPlan(ctx, rec)
+	plan, err := e.storedGraph(ctx, rec)
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +45,7 @@ func (e *Engine) Orphans(ctx context.Context, name string) ([]Orphan, error) {
 	return e.findOrphans(ctx, name, plan, known)
 }
 
-func (e *Engine) findOrphans(ctx context.Context, name string, plan *Plan, known map[string]bool) ([]Orphan, error) {
+func (e *Engine) findOrphans(ctx context.Context, name string, plan *Graph, known map[string]bool) ([]Orphan, error) {
 	byKind := map[string][]string{}
 	for _, s := range plan.Steps {
 		if s.Module != "" {
@@ -89,7 +69,7 @@ func (e *Engine) findOrphans(ctx context.Context, name string, plan *Plan, known
 
 // reportOrphans tells about resources still carrying the stack's identity
 // after down destroyed every step: no state knows them any more.
-func (e *Engine) reportOrphans(ctx context.Context, name string, plan *Plan) {
+func (e *Engine) reportOrphans(ctx context.Context, name string, plan *Graph) {
 	orphans, err := e.findOrphans(ctx, name, plan, map[string]bool{})
 	if err != nil {
 		e.emit(Event{Stack: name, Type: EventInfo, Message: fmt.Sprintf("could not look for resources left with the stack's tags: %v", err)})

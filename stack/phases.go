@@ -7,25 +7,6 @@ import (
 	"time"
 )
 
-// Phase is one stretch of a step's run (prepare, init, workspace, apply,
-// outputs, handlers, record), so users can see where a step's time went.
-type Phase struct {
-	Name string `json:"name"`
-	// Start is when the phase began, in seconds after the step started. For
-	// phases done ahead of time (while upstream steps ran) it is negative.
-	Start   float64 `json:"start"`
-	Seconds float64 `json:"seconds"`
-}
-
-// Phase marks the start of a phase of the run; it ends the phase before it.
-// Kinds call it as they go (run.Phase("init") ... run.Phase("apply")), so
-// phases never overlap. An empty name only ends the current phase.
-func (r *StepRun) Phase(name string) {
-	if r != nil && r.clock != nil {
-		r.clock.mark(name, true)
-	}
-}
-
 // phaseClock records consecutive phases of one run.
 type phaseClock struct {
 	mu     sync.Mutex
@@ -188,3 +169,6 @@ func (t *timings) record(step string, start time.Time, st *StepState) {
 	st.Phases = run.since(start)
 	st.Ahead = ahead.since(start)
 }
+
+// kindMark is a StepRun's OnPhase: a phase the kind itself marked.
+func (c *phaseClock) kindMark(name string) { c.mark(name, true) }

@@ -56,18 +56,6 @@ type Retired struct {
 	Profile    string          `json:"profile,omitempty"`
 }
 
-// dropped lists the steps the record holds that plan does not have and that
-// still exist (applied, failed or interrupted), in name order.
-func (r *Record) dropped(plan *Plan) []string {
-	var names []string
-	for n, st := range r.Steps {
-		if _, ok := plan.ByName[n]; !ok && st.Status != StatusPending && st.Status != StatusDestroyed {
-			names = append(names, n)
-		}
-	}
-	return sortStrings(names)
-}
-
 // StepState is one step's stored state.
 type StepState struct {
 	Status      string `json:"status"`

@@ -16,7 +16,7 @@ import (
 // runner applies steps for one command.
 type runner struct {
 	e       *Engine
-	plan    *Plan
+	plan    *Graph
 	w       *recordWriter
 	replace bool
 	mu      sync.Mutex
@@ -82,17 +82,17 @@ func (r *runner) fill(ctx context.Context, step string) (Outputs, error) {
 	return merged, nil
 }
 
-func (r *runner) resolver(ctx context.Context, own Outputs) *resolver {
+func (r *runner) resolver(ctx context.Context, own Outputs) *Resolver {
 	vars := r.plan.Def.Variables
 	if vars == nil {
 		vars = map[string]any{}
 	}
-	return &resolver{
-		vars:    vars,
-		stack:   map[string]string{"name": r.w.name, "profile": r.plan.Profile, "owner": r.w.owner()},
-		outputs: r.outputs,
-		fill:    func(s string) (Outputs, error) { return r.fill(ctx, s) },
-		own:     own,
+	return &Resolver{
+		Vars:    vars,
+		Stack:   map[string]string{"name": r.w.name, "profile": r.plan.Profile, "owner": r.w.owner()},
+		Outputs: r.outputs,
+		Fill:    func(s string) (Outputs, error) { return r.fill(ctx, s) },
+		Own:     own,
 	}
 }
 
@@ -102,13 +102,13 @@ func (r *runner) stepRun(ctx context.Context, s *Step, log io.Writer) (*StepRun,
 	vars := map[string]any{}
 	sensitive := map[string]bool{}
 	for k, v := range s.Vars {
-		rv, sens, err := res.resolve(v, "vars."+k)
+		rv, sens, err := res.Resolve(v, "vars."+k)
 		if err != nil {
 			return nil, err
 		}
 		vars[k], sensitive[k] = rv, sens
 	}
-	cfg, _, err := res.resolve(s.Config, "")
+	cfg, _, err := res.Resolve(s.Config, "")
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +145,7 @@ func (r *runner) fingerprint(ctx context.Context, s *Step) (fp, module string, e
 	def, _ := json.Marshal(map[string]any{"vars": s.Vars, "config": s.Config, "handlers": s.Handlers})
 	h.Write(def)
 	res := r.resolver(ctx, nil)
-	res.fill = nil // sensitive values count by digest: no need to read them
+	res.Fill = nil // sensitive values count by digest: no need to read them
 	var refErr error
 	seen := map[string]bool{}
 	var all []any
@@ -165,23 +165,23 @@ func (r *runner) fingerprint(ctx context.Context, s *Step) (fp, module string, e
 		}
 	}
 	for _, v := range all {
-		findRefs(v, "", func(rf ref, _ string, err error) {
-			if err != nil || rf.kind == "own" || seen[rf.source] || refErr != nil {
+		FindRefs(v, "", func(rf Ref, _ string, err error) {
+			if err != nil || rf.Kind == "own" || seen[rf.Source] || refErr != nil {
 				return
 			}
-			seen[rf.source] = true
-			o, err := res.lookup(rf)
+			seen[rf.Source] = true
+			o, err := res.Lookup(rf)
 			if err != nil {
 				refErr = err
 				return
 			}
 			if o.Sensitive {
-				o = Outputs{rf.name: o}.Redacted(r.e.digestKey)[rf.name]
-				fmt.Fprintf(h, "\nref %s=sensitive:%s", rf.source, o.Digest)
+				o = Outputs{rf.Name: o}.Redacted(r.e.digestKey)[rf.Name]
+				fmt.Fprintf(h, "\nref %s=sensitive:%s", rf.Source, o.Digest)
 				return
 			}
 			b, _ := json.Marshal(o.Value)
-			fmt.Fprintf(h, "\nref %s=%s", rf.source, b)
+			fmt.Fprintf(h, "\nref %s=%s", rf.Source, b)
 		})
 	}
 	if refErr != nil {
@@ -258,7 +258,7 @@ func (r *runner) applyStep(ctx context.Context, s *Step, force bool, release fun
 	if err := running(); err != nil {
 		return r.fail(ctx, s, start, err)
 	}
-	run.clock = clock
+	run.OnPhase = clock.kindMark
 	clock.standIn("apply")
 	outs, err := kind.Apply(ctx, run)
 	if err != nil {
@@ -335,7 +335,7 @@ func (r *runner) runHandlers(ctx context.Context, s *Step, run *StepRun, outs Ou
 				states[i].Status, states[i].Record = StatusRunning, rec
 				return r.w.step(ctx, s.Name, func(st *StepState) { st.Handlers = append([]HandlerState(nil), states...) })
 			},
-			resolver: r.resolver(ctx, outs),
+			Resolver: r.resolver(ctx, outs),
 		}
 		res, err := h.Run(ctx, hr)
 		if skip, ok := IsSkip(err); ok {

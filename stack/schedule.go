@@ -147,7 +147,7 @@ func (r *runner) prepare(ctx context.Context, steps []*Step) map[string]*prepara
 					Store:    r.e.Store,
 					Log:      io.Discard,
 					Progress: func(string, ...any) {},
-					clock:    clock,
+					OnPhase:  clock.kindMark,
 				})
 				clock.lap("")
 				close(p.done)

@@ -213,7 +213,7 @@ func runValidate(o *validateOptions) error {
 		return err
 	}
 	e := &stack.Engine{Registry: o.Registry()}
-	plan, err := e.Validate(def, stack.PlanOptions{Profile: o.Profile, Only: o.Only, Skip: o.Skip})
+	plan, err := e.Validate(def, stack.GraphOptions{Profile: o.Profile, Only: o.Only, Skip: o.Skip})
 	if err != nil {
 		return err
 	}

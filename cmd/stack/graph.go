@@ -58,7 +58,7 @@ func runGraph(ctx context.Context, o *graphOptions) error {
 	if o.Format != stack.GraphDOT && o.Format != stack.GraphMermaid {
 		return &usageError{fmt.Errorf("--format %q: use dot or mermaid", o.Format)}
 	}
-	var plan *stack.Plan
+	var plan *stack.Graph
 	var status map[string]string
 	if isDefinitionFile(o.Target) {
 		def, err := stack.LoadDefinition(o.Target)
@@ -66,7 +66,7 @@ func runGraph(ctx context.Context, o *graphOptions) error {
 			return err
 		}
 		e := &stack.Engine{Registry: o.Registry()}
-		if plan, err = e.Validate(def, stack.PlanOptions{Profile: o.Profile}); err != nil {
+		if plan, err = e.Validate(def, stack.GraphOptions{Profile: o.Profile}); err != nil {
 			return err
 		}
 	} else {
@@ -75,12 +75,12 @@ func runGraph(ctx context.Context, o *graphOptions) error {
 			return err
 		}
 		var rec *stack.Record
-		if plan, rec, err = e.StoredPlan(ctx, o.Target); err != nil {
+		if plan, rec, err = e.StoredGraph(ctx, o.Target); err != nil {
 			return err
 		}
 		if o.ProfileSet && o.Profile != rec.Profile {
 			// Another profile's graph: validate the stored definition under it.
-			if plan, err = e.Validate(plan.Def, stack.PlanOptions{Profile: o.Profile}); err != nil {
+			if plan, err = e.Validate(plan.Def, stack.GraphOptions{Profile: o.Profile}); err != nil {
 				return err
 			}
 		}

@@ -46,35 +46,35 @@ func TestDefinitionProblemsNameThePlace(t *testing.T) {
 	cases := []struct {
 		name string
 		src  string
-		opts PlanOptions
+		opts GraphOptions
 		want []string // substrings of the error
 	}{
-		{"syntax error has line and column", "{\n  \"name\": \"x\",\n  \"steps\": [\n    {\"name\": \"a\",, }\n  ]\n}", PlanOptions{}, []string{"test.json:4:18", "syntax"}},
-		{"truncated file", `{"name": "x", "steps": [`, PlanOptions{}, []string{"test.json", "complete"}},
-		{"unknown top-level field", `{"name":"x","stepz":[],"steps":[{"name":"a","module":"m1"}]}`, PlanOptions{}, []string{"stepz", "unknown field", "allowed here"}},
-		{"unknown step field", `{"name":"x","steps":[{"name":"a","module":"m1","varz":{}}]}`, PlanOptions{}, []string{"steps[0]", "varz"}},
-		{"duplicate step", `{"name":"x","steps":[{"name":"a","module":"m1"},{"name":"a","module":"m2"}]}`, PlanOptions{}, []string{"steps[1].name", "duplicate"}},
-		{"invalid step name", `{"name":"x","steps":[{"name":"A_b","module":"m1"}]}`, PlanOptions{}, []string{"steps[0].name", "not valid"}},
-		{"unknown kind", `{"name":"x","steps":[{"name":"a","kind":"ansible","module":"m1"}]}`, PlanOptions{}, []string{"steps[0].kind", "ansible", "known kinds: terraform"}},
-		{"missing module", `{"name":"x","steps":[{"name":"a","module":"nope"}]}`, PlanOptions{}, []string{"steps[0].module", "nope", "does not exist"}},
-		{"dangling after", `{"name":"x","steps":[{"name":"a","module":"m1","after":["b"]}]}`, PlanOptions{}, []string{"steps[0].after[0]", `"b" does not exist`}},
-		{"dangling reference", `{"name":"x","steps":[{"name":"a","module":"m1","vars":{"v":"${steps.b.outputs.o}"}}]}`, PlanOptions{}, []string{"steps[0].vars.v", "step \"b\" does not exist"}},
-		{"undefined variable", `{"name":"x","steps":[{"name":"a","module":"m1","vars":{"v":"${var.region}"}}]}`, PlanOptions{}, []string{"steps[0].vars.v", "no variable \"region\""}},
-		{"bad reference", `{"name":"x","steps":[{"name":"a","module":"m1","vars":{"v":"${step.b}"}}]}`, PlanOptions{}, []string{"steps[0].vars.v", "unknown reference"}},
-		{"own outputs outside handlers", `{"name":"x","steps":[{"name":"a","module":"m1","vars":{"v":"${outputs.o}"}}]}`, PlanOptions{}, []string{"only allowed in on_complete"}},
-		{"cycle is named", `{"name":"x","steps":[{"name":"a","module":"m1","after":["c"]},{"name":"b","module":"m1","vars":{"v":"${steps.a.outputs.o}"}},{"name":"c","module":"m2","after":["b"]}]}`, PlanOptions{}, []string{"cycle", "a -> b -> c -> a"}},
-		{"unknown handler", `{"name":"x","steps":[{"name":"a","module":"m1","on_complete":[{"handler":"consul"}]}]}`, PlanOptions{}, []string{"steps[0].on_complete[0].handler", "consul"}},
-		{"only drops a dependency", `{"name":"x","steps":[{"name":"a","module":"m1"},{"name":"b","module":"m1","after":["a"]}]}`, PlanOptions{Only: []string{"b"}}, []string{"--only", `"b" needs step "a"`, `add "a" to --only`}},
-		{"skip drops a dependency", `{"name":"x","steps":[{"name":"a","module":"m1"},{"name":"b","module":"m1","after":["a"]}]}`, PlanOptions{Skip: []string{"a"}}, []string{"--skip", `do not skip "a"`}},
-		{"unknown profile", `{"name":"x","steps":[{"name":"a","module":"m1","profiles":{"minimal":{}}}]}`, PlanOptions{Profile: "prod"}, []string{"--profile", "prod", "minimal"}},
-		{"profile may not rename", `{"name":"x","steps":[{"name":"a","module":"m1","profiles":{"minimal":{"name":"b"}}}]}`, PlanOptions{}, []string{"profiles.minimal.name", "cannot change"}},
-		{"kind rejects its unknown fields", `{"name":"x","steps":[{"name":"a","module":"m1","scenario":"s"}]}`, PlanOptions{}, []string{"steps[0]", "scenario"}},
+		{"syntax error has line and column", "{\n  \"name\": \"x\",\n  \"steps\": [\n    {\"name\": \"a\",, }\n  ]\n}", GraphOptions{}, []string{"test.json:4:18", "syntax"}},
+		{"truncated file", `{"name": "x", "steps": [`, GraphOptions{}, []string{"test.json", "complete"}},
+		{"unknown top-level field", `{"name":"x","stepz":[],"steps":[{"name":"a","module":"m1"}]}`, GraphOptions{}, []string{"stepz", "unknown field", "allowed here"}},
+		{"unknown step field", `{"name":"x","steps":[{"name":"a","module":"m1","varz":{}}]}`, GraphOptions{}, []string{"steps[0]", "varz"}},
+		{"duplicate step", `{"name":"x","steps":[{"name":"a","module":"m1"},{"name":"a","module":"m2"}]}`, GraphOptions{}, []string{"steps[1].name", "duplicate"}},
+		{"invalid step name", `{"name":"x","steps":[{"name":"A_b","module":"m1"}]}`, GraphOptions{}, []string{"steps[0].name", "not valid"}},
+		{"unknown kind", `{"name":"x","steps":[{"name":"a","kind":"ansible","module":"m1"}]}`, GraphOptions{}, []string{"steps[0].kind", "ansible", "known kinds: terraform"}},
+		{"missing module", `{"name":"x","steps":[{"name":"a","module":"nope"}]}`, GraphOptions{}, []string{"steps[0].module", "nope", "does not exist"}},
+		{"dangling after", `{"name":"x","steps":[{"name":"a","module":"m1","after":["b"]}]}`, GraphOptions{}, []string{"steps[0].after[0]", `"b" does not exist`}},
+		{"dangling reference", `{"name":"x","steps":[{"name":"a","module":"m1","vars":{"v":"${steps.b.outputs.o}"}}]}`, GraphOptions{}, []string{"steps[0].vars.v", "step \"b\" does not exist"}},
+		{"undefined variable", `{"name":"x","steps":[{"name":"a","module":"m1","vars":{"v":"${var.region}"}}]}`, GraphOptions{}, []string{"steps[0].vars.v", "no variable \"region\""}},
+		{"bad reference", `{"name":"x","steps":[{"name":"a","module":"m1","vars":{"v":"${step.b}"}}]}`, GraphOptions{}, []string{"steps[0].vars.v", "unknown reference"}},
+		{"own outputs outside handlers", `{"name":"x","steps":[{"name":"a","module":"m1","vars":{"v":"${outputs.o}"}}]}`, GraphOptions{}, []string{"only allowed in on_complete"}},
+		{"cycle is named", `{"name":"x","steps":[{"name":"a","module":"m1","after":["c"]},{"name":"b","module":"m1","vars":{"v":"${steps.a.outputs.o}"}},{"name":"c","module":"m2","after":["b"]}]}`, GraphOptions{}, []string{"cycle", "a -> b -> c -> a"}},
+		{"unknown handler", `{"name":"x","steps":[{"name":"a","module":"m1","on_complete":[{"handler":"consul"}]}]}`, GraphOptions{}, []string{"steps[0].on_complete[0].handler", "consul"}},
+		{"only drops a dependency", `{"name":"x","steps":[{"name":"a","module":"m1"},{"name":"b","module":"m1","after":["a"]}]}`, GraphOptions{Only: []string{"b"}}, []string{"--only", `"b" needs step "a"`, `add "a" to --only`}},
+		{"skip drops a dependency", `{"name":"x","steps":[{"name":"a","module":"m1"},{"name":"b","module":"m1","after":["a"]}]}`, GraphOptions{Skip: []string{"a"}}, []string{"--skip", `do not skip "a"`}},
+		{"unknown profile", `{"name":"x","steps":[{"name":"a","module":"m1","profiles":{"minimal":{}}}]}`, GraphOptions{Profile: "prod"}, []string{"--profile", "prod", "minimal"}},
+		{"profile may not rename", `{"name":"x","steps":[{"name":"a","module":"m1","profiles":{"minimal":{"name":"b"}}}]}`, GraphOptions{}, []string{"profiles.minimal.name", "cannot change"}},
+		{"kind rejects its unknown fields", `{"name":"x","steps":[{"name":"a","module":"m1","scenario":"s"}]}`, GraphOptions{}, []string{"steps[0]", "scenario"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			def, err := parse(t, c.src)
 			if err == nil {
-				_, err = NewPlan(def, testRegistry(), c.opts)
+				_, err = NewGraph(def, testRegistry(), c.opts)
 			}
 			if err == nil {
 				t.Fatal("expected an error")
@@ -100,11 +100,11 @@ func TestPlanDepsProfilesAndOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	min, err := NewPlan(def, testRegistry(), PlanOptions{Profile: "minimal"})
+	min, err := NewGraph(def, testRegistry(), GraphOptions{Profile: "minimal"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	prod, err := NewPlan(def, testRegistry(), PlanOptions{Profile: "production"})
+	prod, err := NewGraph(def, testRegistry(), GraphOptions{Profile: "production"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,25 +127,25 @@ func TestPlanDepsProfilesAndOrder(t *testing.T) {
 }
 
 func TestResolveKeepsTypesAndSensitivity(t *testing.T) {
-	r := &resolver{
-		vars:  map[string]any{"region": "us-east-1"},
-		stack: map[string]string{"name": "bfcm"},
-		outputs: func(s string) (Outputs, error) {
+	r := &Resolver{
+		Vars:  map[string]any{"region": "us-east-1"},
+		Stack: map[string]string{"name": "bfcm"},
+		Outputs: func(s string) (Outputs, error) {
 			return Outputs{"ids": {Value: []any{"a", "b"}}, "pw": {Value: "hunter2", Sensitive: true}}, nil
 		},
 	}
-	v, sens, err := r.resolve("${steps.net.outputs.ids}", "")
+	v, sens, err := r.Resolve("${steps.net.outputs.ids}", "")
 	if err != nil || sens {
 		t.Fatal(err, sens)
 	}
 	if l, ok := v.([]any); !ok || len(l) != 2 {
 		t.Errorf("a whole-string reference should keep the list, got %#v", v)
 	}
-	v, _, _ = r.resolve("${stack.name}.${var.region} $${literal}", "")
+	v, _, _ = r.Resolve("${stack.name}.${var.region} $${literal}", "")
 	if v != "bfcm.us-east-1 ${literal}" {
 		t.Errorf("interpolation = %q", v)
 	}
-	_, sens, _ = r.resolve(map[string]any{"dsn": "u:${steps.db.outputs.pw}@h"}, "")
+	_, sens, _ = r.Resolve(map[string]any{"dsn": "u:${steps.db.outputs.pw}@h"}, "")
 	if !sens {
 		t.Error("a value built from a sensitive output must be sensitive")
 	}
@@ -202,7 +202,7 @@ func TestHandlerOutputsAreCheckedInOrder(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = NewPlan(def, reg, PlanOptions{})
+			_, err = NewGraph(def, reg, GraphOptions{})
 			var ie *InvalidError
 			switch {
 			case tc.wantPath == "" && err != nil:
@@ -225,7 +225,7 @@ func TestUnreadableModuleIsReportedWhereTheProfileSetsIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = NewPlan(def, reg, PlanOptions{Profile: "p"})
+	_, err = NewGraph(def, reg, GraphOptions{Profile: "p"})
 	var ie *InvalidError
 	if !errors.As(err, &ie) || ie.Problems[0].Path != "steps[0].profiles.p.module" || !strings.Contains(ie.Problems[0].Msg, "main.tf:3") || !strings.Contains(ie.Problems[0].Msg, "profile p") {
 		t.Errorf("want a problem at steps[0].profiles.p.module naming main.tf:3 and the profile, got %v", err)

@@ -1,0 +1,13 @@
+package stack
+
+// dropped lists the steps the record holds that plan does not have and that
+// still exist (applied, failed or interrupted), in name order.
+func (r *Record) dropped(plan *Graph) []string {
+	var names []string
+	for n, st := range r.Steps {
+		if _, ok := plan.ByName[n]; !ok && st.Status != StatusPending && st.Status != StatusDestroyed {
+			names = append(names, n)
+		}
+	}
+	return sortStrings(names)
+}
