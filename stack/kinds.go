@@ -207,8 +207,11 @@ func (r *Registry) Step(name string) (StepKind, bool) { k, ok := r.steps[name]; 
 // Handler returns the handler registered under name.
 func (r *Registry) Handler(name string) (Handler, bool) { h, ok := r.handlers[name]; return h, ok }
 
-func (r *Registry) stepNames() []string    { return slices.Sorted(maps.Keys(r.steps)) }
-func (r *Registry) handlerNames() []string { return slices.Sorted(maps.Keys(r.handlers)) }
+// StepNames lists the registered step kinds, for messages.
+func (r *Registry) StepNames() []string { return slices.Sorted(maps.Keys(r.steps)) }
+
+// HandlerNames lists the registered handlers, for messages.
+func (r *Registry) HandlerNames() []string { return slices.Sorted(maps.Keys(r.handlers)) }
 
 func decodeStrict(v any, into any) error {
 	b, err := json.Marshal(v)

@@ -60,8 +60,8 @@ func walkModule(dir string, skip func(name string, isDir bool) bool, fn func(rel
 	})
 }
 
-// packModule archives a module folder.
-func packModule(dir string, files ModuleFiles) ([]byte, error) {
+// PackModule archives a module folder.
+func PackModule(dir string, files ModuleFiles) ([]byte, error) {
 	var buf bytes.Buffer
 	gz := gzip.NewWriter(&buf)
 	tw := tar.NewWriter(gz)
@@ -84,8 +84,8 @@ func packModule(dir string, files ModuleFiles) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// unpackModule extracts a module snapshot into dir.
-func unpackModule(data []byte, dir string) error {
+// UnpackModule extracts a module snapshot into dir.
+func UnpackModule(data []byte, dir string) error {
 	gz, err := gzip.NewReader(bytes.NewReader(data))
 	if err != nil {
 		return err
