@@ -215,4 +215,3 @@ func (r *runner) claim(step string, clock *phaseClock) {
 	}
 	p.claim()
 }
-
