@@ -31,6 +31,9 @@ func TestMain(m *testing.M) {
 		}
 	}
 	code := m.Run()
+	for i := len(stops) - 1; i >= 0; i-- {
+		stops[i]()
+	}
 	if moto != nil {
 		moto.Stop()
 	}
