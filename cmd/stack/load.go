@@ -37,6 +37,10 @@ type loadOptions struct {
 	ZooKeeper, WorkersGroup string
 	WorkersCount            int
 	WorkersWait             time.Duration
+	// E2E is the "e2e" block as JSON, or @FILE holding it; StopLost is
+	// --stop-lost (-1: not given).
+	E2E      string
+	StopLost int
 }
 
 func newLoadCmd(g *globalOptions) *cobra.Command {
@@ -107,6 +111,9 @@ func addLoadFlags(cmd *cobra.Command, o *loadOptions) {
 	f.IntVar(&r.Batch, "batch", 0, "sqs:// targets: messages per SendMessageBatch, 1..10 (default 10)")
 	f.DurationVar(dur(&r.BatchWait), "batch-wait", 0, "sqs:// targets: how long a batch waits to fill (default 5ms)")
 	f.DurationVar(dur(&r.Reload), "reload", 0, "re-read the scenario folder this often during the run (e.g. 30s); a bad template keeps the old one")
+	f.StringVar(&o.E2E, "e2e", "", "trace every message to probes at the far end: the generator step's \"e2e\" block as JSON, or @FILE (writes load-trace.jsonl.gz for `stack trace --report-dir`)")
+	f.DurationVar(dur(&o.Stop.MaxE2ELatency), "stop-e2e-latency", 0, "with --e2e: vote to stop when messages take longer than this end to end (or have not arrived after it)")
+	f.IntVar(&o.StopLost, "stop-lost", -1, "with --e2e: fail the run when more than this many arrivals are lost")
 }
 
 func loadUsage(format string, args ...any) error { return &usageError{fmt.Errorf(format, args...)} }
@@ -156,6 +163,9 @@ func runLoad(ctx context.Context, o *loadOptions) error {
 		if err := writeLoadReports(o.ReportDir, rep, o.ErrOut); err != nil {
 			return err
 		}
+		if err := writeTrace(o.ReportDir, rep, o.ErrOut); err != nil {
+			return err
+		}
 	}
 	if o.JSON {
 		if err := report.JSON(o.Out, rep); err != nil {
@@ -186,7 +196,10 @@ func (o *loadOptions) loadConfig(ctx context.Context) (load.Config, error) {
 	run := o.Run
 	rate := o.Rate
 	run.Rate = &rate
-	if o.Stop.MinSuccess > 0 || o.Stop.MaxLatency > 0 {
+	if err := o.e2eFlags(&run); err != nil {
+		return load.Config{}, err
+	}
+	if o.Stop.MinSuccess > 0 || o.Stop.MaxLatency > 0 || o.Stop.MaxE2ELatency > 0 || o.Stop.MaxLost != nil {
 		stop := o.Stop
 		run.Stop = &stop
 	}
@@ -281,6 +294,11 @@ func newDumpsterCmd() *cobra.Command {
 	f.StringVar(&d.LogFile, "log-file", "", "with --background: the detached sink's log")
 	f.BoolVar(&d.Background, "background", false, "start detached, print the URL when it listens, and return")
 	f.BoolVar(&d.Stop, "stop", false, "stop the sink named by --pid-file")
+	f.StringVar(&d.Probe.Journal, "journal", "", "be an e2e probe: record every arrival in this journal file (kept across restarts) and serve it to `--e2e` runs; the pull endpoint wants $STACK_PROBE_TOKEN when set")
+	f.StringVar(&d.Probe.Name, "name", "", "with --journal: the probe's name in reports (default its address)")
+	f.StringVar(&d.Probe.SMTP, "smtp", "", "with --journal: also accept mail on this address (e.g. 127.0.0.1:2525)")
+	f.StringVar(&d.Probe.SMTPFile, "smtp-file", "", "with --smtp: write the mail sink's address here once listening")
+	f.StringVar(&d.Probe.Queue, "sqs-queue", "", "with --journal: also drain this SQS queue URL, recording each message")
 	f.BoolVar(&d.Raw, "raw", false, "serve with a minimal HTTP/1.1 sink (Content-Length bodies only) that costs far less per request than net/http: for benchmarks")
 	return cmd
 }
@@ -306,6 +324,9 @@ func runDumpster(ctx context.Context, d *dumpsterOptions) error {
 			return err
 		}
 		args := []string{"dumpster", "--addr", d.Addr, "--path", d.Path, "--url-file", d.URLFile, "--pid-file", d.PIDFile}
+		if p := d.Probe; p.Journal != "" {
+			args = append(args, "--journal", p.Journal, "--name", p.Name, "--smtp", p.SMTP, "--smtp-file", p.SMTPFile, "--sqs-queue", p.Queue)
+		}
 		url, err := dumpster.StartBackground(ctx, exe, args, d.Options)
 		if err != nil {
 			return err

@@ -67,6 +67,8 @@ type Options struct {
 	LogFile string // with Background: where the detached process writes
 	// Raw serves with the minimal HTTP/1.1 sink (benchmarks) instead of net/http.
 	Raw bool
+	// Probe, when its Journal is set, makes the sink an e2e probe (probe.go).
+	Probe ProbeOptions
 }
 
 // Run listens, writes the URL and PID files, and serves until ctx ends.
@@ -89,6 +91,9 @@ func Run(ctx context.Context, o Options) error {
 		defer os.Remove(o.URLFile)
 	}
 	fmt.Fprintln(os.Stderr, "dumpster: accepting webhooks at", url)
+	if o.Probe.Journal != "" {
+		return runProbe(ctx, l, o.Probe)
+	}
 	if o.Raw {
 		return (&Server{}).ServeRaw(ctx, l)
 	}
