@@ -11,13 +11,13 @@ import (
 
 	"github.com/stack-tools/stack/stack"
 
-	// Down tears a stack down: dependents first, handlers' teardown, then the step's
-	// own destroy. When every step is gone the stack's record, logs and Terraform
-	// state are deleted.
 	"github.com/stack-tools/stack/definition"
 	"github.com/stack-tools/stack/state"
 )
 
+// Down tears a stack down: dependents first, handlers' teardown, then the step's
+// own destroy. When every step is gone the stack's record, logs and Terraform
+// state are deleted.
 func (e *Engine) Down(ctx context.Context, name string) error {
 	return e.down(ctx, name, nil)
 }

@@ -12,11 +12,11 @@ import (
 	"github.com/stack-tools/stack/internal/proc"
 	"github.com/stack-tools/stack/stack"
 
-	// Drift statuses of a step, as `stack plan` reports them.
 	"github.com/stack-tools/stack/definition"
 	"github.com/stack-tools/stack/state"
 )
 
+// Drift statuses of a step, as `stack plan` reports them.
 const (
 	DriftUnchanged      = "unchanged"
 	DriftCodeChanged    = "code changed"           // the definition, module or inputs differ from what was applied

@@ -15,11 +15,11 @@ import (
 
 	"github.com/stack-tools/stack/definition"
 
-	// Engine runs stack commands against a store.
 	"github.com/stack-tools/stack/stack"
 	"github.com/stack-tools/stack/state"
 )
 
+// Engine runs stack commands against a store.
 type Engine struct {
 	Store    stack.Store
 	Registry *stack.Registry

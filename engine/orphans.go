@@ -10,13 +10,13 @@ import (
 
 	"github.com/stack-tools/stack/stack"
 
-	// Orphans reports the resources carrying stack name's identity that no step's
-	// state knows. `stack plan` shows them; `down` reports those left after it
-	// destroyed everything.
 	"github.com/stack-tools/stack/definition"
 	"github.com/stack-tools/stack/state"
 )
 
+// Orphans reports the resources carrying stack name's identity that no step's
+// state knows. `stack plan` shows them; `down` reports those left after it
+// destroyed everything.
 func (e *Engine) Orphans(ctx context.Context, name string) ([]stack.Orphan, error) {
 	rec, ver, err := state.LoadRecord(ctx, e.Store, name)
 	if err != nil {

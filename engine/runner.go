@@ -14,11 +14,11 @@ import (
 
 	"github.com/stack-tools/stack/definition"
 
-	// runner applies steps for one command.
 	"github.com/stack-tools/stack/stack"
 	"github.com/stack-tools/stack/state"
 )
 
+// runner applies steps for one command.
 type runner struct {
 	e       *Engine
 	plan    *definition.Graph

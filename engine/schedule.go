@@ -10,13 +10,13 @@ import (
 
 	"github.com/stack-tools/stack/definition"
 
-	// schedule runs fn for each step once its deps among steps have succeeded, at
-	// most par at a time, picking ready steps in definition order. After a failure
-	// it starts nothing new and waits for running steps. It returns the failures.
 	"github.com/stack-tools/stack/stack"
 	"github.com/stack-tools/stack/state"
 )
 
+// schedule runs fn for each step once its deps among steps have succeeded, at
+// most par at a time, picking ready steps in definition order. After a failure
+// it starts nothing new and waits for running steps. It returns the failures.
 func schedule(ctx context.Context, steps []*definition.Step, par int, deps func(*definition.Step) []string, fn func(context.Context, *definition.Step) error) map[string]string {
 	in := map[string]bool{}
 	for _, s := range steps {
