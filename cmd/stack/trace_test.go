@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"net"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/stack-tools/stack/load"
+	"github.com/stack-tools/stack/load/probe"
 )
 
 // replier is a pipeline: it answers the webhook, then posts "reply to ID"
@@ -88,5 +91,51 @@ func TestLoadE2EThenTraceADeliveredAndADroppedMessage(t *testing.T) {
 	}
 	if r := w.run("trace", "--report-dir", reports, "SM00000000000000000000000000000000"); r.code == 0 || !strings.Contains(r.stderr, "no message of this run") {
 		t.Errorf("trace of an unknown id: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// A generator step with "e2e" stores its trace; `stack trace NAME STEP ID`
+// reads it from the store.
+func TestGeneratorStepE2EThenTraceFromTheStore(t *testing.T) {
+	ctx := context.Background()
+	j, err := probe.OpenJournal(filepath.Join(t.TempDir(), "journal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- probe.Serve(pctx, probe.Options{Name: "sink", Journal: j, HTTP: l}) }()
+	defer func() { stop(); <-done }()
+	pipe := &replier{probe: "http://" + l.Addr().String()}
+	srv := httptest.NewServer(pipe)
+	defer srv.Close()
+	def := writeFile(t, filepath.Join(t.TempDir(), "gen.json"), `{"name": "gen", "steps": [
+  {"name": "load", "kind": "generator", "scenario": "sms-inbound", "target": "`+srv.URL+`", "rate": 100, "requests": 20,
+   "skip": ["subscribe", "unsubscribe", "info", "unrecognized", "reaction", "custom_keyword"],
+   "e2e": {"probes": [{"name": "sink", "url": "`+pipe.probe+`", "match": [{"regexp": "reply to (SM[0-9a-f]+)"}]}],
+           "expect": {"help": 1}, "wait": "3s", "poll": "100ms"}}]}`)
+	te := newTestEnv(t)
+	if err := runUp(ctx, &upOptions{runEnv: te.runEnv, File: def, lockOptions: lockOptions{Parallelism: 1}}); err != nil {
+		t.Fatalf("up: %v\n%s", err, te.errOut)
+	}
+	pipe.wg.Wait()
+	te.reset()
+	if err := runTrace(ctx, &traceOptions{runEnv: te.runEnv, Name: "gen", Step: "load", ID: pipe.dropped[0]}); err != nil {
+		t.Fatal(err)
+	}
+	if s := te.out.String(); !strings.Contains(s, "(help)") || !strings.Contains(s, "not arrived after 3s") {
+		t.Errorf("trace of a dropped message:\n%s", s)
+	}
+	te.reset()
+	if err := runTrace(ctx, &traceOptions{runEnv: te.runEnv, Name: "gen", Step: "load", ID: pipe.replied[0]}); err != nil {
+		t.Fatal(err)
+	}
+	if s := te.out.String(); !strings.Contains(s, "arrived  at probe sink") {
+		t.Errorf("trace of a delivered message:\n%s", s)
 	}
 }
