@@ -10,6 +10,12 @@ import (
 	"github.com/stack-tools/stack/load/scenario"
 )
 
+// E2EObserver is an Observer that also sees each arrival's end-to-end
+// latency (live metrics); it is called from the tracker's goroutine.
+type E2EObserver interface {
+	ObserveE2E(typ string, latency time.Duration)
+}
+
 // tracking adapts an e2e.Tracker to a run; a nil *tracking (no e2e) does nothing.
 type tracking struct {
 	t   *e2e.Tracker
@@ -38,8 +44,12 @@ func (c *Config) newTracker(ctx context.Context, gen *scenario.Generator) (*trac
 		return nil, err
 	}
 	lo, hi := gen.SenderRange()
-	t, err := e2e.NewTracker(cfg, e2e.Setup{Types: names, Codec: codec, Part: c.Options.Part, Senders: gen.Senders,
-		SenderLo: lo, SenderHi: hi, Window: c.Window})
+	setup := e2e.Setup{Types: names, Codec: codec, Part: c.Options.Part, Senders: gen.Senders,
+		SenderLo: lo, SenderHi: hi, Window: c.Window}
+	if o, ok := c.Observer.(E2EObserver); ok {
+		setup.Observe = func(typ int, d time.Duration) { o.ObserveE2E(names[typ], d) }
+	}
+	t, err := e2e.NewTracker(cfg, setup)
 	if err != nil {
 		return nil, err
 	}
@@ -91,13 +101,20 @@ func (k *tracking) finish(ctx context.Context, sendEnd time.Time, rep *Report) {
 	if rep.Verdict != Passed {
 		return
 	}
-	switch {
-	case rep.E2E.Incomplete != "":
+	if rep.E2E.Incomplete != "" {
 		rep.Verdict, rep.Reason = Incomplete, "e2e: "+rep.E2E.Incomplete
-	case k.cfg.MaxLost != nil && rep.E2E.Total.Lost > uint64(*k.cfg.MaxLost):
-		rep.Verdict, rep.Reason = Stopped, fmt.Sprintf("e2e: %d arrivals lost > max_lost %d (lost ids: %v)",
-			rep.E2E.Total.Lost, *k.cfg.MaxLost, rep.E2E.Total.LostIDs)
+		return
 	}
+	rep.CheckLost(k.cfg.MaxLost)
+}
+
+// CheckLost fails a passed run that lost more arrivals than maxLost (nil: no bound).
+func (r *Report) CheckLost(maxLost *int) {
+	if r.Verdict != Passed || r.E2E == nil || maxLost == nil || r.E2E.Total.Lost <= uint64(*maxLost) {
+		return
+	}
+	r.Verdict, r.Reason = Stopped, fmt.Sprintf("e2e: %d arrivals lost > max_lost %d (lost ids: %v)",
+		r.E2E.Total.Lost, *maxLost, r.E2E.Total.LostIDs)
 }
 
 // WriteTrace writes the run's trace (e2e.TraceFile) when it has one.

@@ -38,9 +38,10 @@ type loadOptions struct {
 	WorkersCount            int
 	WorkersWait             time.Duration
 	// E2E is the "e2e" block as JSON, or @FILE holding it; StopLost is
-	// --stop-lost (-1: not given).
-	E2E      string
-	StopLost int
+	// --stop-lost when StopLostSet.
+	E2E         string
+	StopLost    int
+	StopLostSet bool
 }
 
 func newLoadCmd(g *globalOptions) *cobra.Command {
@@ -60,6 +61,7 @@ or errored. The auth token of signed scenarios comes from STACK_AUTH_TOKEN.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.runEnv, o.ZooKeeper = g.env(cmd), g.zookeeper
 			o.Run.AuthToken = os.Getenv("STACK_AUTH_TOKEN")
+			o.StopLostSet = cmd.Flags().Changed("stop-lost")
 			return runLoad(cmd.Context(), o)
 		},
 	}
@@ -113,7 +115,7 @@ func addLoadFlags(cmd *cobra.Command, o *loadOptions) {
 	f.DurationVar(dur(&r.Reload), "reload", 0, "re-read the scenario folder this often during the run (e.g. 30s); a bad template keeps the old one")
 	f.StringVar(&o.E2E, "e2e", "", "trace every message to probes at the far end: the generator step's \"e2e\" block as JSON, or @FILE (writes load-trace.jsonl.gz for `stack trace --report-dir`)")
 	f.DurationVar(dur(&o.Stop.MaxE2ELatency), "stop-e2e-latency", 0, "with --e2e: vote to stop when messages take longer than this end to end (or have not arrived after it)")
-	f.IntVar(&o.StopLost, "stop-lost", -1, "with --e2e: fail the run when more than this many arrivals are lost")
+	f.IntVar(&o.StopLost, "stop-lost", 0, "with --e2e: fail the run when more than this many arrivals are lost")
 }
 
 func loadUsage(format string, args ...any) error { return &usageError{fmt.Errorf(format, args...)} }
@@ -253,6 +255,7 @@ func printSummary(w io.Writer, rep *load.Report) {
 		row(t.Name, t.Stats)
 	}
 	row("all", rep.Total)
+	printE2E(w, rep) // loade2e.go
 	printShares(w, rep)
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/stack-tools/stack/load"
 	"github.com/stack-tools/stack/load/e2e"
+	"github.com/stack-tools/stack/load/live"
 	"github.com/stack-tools/stack/load/pace"
 	"github.com/stack-tools/stack/load/probe"
 	"github.com/stack-tools/stack/load/scenario"
@@ -135,7 +136,10 @@ func TestPipelineLostDuplicatedLatency(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	r := newRig(t, ctx)
-	rep, err := load.Run(ctx, r.config(t, 160))
+	cfg := r.config(t, 160)
+	metrics := live.New()
+	cfg.Observer = metrics
+	rep, err := load.Run(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,6 +147,24 @@ func TestPipelineLostDuplicatedLatency(t *testing.T) {
 		t.Fatalf("verdict %s (%s), e2e %v", rep.Verdict, rep.Reason, rep.E2E)
 	}
 	checkSets(t, rep, r.pipe)
+	// Prometheus has the e2e histogram by type, one observation per arrival counted.
+	got := map[string]uint64{}
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == "stack_load_e2e_latency_seconds" {
+			for _, m := range f.GetMetric() {
+				got[m.GetLabel()[0].GetValue()] = m.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	for _, ts := range rep.E2E.Types {
+		if got[ts.Name] != ts.Arrived {
+			t.Errorf("prometheus e2e histogram of %s holds %d, the report %d arrived", ts.Name, got[ts.Name], ts.Arrived)
+		}
+	}
 }
 
 // checkSets checks the report names exactly the pipeline's dropped ids as

@@ -146,6 +146,9 @@ func (t *Tracker) match(h hit) {
 	us := (h.at - r.intended) / int64(time.Microsecond)
 	t.types[r.typ].add(us)
 	t.win[r.typ].add(us)
+	if t.setup.Observe != nil {
+		t.setup.Observe(int(r.typ), time.Duration(us)*time.Microsecond)
+	}
 	if r.arrived == exp && t.bySend {
 		q := t.queues[r.sender]
 		if len(q) > 0 && q[0] == h.seq {

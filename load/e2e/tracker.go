@@ -33,6 +33,8 @@ type Setup struct {
 	// SenderLo and SenderHi bound this part's slice of Senders.
 	SenderLo, SenderHi int
 	Window             time.Duration
+	// Observe, when set, sees each matched arrival's latency (live metrics).
+	Observe func(typ int, latency time.Duration)
 }
 
 // Tracker matches one part's messages with what the probes report.

@@ -518,5 +518,8 @@ func (c *Coordinator) merge(cfg load.Config, plan *Plan, workers []string, ident
 	case rep.Total.Sent > 0 && rep.Total.Responses == 0:
 		rep.Verdict, rep.Reason = load.Errored, "no request got a response"
 	}
+	if cfg.Stop != nil {
+		rep.CheckLost(cfg.Stop.MaxLost) // each share kept within it; the sum may not
+	}
 	return rep, nil
 }

@@ -49,3 +49,14 @@ func storeTrace(ctx context.Context, run *stack.StepRun, rep *load.Report) error
 	fmt.Fprintf(run.Log, "load: trace %s\n", at)
 	return nil
 }
+
+// withE2E adds the far end's totals to a run's outputs, for steps after it.
+func withE2E(o stack.Outputs, rep *load.Report) stack.Outputs {
+	if e := rep.E2E; e != nil {
+		o["e2e_arrived"] = stack.Output{Value: e.Total.Arrived}
+		o["e2e_lost"] = stack.Output{Value: e.Total.Lost}
+		o["e2e_duplicated"] = stack.Output{Value: e.Total.Duplicated}
+		o["e2e_p99_ms"] = stack.Output{Value: e.Total.Latency.P99}
+	}
+	return o
+}

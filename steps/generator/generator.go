@@ -281,7 +281,7 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 	if rep.Verdict != load.Passed {
 		return nil, fmt.Errorf("load %s: %s (report: %s)", rep.Verdict, rep.Reason, htmlAt)
 	}
-	return outputs(rep, jsonAt, htmlAt), nil
+	return withE2E(outputs(rep, jsonAt, htmlAt), rep), nil
 }
 
 // Destroy implements stack.StepKind: load leaves nothing behind to destroy.
