@@ -302,6 +302,7 @@ func newDumpsterCmd() *cobra.Command {
 	f.StringVar(&d.Probe.SMTP, "smtp", "", "with --journal: also accept mail on this address (e.g. 127.0.0.1:2525)")
 	f.StringVar(&d.Probe.SMTPFile, "smtp-file", "", "with --smtp: write the mail sink's address here once listening")
 	f.StringVar(&d.Probe.Queue, "sqs-queue", "", "with --journal: also drain this SQS queue URL, recording each message")
+	f.StringVar(&d.Pipeline, "pipeline", "", "be the demo's platform instead of a sink: process each inbound-SMS webhook after its type's time (custom keywords slowest) and post the reply to this URL")
 	f.BoolVar(&d.Raw, "raw", false, "serve with a minimal HTTP/1.1 sink (Content-Length bodies only) that costs far less per request than net/http: for benchmarks")
 	return cmd
 }
@@ -319,6 +320,9 @@ func runDumpster(ctx context.Context, d *dumpsterOptions) error {
 		if d.LogFile != "" {
 			os.Remove(d.LogFile)
 		}
+		if d.Probe.Journal != "" {
+			os.Remove(d.Probe.Journal)
+		}
 		os.Remove(filepath.Dir(d.PIDFile))
 		return nil
 	case d.Background:
@@ -327,6 +331,9 @@ func runDumpster(ctx context.Context, d *dumpsterOptions) error {
 			return err
 		}
 		args := []string{"dumpster", "--addr", d.Addr, "--path", d.Path, "--url-file", d.URLFile, "--pid-file", d.PIDFile}
+		if d.Pipeline != "" {
+			args = append(args, "--pipeline", d.Pipeline)
+		}
 		if p := d.Probe; p.Journal != "" {
 			args = append(args, "--journal", p.Journal, "--name", p.Name, "--smtp", p.SMTP, "--smtp-file", p.SMTPFile, "--sqs-queue", p.Queue)
 		}
