@@ -47,8 +47,12 @@ type Probe struct {
 	// URL is the probe's HTTP address (`stack dumpster --journal` serves
 	// the pull endpoint there, for its SMTP and SQS sides too).
 	URL string `json:"url"`
-	// TokenEnv names the variable holding the probe's bearer token
-	// (default STACK_PROBE_TOKEN); the token itself is never in a definition.
+	// Token is the probe's bearer token, given as a reference to a
+	// sensitive output (such as "${steps.mail.outputs.probe_token}"); without
+	// it, the variable TokenEnv names (default STACK_PROBE_TOKEN) holds it.
+	// Never printed, and never handed to a fleet's workers through ZooKeeper
+	// (they read TokenEnv).
+	Token    string `json:"token,omitempty"`
 	TokenEnv string `json:"token_env,omitempty"`
 	// Match are the rules that find a message in an arrival, tried in order.
 	Match []Rule `json:"match"`
@@ -120,11 +124,26 @@ func (c *Config) Check(types []string, sample map[string]string) error {
 
 // token reads probe p's bearer token from the environment.
 func (p *Probe) token() string {
+	if p.Token != "" {
+		return p.Token
+	}
 	env := p.TokenEnv
 	if env == "" {
 		env = probe.TokenEnv
 	}
 	return os.Getenv(env)
+}
+
+// WithoutTokens is c with the probes' tokens left out (for plans stored
+// where others can read them).
+func (c *Config) WithoutTokens() *Config {
+	out := *c
+	out.Probes = make([]Probe, len(c.Probes))
+	for i, p := range c.Probes {
+		p.Token = ""
+		out.Probes[i] = p
+	}
+	return &out
 }
 
 // compiled is a rule ready to apply.

@@ -15,6 +15,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/stack-tools/stack/load"
+	"github.com/stack-tools/stack/load/e2e"
 	"github.com/stack-tools/stack/load/pace"
 	"github.com/stack-tools/stack/load/scenario"
 )
@@ -168,7 +169,7 @@ func (c *Coordinator) plan(cfg load.Config) (*Plan, error) {
 		Duration: pace.Duration(cfg.Duration), Requests: cfg.Requests, Options: o, AuthTokenSHA256: tokenHash(token),
 		Timeout: pace.Duration(cfg.Timeout), LateAfter: pace.Duration(cfg.LateAfter), Window: pace.Duration(cfg.Window),
 		MaxWorkers: cfg.MaxWorkers, Insecure: cfg.Insecure, Stop: cfg.Stop, Batch: cfg.Batch, BatchWait: pace.Duration(cfg.BatchWait),
-		E2E: cfg.E2E}
+		E2E: withoutTokens(cfg.E2E)}
 	// Check the plan as the first worker will see it, before anyone waits.
 	if _, err := p.config(0, token); err != nil {
 		return nil, err
@@ -352,6 +353,15 @@ func (c *Coordinator) gather(ctx context.Context, conn *zk.Conn, run string, wor
 			return results, missing
 		}
 	}
+}
+
+// withoutTokens keeps probe tokens out of ZooKeeper: workers read theirs
+// from STACK_PROBE_TOKEN (or the probe's token_env).
+func withoutTokens(c *e2e.Config) *e2e.Config {
+	if c == nil {
+		return nil
+	}
+	return c.WithoutTokens()
 }
 
 // silentAfter is how long after the start a worker's silence means it is lost.
