@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/stack-tools/stack/internal/testenv"
 	"github.com/stack-tools/stack/load"
 	"github.com/stack-tools/stack/load/e2e"
 	"github.com/stack-tools/stack/load/live"
@@ -81,8 +82,8 @@ func listen(t *testing.T) net.Listener {
 
 func sqsQueue(t *testing.T) (*sqs.Client, string) {
 	t.Helper()
-	if moto == nil {
-		t.Skip("moto_server is not available")
+	if _, err := startMoto(); err != nil {
+		testenv.Missing(t, err)
 	}
 	cfg, err := config.LoadDefaultConfig(context.Background())
 	if err != nil {

@@ -6,36 +6,35 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stack-tools/stack/internal/testenv"
 	"github.com/stack-tools/stack/load/probe"
 )
 
-// moto serves SQS to every test of the package; each test uses its own queue.
-var moto *testenv.Moto
+// startMoto starts the package's moto on first use (SQS for every test;
+// each test uses its own queue) and points the SDK's environment at it.
+var startMoto = sync.OnceValues(func() (*testenv.Moto, error) {
+	m, err := testenv.StartMoto()
+	if err != nil {
+		return nil, err
+	}
+	stops = append(stops, m.Stop)
+	for _, kv := range m.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		os.Setenv(k, v)
+	}
+	return m, nil
+})
 
 func TestMain(m *testing.M) {
 	if addr := os.Getenv("E2E_TEST_PROBE_ADDR"); addr != "" {
 		os.Exit(probeChild(addr, os.Getenv("E2E_TEST_PROBE_JOURNAL")))
 	}
-	var err error
-	moto, err = testenv.StartMoto()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e tests: moto:", err)
-	}
-	if moto != nil {
-		for _, kv := range moto.Env() {
-			k, v, _ := strings.Cut(kv, "=")
-			os.Setenv(k, v)
-		}
-	}
 	code := m.Run()
 	for i := len(stops) - 1; i >= 0; i-- {
 		stops[i]()
-	}
-	if moto != nil {
-		moto.Stop()
 	}
 	os.Exit(code)
 }
