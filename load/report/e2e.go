@@ -22,21 +22,25 @@ func e2eCharts(rep *load.Report) []chart {
 			names = append(names, t.Name)
 		}
 	}
-	series := func(pick func(e2e.WindowStats) float64) []line {
+	// A window in which a type had no arrivals has no latency: the line
+	// skips it rather than dropping to 0.
+	series := func(pick func(e2e.WindowStats) float64, skipEmpty bool) []line {
 		var out []line
 		for i, n := range names {
-			pts := make([]point, len(rep.E2E.Windows))
-			for j, w := range rep.E2E.Windows {
-				pts[j] = point{w.End, pick(w.Types[n])}
+			var pts []point
+			for _, w := range rep.E2E.Windows {
+				if s := w.Types[n]; s.Arrived > 0 || !skipEmpty {
+					pts = append(pts, point{w.End, pick(s)})
+				}
 			}
 			out = append(out, line{Name: n, Color: palette[i%len(palette)], Points: pts})
 		}
 		return out
 	}
 	return []chart{
-		{Title: "End-to-end latency p99 (ms) by message type: intended send → arrival at a probe", Lines: series(func(s e2e.WindowStats) float64 { return s.Latency.P99 })},
-		{Title: "End-to-end latency p50 (ms) by message type", Lines: series(func(s e2e.WindowStats) float64 { return s.Latency.P50 })},
-		{Title: "Arrivals at the probes per window by message type", Lines: series(func(s e2e.WindowStats) float64 { return float64(s.Arrived) })},
+		{Title: "End-to-end latency p99 (ms) by message type: intended send → arrival at a probe", Lines: series(func(s e2e.WindowStats) float64 { return s.Latency.P99 }, true)},
+		{Title: "End-to-end latency p50 (ms) by message type", Lines: series(func(s e2e.WindowStats) float64 { return s.Latency.P50 }, true)},
+		{Title: "Arrivals at the probes per window by message type", Lines: series(func(s e2e.WindowStats) float64 { return float64(s.Arrived) }, false)},
 	}
 }
 
