@@ -100,6 +100,24 @@ type StepKind interface {
 	Destroy(ctx context.Context, run *StepRun) error
 }
 
+// AlwaysRunner is implemented by kinds whose steps may ask to run on every
+// `up` even when nothing they depend on changed (a test suite's step).
+type AlwaysRunner interface {
+	RunsAlways(config json.RawMessage) bool
+}
+
+// FailedRun is the error of a step that ran and failed but whose outputs say
+// why (a test step's per-test results): the engine records Outputs with the
+// failure so `stack status` shows them. Dependents still see the step as not
+// applied.
+type FailedRun struct {
+	Err     error
+	Outputs Outputs
+}
+
+func (e *FailedRun) Error() string { return e.Err.Error() }
+func (e *FailedRun) Unwrap() error { return e.Err }
+
 // DirValidator is implemented by kinds whose config names files relative to the
 // definition (a generator's scenario folder): validation passes the folder.
 type DirValidator interface {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -196,7 +197,7 @@ func (r *runner) applyStep(ctx context.Context, s *Step, force bool, release fun
 		return r.fail(ctx, s, time.Now(), err)
 	}
 	prev := r.w.stepState(s.Name)
-	if !force && prev != nil && prev.Status == StatusApplied && prev.Fingerprint == fp && !r.drifted(ctx, s) {
+	if !force && !runsAlways(kindOf(r, s), s) && prev != nil && prev.Status == StatusApplied && prev.Fingerprint == fp && !r.drifted(ctx, s) {
 		r.e.emit(Event{Stack: r.w.name, Step: s.Name, Type: EventUnchanged, Message: "unchanged"})
 		return nil
 	}
@@ -416,15 +417,30 @@ func (r *runner) fail(ctx context.Context, s *Step, start time.Time, cause error
 		msg, shown = "interrupted: "+msg, "interrupted"
 	}
 	r.timing.of(s.Name).lap("")
+	var failed *FailedRun
+	errors.As(cause, &failed)
 	_ = r.bg.step(ctx, r.w, s.Name, func(st *StepState) {
 		t := end.UTC()
 		st.Status, st.Error, st.FinishedAt, st.Seconds, st.Progress = StatusFailed, msg, &t, end.Sub(start).Seconds(), ""
+		if failed != nil && failed.Outputs != nil {
+			st.Outputs = failed.Outputs.Redacted(r.e.digestKey)
+		}
 		st.Interrupted = st.Interrupted || ctx.Err() != nil
 		r.timing.record(s.Name, start, st)
 	})
 	_ = r.bg.drain() // a failure is written before it is reported
 	r.e.emit(Event{Stack: r.w.name, Step: s.Name, Type: EventFailed, Message: shown, Elapsed: end.Sub(start)})
 	return cause
+}
+
+// runsAlways says whether a step asks to run on every up (AlwaysRunner).
+func runsAlways(k StepKind, s *Step) bool {
+	a, ok := k.(AlwaysRunner)
+	if !ok {
+		return false
+	}
+	cfg, err := json.Marshal(s.Config)
+	return err == nil && a.RunsAlways(cfg)
 }
 
 type artifacts struct {
