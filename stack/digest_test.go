@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/stack-tools/stack/stack"
-	"github.com/stack-tools/stack/stack/localstore"
+	"github.com/stack-tools/stack/stores/localstore"
 )
 
 // Each store has its own random digest key, made once: every command (and

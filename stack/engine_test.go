@@ -13,7 +13,7 @@ import (
 
 	"github.com/stack-tools/stack/internal/testenv"
 	"github.com/stack-tools/stack/stack"
-	"github.com/stack-tools/stack/stack/localstore"
+	"github.com/stack-tools/stack/stores/localstore"
 	"github.com/stack-tools/stack/steps/terraform"
 )
 

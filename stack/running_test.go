@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/stack-tools/stack/stack"
-	"github.com/stack-tools/stack/stack/localstore"
+	"github.com/stack-tools/stack/stores/localstore"
 )
 
 // probe is a step kind that reads the stored record when it starts, as a

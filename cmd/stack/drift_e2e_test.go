@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/stack-tools/stack/stack"
-	"github.com/stack-tools/stack/stack/localstore"
+	"github.com/stack-tools/stack/stores/localstore"
 )
 
 // writeFile writes a test file, failing the test on error.

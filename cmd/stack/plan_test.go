@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/stack-tools/stack/stack"
-	"github.com/stack-tools/stack/stack/localstore"
+	"github.com/stack-tools/stack/stores/localstore"
 )
 
 // The plan and reap run functions, without cobra: options in, table out, the

@@ -13,7 +13,7 @@ import (
 	"github.com/stack-tools/stack/load"
 	"github.com/stack-tools/stack/load/pace"
 	"github.com/stack-tools/stack/stack"
-	"github.com/stack-tools/stack/stack/localstore"
+	"github.com/stack-tools/stack/stores/localstore"
 )
 
 // testEnv is a runEnv on a fresh local store, writing into buffers.

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/stack-tools/stack/stack"
-	"github.com/stack-tools/stack/stack/localstore"
+	"github.com/stack-tools/stack/stores/localstore"
 )
 
 func (w *workstation) list() map[string]stack.Summary {
