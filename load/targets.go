@@ -10,13 +10,20 @@ import (
 )
 
 // senders picks how messages leave for the run's target: SendMessageBatch for
-// sqs:// targets, HTTP otherwise.
+// sqs:// targets, PUB for nsq:// ones, HTTP otherwise.
 func (c *Config) senders(ctx context.Context, gen *scenario.Generator, reg *connRegistry) (func() sender, error) {
-	if IsSQS(c.Target) {
+	switch {
+	case IsSQS(c.Target):
 		return newSQSSenders(ctx, *c, gen)
+	case IsNSQ(c.Target):
+		return newNSQSenders(*c, gen)
 	}
 	return newSenderFunc(*c, gen, reg), nil
 }
+
+// IsBroker says whether a target is a message broker's (sqs://, nsq://)
+// rather than an HTTP URL.
+func IsBroker(target string) bool { return IsSQS(target) || IsNSQ(target) }
 
 // IsSQS says whether a target is an SQS queue (sqs://QUEUE_URL).
 func IsSQS(target string) bool { return strings.HasPrefix(target, "sqs://") }

@@ -149,10 +149,10 @@ type kv struct{ k, v []byte }
 func NewGenerator(sc *Scenario, target string, o Options) (*Generator, error) {
 	base, err := url.Parse(target)
 	if err != nil || base.Scheme == "" || base.Host == "" {
-		return nil, fmt.Errorf("target %q: want an absolute http(s) URL such as http://127.0.0.1:8080", target)
+		return nil, fmt.Errorf("target %q: want an absolute http(s) URL such as http://127.0.0.1:8080, or a broker's: sqs://QUEUE_URL, nsq://NSQD:4150/TOPIC, kafka://BROKER:9092/TOPIC", target)
 	}
-	if base.Scheme != "http" && base.Scheme != "https" && base.Scheme != "sqs" {
-		return nil, fmt.Errorf("target %q: scheme must be http, https or sqs", target)
+	if base.Scheme != "http" && base.Scheme != "https" && base.Scheme != "sqs" && base.Scheme != "nsq" && base.Scheme != "kafka" {
+		return nil, fmt.Errorf("target %q: scheme must be http, https, sqs, nsq or kafka", target)
 	}
 	if o.Reuse < 0 || o.Duplicate < 0 || o.Reuse+o.Duplicate > 1 {
 		return nil, fmt.Errorf("reuse (%g) and duplicate (%g) are shares of messages: each 0..1 and together at most 1", o.Reuse, o.Duplicate)

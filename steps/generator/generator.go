@@ -146,8 +146,8 @@ func (c *Config) check() error {
 	if c.Target == "" && !c.refs["target"] {
 		return fail("\"target\" is required: the URL to send to, such as \"${steps.web.outputs.webhook_url}\"")
 	}
-	if c.Target != "" && !hasRef(c.Target) && !strings.HasPrefix(c.Target, "http://") && !strings.HasPrefix(c.Target, "https://") && !load.IsSQS(c.Target) {
-		return fail("\"target\" %q must be an http:// or https:// URL, or sqs://QUEUE_URL", c.Target)
+	if c.Target != "" && !hasRef(c.Target) && !strings.HasPrefix(c.Target, "http://") && !strings.HasPrefix(c.Target, "https://") && !load.IsBroker(c.Target) {
+		return fail("\"target\" %q must be an http:// or https:// URL, sqs://QUEUE_URL or nsq://NSQD:4150/TOPIC", c.Target)
 	}
 	if err := c.checkExtras(); err != nil {
 		return fail("%w", err)
