@@ -73,6 +73,8 @@ type Config struct {
 	// (default 5ms). Latency of each message runs to the end of its batch.
 	Batch     int
 	BatchWait time.Duration
+	// Kafka shapes producing to kafka:// targets (kafka.go).
+	Kafka *KafkaOptions
 }
 
 // Progress is a live summary.

@@ -33,6 +33,8 @@ type loadOptions struct {
 	Stop          load.StopPolicy
 	ReportDir     string
 	VegetaTargets uint64
+	// Kafka holds the --kafka-* flags (load_brokers.go).
+	Kafka load.KafkaOptions
 	// A fleet (fleet.go).
 	ZooKeeper, WorkersGroup string
 	WorkersCount            int
@@ -69,7 +71,7 @@ func dur(d *pace.Duration) *time.Duration { return (*time.Duration)(d) }
 func addLoadFlags(cmd *cobra.Command, o *loadOptions) {
 	f, r, m := cmd.Flags(), &o.Run, &o.Run.Options
 	f.StringVar(&r.Scenario, "scenario", "", "scenario folder, or a built-in scenario: sms-inbound, track-events")
-	f.StringVar(&r.Target, "target", "", "base URL to send to (each message type's path is appended)")
+	f.StringVar(&r.Target, "target", "", "base URL to send to (each message type's path is appended), or a broker: sqs://QUEUE_URL, nsq://NSQD:4150/TOPIC, kafka://BROKER:9092,.../TOPIC (see docs/load-targets.md)")
 	f.StringVar(&o.Rate.Shape, "shape", "constant", "rate shape: constant, steps, ramp or trickle")
 	f.Float64Var(&o.Rate.Rate, "rate", 0, "requests per second (constant, trickle)")
 	f.Float64Var(&o.Rate.Start, "start", 0, "steps/ramp: starting requests per second")
@@ -106,6 +108,7 @@ func addLoadFlags(cmd *cobra.Command, o *loadOptions) {
 	f.DurationVar(&o.WorkersWait, "workers-timeout", 5*time.Minute, "how long to wait for --workers-count workers to register")
 	f.IntVar(&r.Batch, "batch", 0, "sqs:// targets: messages per SendMessageBatch, 1..10 (default 10)")
 	f.DurationVar(dur(&r.BatchWait), "batch-wait", 0, "sqs:// targets: how long a batch waits to fill (default 5ms)")
+	addKafkaFlags(f, o)
 	f.DurationVar(dur(&r.Reload), "reload", 0, "re-read the scenario folder this often during the run (e.g. 30s); a bad template keeps the old one")
 }
 
@@ -178,6 +181,9 @@ func (o *loadOptions) loadConfig(ctx context.Context) (load.Config, error) {
 	}
 	if (o.Rate.Shape == "constant" || o.Rate.Shape == "") && o.Rate.Rate <= 0 {
 		return load.Config{}, loadUsage("--rate is required: requests per second (or choose --shape steps|ramp|trickle)")
+	}
+	if err := o.kafkaOptions(); err != nil {
+		return load.Config{}, err
 	}
 	sc, err := generator.Resolve(ctx, "", o.Run.Scenario)
 	if err != nil {

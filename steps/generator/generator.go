@@ -57,6 +57,9 @@ type Config struct {
 	// Batch and BatchWait shape SendMessageBatch calls for sqs:// targets.
 	Batch     int           `json:"batch,omitempty"`
 	BatchWait pace.Duration `json:"batch_wait,omitempty"`
+	// Kafka shapes producing to kafka:// targets: per-type topics, key
+	// template, acks, linger, batch_bytes, compression.
+	Kafka *load.KafkaOptions `json:"kafka,omitempty"`
 
 	// refs names fields given as unresolved references (validation only).
 	refs map[string]bool
@@ -83,7 +86,7 @@ func hasRef(s string) bool { return strings.Contains(s, "${") }
 func decode(raw json.RawMessage) (*Config, error) {
 	var c Config
 	if err := stack.DecodeStrict(raw, &c); err != nil {
-		return nil, fmt.Errorf("generator step: %w (fields: scenario, target, rate, duration, requests, order, group, skip, senders, companies, reuse, duplicate, seed, vars, auth_token, stop, timeout, late_after, window, max_workers, insecure, workers, metrics_addr, reload, batch, batch_wait)", err)
+		return nil, fmt.Errorf("generator step: %w (fields: scenario, target, rate, duration, requests, order, group, skip, senders, companies, reuse, duplicate, seed, vars, auth_token, stop, timeout, late_after, window, max_workers, insecure, workers, metrics_addr, reload, batch, batch_wait, kafka)", err)
 	}
 	return &c, nil
 }
@@ -147,7 +150,7 @@ func (c *Config) check() error {
 		return fail("\"target\" is required: the URL to send to, such as \"${steps.web.outputs.webhook_url}\"")
 	}
 	if c.Target != "" && !hasRef(c.Target) && !strings.HasPrefix(c.Target, "http://") && !strings.HasPrefix(c.Target, "https://") && !load.IsBroker(c.Target) {
-		return fail("\"target\" %q must be an http:// or https:// URL, sqs://QUEUE_URL or nsq://NSQD:4150/TOPIC", c.Target)
+		return fail("\"target\" %q must be an http:// or https:// URL, sqs://QUEUE_URL, nsq://NSQD:4150/TOPIC or kafka://BROKER:9092/TOPIC", c.Target)
 	}
 	if err := c.checkExtras(); err != nil {
 		return fail("%w", err)
@@ -192,6 +195,9 @@ func (c *Config) check() error {
 	if c.MaxWorkers < 0 {
 		return fail("\"max_workers\" must be positive")
 	}
+	if err := c.Kafka.Check(); err != nil {
+		return fail("%w", err)
+	}
 	return nil
 }
 
@@ -206,7 +212,7 @@ func (c *Config) LoadConfig(sc *scenario.Scenario) load.Config {
 		Target: c.Target, Rate: *c.Rate, Duration: time.Duration(c.Duration), Requests: c.Requests,
 		Timeout: time.Duration(c.Timeout), LateAfter: time.Duration(c.LateAfter), Window: time.Duration(c.Window),
 		MaxWorkers: c.MaxWorkers, Insecure: c.Insecure, Stop: c.Stop,
-		Batch: c.Batch, BatchWait: time.Duration(c.BatchWait),
+		Batch: c.Batch, BatchWait: time.Duration(c.BatchWait), Kafka: c.Kafka,
 	}
 }
 
