@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/stack-tools/stack/definition"
 	"github.com/stack-tools/stack/engine"
+	"github.com/stack-tools/stack/state"
 )
 
 // graphOptions are the inputs of `stack graph`.
@@ -74,7 +75,7 @@ func runGraph(ctx context.Context, o *graphOptions) error {
 		if err != nil {
 			return err
 		}
-		var rec *engine.Record
+		var rec *state.Record
 		if plan, rec, err = e.StoredGraph(ctx, o.Target); err != nil {
 			return err
 		}

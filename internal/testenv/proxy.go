@@ -18,7 +18,7 @@ type Proxy struct {
 	cut     bool
 	refused int // connections refused while cut
 	conns   map[net.Conn]struct{}
-	wg    sync.WaitGroup
+	wg      sync.WaitGroup
 }
 
 // StartProxy forwards connections on a free port to target (host:port).

@@ -17,7 +17,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stack-tools/stack/load/pace"
 	"github.com/stack-tools/stack/stack"
 )
 
@@ -29,7 +28,7 @@ type Command struct {
 	// Shell is a script run by `/bin/sh -c` when pipes or globbing are wanted.
 	Shell string `json:"shell,omitempty"`
 	// Timeout stops the command (its whole process group) after this long (default 30m).
-	Timeout pace.Duration `json:"timeout,omitempty"`
+	Timeout Duration `json:"timeout,omitempty"`
 }
 
 // Config is the kind-specific part of an exec step.
@@ -44,6 +43,26 @@ type Config struct {
 	// Destroy runs on `stack down`, in a fresh working copy with the same inputs.
 	Destroy *Command `json:"destroy,omitempty"`
 }
+
+// Duration is a Go duration string in JSON ("30s", "10m").
+type Duration time.Duration
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("want a duration string such as \"30s\" or \"10m\", got %s", b)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("want a duration such as \"30s\" or \"10m\": %w", err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalJSON implements json.Marshaler.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
 
 // DefaultTimeout bounds commands whose step names no timeout.
 const DefaultTimeout = 30 * time.Minute
