@@ -108,7 +108,7 @@ func addLoadFlags(cmd *cobra.Command, o *loadOptions) {
 	f.DurationVar(&o.WorkersWait, "workers-timeout", 5*time.Minute, "how long to wait for --workers-count workers to register")
 	f.IntVar(&r.Batch, "batch", 0, "sqs:// targets: messages per SendMessageBatch, 1..10 (default 10)")
 	f.DurationVar(dur(&r.BatchWait), "batch-wait", 0, "sqs:// targets: how long a batch waits to fill (default 5ms)")
-	addKafkaFlags(f, o)
+	addMoreLoadFlags(f, o)
 	f.DurationVar(dur(&r.Reload), "reload", 0, "re-read the scenario folder this often during the run (e.g. 30s); a bad template keeps the old one")
 }
 
@@ -183,6 +183,9 @@ func (o *loadOptions) loadConfig(ctx context.Context) (load.Config, error) {
 		return load.Config{}, loadUsage("--rate is required: requests per second (or choose --shape steps|ramp|trickle)")
 	}
 	if err := o.kafkaOptions(); err != nil {
+		return load.Config{}, err
+	}
+	if err := o.senders(ctx); err != nil {
 		return load.Config{}, err
 	}
 	sc, err := generator.Resolve(ctx, "", o.Run.Scenario)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"regexp"
 	"strings"
 
@@ -9,8 +10,10 @@ import (
 	"github.com/stack-tools/stack/load"
 )
 
-// addKafkaFlags adds the flags of kafka:// targets; they fill o.Run.Kafka.
-func addKafkaFlags(f *pflag.FlagSet, o *loadOptions) {
+// addMoreLoadFlags adds the flags of kafka:// targets (they fill
+// o.Run.Kafka) and of sender lists.
+func addMoreLoadFlags(f *pflag.FlagSet, o *loadOptions) {
+	f.StringVar(&o.Run.Senders.File, "senders-file", "", "a CSV of real senders instead of a synthetic pool: a header row (phone, and any columns: {{.Sender.Columns.NAME}}), one sender per row; a path or s3://BUCKET/KEY")
 	k := &o.Kafka
 	f.StringToStringVar(&k.Topics, "kafka-topic", nil, "kafka:// targets: a message type's topic, TYPE=TOPIC (repeatable; default the target's topic, where {type} is the type)")
 	f.StringVar(&k.Key, "kafka-key", "", "kafka:// targets: template of each record's key, such as '{{.Sender.Phone}}' (default none: spread over partitions)")
@@ -21,6 +24,14 @@ func addKafkaFlags(f *pflag.FlagSet, o *loadOptions) {
 }
 
 var kafkaField = regexp.MustCompile(`kafka "([a-z_]+)"`)
+
+// senders reads --senders-file, naming the flag and the bad lines.
+func (o *loadOptions) senders(ctx context.Context) error {
+	if err := o.Run.LoadSenders(ctx, ""); err != nil {
+		return loadUsage("--senders-file: %w", err)
+	}
+	return nil
+}
 
 // kafkaOptions gives the run the Kafka flags when the target is Kafka's, and
 // names the flag that is wrong.

@@ -42,6 +42,8 @@ type Options struct {
 	Seed uint64 `json:"seed,omitempty"`
 	// Vars override the scenario's vars.
 	Vars map[string]string `json:"vars,omitempty"`
+	// SenderList replaces the synthetic pool with these senders (ParseSenders).
+	SenderList []Sender `json:"-"`
 	// AuthToken keys signed scenarios. Sensitive: never stored or printed.
 	AuthToken string `json:"-"`
 	// Part and Parts split a run among Parts processes (see SetPart): every
@@ -56,7 +58,14 @@ const DefaultAuthToken = "stack-synthetic-auth-token"
 // Sender is one synthetic identity.
 type Sender struct {
 	ID, Phone, Name, FirstName, LastName, Email, AnonymousID string
+	// Columns are a listed sender's columns by header (ParseSenders),
+	// {{.Sender.Columns.group}} in templates; nil for synthetic senders. A
+	// pointer keeps Sender comparable.
+	Columns *Columns
 }
+
+// Columns are the cells of a sender's row, by column name.
+type Columns map[string]string
 
 // Company is one tenant.
 type Company struct{ ID, Phone string }
@@ -157,6 +166,7 @@ func NewGenerator(sc *Scenario, target string, o Options) (*Generator, error) {
 	if o.Reuse < 0 || o.Duplicate < 0 || o.Reuse+o.Duplicate > 1 {
 		return nil, fmt.Errorf("reuse (%g) and duplicate (%g) are shares of messages: each 0..1 and together at most 1", o.Reuse, o.Duplicate)
 	}
+	o.Senders = poolSize(o)
 	if o.Senders == 0 {
 		o.Senders = 100
 	}
@@ -265,7 +275,7 @@ func NewGenerator(sc *Scenario, target string, o Options) (*Generator, error) {
 		return nil, fmt.Errorf("order: unknown %q (use random or grouped)", o.Order)
 	}
 	g.prev = make([]prevMsg, len(g.Types))
-	g.makeSenders(o.Senders)
+	g.setSenders(o)
 	if err := g.slice(o); err != nil {
 		return nil, err
 	}
@@ -285,6 +295,23 @@ func NewGenerator(sc *Scenario, target string, o Options) (*Generator, error) {
 	g.faker.Rand = rand.NewPCG(seq, 0x5851f42d4c957f2d)
 	g.set, g.opts = set, o
 	return g, nil
+}
+
+// poolSize is the number of senders: the list's when one is given.
+func poolSize(o Options) int {
+	if len(o.SenderList) > 0 {
+		return len(o.SenderList)
+	}
+	return o.Senders
+}
+
+// setSenders gives the run its senders: the list, else a synthetic pool.
+func (g *Generator) setSenders(o Options) {
+	if len(o.SenderList) > 0 {
+		g.Senders = o.SenderList
+		return
+	}
+	g.makeSenders(o.Senders)
 }
 
 func (g *Generator) makeSenders(n int) {

@@ -37,6 +37,9 @@ type Config struct {
 	// Options are the message fields: order, group, skip, senders, companies,
 	// reuse, duplicate, seed and vars, under their own JSON names.
 	scenario.Options
+	// Senders is a synthetic pool's size or {"file": "numbers.csv"}, a list
+	// of real senders (senders.go); it stands in for Options.Senders in JSON.
+	Senders scenario.SenderPool `json:"senders,omitempty"`
 	// AuthToken signs requests of signed scenarios; pass it from a variable.
 	// (Options keeps its token out of JSON; a definition names it here.)
 	AuthToken string `json:"auth_token,omitempty"`
@@ -63,6 +66,8 @@ type Config struct {
 
 	// refs names fields given as unresolved references (validation only).
 	refs map[string]bool
+	// senderList is what LoadSenders read.
+	senderList []scenario.Sender
 }
 
 // Kind implements stack.StepKind.
@@ -125,9 +130,16 @@ func (k *Kind) ValidateIn(dir string, raw json.RawMessage) error {
 		return err
 	}
 	var c struct {
-		Scenario string `json:"scenario"`
+		Scenario string              `json:"scenario"`
+		Senders  scenario.SenderPool `json:"senders"`
 	}
 	_ = json.Unmarshal(raw, &c)
+	if f := c.Senders.File; f != "" && !hasRef(f) && !s3scenario.Is(f) {
+		list := Config{Senders: c.Senders}
+		if err := list.LoadSenders(context.Background(), dir); err != nil {
+			return err
+		}
+	}
 	if c.Scenario == "" || hasRef(c.Scenario) || s3scenario.Is(c.Scenario) {
 		return nil // an s3:// scenario is read when the step runs
 	}
@@ -176,8 +188,11 @@ func (c *Config) check() error {
 	if c.Reuse < 0 || c.Duplicate < 0 || c.Reuse+c.Duplicate > 1 {
 		return fail("\"reuse\" (%g) and \"duplicate\" (%g) are shares of messages: each 0..1, together at most 1", c.Reuse, c.Duplicate)
 	}
-	if c.Senders < 0 || c.Senders > 1_000_000 {
-		return fail("\"senders\" %d: want 1..1000000", c.Senders)
+	if c.Senders.N < 0 || c.Senders.N > 1_000_000 {
+		return fail("\"senders\" %d: want 1..1000000, or {\"file\": \"numbers.csv\"}", c.Senders.N)
+	}
+	if c.Senders.File != "" && c.Workers != nil {
+		return fail("\"senders\": a sender file and \"workers\" together are not supported yet; use a synthetic pool with workers")
 	}
 	if c.Stop != nil {
 		if err := c.Stop.Check(); err != nil {
@@ -221,6 +236,10 @@ func (c *Config) LoadConfig(sc *scenario.Scenario) load.Config {
 func (c *Config) ScenarioOptions() scenario.Options {
 	o := c.Options
 	o.AuthToken = c.AuthToken
+	if c.Senders.N > 0 {
+		o.Senders = c.Senders.N
+	}
+	o.SenderList = c.senderList
 	return o
 }
 
@@ -232,6 +251,9 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 	}
 	sc, err := Resolve(ctx, run.Dir, c.Scenario)
 	if err != nil {
+		return nil, fmt.Errorf("generator step: %w", err)
+	}
+	if err := c.LoadSenders(ctx, run.Dir); err != nil {
 		return nil, fmt.Errorf("generator step: %w", err)
 	}
 	if err := c.check(); err != nil {
