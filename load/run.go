@@ -75,6 +75,8 @@ type Config struct {
 	BatchWait time.Duration
 	// Kafka shapes producing to kafka:// targets (kafka.go).
 	Kafka *KafkaOptions
+	// Canned replays a targets file instead of the scenario (UseTargets).
+	Canned *Targets
 }
 
 // Progress is a live summary.
@@ -183,7 +185,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	gen, err := scenario.NewGenerator(cfg.Scenario, generatorTarget(cfg.Target), cfg.Options)
+	gen, err := cfg.generator()
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,8 @@ import (
 // otherwise.
 func (c *Config) senders(ctx context.Context, gen *scenario.Generator, reg *connRegistry) (func() sender, error) {
 	switch {
+	case c.Canned != nil:
+		return newCannedSenders(*c), nil
 	case IsSQS(c.Target):
 		return newSQSSenders(ctx, *c, gen)
 	case IsNSQ(c.Target):

@@ -33,8 +33,11 @@ type loadOptions struct {
 	Stop          load.StopPolicy
 	ReportDir     string
 	VegetaTargets uint64
-	// Kafka holds the --kafka-* flags (load_brokers.go).
+	// Kafka holds the --kafka-* flags (load_more.go).
 	Kafka load.KafkaOptions
+	// TargetsFile and TargetsLoop replay recorded requests (load_more.go).
+	TargetsFile string
+	TargetsLoop bool
 	// A fleet (fleet.go).
 	ZooKeeper, WorkersGroup string
 	WorkersCount            int
@@ -115,8 +118,8 @@ func addLoadFlags(cmd *cobra.Command, o *loadOptions) {
 func loadUsage(format string, args ...any) error { return &usageError{fmt.Errorf(format, args...)} }
 
 func runLoad(ctx context.Context, o *loadOptions) error {
-	if o.Run.Target == "" {
-		return loadUsage("--target is required: the URL to send to")
+	if o.Run.Target == "" && o.TargetsFile == "" {
+		return loadUsage("--target is required: the URL to send to (or --targets-file to replay recorded requests)")
 	}
 	if o.VegetaTargets > 0 {
 		sc, err := generator.Resolve(ctx, "", o.Run.Scenario)
@@ -176,6 +179,9 @@ func runLoad(ctx context.Context, o *loadOptions) error {
 // loadConfig checks the flags that end and pace the run, reads the scenario
 // and builds the run's configuration, as a generator step does.
 func (o *loadOptions) loadConfig(ctx context.Context) (load.Config, error) {
+	if o.TargetsFile != "" {
+		return o.cannedConfig(ctx)
+	}
 	if o.Run.Duration == 0 && o.Run.Requests == 0 {
 		return load.Config{}, loadUsage("give --duration (such as 1m) and/or --requests, so the run ends by itself")
 	}

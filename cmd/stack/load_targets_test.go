@@ -1,10 +1,12 @@
 package main
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -70,5 +72,61 @@ func TestLoadSendersFile(t *testing.T) {
 	}
 	if total != 60 || len(from) < 2 {
 		t.Errorf("from %v", from)
+	}
+}
+
+// --targets-file replays recorded requests (Vegeta's http format or JSON
+// lines) on the schedule: once, or looping up to --requests; a bad file is
+// a usage error naming its lines.
+func TestLoadTargetsFile(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, r.Method+" "+r.URL.RequestURI()+" "+r.Header.Get("X-Test")+" "+string(b))
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	write("body.json", `{"hello": 1}`)
+	httpFile := write("targets.http", "GET "+srv.URL+"/a\n\nPOST "+srv.URL+"/b\nX-Test: yes\n@body.json\n\nGET "+srv.URL+"/c?x=1\n")
+	jsonFile := write("targets.jsonl", `{"method": "PUT", "url": "`+srv.URL+`/d", "body": "aGk=", "header": {"X-Test": ["j"]}}`+"\n")
+	badFile := write("bad.jsonl", `{"method": "GET", "url": "`+srv.URL+`/ok"}`+"\n"+`{"method": "GET", "url": "/relative"}`+"\n"+`{"method": "GET", "url": `+"\n")
+	take := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		out := got
+		got = nil
+		sort.Strings(out)
+		return out
+	}
+	w := newWorkstation(t, t.TempDir())
+	base := []string{"load", "--rate", "100", "--report-dir", ""}
+
+	w.must(append(base, "--targets-file", httpFile)...)
+	if g := strings.Join(take(), "|"); g != `GET /a  |GET /c?x=1  |POST /b yes {"hello": 1}` {
+		t.Errorf("once through the http format: %s", g)
+	}
+	w.must(append(base, "--targets-file", jsonFile, "--targets-loop", "--requests", "4")...)
+	if g := take(); len(g) != 4 || g[0] != "PUT /d j hi" || g[3] != g[0] {
+		t.Errorf("looping JSON lines: %v", g)
+	}
+	r := w.run(append(base, "--targets-file", badFile)...)
+	if r.code != 2 || !strings.Contains(r.stderr, "2 bad targets") || !strings.Contains(r.stderr, "line 2: url \"/relative\"") || !strings.Contains(r.stderr, "line 3:") {
+		t.Errorf("bad file: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := w.run(append(base, "--targets-file", httpFile, "--target", srv.URL)...); r.code != 2 || !strings.Contains(r.stderr, "not both") {
+		t.Errorf("--target with --targets-file: exit %d %s", r.code, r.stderr)
+	}
+	if g := take(); len(g) != 0 {
+		t.Errorf("refused runs sent %v", g)
 	}
 }

@@ -95,6 +95,8 @@ type Message struct {
 	Body    []byte
 	// Sig is the signature header's value (nil when the scenario is not signed).
 	Sig []byte
+	// Target is the recorded request a canned run replays (Canned).
+	Target int
 }
 
 // RequestType is a message type as sent: its name, method, full URL and headers.
@@ -140,6 +142,8 @@ type Generator struct {
 	set     *template.Template
 	opts    Options
 	pending atomic.Pointer[templates]
+	// canned replays recorded requests (canned.go).
+	canned *canned
 }
 
 type prevMsg struct {
@@ -347,6 +351,9 @@ func (g *Generator) uniquePhone(seen map[string]bool) string {
 
 // Next fills m with the next message of the sequence, reusing m's buffers.
 func (g *Generator) Next(m *Message) error {
+	if g.canned != nil {
+		return g.nextCanned(m)
+	}
 	if p := g.pending.Load(); p != nil {
 		g.apply(p)
 	}

@@ -2,17 +2,22 @@ package main
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 
 	"github.com/spf13/pflag"
 
 	"github.com/stack-tools/stack/load"
+	"github.com/stack-tools/stack/load/scenario/s3scenario"
 )
 
 // addMoreLoadFlags adds the flags of kafka:// targets (they fill
 // o.Run.Kafka) and of sender lists.
 func addMoreLoadFlags(f *pflag.FlagSet, o *loadOptions) {
+	f.StringVar(&o.TargetsFile, "targets-file", "", "replay recorded requests instead of a scenario: Vegeta's http format or JSON lines (a path or s3://BUCKET/KEY), once unless --targets-loop")
+	f.BoolVar(&o.TargetsLoop, "targets-loop", false, "replay --targets-file again and again until --duration or --requests")
 	f.StringVar(&o.Run.Senders.File, "senders-file", "", "a CSV of real senders instead of a synthetic pool: a header row (phone, and any columns: {{.Sender.Columns.NAME}}), one sender per row; a path or s3://BUCKET/KEY")
 	k := &o.Kafka
 	f.StringToStringVar(&k.Topics, "kafka-topic", nil, "kafka:// targets: a message type's topic, TYPE=TOPIC (repeatable; default the target's topic, where {type} is the type)")
@@ -24,6 +29,46 @@ func addMoreLoadFlags(f *pflag.FlagSet, o *loadOptions) {
 }
 
 var kafkaField = regexp.MustCompile(`kafka "([a-z_]+)"`)
+
+// cannedConfig is the run of --targets-file: its requests on the schedule
+// of the rate flags, once (the default) or looping.
+func (o *loadOptions) cannedConfig(ctx context.Context) (load.Config, error) {
+	switch {
+	case o.Run.Target != "":
+		return load.Config{}, loadUsage("give --target or --targets-file, not both: a targets file names its URLs")
+	case o.Run.Scenario != "":
+		return load.Config{}, loadUsage("give --scenario or --targets-file, not both")
+	case o.TargetsLoop && o.Run.Duration == 0 && o.Run.Requests == 0:
+		return load.Config{}, loadUsage("--targets-loop needs --duration (such as 1m) and/or --requests, so the run ends by itself")
+	case (o.Rate.Shape == "constant" || o.Rate.Shape == "") && o.Rate.Rate <= 0:
+		return load.Config{}, loadUsage("--rate is required: requests per second (or choose --shape steps|ramp|trickle)")
+	}
+	var data []byte
+	var err error
+	if s3scenario.Is(o.TargetsFile) {
+		data, err = s3scenario.ReadObject(ctx, o.TargetsFile, 256<<20)
+	} else {
+		data, err = os.ReadFile(o.TargetsFile)
+	}
+	if err != nil {
+		return load.Config{}, loadUsage("--targets-file: %w", err)
+	}
+	t, err := load.ReadTargets(data, o.TargetsFile, filepath.Dir(o.TargetsFile))
+	if err != nil {
+		return load.Config{}, loadUsage("--targets-file %w", err)
+	}
+	t.Loop = o.TargetsLoop
+	run := o.Run
+	rate := o.Rate
+	run.Rate = &rate
+	if o.Stop.MinSuccess > 0 || o.Stop.MaxLatency > 0 {
+		stop := o.Stop
+		run.Stop = &stop
+	}
+	cfg := run.LoadConfig(nil)
+	cfg.UseTargets(t)
+	return cfg, nil
+}
 
 // senders reads --senders-file, naming the flag and the bad lines.
 func (o *loadOptions) senders(ctx context.Context) error {
