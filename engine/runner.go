@@ -211,7 +211,7 @@ func (r *runner) applyStep(ctx context.Context, s *definition.Step, force bool, 
 		return r.fail(ctx, s, time.Now(), err)
 	}
 	prev := r.w.StepState(s.Name)
-	if !force && !runsAlways(kindOf(r, s), s) && prev != nil && prev.Status == state.StatusApplied && prev.Fingerprint == fp && !r.drifted(ctx, s) {
+	if !force && !runsAlways(s.Impl, s) && prev != nil && prev.Status == state.StatusApplied && prev.Fingerprint == fp && !r.drifted(ctx, s) {
 		r.e.emit(Event{Stack: r.w.Name(), Step: s.Name, Type: EventUnchanged, Message: "unchanged"})
 		return nil
 	}
