@@ -38,6 +38,9 @@ type loadOptions struct {
 	// TargetsFile and TargetsLoop replay recorded requests (load_more.go).
 	TargetsFile string
 	TargetsLoop bool
+	// Forever is --duration 0: run until stopped (load_more.go).
+	Forever   bool
+	RollEvery time.Duration
 	// A fleet (fleet.go).
 	ZooKeeper, WorkersGroup string
 	WorkersCount            int
@@ -61,6 +64,7 @@ or errored. The auth token of signed scenarios comes from STACK_AUTH_TOKEN.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.runEnv, o.ZooKeeper = g.env(cmd), g.zookeeper
 			o.Run.AuthToken = os.Getenv("STACK_AUTH_TOKEN")
+			o.Forever = cmd.Flags().Changed("duration") && o.Run.Duration == 0
 			return runLoad(cmd.Context(), o)
 		},
 	}
@@ -82,7 +86,7 @@ func addLoadFlags(cmd *cobra.Command, o *loadOptions) {
 	f.DurationVar(dur(&o.Rate.Every), "every", 0, "steps: time between steps; trickle: time between requests")
 	f.Float64Var(&o.Rate.Max, "max", 0, "steps/ramp: highest requests per second")
 	f.DurationVar(dur(&o.Rate.Over), "over", 0, "ramp: time to reach --max (default --duration)")
-	f.DurationVar(dur(&r.Duration), "duration", 0, "how long to send")
+	f.DurationVar(dur(&r.Duration), "duration", 0, "how long to send; 0 runs until stopped (SIGTERM, Ctrl-C), rolling the report out hourly")
 	f.Uint64Var(&r.Requests, "requests", 0, "how many requests to send")
 	f.IntVar(&m.Senders, "senders", 0, "size of the pool of synthetic senders (default 100)")
 	f.StringVar(&m.Order, "order", "random", "message type order: random or grouped")
@@ -182,8 +186,8 @@ func (o *loadOptions) loadConfig(ctx context.Context) (load.Config, error) {
 	if o.TargetsFile != "" {
 		return o.cannedConfig(ctx)
 	}
-	if o.Run.Duration == 0 && o.Run.Requests == 0 {
-		return load.Config{}, loadUsage("give --duration (such as 1m) and/or --requests, so the run ends by itself")
+	if o.Run.Duration == 0 && o.Run.Requests == 0 && !o.Forever {
+		return load.Config{}, loadUsage("give --duration (such as 1m) and/or --requests, so the run ends by itself (--duration 0: until stopped)")
 	}
 	if (o.Rate.Shape == "constant" || o.Rate.Shape == "") && o.Rate.Rate <= 0 {
 		return load.Config{}, loadUsage("--rate is required: requests per second (or choose --shape steps|ramp|trickle)")
@@ -206,6 +210,9 @@ func (o *loadOptions) loadConfig(ctx context.Context) (load.Config, error) {
 		run.Stop = &stop
 	}
 	cfg := run.LoadConfig(sc)
+	if err := o.persist(&cfg); err != nil {
+		return load.Config{}, err
+	}
 	if run.Reload > 0 {
 		cfg.Reload = scenarioReload(run.Scenario, "", time.Duration(run.Reload), o.ErrOut)
 	}

@@ -1,15 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/stack-tools/stack/load"
+	"github.com/stack-tools/stack/load/report"
 	"github.com/stack-tools/stack/load/scenario/s3scenario"
 )
 
@@ -19,6 +23,8 @@ func addMoreLoadFlags(f *pflag.FlagSet, o *loadOptions) {
 	f.StringVar(&o.TargetsFile, "targets-file", "", "replay recorded requests instead of a scenario: Vegeta's http format or JSON lines (a path or s3://BUCKET/KEY), once unless --targets-loop")
 	f.BoolVar(&o.TargetsLoop, "targets-loop", false, "replay --targets-file again and again until --duration or --requests")
 	f.StringVar(&o.Run.Senders.File, "senders-file", "", "a CSV of real senders instead of a synthetic pool: a header row (phone, and any columns: {{.Sender.Columns.NAME}}), one sender per row; a path or s3://BUCKET/KEY")
+	f.DurationVar(&o.RollEvery, "roll-every", load.DefaultRollEvery, "--duration 0: how often the report rolls out to a file of its own")
+	_ = f.MarkHidden("roll-every")
 	k := &o.Kafka
 	f.StringToStringVar(&k.Topics, "kafka-topic", nil, "kafka:// targets: a message type's topic, TYPE=TOPIC (repeatable; default the target's topic, where {type} is the type)")
 	f.StringVar(&k.Key, "kafka-key", "", "kafka:// targets: template of each record's key, such as '{{.Sender.Phone}}' (default none: spread over partitions)")
@@ -68,6 +74,57 @@ func (o *loadOptions) cannedConfig(ctx context.Context) (load.Config, error) {
 	cfg := run.LoadConfig(nil)
 	cfg.UseTargets(t)
 	return cfg, nil
+}
+
+// persist makes --duration 0 a run until stopped: every --roll-every the
+// windows so far go to load-report-TIME.json in --report-dir, and
+// load-summary.json holds the totals so far; the end writes the usual
+// reports (runLoad), the windows since the last roll in them.
+func (o *loadOptions) persist(cfg *load.Config) error {
+	if !o.Forever {
+		return nil
+	}
+	if o.Run.Requests > 0 {
+		return loadUsage("--duration 0 runs until stopped: drop --requests")
+	}
+	if o.RollEvery <= 0 {
+		return loadUsage("--roll-every must be positive")
+	}
+	dir, errOut := o.ReportDir, o.ErrOut
+	cfg.Forever = &load.Persistent{RollEvery: o.RollEvery, Roll: func(rep *load.Report) {
+		if dir == "" {
+			return
+		}
+		name := "load-report-" + time.Now().UTC().Format("2006-01-02T150405") + ".json"
+		if err := writeReportFile(filepath.Join(dir, name), rep, true); err != nil {
+			fmt.Fprintf(errOut, "rolling the report: %v\n", err)
+		}
+		if err := writeReportFile(filepath.Join(dir, "load-summary.json"), rep, false); err != nil {
+			fmt.Fprintf(errOut, "writing the summary: %v\n", err)
+		}
+	}}
+	return nil
+}
+
+// writeReportFile writes rep as JSON (without its windows unless asked)
+// through a temporary file, so a reader never sees half of it.
+func writeReportFile(path string, rep *load.Report, windows bool) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	r := *rep
+	if !windows {
+		r.Windows = nil
+	}
+	var b bytes.Buffer
+	if err := report.JSON(&b, &r); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b.Bytes(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 // senders reads --senders-file, naming the flag and the bad lines.

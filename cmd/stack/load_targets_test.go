@@ -1,15 +1,22 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // A wrong broker flag is a usage error (exit 2) that names the flag.
@@ -128,5 +135,60 @@ func TestLoadTargetsFile(t *testing.T) {
 	}
 	if g := take(); len(g) != 0 {
 		t.Errorf("refused runs sent %v", g)
+	}
+}
+
+// `stack load --duration 0` runs until SIGTERM: it rolls its report out
+// while it runs, and on SIGTERM writes the last report and exits 0.
+func TestLoadUntilSIGTERM(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no SIGTERM")
+	}
+	var got atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { got.Add(1) }))
+	defer srv.Close()
+	reports := t.TempDir()
+	w := newWorkstation(t, t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // bounds a broken run only
+	defer cancel()
+	cmd := w.cmd(ctx, nil, "load", "--scenario", "sms-inbound", "--target", srv.URL+"/sms", "--rate", "50",
+		"--duration", "0", "--roll-every", "50ms", "--report-dir", reports)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		rolled, _ := filepath.Glob(filepath.Join(reports, "load-report-*.json"))
+		if len(rolled) >= 2 && got.Load() > 0 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("no rolled reports\n%s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("after SIGTERM: %v\n%s", err, stderr.String())
+	}
+	var rep struct {
+		Verdict, Reason string
+		Total           struct{ Sent uint64 }
+	}
+	b, err := os.ReadFile(filepath.Join(reports, "load-report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Verdict != "passed" || !strings.HasPrefix(rep.Reason, "stopped") || rep.Total.Sent == 0 {
+		t.Errorf("last report: %+v", rep)
+	}
+	if _, err := os.Stat(filepath.Join(reports, "load-summary.json")); err != nil {
+		t.Errorf("no running summary: %v", err)
 	}
 }
