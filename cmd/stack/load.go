@@ -44,6 +44,11 @@ type loadOptions struct {
 	ZooKeeper, WorkersGroup string
 	WorkersCount            int
 	WorkersWait             time.Duration
+	// E2E is the "e2e" block as JSON, or @FILE holding it; StopLost is
+	// --stop-lost when StopLostSet.
+	E2E         string
+	StopLost    int
+	StopLostSet bool
 }
 
 func newLoadCmd(g *globalOptions) *cobra.Command {
@@ -64,6 +69,7 @@ or errored. The auth token of signed scenarios comes from STACK_AUTH_TOKEN.`,
 			o.runEnv, o.ZooKeeper = g.env(cmd), g.zookeeper
 			o.Run.AuthToken = os.Getenv("STACK_AUTH_TOKEN")
 			o.Forever = cmd.Flags().Changed("duration") && o.Run.Duration == 0
+			o.StopLostSet = cmd.Flags().Changed("stop-lost")
 			return runLoad(cmd.Context(), o)
 		},
 	}
@@ -116,6 +122,9 @@ func addLoadFlags(cmd *cobra.Command, o *loadOptions) {
 	f.DurationVar(dur(&r.BatchWait), "batch-wait", 0, "sqs:// targets: how long a batch waits to fill (default 5ms)")
 	addMoreLoadFlags(f, o)
 	f.DurationVar(dur(&r.Reload), "reload", 0, "re-read the scenario folder this often during the run (e.g. 30s); a bad template keeps the old one")
+	f.StringVar(&o.E2E, "e2e", "", "trace every message to probes at the far end: the generator step's \"e2e\" block as JSON, or @FILE (writes load-trace.jsonl.gz for `stack trace --report-dir`)")
+	f.DurationVar(dur(&o.Stop.MaxE2ELatency), "stop-e2e-latency", 0, "with --e2e: vote to stop when messages take longer than this end to end (or have not arrived after it)")
+	f.IntVar(&o.StopLost, "stop-lost", 0, "with --e2e: fail the run when more than this many arrivals are lost")
 }
 
 func loadUsage(format string, args ...any) error { return &usageError{fmt.Errorf(format, args...)} }
@@ -152,6 +161,9 @@ func runLoad(ctx context.Context, o *loadOptions) error {
 	}
 	if o.ReportDir != "" {
 		if err := writeLoadReports(o.ReportDir, rep, o.ErrOut); err != nil {
+			return err
+		}
+		if err := writeTrace(o.ReportDir, rep, o.ErrOut); err != nil {
 			return err
 		}
 	}
@@ -193,7 +205,10 @@ func (o *loadOptions) loadConfig(ctx context.Context) (load.Config, error) {
 	run := o.Run
 	rate := o.Rate
 	run.Rate = &rate
-	if o.Stop.MinSuccess > 0 || o.Stop.MaxLatency > 0 {
+	if err := o.e2eFlags(&run); err != nil {
+		return load.Config{}, err
+	}
+	if o.Stop.MinSuccess > 0 || o.Stop.MaxLatency > 0 || o.Stop.MaxE2ELatency > 0 || o.Stop.MaxLost != nil {
 		stop := o.Stop
 		run.Stop = &stop
 	}
@@ -247,6 +262,7 @@ func printSummary(w io.Writer, rep *load.Report) {
 		row(t.Name, t.Stats)
 	}
 	row("all", rep.Total)
+	printE2E(w, rep) // loade2e.go
 	printShares(w, rep)
 }
 
@@ -288,6 +304,12 @@ func newDumpsterCmd() *cobra.Command {
 	f.StringVar(&d.LogFile, "log-file", "", "with --background: the detached sink's log")
 	f.BoolVar(&d.Background, "background", false, "start detached, print the URL when it listens, and return")
 	f.BoolVar(&d.Stop, "stop", false, "stop the sink named by --pid-file")
+	f.StringVar(&d.Probe.Journal, "journal", "", "be an e2e probe: record every arrival in this journal file (kept across restarts) and serve it to `--e2e` runs; the pull endpoint wants $STACK_PROBE_TOKEN when set")
+	f.StringVar(&d.Probe.Name, "name", "", "with --journal: the probe's name in reports (default its address)")
+	f.StringVar(&d.Probe.SMTP, "smtp", "", "with --journal: also accept mail on this address (e.g. 127.0.0.1:2525)")
+	f.StringVar(&d.Probe.SMTPFile, "smtp-file", "", "with --smtp: write the mail sink's address here once listening")
+	f.StringVar(&d.Probe.Queue, "sqs-queue", "", "with --journal: also drain this SQS queue URL, recording each message")
+	f.StringVar(&d.Pipeline, "pipeline", "", "be the demo's platform instead of a sink: process each inbound-SMS webhook after its type's time (custom keywords slowest) and post the reply to this URL")
 	f.BoolVar(&d.Raw, "raw", false, "serve with a minimal HTTP/1.1 sink (Content-Length bodies only) that costs far less per request than net/http: for benchmarks")
 	return cmd
 }
@@ -305,6 +327,9 @@ func runDumpster(ctx context.Context, d *dumpsterOptions) error {
 		if d.LogFile != "" {
 			os.Remove(d.LogFile)
 		}
+		if d.Probe.Journal != "" {
+			os.Remove(d.Probe.Journal)
+		}
 		os.Remove(filepath.Dir(d.PIDFile))
 		return nil
 	case d.Background:
@@ -313,6 +338,12 @@ func runDumpster(ctx context.Context, d *dumpsterOptions) error {
 			return err
 		}
 		args := []string{"dumpster", "--addr", d.Addr, "--path", d.Path, "--url-file", d.URLFile, "--pid-file", d.PIDFile}
+		if d.Pipeline != "" {
+			args = append(args, "--pipeline", d.Pipeline)
+		}
+		if p := d.Probe; p.Journal != "" {
+			args = append(args, "--journal", p.Journal, "--name", p.Name, "--smtp", p.SMTP, "--smtp-file", p.SMTPFile, "--sqs-queue", p.Queue)
+		}
 		url, err := dumpster.StartBackground(ctx, exe, args, d.Options)
 		if err != nil {
 			return err

@@ -40,6 +40,10 @@ type Options struct {
 	Duplicate float64 `json:"duplicate,omitempty"`
 	// Seed makes the sequence reproducible; 0 picks one at random.
 	Seed uint64 `json:"seed,omitempty"`
+	// Run, when non-zero (NewRun), makes message ids run-unique and
+	// traceable: each encodes the run, the part and the sequence number
+	// (runid.go) instead of being drawn from the seeded sequence.
+	Run uint64 `json:"run,omitempty"`
 	// Vars override the scenario's vars.
 	Vars map[string]string `json:"vars,omitempty"`
 	// SenderList replaces the synthetic pool with these senders (ParseSenders).
@@ -125,6 +129,8 @@ type Generator struct {
 	rng     *rand.Rand
 	faker   *gofakeit.Faker
 	idFmt   IDFormat
+	run     uint64
+	part    int
 	data    Data
 	prev    []prevMsg
 	seq     uint64
@@ -200,6 +206,13 @@ func NewGenerator(sc *Scenario, target string, o Options) (*Generator, error) {
 		rng:   rand.New(rand.NewPCG(o.Seed, 0x9e3779b97f4a7c15)),
 		faker: gofakeit.NewFaker(rand.NewPCG(o.Seed, 0x5851f42d4c957f2d), false),
 		idFmt: sc.MessageID,
+		run:   o.Run,
+		part:  o.Part,
+	}
+	if o.Run != 0 {
+		if err := checkRun(sc.MessageID, o.Parts); err != nil {
+			return nil, err
+		}
 	}
 	vars := map[string]string{}
 	for k, v := range sc.Vars {
@@ -373,7 +386,7 @@ func (g *Generator) Next(m *Message) error {
 	case p.have && u < g.dup+g.reuse:
 		m.Kind = Reused
 		m.Sender, m.Company = p.sender, p.company
-		m.ID = g.newID()
+		m.ID = g.newID(m.Seq)
 		m.Body = append(m.Body[:0], p.body...)
 		replaceAll(m.Body, p.id, m.ID)
 		g.sign(m)
@@ -413,7 +426,7 @@ func (g *Generator) render(m *Message, t int) error {
 	if len(g.Company) > 1 {
 		m.Company = g.rng.IntN(len(g.Company))
 	}
-	m.ID = g.newID()
+	m.ID = g.newID(m.Seq)
 	d := &g.data
 	d.Type, d.Seq, d.MessageID = g.Types[t].Name, m.Seq, m.ID
 	d.Sender, d.Company = &g.Senders[m.Sender], &g.Company[m.Company]
@@ -434,7 +447,11 @@ func (g *Generator) render(m *Message, t int) error {
 	return nil
 }
 
-func (g *Generator) newID() string {
+func (g *Generator) newID(seq uint64) string {
+	if g.run != 0 {
+		g.idbuf = appendRunID(g.idbuf[:0], g.idFmt, g.run, g.part, seq)
+		return string(g.idbuf)
+	}
 	b := g.idbuf[:0]
 	b = append(b, g.idFmt.Prefix...)
 	var raw [32]byte

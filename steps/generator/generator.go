@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stack-tools/stack/load"
+	"github.com/stack-tools/stack/load/e2e"
 	"github.com/stack-tools/stack/load/pace"
 	"github.com/stack-tools/stack/load/report"
 	"github.com/stack-tools/stack/load/scenario"
@@ -63,6 +64,9 @@ type Config struct {
 	// Kafka shapes producing to kafka:// targets: per-type topics, key
 	// template, acks, linger, batch_bytes, compression.
 	Kafka *load.KafkaOptions `json:"kafka,omitempty"`
+	// E2E traces each message to its arrivals at probes at the far end of
+	// the pipeline: {"probes": [...], "expect": {"TYPE": N}, "wait": "2m"}.
+	E2E *e2e.Config `json:"e2e,omitempty"`
 
 	// refs names fields given as unresolved references (validation only).
 	refs map[string]bool
@@ -91,7 +95,7 @@ func hasRef(s string) bool { return strings.Contains(s, "${") }
 func decode(raw json.RawMessage) (*Config, error) {
 	var c Config
 	if err := stack.DecodeStrict(raw, &c); err != nil {
-		return nil, fmt.Errorf("generator step: %w (fields: scenario, target, rate, duration, requests, order, group, skip, senders, companies, reuse, duplicate, seed, vars, auth_token, stop, timeout, late_after, window, max_workers, insecure, workers, metrics_addr, reload, batch, batch_wait, kafka)", err)
+		return nil, fmt.Errorf("generator step: %w (fields: scenario, target, rate, duration, requests, order, group, skip, senders, companies, reuse, duplicate, seed, vars, auth_token, stop, timeout, late_after, window, max_workers, insecure, workers, metrics_addr, reload, batch, batch_wait, kafka, e2e)", err)
 	}
 	return &c, nil
 }
@@ -143,10 +147,15 @@ func (k *Kind) ValidateIn(dir string, raw json.RawMessage) error {
 	if c.Scenario == "" || hasRef(c.Scenario) || s3scenario.Is(c.Scenario) {
 		return nil // an s3:// scenario is read when the step runs
 	}
-	if _, err := scenario.Resolve(dir, c.Scenario, scenarios.Builtin()); err != nil {
+	sc, err := scenario.Resolve(dir, c.Scenario, scenarios.Builtin())
+	if err != nil {
 		return fmt.Errorf("scenario: %w", err)
 	}
-	return nil
+	full, err := decode(raw)
+	if err != nil {
+		return err
+	}
+	return full.checkE2E(sc.TypeNames())
 }
 
 // check validates c; fields given as references (c.refs) are checked once resolved.
@@ -165,6 +174,9 @@ func (c *Config) check() error {
 		return fail("\"target\" %q must be an http:// or https:// URL, sqs://QUEUE_URL, nsq://NSQD:4150/TOPIC or kafka://BROKER:9092/TOPIC", c.Target)
 	}
 	if err := c.checkExtras(); err != nil {
+		return fail("%w", err)
+	}
+	if err := c.checkE2E(nil); err != nil {
 		return fail("%w", err)
 	}
 	if c.Rate == nil && c.refs["rate"] {
@@ -227,7 +239,7 @@ func (c *Config) LoadConfig(sc *scenario.Scenario) load.Config {
 		Target: c.Target, Rate: *c.Rate, Duration: time.Duration(c.Duration), Requests: c.Requests,
 		Timeout: time.Duration(c.Timeout), LateAfter: time.Duration(c.LateAfter), Window: time.Duration(c.Window),
 		MaxWorkers: c.MaxWorkers, Insecure: c.Insecure, Stop: c.Stop,
-		Batch: c.Batch, BatchWait: time.Duration(c.BatchWait), Kafka: c.Kafka,
+		Batch: c.Batch, BatchWait: time.Duration(c.BatchWait), Kafka: c.Kafka, E2E: c.E2E,
 	}
 }
 
@@ -291,10 +303,13 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 		return nil, fmt.Errorf("generator step: storing the HTML report: %w", err)
 	}
 	fmt.Fprintf(run.Log, "load: report %s\nload: report %s\n", jsonAt, htmlAt)
+	if err := storeTrace(ctx, run, rep); err != nil {
+		return nil, err
+	}
 	if rep.Verdict != load.Passed {
 		return nil, fmt.Errorf("load %s: %s (report: %s)", rep.Verdict, rep.Reason, htmlAt)
 	}
-	return outputs(rep, jsonAt, htmlAt), nil
+	return withE2E(outputs(rep, jsonAt, htmlAt), rep), nil
 }
 
 // Destroy implements stack.StepKind: load leaves nothing behind to destroy.
