@@ -17,6 +17,8 @@ const (
 
 // Report is the result of a run, written as JSON and rendered as HTML.
 type Report struct {
+	// Run names the run among the runs of one load step (generator.RunID).
+	Run      string    `json:"run,omitempty"`
 	Scenario string    `json:"scenario"`
 	Target   string    `json:"target"`
 	Shape    string    `json:"shape"`

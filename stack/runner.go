@@ -123,6 +123,10 @@ func (r *runner) stepRun(ctx context.Context, s *Step, log io.Writer) (*StepRun,
 			msg := fmt.Sprintf(format, args...)
 			r.e.emit(Event{Stack: r.w.name, Step: s.Name, Type: EventProgress, Message: msg})
 		},
+		Output: func(format string, args ...any) {
+			msg := fmt.Sprintf(format, args...)
+			r.e.emit(Event{Stack: r.w.name, Step: s.Name, Type: EventProgress, Message: msg, Output: true})
+		},
 		Artifacts:  &artifacts{st: r.e.Store, stack: r.w.name, step: s.Name},
 		SetProcess: r.processRecorder(ctx, s.Name),
 	}
@@ -247,12 +251,16 @@ func (r *runner) applyStep(ctx context.Context, s *Step, force bool, release fun
 		})
 	})
 	defer saver.stop()
-	run.Progress = func(format string, args ...any) {
-		progress(format, args...)
-		msg := fmt.Sprintf(format, args...)
-		fmt.Fprintf(logFile, "# %s\n", msg)
-		saver.set(msg)
+	output := run.Output
+	saved := func(show func(string, ...any)) func(string, ...any) {
+		return func(format string, args ...any) {
+			show(format, args...)
+			msg := fmt.Sprintf(format, args...)
+			fmt.Fprintf(logFile, "# %s\n", msg)
+			saver.set(msg)
+		}
 	}
+	run.Progress, run.Output = saved(progress), saved(output)
 	kind, _ := r.e.Registry.Step(s.Kind)
 	r.claim(s.Name, clock)
 	if err := running(); err != nil {

@@ -26,7 +26,10 @@ func newStatusCmd(g *globalOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "status NAME [STEP]",
 		Short: "Show a stack's steps, outputs, handlers and logs (from any workstation); with STEP, where the step's time went",
-		Args:  statusArgs,
+		Example: `  stack status demo
+  stack status demo web        # one step, phase by phase
+  stack status demo -o json`,
+		Args: statusArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.runEnv, o.Name, o.Step = g.env(cmd), args[0], optionalArg(args, 1)
 			return runStatus(cmd.Context(), o)
@@ -170,7 +173,9 @@ func newListCmd(g *globalOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
 		Short: "List every stack in the store with owner, profile, age, state, expiry and cost",
-		Args:  exactArgs(0, "no arguments"),
+		Example: `  stack list
+  stack list --state s3://my-bucket/synthetic -o json`,
+		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.runEnv = g.env(cmd)
 			return runList(cmd.Context(), o)
@@ -218,6 +223,8 @@ func newOutputsCmd(g *globalOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "outputs NAME [STEP]",
 		Short: "Show a stack's outputs (sensitive values are never shown)",
+		Example: `  stack outputs demo
+  stack outputs demo web -o json`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 1 || len(args) > 2 {
 				return &usageError{fmt.Errorf("outputs takes NAME and optionally STEP; see `stack outputs --help`")}

