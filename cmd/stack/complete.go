@@ -9,8 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stack-tools/stack/definition"
+	"github.com/stack-tools/stack/engine"
 	"github.com/stack-tools/stack/load/scenario"
-	"github.com/stack-tools/stack/stack"
 	"github.com/stack-tools/stack/stacks/scenarios"
 )
 
@@ -68,7 +69,7 @@ func registerCompletions(root *cobra.Command, g *globalOptions) {
 		}
 	}
 	if cmd, _, err := root.Find([]string{"graph"}); err == nil {
-		_ = cmd.RegisterFlagCompletionFunc("format", fixed(stack.GraphDOT, stack.GraphMermaid))
+		_ = cmd.RegisterFlagCompletionFunc("format", fixed(GraphDOT, GraphMermaid))
 	}
 	_ = root.RegisterFlagCompletionFunc("output", fixed("text", "json"))
 }
@@ -150,7 +151,7 @@ func fixed(values ...string) cobra.CompletionFunc {
 	}
 }
 
-func (c *completer) engine(ctx context.Context) *stack.Engine {
+func (c *completer) engine(ctx context.Context) *engine.Engine {
 	e, err := c.g.engine(ctx)
 	if err != nil {
 		return nil
@@ -176,7 +177,7 @@ func (c *completer) stacks(ctx context.Context, _ []string) []string {
 }
 
 // record reads the record of the stack named by args[0].
-func (c *completer) record(ctx context.Context, args []string) *stack.Record {
+func (c *completer) record(ctx context.Context, args []string) *engine.Record {
 	e := c.engine(ctx)
 	if e == nil || len(args) == 0 {
 		return nil
@@ -230,9 +231,9 @@ func (c *completer) profiles(ctx context.Context, args []string) []string {
 	if len(args) == 0 {
 		return nil
 	}
-	var def *stack.Definition
+	var def *definition.Definition
 	if isDefinitionFile(args[0]) {
-		d, err := stack.LoadDefinition(args[0])
+		d, err := definition.LoadDefinition(args[0])
 		if err != nil {
 			return nil
 		}
@@ -242,7 +243,7 @@ func (c *completer) profiles(ctx context.Context, args []string) []string {
 		if e == nil {
 			return nil
 		}
-		plan, _, err := e.StoredPlan(ctx, args[0])
+		plan, _, err := e.StoredGraph(ctx, args[0])
 		if err != nil {
 			return nil
 		}
@@ -262,7 +263,7 @@ func fileSteps(_ context.Context, args []string) []string {
 	if len(args) == 0 {
 		return nil
 	}
-	def, err := stack.LoadDefinition(args[0])
+	def, err := definition.LoadDefinition(args[0])
 	if err != nil {
 		return nil
 	}

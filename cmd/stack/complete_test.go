@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stack-tools/stack/stack"
-	"github.com/stack-tools/stack/stack/localstore"
+	"github.com/stack-tools/stack/engine"
+	"github.com/stack-tools/stack/stores/localstore"
 )
 
 // loadStack brings up a stack of two load steps at a local target in a
@@ -31,8 +31,8 @@ func loadStack(t *testing.T, name string) (state, def string) {
 	}
 	te := newTestEnv(t)
 	g := &globalOptions{cacheDir: t.TempDir()}
-	te.Engine = func(context.Context) (*stack.Engine, error) {
-		return &stack.Engine{Store: st, Registry: newRegistry(g), CacheDir: g.cacheDir}, nil
+	te.Engine = func(context.Context) (*engine.Engine, error) {
+		return &engine.Engine{Store: st, Registry: newRegistry(g), CacheDir: g.cacheDir}, nil
 	}
 	if err := runUp(context.Background(), &upOptions{runEnv: te.runEnv, File: def, lockOptions: lockOptions{Parallelism: 4}}); err != nil {
 		t.Fatalf("up: %v\n%s", err, te.errOut)

@@ -9,8 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stack-tools/stack/engine"
 	"github.com/stack-tools/stack/stack"
-	"github.com/stack-tools/stack/stack/localstore"
+	"github.com/stack-tools/stack/stores/localstore"
 )
 
 // writeFile writes a test file, failing the test on error.
@@ -44,10 +45,10 @@ func copyModule(t *testing.T, module, dir string) string {
 }
 
 // planJSON runs `stack plan --output json` and returns its exit code and report.
-func (w *workstation) plan(args ...string) (int, stack.DriftReport) {
+func (w *workstation) plan(args ...string) (int, engine.DriftReport) {
 	w.t.Helper()
 	r := w.run(append([]string{"plan", "--output", "json"}, args...)...)
-	var rep stack.DriftReport
+	var rep engine.DriftReport
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		w.t.Fatalf("stack plan %v: exit %d, no JSON report (%v)\nstdout:\n%s\nstderr:\n%s", args, r.code, err, r.stdout, r.stderr)
 	}
@@ -55,7 +56,7 @@ func (w *workstation) plan(args ...string) (int, stack.DriftReport) {
 }
 
 // statuses maps each step of a report to its status.
-func statuses(rep stack.DriftReport) map[string]string {
+func statuses(rep engine.DriftReport) map[string]string {
 	out := map[string]string{}
 	for _, l := range rep.Steps {
 		out[l.Step] = l.Status
@@ -63,7 +64,7 @@ func statuses(rep stack.DriftReport) map[string]string {
 	return out
 }
 
-func wantStatuses(t *testing.T, what string, code int, rep stack.DriftReport, wantCode int, want map[string]string) {
+func wantStatuses(t *testing.T, what string, code int, rep engine.DriftReport, wantCode int, want map[string]string) {
 	t.Helper()
 	got := statuses(rep)
 	for step, st := range want {
@@ -85,7 +86,7 @@ func holdLease(t *testing.T, st stack.Store, name string) func() {
 	t.Helper()
 	host, _ := os.Hostname()
 	now := time.Now().UTC()
-	l := stack.Lease{ID: "test-holder", User: "carol", Host: host, PID: os.Getpid(), Command: "up", Started: now, Expires: now.Add(time.Hour)}
+	l := engine.Lease{ID: "test-holder", User: "carol", Host: host, PID: os.Getpid(), Command: "up", Started: now, Expires: now.Add(time.Hour)}
 	data, _ := json.Marshal(l)
 	key := "stacks/" + name + "/lease.json"
 	if _, err := st.Put(context.Background(), key, data, ""); err != nil {

@@ -12,8 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/stack-tools/stack/engine"
 	"github.com/stack-tools/stack/internal/testenv"
-	"github.com/stack-tools/stack/stack"
 )
 
 // objectVersions lists every object under the test's store prefix with its
@@ -53,7 +53,7 @@ func TestS3PlanWhileAnotherWorkstationHoldsTheLease(t *testing.T) {
 	a.must("up", def)
 
 	now := time.Now().UTC()
-	lease, _ := json.Marshal(stack.Lease{ID: "alice-elsewhere", User: "alice", Host: "workstation-a", PID: 4242, Command: "up", Started: now, Expires: now.Add(time.Hour)})
+	lease, _ := json.Marshal(engine.Lease{ID: "alice-elsewhere", User: "alice", Host: "workstation-a", PID: 4242, Command: "up", Started: now, Expires: now.Add(time.Hour)})
 	leaseKey := aws.String(s3Prefix(t) + "/stacks/s3plan/lease.json")
 	if _, err := m.Client().PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(m.Bucket),
 		Key: leaseKey, Body: strings.NewReader(string(lease))}); err != nil {

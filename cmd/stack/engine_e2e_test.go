@@ -13,11 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stack-tools/stack/engine"
 	"github.com/stack-tools/stack/stack"
 )
 
 type statusJSON struct {
-	stack.Record
+	engine.Record
 	Location string `json:"location"`
 }
 
@@ -42,7 +43,7 @@ func TestDemoUpStatusDown(t *testing.T) {
 		t.Fatalf("demo has %d steps, want at least 6", len(s.Steps))
 	}
 	for name, st := range s.Steps {
-		if st.Status != stack.StatusApplied {
+		if st.Status != engine.StatusApplied {
 			t.Errorf("step %s is %s", name, st.Status)
 		}
 		if len(st.Outputs) == 0 {
@@ -179,7 +180,7 @@ func TestKilledUpResumes(t *testing.T) {
 		if r.code == 0 && strings.Contains(r.stdout, `"long"`) {
 			var s statusJSON
 			_ = json.Unmarshal([]byte(r.stdout), &s)
-			if st := s.Steps["long"]; st != nil && st.Status == stack.StatusRunning && strings.Contains(st.Progress, "Creating") {
+			if st := s.Steps["long"]; st != nil && st.Status == engine.StatusRunning && strings.Contains(st.Progress, "Creating") {
 				break
 			}
 		}
@@ -197,7 +198,7 @@ func TestKilledUpResumes(t *testing.T) {
 	}
 	s := w.status("slow")
 	for _, n := range []string{"first", "long", "last"} {
-		if s.Steps[n].Status != stack.StatusApplied {
+		if s.Steps[n].Status != engine.StatusApplied {
 			t.Errorf("%s is %s after resume", n, s.Steps[n].Status)
 		}
 	}
@@ -256,10 +257,10 @@ func TestInterruptedUpReleasesLockAndResumes(t *testing.T) {
 		t.Errorf("Ctrl-C message:\n%s", msg)
 	}
 	s := w.status("int")
-	if st := s.Steps["long"]; st.Status != stack.StatusFailed || !strings.Contains(st.Error, "interrupted") {
+	if st := s.Steps["long"]; st.Status != engine.StatusFailed || !strings.Contains(st.Error, "interrupted") {
 		t.Errorf("long after Ctrl-C: %s %q", st.Status, st.Error)
 	}
-	var list []stack.Summary
+	var list []engine.Summary
 	_ = json.Unmarshal([]byte(w.must("list", "--output", "json").stdout), &list)
 	if len(list) != 1 || list[0].Locked != "" {
 		t.Errorf("the lock is still held after Ctrl-C: %+v", list)
@@ -268,7 +269,7 @@ func TestInterruptedUpReleasesLockAndResumes(t *testing.T) {
 	_ = os.WriteFile(def, []byte(fmt.Sprintf(`{"name":"int","steps":[
 	  {"name":"long","module":%q,"vars":{"seconds":0,"tag":"x"}}]}`, sleep)), 0o644)
 	w.must("up", def)
-	if st := w.status("int").Steps["long"]; st.Status != stack.StatusApplied {
+	if st := w.status("int").Steps["long"]; st.Status != engine.StatusApplied {
 		t.Errorf("resume: %s", st.Status)
 	}
 	w.must("down", "int")

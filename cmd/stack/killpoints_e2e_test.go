@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/stack-tools/stack/engine"
 	"github.com/stack-tools/stack/internal/proc"
 	"github.com/stack-tools/stack/stack"
 )
@@ -295,7 +296,7 @@ func checkConverged(t *testing.T, w *workstation, ks killPointStack, when string
 	var want []string
 	for _, step := range killPointSteps {
 		st := s.Steps[step.name]
-		if st == nil || st.Status != stack.StatusApplied {
+		if st == nil || st.Status != engine.StatusApplied {
 			t.Fatalf("%s: step %s is not applied: %+v", when, step.name, st)
 		}
 		ids, _ := st.Outputs["ids"].Value.([]any)
@@ -310,7 +311,7 @@ func checkConverged(t *testing.T, w *workstation, ks killPointStack, when string
 	if got := sideEffects(t, ks.effects); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("%s: resources with side effects:\n  %s\nwant exactly those in the state:\n  %s", when, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
-	if s.Status != stack.StatusApplied {
+	if s.Status != engine.StatusApplied {
 		t.Errorf("%s: stack status %s", when, s.Status)
 	}
 	for _, lock := range terraformLocks(t, w) {

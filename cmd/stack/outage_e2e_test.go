@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stack-tools/stack/engine"
 	"github.com/stack-tools/stack/internal/testenv"
-	"github.com/stack-tools/stack/stack"
 )
 
 // Acceptance (issue 11): the network to the S3 store is cut in the middle of an
@@ -55,10 +55,10 @@ func TestS3NetworkCutMidUp(t *testing.T) {
 	// Consistent records while the network is still down: the first step is
 	// applied, the last never started, nothing claims to have finished that did not.
 	s := direct.status("cut")
-	if st := s.Steps["first"]; st == nil || st.Status != stack.StatusApplied {
+	if st := s.Steps["first"]; st == nil || st.Status != engine.StatusApplied {
 		t.Errorf("first after the cut: %+v", st)
 	}
-	if st := s.Steps["last"]; st != nil && st.Status == stack.StatusApplied {
+	if st := s.Steps["last"]; st != nil && st.Status == engine.StatusApplied {
 		t.Errorf("last is recorded applied although it never ran")
 	}
 
@@ -116,13 +116,13 @@ output "value" { value = terraform_data.work.output }
 	if code := up.ProcessState.ExitCode(); code != 1 || !strings.Contains(stderr.String(), p.Addr) || !strings.Contains(stderr.String(), "ZooKeeper") {
 		t.Errorf("up with ZooKeeper cut off: exit %d, want 1 naming ZooKeeper at %s:\n%s", code, p.Addr, stderr.String())
 	}
-	if st := w.status("zkcut").Steps["pub"]; st.Status != stack.StatusFailed || len(st.Handlers) != 1 || st.Handlers[0].Status != stack.StatusFailed {
+	if st := w.status("zkcut").Steps["pub"]; st.Status != engine.StatusFailed || len(st.Handlers) != 1 || st.Handlers[0].Status != engine.StatusFailed {
 		t.Errorf("pub after the cut: %s, handlers %+v", st.Status, st.Handlers)
 	}
 
 	p.Restore()
 	w.must("up", def)
-	if st := w.status("zkcut").Steps["pub"]; st.Status != stack.StatusApplied {
+	if st := w.status("zkcut").Steps["pub"]; st.Status != engine.StatusApplied {
 		t.Errorf("pub after the network came back: %s", st.Status)
 	}
 	conn := testenv.ZKClient(t, zkSrv.Addr(), "")

@@ -9,9 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stack-tools/stack/engine"
 	"golang.org/x/term"
-
-	"github.com/stack-tools/stack/stack"
 )
 
 // progress shows engine events: a live table on a terminal, plain lines
@@ -51,7 +50,7 @@ func newProgress(w io.Writer, output string, verbose bool) *progress {
 	return p
 }
 
-func (p *progress) event(ev stack.Event) {
+func (p *progress) event(ev engine.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch p.mode {
@@ -80,23 +79,23 @@ func (p *progress) event(ev stack.Event) {
 		p.rows = append(p.rows, r)
 	}
 	switch ev.Type {
-	case stack.EventProgress:
+	case engine.EventProgress:
 		if r.state == "" {
 			r.state, r.started = ev.Type, time.Now() // stack plan's steps start with progress
 		}
 		r.msg = ev.Message
-	case stack.EventHandler:
+	case engine.EventHandler:
 		r.msg = ev.Message
 		r.note = strings.TrimSpace(r.note + "; " + ev.Message)
 		r.note = strings.TrimPrefix(r.note, "; ")
-	case stack.EventStart, stack.EventDestroy:
+	case engine.EventStart, engine.EventDestroy:
 		r.state, r.started, r.msg, r.note = ev.Type, time.Now(), "", ""
-	case stack.EventApplied:
+	case engine.EventApplied:
 		r.state, r.msg, r.elapsed = ev.Type, r.note, ev.Elapsed
-	case stack.EventInfo:
+	case engine.EventInfo:
 		// A step's result that is no transition of its own: stack plan's
 		// verdict on it ("unchanged", "infrastructure drifted"), a note.
-		if r.state == "" || r.state == stack.EventProgress {
+		if r.state == "" || r.state == engine.EventProgress {
 			r.state, r.msg, r.elapsed = ev.Message, "", time.Since(r.started)
 			return
 		}
@@ -106,7 +105,7 @@ func (p *progress) event(ev stack.Event) {
 	}
 }
 
-func plainLine(ev stack.Event) string {
+func plainLine(ev engine.Event) string {
 	var b strings.Builder
 	if ev.Step != "" {
 		b.WriteString(ev.Step)
@@ -166,7 +165,7 @@ func (p *progress) draw() {
 	}
 	for _, r := range p.rows {
 		el := r.elapsed
-		if r.state == stack.EventStart || r.state == stack.EventDestroy || r.state == stack.EventProgress {
+		if r.state == engine.EventStart || r.state == engine.EventDestroy || r.state == engine.EventProgress {
 			el = time.Since(r.started)
 		}
 		line := tableRow(r.step, label(r.state), el, r.msg)
@@ -187,11 +186,11 @@ func tableRow(step, status string, el time.Duration, msg string) string {
 
 func label(state string) string {
 	switch state {
-	case stack.EventStart:
+	case engine.EventStart:
 		return "applying"
-	case stack.EventDestroy:
+	case engine.EventDestroy:
 		return "destroying"
-	case stack.EventProgress:
+	case engine.EventProgress:
 		return "running"
 	}
 	return state

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/engine"
 )
 
 // liveTable is the live progress display drawing into a buffer, as it does
@@ -26,7 +26,7 @@ func frame(p *progress, b *bytes.Buffer) string {
 
 func TestLiveTableHasAHeader(t *testing.T) {
 	p, b := liveTable()
-	p.event(stack.Event{Step: "network", Type: stack.EventStart, Message: "terraform"})
+	p.event(engine.Event{Step: "network", Type: engine.EventStart, Message: "terraform"})
 	lines := strings.Split(strings.TrimSpace(frame(p, b)), "\n")
 	if len(lines) != 2 || !strings.HasPrefix(lines[0], "STEP ") || !strings.Contains(lines[0], "STATUS") || !strings.Contains(lines[0], "TIME") {
 		t.Fatalf("want a header over the step's row:\n%s", b)
@@ -43,13 +43,13 @@ func TestLiveTableHasAHeader(t *testing.T) {
 // stack plan's steps show their verdict as their status, not "info".
 func TestLiveTablePlanStatuses(t *testing.T) {
 	p, b := liveTable()
-	p.event(stack.Event{Step: "web", Type: stack.EventProgress, Message: "planning"})
+	p.event(engine.Event{Step: "web", Type: engine.EventProgress, Message: "planning"})
 	if f := frame(p, b); !strings.Contains(f, "running") || !strings.Contains(f, "planning") {
 		t.Errorf("a step being planned:\n%s", f)
 	}
-	p.event(stack.Event{Step: "web", Type: stack.EventInfo, Message: stack.DriftInfrastructure})
-	p.event(stack.Event{Step: "db", Type: stack.EventProgress, Message: "planning"})
-	p.event(stack.Event{Step: "db", Type: stack.EventInfo, Message: stack.DriftUnchanged})
+	p.event(engine.Event{Step: "web", Type: engine.EventInfo, Message: engine.DriftInfrastructure})
+	p.event(engine.Event{Step: "db", Type: engine.EventProgress, Message: "planning"})
+	p.event(engine.Event{Step: "db", Type: engine.EventInfo, Message: engine.DriftUnchanged})
 	f := frame(p, b)
 	if strings.Contains(f, "info") {
 		t.Errorf("plan's table shows info as a status:\n%s", f)
@@ -64,9 +64,9 @@ func TestLiveTablePlanStatuses(t *testing.T) {
 // The load step's row shows each window as it comes.
 func TestLiveTableLoadRowFollowsEveryWindow(t *testing.T) {
 	p, b := liveTable()
-	p.event(stack.Event{Step: "load", Type: stack.EventStart, Message: "generator"})
+	p.event(engine.Event{Step: "load", Type: engine.EventStart, Message: "generator"})
 	for _, w := range []string{"1.0s window 50/s", "2.0s window 100/s", "3.0s window 150/s"} {
-		p.event(stack.Event{Step: "load", Type: stack.EventProgress, Message: w, Output: true})
+		p.event(engine.Event{Step: "load", Type: engine.EventProgress, Message: w, Output: true})
 		if f := frame(p, b); !strings.Contains(f, w) {
 			t.Errorf("the load row does not show %q:\n%s", w, f)
 		}
@@ -76,11 +76,11 @@ func TestLiveTableLoadRowFollowsEveryWindow(t *testing.T) {
 // Without a terminal, plain lines show each step's transitions; the tool's
 // own lines (Terraform's) only with -v.
 func TestPlainProgressShowsToolLinesOnlyWhenVerbose(t *testing.T) {
-	events := []stack.Event{
-		{Step: "network", Type: stack.EventStart, Message: "terraform"},
-		{Step: "network", Type: stack.EventProgress, Message: "terraform apply"},
-		{Step: "network", Type: stack.EventProgress, Message: "Initializing provider plugins...", Output: true},
-		{Step: "network", Type: stack.EventApplied, Elapsed: time.Second},
+	events := []engine.Event{
+		{Step: "network", Type: engine.EventStart, Message: "terraform"},
+		{Step: "network", Type: engine.EventProgress, Message: "terraform apply"},
+		{Step: "network", Type: engine.EventProgress, Message: "Initializing provider plugins...", Output: true},
+		{Step: "network", Type: engine.EventApplied, Elapsed: time.Second},
 	}
 	for _, verbose := range []bool{false, true} {
 		var b bytes.Buffer

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/stack-tools/stack/engine"
 	"github.com/stack-tools/stack/internal/testenv"
 	"github.com/stack-tools/stack/stack"
 )
@@ -139,7 +140,7 @@ func waitStepRunning(t *testing.T, w *workstation, name, step string, up *exec.C
 		if r.code == 0 {
 			var s statusJSON
 			if json.Unmarshal([]byte(r.stdout), &s) == nil {
-				if st := s.Steps[step]; st != nil && st.Status == stack.StatusRunning && strings.Contains(st.Progress, "Creating") {
+				if st := s.Steps[step]; st != nil && st.Status == engine.StatusRunning && strings.Contains(st.Progress, "Creating") {
 					return
 				}
 			}
@@ -180,7 +181,7 @@ func noStateOrSecret(t *testing.T, home, secret string) {
 func stepsApplied(t *testing.T, s statusJSON, steps ...string) {
 	t.Helper()
 	for _, n := range steps {
-		if st := s.Steps[n]; st == nil || st.Status != stack.StatusApplied {
+		if st := s.Steps[n]; st == nil || st.Status != engine.StatusApplied {
 			t.Errorf("step %s is not applied: %+v", n, st)
 		}
 	}

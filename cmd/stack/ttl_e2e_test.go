@@ -9,18 +9,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stack-tools/stack/engine"
 	"github.com/stack-tools/stack/stack"
-	"github.com/stack-tools/stack/stack/localstore"
+	"github.com/stack-tools/stack/stores/localstore"
 )
 
-func (w *workstation) list() map[string]stack.Summary {
+func (w *workstation) list() map[string]engine.Summary {
 	w.t.Helper()
-	var l []stack.Summary
+	var l []engine.Summary
 	r := w.must("list", "--output", "json")
 	if err := json.Unmarshal([]byte(r.stdout), &l); err != nil {
 		w.t.Fatalf("list JSON: %v\n%s", err, r.stdout)
 	}
-	out := map[string]stack.Summary{}
+	out := map[string]engine.Summary{}
 	for _, s := range l {
 		out[s.Name] = s
 	}
@@ -93,7 +94,7 @@ func TestReapDestroysExpiredStacks(t *testing.T) {
 		t.Errorf("status does not show the cost:\n%s", s)
 	}
 	var sj struct {
-		Cost *stack.Cost `json:"cost"`
+		Cost *engine.Cost `json:"cost"`
 	}
 	if err := json.Unmarshal([]byte(w.must("status", "keep", "--output", "json").stdout), &sj); err != nil || sj.Cost == nil || sj.Cost.PerHour != 3600 {
 		t.Errorf("status --output json: cost %+v (%v), want $3600/h", sj.Cost, err)
@@ -131,8 +132,8 @@ func TestReapDestroysExpiredStacks(t *testing.T) {
 	}
 	release()
 	r = w.must("reap", "--output", "json")
-	var res []stack.ReapResult
-	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || len(res) != 1 || res[0].Stack != "stuck" || res[0].Outcome != stack.ReapDestroyed {
+	var res []engine.ReapResult
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || len(res) != 1 || res[0].Stack != "stuck" || res[0].Outcome != engine.ReapDestroyed {
 		t.Errorf("second reap: %v %+v\n%s", err, res, r.stdout)
 	}
 	if r := w.must("reap"); !strings.Contains(r.stderr, "no expired stacks") {

@@ -13,8 +13,8 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/stack-tools/stack/engine"
 	"github.com/stack-tools/stack/internal/testenv"
-	"github.com/stack-tools/stack/stack"
 )
 
 // The acceptance of issue 4, through the CLI: the demo stack's database step
@@ -104,7 +104,7 @@ func TestZooKeeperHandlerEndToEnd(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr+r.stdout, "ZooKeeper unreachable") || !strings.Contains(r.stderr+r.stdout, zkSrv.Addr()) {
 		t.Fatalf("rerun-step with ZooKeeper stopped: exit %d, want 1 naming the unreachable server\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	if s := w.status("zkdemo").Steps["database"]; s.Status != stack.StatusFailed || s.Outputs["endpoint"].Value != "db.1az.v3.internal" {
+	if s := w.status("zkdemo").Steps["database"]; s.Status != engine.StatusFailed || s.Outputs["endpoint"].Value != "db.1az.v3.internal" {
 		t.Fatalf("database after the failed publish: %+v, want failed with the new Terraform outputs kept", s)
 	}
 	if err := zkSrv.Start(); err != nil {

@@ -16,7 +16,8 @@ import (
 	"time"
 
 	"github.com/stack-tools/stack/internal/testenv"
-	"github.com/stack-tools/stack/stack"
+
+	"github.com/stack-tools/stack/engine"
 	"github.com/stack-tools/stack/steps/generator"
 )
 
@@ -146,7 +147,7 @@ func TestUpDrivesLoadAtTheDumpsterAndDownStopsIt(t *testing.T) {
 		t.Fatalf("up: exit %d\n%s", r.code, r.stderr)
 	}
 	r := stackCmd(t, state, work, "status", "loadtest", "--output", "json")
-	var rec stack.Record
+	var rec engine.Record
 	if err := json.Unmarshal([]byte(r.stdout), &rec); err != nil {
 		t.Fatalf("status: %v\n%s", err, r.stdout)
 	}
