@@ -180,7 +180,7 @@ func mergedLatency(h *hdrhistogram.Histogram, maxMs, sumMs float64) Latency {
 	if n := h.TotalCount(); n > 0 {
 		l.Max, l.Mean = maxMs, sumMs/float64(n)
 	}
-	return l
+	return l.capped()
 }
 
 func mergeWindows(ws []Window) (Window, error) {

@@ -130,7 +130,20 @@ func latencyOf(h *hdrhistogram.Histogram, maxUs, sumUs int64) Latency {
 		P999: ms(p[99.9]),
 		Max:  ms(maxUs),
 		Mean: float64(sumUs) / float64(n) / 1e3,
+	}.capped()
+}
+
+// capped keeps every percentile at or below the exact maximum: a histogram
+// reports the top of a value's bucket (3 significant digits), which can lie
+// above the largest value recorded. No max (0) caps nothing.
+func (l Latency) capped() Latency {
+	if l.Max <= 0 {
+		return l
 	}
+	for _, p := range []*float64{&l.P50, &l.P90, &l.P99, &l.P999} {
+		*p = min(*p, l.Max)
+	}
+	return l
 }
 
 func ratio(a, b uint64) float64 {

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"slices"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -144,7 +146,23 @@ func outputText(o stack.Output) string {
 	if o.Sensitive {
 		return "(sensitive)"
 	}
+	if f, ok := o.Value.(float64); ok {
+		return figure(f)
+	}
 	return jsonText(o.Value)
+}
+
+// figure is a number for people: whole numbers as they are, others rounded
+// to two decimals, or four significant digits below 1 (a ratio such as
+// 0.9987), never 100.20551255455693.
+func figure(f float64) string {
+	switch {
+	case f == math.Trunc(f) && math.Abs(f) < 1e15:
+		return strconv.FormatFloat(f, 'f', 0, 64)
+	case math.Abs(f) >= 1:
+		return strconv.FormatFloat(round(f, 2), 'f', -1, 64)
+	}
+	return strconv.FormatFloat(f, 'g', 4, 64)
 }
 
 func sortedOutputNames(o stack.Outputs) []string { return slices.Sorted(maps.Keys(o)) }
