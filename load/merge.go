@@ -170,6 +170,7 @@ func mergeStats(parts []Stats, hists []string, secs float64) (Stats, error) {
 		s.Throughput = float64(s.Success) / secs
 	}
 	s.Latency = mergedLatency(h, s.Latency.Max, sumMs)
+	s.Distribution = distribution(h, s.Latency.Max)
 	return s, nil
 }
 

@@ -1,6 +1,7 @@
 package load
 
 import (
+	"math"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
@@ -67,6 +68,16 @@ type Stats struct {
 	BytesOut     uint64            `json:"bytes_out"`
 	BytesIn      uint64            `json:"bytes_in"`
 	Latency      Latency           `json:"latency_ms"`
+	// Distribution is the latency at percentiles from 0 to 100, as
+	// HdrHistogram's percentile distribution lists them (closer together
+	// towards 100), for the report's latency-by-percentile chart.
+	Distribution []Quantile `json:"distribution,omitempty"`
+}
+
+// Quantile is one point of a latency distribution.
+type Quantile struct {
+	Percentile float64 `json:"percentile"`
+	Ms         float64 `json:"ms"`
 }
 
 // Latency percentiles in milliseconds.
@@ -144,6 +155,25 @@ func (l Latency) capped() Latency {
 		*p = min(*p, l.Max)
 	}
 	return l
+}
+
+// distribution lists h's latency at percentiles that halve the distance to
+// 100 every five steps (HdrHistogram's ticks per half distance), as far as
+// h's count resolves them, then the exact max (maxMs) at 100.
+func distribution(h *hdrhistogram.Histogram, maxMs float64) []Quantile {
+	n := h.TotalCount()
+	if n == 0 {
+		return nil
+	}
+	var out []Quantile
+	for i := 0; ; i++ {
+		p := 100 * (1 - math.Pow(2, -float64(i)/5))
+		if 1/(1-p/100) > float64(n) || p >= 99.9999 {
+			break
+		}
+		out = append(out, Quantile{Percentile: math.Round(p*1e4) / 1e4, Ms: min(float64(h.ValueAtQuantile(p))/1e3, maxMs)})
+	}
+	return append(out, Quantile{Percentile: 100, Ms: maxMs})
 }
 
 func ratio(a, b uint64) float64 {

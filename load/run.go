@@ -576,6 +576,7 @@ func stats(a *acc, sent uint64, secs float64) Stats {
 		MaxLagMs: float64(a.maxLag) / 1e6, SuccessRatio: ratio(a.success, a.responses+a.errors),
 		BytesOut: a.out, BytesIn: a.in, Latency: latencyOf(a.hist, a.maxUs, a.sumUs),
 		Codes: map[string]uint64{}, ErrorTexts: map[string]uint64{}, Bodies: map[string]uint64{}}
+	s.Distribution = distribution(a.hist, s.Latency.Max)
 	if secs > 0 {
 		s.Rate = float64(sent) / secs
 		s.Throughput = float64(a.success) / secs
