@@ -56,10 +56,11 @@ func charts(rep *load.Report) []plot {
 	rates := typed("rate", "Requests sent per second (dashed: 2xx responses per second, all types)", always(func(s load.WindowStats) float64 { return s.Rate }), "/s")
 	rates.Series = slices.Insert(rates.Series, 1, series{Name: "all 2xx", Color: allColor, Dash: true,
 		Pts: windowPts(rep, "", always(func(s load.WindowStats) float64 { return s.Throughput }), "/s")})
-	trouble := plot{ID: "late-errors", Title: "Late requests and errors per window (all types)", XMax: end, XTicks: timeTicks(end), XLabel: "seconds since the start",
+	trouble := plot{ID: "late-errors", Title: "Late requests, errors and non-2xx responses per window (all types)", XMax: end, XTicks: timeTicks(end), XLabel: "seconds since the start",
 		Series: []series{
 			{Name: "late", Color: "#ff7f0e", Pts: windowPts(rep, "", always(func(s load.WindowStats) float64 { return float64(s.Late) }), " late")},
 			{Name: "errors", Color: "#d62728", Pts: windowPts(rep, "", always(func(s load.WindowStats) float64 { return float64(s.Errors) }), " errors")},
+			{Name: "non-2xx", Color: "#9467bd", Pts: windowPts(rep, "", always(func(s load.WindowStats) float64 { return float64(s.Responses - s.Success) }), " non-2xx")},
 		}}
 	return []plot{
 		typed("p99", "Latency p99 (ms) per window", measured(func(l load.Latency) float64 { return l.P99 }), " ms"),
@@ -82,6 +83,9 @@ func runEnd(rep *load.Report) float64 {
 func windowPts(rep *load.Report, typ string, pick func(load.WindowStats) (float64, bool), unit string) []pt {
 	var out []pt
 	for _, w := range rep.Windows {
+		if w.End-w.Start < rep.WindowSeconds/10 {
+			continue // the run's last moments: too short for a rate (the table has them)
+		}
 		s := w.Total
 		if typ != "" {
 			var ok bool
