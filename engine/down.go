@@ -11,34 +11,35 @@ import (
 
 	"github.com/stack-tools/stack/stack"
 
-	// Down tears a stack down: dependents first, handlers' teardown, then the step's
-	// own destroy. When every step is gone the stack's record, logs and Terraform
-	// state are deleted.
 	"github.com/stack-tools/stack/definition"
+	"github.com/stack-tools/stack/state"
 )
 
+// Down tears a stack down: dependents first, handlers' teardown, then the step's
+// own destroy. When every step is gone the stack's record, logs and Terraform
+// state are deleted.
 func (e *Engine) Down(ctx context.Context, name string) error {
 	return e.down(ctx, name, nil)
 }
 
 // down tears a stack down; check, if set, may refuse once the lease is held
 // and the record read (reap makes sure the stack is still expired).
-func (e *Engine) down(ctx context.Context, name string, check func(*Record) error) error {
-	lease, err := acquireLease(ctx, e.Store, name, "down", e.ttl(), e.LockTimeout)
+func (e *Engine) down(ctx context.Context, name string, check func(*state.Record) error) error {
+	lease, err := state.AcquireLease(ctx, e.Store, name, "down", e.ttl(), e.LockTimeout)
 	if err != nil {
 		return err
 	}
 	released := false
 	defer func() {
 		if !released {
-			lease.release()
+			lease.Release()
 		}
 	}()
-	rec, ver, err := LoadRecord(ctx, e.Store, name)
-	if errors.Is(err, ErrNoStack) && lease.tookOver != nil && lease.tookOver.Command == "down" {
+	rec, ver, err := state.LoadRecord(ctx, e.Store, name)
+	if errors.Is(err, state.ErrNoStack) && lease.TookOver != nil && lease.TookOver.Command == "down" {
 		// A down that died after deleting the record: only its lease is left.
 		released = true
-		lease.release()
+		lease.Release()
 		_ = os.RemoveAll(filepath.Join(e.CacheDir, "work", name))
 		e.emit(Event{Stack: name, Type: EventInfo, Message: "stack removed (an earlier down had finished all but releasing its lock)"})
 		return nil
@@ -58,12 +59,12 @@ func (e *Engine) down(ctx context.Context, name string, check func(*Record) erro
 	if err != nil {
 		return err
 	}
-	w := &recordWriter{st: e.Store, name: name, who: Me(), rec: rec, version: ver}
-	if err := w.update(ctx, func(r *Record) { r.Status, r.Command = StatusDestroying, "down" }); err != nil {
+	w := state.NewRecordWriter(e.Store, name, rec, ver)
+	if err := w.Update(ctx, func(r *state.Record) { r.Status, r.Command = state.StatusDestroying, "down" }); err != nil {
 		return err
 	}
 	// Steps an unfinished `up --prune` dropped go first: the rest no longer uses them.
-	if names := rec.dropped(plan); len(names) > 0 {
+	if names := rec.Dropped(plan); len(names) > 0 {
 		if err := e.destroyRetired(ctx, w, names); err != nil {
 			return err
 		}
@@ -73,19 +74,19 @@ func (e *Engine) down(ctx context.Context, name string, check func(*Record) erro
 		return r.destroyStep(ctx, s)
 	})
 	if len(failed) > 0 || ctx.Err() != nil {
-		_ = w.update(ctx, func(r *Record) { r.Status = StatusFailed })
+		_ = w.Update(ctx, func(r *state.Record) { r.Status = state.StatusFailed })
 		if err := interrupted(ctx.Err(), name, failed, "stack down "+name); err != nil {
 			return err
 		}
 		return &RunError{Stack: name, Failed: failed}
 	}
 	// Everything is gone: remove what the store holds for the stack.
-	keys, err := e.Store.List(ctx, stackPrefix(name))
+	keys, err := e.Store.List(ctx, state.StackPrefix(name))
 	if err != nil {
 		return err
 	}
 	for _, k := range keys {
-		if k == leaseKey(name) || k == recordKey(name) {
+		if k == state.LeaseKey(name) || k == state.RecordKey(name) {
 			continue
 		}
 		if err := e.Store.Delete(ctx, k, stack.AnyVersion); err != nil {
@@ -97,11 +98,11 @@ func (e *Engine) down(ctx context.Context, name string, check func(*Record) erro
 			return err
 		}
 	}
-	if err := e.Store.Delete(ctx, recordKey(name), stack.AnyVersion); err != nil {
+	if err := e.Store.Delete(ctx, state.RecordKey(name), stack.AnyVersion); err != nil {
 		return err
 	}
 	released = true
-	lease.release()
+	lease.Release()
 	_ = os.RemoveAll(filepath.Join(e.CacheDir, "work", name))
 	e.emit(Event{Stack: name, Type: EventInfo, Message: "stack removed"})
 	e.reportOrphans(ctx, name, plan)
@@ -109,19 +110,19 @@ func (e *Engine) down(ctx context.Context, name string, check func(*Record) erro
 }
 
 func (r *runner) destroyStep(ctx context.Context, s *definition.Step) error {
-	prev := r.w.stepState(s.Name)
-	if prev == nil || prev.Status == StatusPending || prev.Status == StatusDestroyed {
+	prev := r.w.StepState(s.Name)
+	if prev == nil || prev.Status == state.StatusPending || prev.Status == state.StatusDestroyed {
 		return nil
 	}
 	start := time.Now()
-	r.e.emit(Event{Stack: r.w.name, Step: s.Name, Type: EventDestroy})
-	if err := r.w.step(ctx, s.Name, func(st *StepState) { st.Status, st.Error = StatusDestroying, "" }); err != nil {
+	r.e.emit(Event{Stack: r.w.Name(), Step: s.Name, Type: EventDestroy})
+	if err := r.w.UpdateStep(ctx, s.Name, func(st *state.StepState) { st.Status, st.Error = state.StatusDestroying, "" }); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Join(r.e.CacheDir, "work", r.w.name), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Join(r.e.CacheDir, "work", r.w.Name()), 0o700); err != nil {
 		return err
 	}
-	logPath := filepath.Join(r.e.CacheDir, "work", r.w.name, s.Name+".destroy.log")
+	logPath := filepath.Join(r.e.CacheDir, "work", r.w.Name(), s.Name+".destroy.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return err
@@ -134,7 +135,7 @@ func (r *runner) destroyStep(ctx context.Context, s *definition.Step) error {
 	for i := len(prev.Handlers) - 1; i >= 0; i-- {
 		hs := prev.Handlers[i]
 		// A handler killed before it saved a record may still have made something.
-		if hs.Record == nil && hs.Status != StatusRunning && hs.Status != StatusFailed {
+		if hs.Record == nil && hs.Status != state.StatusRunning && hs.Status != state.StatusFailed {
 			continue
 		}
 		h, ok := r.e.Registry.Handler(hs.Handler)
@@ -157,11 +158,11 @@ func (r *runner) destroyStep(ctx context.Context, s *definition.Step) error {
 	if err := kind.Destroy(ctx, run); err != nil {
 		return r.fail(ctx, s, start, err)
 	}
-	if err := r.w.step(ctx, s.Name, func(st *StepState) {
-		st.Status, st.Outputs, st.Handlers, st.Fingerprint, st.Error = StatusDestroyed, nil, nil, "", ""
+	if err := r.w.UpdateStep(ctx, s.Name, func(st *state.StepState) {
+		st.Status, st.Outputs, st.Handlers, st.Fingerprint, st.Error = state.StatusDestroyed, nil, nil, "", ""
 	}); err != nil {
 		return err
 	}
-	r.e.emit(Event{Stack: r.w.name, Step: s.Name, Type: EventDestroyed, Elapsed: time.Since(start)})
+	r.e.emit(Event{Stack: r.w.Name(), Step: s.Name, Type: EventDestroyed, Elapsed: time.Since(start)})
 	return nil
 }

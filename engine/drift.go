@@ -12,10 +12,11 @@ import (
 	"github.com/stack-tools/stack/internal/proc"
 	"github.com/stack-tools/stack/stack"
 
-	// Drift statuses of a step, as `stack plan` reports them.
 	"github.com/stack-tools/stack/definition"
+	"github.com/stack-tools/stack/state"
 )
 
+// Drift statuses of a step, as `stack plan` reports them.
 const (
 	DriftUnchanged      = "unchanged"
 	DriftCodeChanged    = "code changed"           // the definition, module or inputs differ from what was applied
@@ -67,7 +68,7 @@ type DriftOptions struct {
 // It changes nothing and takes no lease, so it runs while another command holds
 // the stack. Independent plans run in parallel, up to Parallelism.
 func (e *Engine) Drift(ctx context.Context, opts DriftOptions) (*DriftReport, error) {
-	rec, ver, err := LoadRecord(ctx, e.Store, opts.Name)
+	rec, ver, err := state.LoadRecord(ctx, e.Store, opts.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -77,9 +78,9 @@ func (e *Engine) Drift(ctx context.Context, opts DriftOptions) (*DriftReport, er
 	}
 	var plan *definition.Graph
 	if opts.Def == nil {
-		plan, err = e.graphOf(ctx, rec, rec.Definition, rec.Source, rec.Dir, definition.GraphOptions{Profile: profile, Applied: rec.applied})
+		plan, err = e.graphOf(ctx, rec, rec.Definition, rec.Source, rec.Dir, definition.GraphOptions{Profile: profile, Applied: rec.Applied})
 	} else {
-		plan, err = definition.NewGraph(opts.Def, e.Registry, definition.GraphOptions{Profile: profile, Applied: rec.applied})
+		plan, err = definition.NewGraph(opts.Def, e.Registry, definition.GraphOptions{Profile: profile, Applied: rec.Applied})
 	}
 	if err != nil {
 		return nil, err
@@ -99,7 +100,7 @@ func (e *Engine) Drift(ctx context.Context, opts DriftOptions) (*DriftReport, er
 	}
 	defer unlock()
 
-	w := &recordWriter{st: e.Store, name: opts.Name, who: Me(), rec: rec, version: ver} // read only: never updated
+	w := state.NewRecordWriter(e.Store, opts.Name, rec, ver) // read only: never updated
 	r := &runner{e: e, plan: plan, w: w, live: map[string]stack.Outputs{}, workRoot: root}
 	report := &DriftReport{Stack: opts.Name, Profile: profile, Definition: plan.Def.File}
 	lines := map[string]*StepDrift{}
@@ -120,7 +121,7 @@ func (e *Engine) Drift(ctx context.Context, opts DriftOptions) (*DriftReport, er
 		case !canPlan:
 			line.Status, line.Reason = DriftNotApplicable, s.Kind+" steps have no infrastructure to compare"
 			continue
-		case st == nil || st.Status != StatusApplied:
+		case st == nil || st.Status != state.StatusApplied:
 			line.Status, line.Reason = DriftNotApplied, "not applied"
 			if st != nil {
 				line.Reason = st.Status
@@ -196,7 +197,7 @@ func (e *Engine) Drift(ctx context.Context, opts DriftOptions) (*DriftReport, er
 		report.Steps = append(report.Steps, *lines[s.Name])
 	}
 	// Steps the stack has and the definition does not: up --prune would destroy them.
-	for _, n := range rec.dropped(plan) {
+	for _, n := range rec.Dropped(plan) {
 		report.Steps = append(report.Steps, StepDrift{Step: n, Kind: rec.Steps[n].Kind, Status: DriftCodeChanged, CodeChanged: true,
 			Reason: "not in the definition: `stack up --prune` would destroy it"})
 	}
@@ -227,7 +228,7 @@ func (r *runner) workDir(step string) string {
 	if root == "" {
 		root = filepath.Join(r.e.CacheDir, "work")
 	}
-	return filepath.Join(root, r.w.name, step)
+	return filepath.Join(root, r.w.Name(), step)
 }
 
 // Summary returns counts per status, for the last line of a report.
@@ -257,7 +258,7 @@ func (r *runner) drifted(ctx context.Context, s *definition.Step) bool {
 	if !ok {
 		return false
 	}
-	r.e.emit(Event{Stack: r.w.name, Step: s.Name, Type: EventProgress, Message: "checking for drift"})
+	r.e.emit(Event{Stack: r.w.Name(), Step: s.Name, Type: EventProgress, Message: "checking for drift"})
 	run, err := r.stepRun(ctx, s, io.Discard)
 	if err != nil {
 		return true
@@ -265,10 +266,10 @@ func (r *runner) drifted(ctx context.Context, s *definition.Step) bool {
 	res, err := pl.PlanStep(ctx, run)
 	switch {
 	case err != nil:
-		r.e.emit(Event{Stack: r.w.name, Step: s.Name, Type: EventInfo, Message: "could not check for drift (" + err.Error() + "): applying again"})
+		r.e.emit(Event{Stack: r.w.Name(), Step: s.Name, Type: EventInfo, Message: "could not check for drift (" + err.Error() + "): applying again"})
 		return true
 	case res.Changes:
-		r.e.emit(Event{Stack: r.w.name, Step: s.Name, Type: EventInfo, Message: fmt.Sprintf("infrastructure drifted (%d to add, %d to change, %d to destroy): applying again", res.Add, res.Change, res.Destroy)})
+		r.e.emit(Event{Stack: r.w.Name(), Step: s.Name, Type: EventInfo, Message: fmt.Sprintf("infrastructure drifted (%d to add, %d to change, %d to destroy): applying again", res.Add, res.Change, res.Destroy)})
 	}
 	return res.Changes
 }

@@ -15,10 +15,11 @@ import (
 
 	"github.com/stack-tools/stack/definition"
 
-	// Engine runs stack commands against a store.
 	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/state"
 )
 
+// Engine runs stack commands against a store.
 type Engine struct {
 	Store    stack.Store
 	Registry *stack.Registry
@@ -113,30 +114,30 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
 	if _, err := definition.NewGraph(opts.Def, e.Registry, definition.GraphOptions{Profile: opts.Profile}); err != nil {
 		return err
 	}
-	lease, err := acquireLease(ctx, e.Store, name, "up", e.ttl(), e.LockTimeout)
+	lease, err := state.AcquireLease(ctx, e.Store, name, "up", e.ttl(), e.LockTimeout)
 	if err != nil {
 		return err
 	}
-	defer lease.release()
+	defer lease.Release()
 	if err := e.loadDigestKey(ctx); err != nil {
 		return err
 	}
 
-	rec, ver, err := LoadRecord(ctx, e.Store, name)
-	if err != nil && !errors.Is(err, ErrNoStack) {
+	rec, ver, err := state.LoadRecord(ctx, e.Store, name)
+	if err != nil && !errors.Is(err, state.ErrNoStack) {
 		return err
 	}
 	opts.Profile = e.chooseProfile(rec, opts)
-	plan, err := definition.NewGraph(opts.Def, e.Registry, definition.GraphOptions{Profile: opts.Profile, Only: opts.Only, Skip: opts.Skip, Applied: rec.applied})
+	plan, err := definition.NewGraph(opts.Def, e.Registry, definition.GraphOptions{Profile: opts.Profile, Only: opts.Only, Skip: opts.Skip, Applied: rec.Applied})
 	if err != nil {
 		return err
 	}
 	if rec == nil {
-		rec = &Record{Name: name, CreatedBy: Me(), CreatedAt: time.Now().UTC(), Steps: map[string]*StepState{}}
+		rec = &state.Record{Name: name, CreatedBy: state.Me(), CreatedAt: time.Now().UTC(), Steps: map[string]*state.StepState{}}
 	}
 	// A step that exists in the stack but not in the definition would never be
 	// torn down: --prune destroys it after the rest is up; without it, refuse.
-	orphans := rec.dropped(plan)
+	orphans := rec.Dropped(plan)
 	if len(orphans) > 0 && !opts.Prune {
 		return &definition.InvalidError{Problems: []definition.Problem{{File: opts.Def.File, Path: "steps", Msg: fmt.Sprintf(
 			"stack %q has step(s) %s applied, but this definition does not have them; put them back, or run `%s` to destroy them once the rest is up",
@@ -146,25 +147,25 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
 	if len(orphans) == 0 {
 		retired = nil
 	} else if retired == nil {
-		retired = &Retired{Definition: rec.Definition, Source: rec.Source, Dir: rec.Dir, Profile: rec.Profile}
+		retired = &state.Retired{Definition: rec.Definition, Source: rec.Source, Dir: rec.Dir, Profile: rec.Profile}
 	} else if err := e.retiredCovers(ctx, rec, orphans); err != nil {
 		return err
 	}
-	w := &recordWriter{st: e.Store, name: name, who: Me(), rec: rec, version: ver}
+	w := state.NewRecordWriter(e.Store, name, rec, ver)
 	src, _ := filepath.Abs(opts.Def.File)
-	if err := w.update(ctx, func(r *Record) {
+	if err := w.Update(ctx, func(r *state.Record) {
 		r.Definition = json.RawMessage(compactJSON(opts.Def.Raw))
 		r.Source, r.Dir = src, opts.Def.Dir
 		r.Profile, r.Only, r.Skip = opts.Profile, opts.Only, opts.Skip
-		r.Status, r.Command = StatusRunning, "up"
+		r.Status, r.Command = state.StatusRunning, "up"
 		for _, s := range plan.Steps {
 			if r.Steps[s.Name] == nil {
-				r.Steps[s.Name] = &StepState{Status: StatusPending, Kind: s.Kind}
+				r.Steps[s.Name] = &state.StepState{Status: state.StatusPending, Kind: s.Kind}
 			}
 		}
 		r.Retired = retired
 		r.TTL = chooseTTL(r, opts)
-		r.extendTTL(time.Now())
+		r.ExtendTTL(time.Now())
 	}); err != nil {
 		return err
 	}
@@ -179,7 +180,7 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
 
 // retiredCovers checks that steps dropped now were in the definition an
 // unfinished prune kept, the only one their destroy can be planned from.
-func (e *Engine) retiredCovers(ctx context.Context, rec *Record, orphans []string) error {
+func (e *Engine) retiredCovers(ctx context.Context, rec *state.Record, orphans []string) error {
 	old, err := e.retiredGraph(ctx, rec)
 	if err != nil {
 		return err
@@ -195,16 +196,16 @@ func (e *Engine) retiredCovers(ctx context.Context, rec *Record, orphans []strin
 // destroyRetired destroys steps the definition dropped, planned from the
 // definition they were applied with, dependents first, then forgets them. If
 // that fails, the stack is marked failed.
-func (e *Engine) destroyRetired(ctx context.Context, w *recordWriter, names []string) error {
+func (e *Engine) destroyRetired(ctx context.Context, w *state.RecordWriter, names []string) error {
 	if err := e.destroyDropped(ctx, w, names); err != nil {
-		_ = w.update(ctx, func(r *Record) { r.Status = StatusFailed })
+		_ = w.Update(ctx, func(r *state.Record) { r.Status = state.StatusFailed })
 		return err
 	}
 	return nil
 }
 
-func (e *Engine) destroyDropped(ctx context.Context, w *recordWriter, names []string) error {
-	plan, err := e.retiredGraph(ctx, w.rec)
+func (e *Engine) destroyDropped(ctx context.Context, w *state.RecordWriter, names []string) error {
+	plan, err := e.retiredGraph(ctx, w.Snapshot())
 	if err != nil {
 		return err
 	}
@@ -229,15 +230,15 @@ func (e *Engine) destroyDropped(ctx context.Context, w *recordWriter, names []st
 		return ds
 	}
 	if failed := schedule(ctx, steps, e.parallelism(), dependents, r.destroyStep); len(failed) > 0 {
-		if err := interrupted(ctx.Err(), w.name, failed, againCommand(w.snapshot())); err != nil {
+		if err := interrupted(ctx.Err(), w.Name(), failed, againCommand(w.Snapshot())); err != nil {
 			return err
 		}
-		return &RunError{Stack: w.name, Failed: failed}
+		return &RunError{Stack: w.Name(), Failed: failed}
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("stack %q: interrupted while destroying dropped steps; run the command again to finish: %w", w.name, err)
+		return fmt.Errorf("stack %q: interrupted while destroying dropped steps; run the command again to finish: %w", w.Name(), err)
 	}
-	if err := w.update(ctx, func(r *Record) {
+	if err := w.Update(ctx, func(r *state.Record) {
 		for n := range drop {
 			delete(r.Steps, n)
 		}
@@ -247,8 +248,8 @@ func (e *Engine) destroyDropped(ctx context.Context, w *recordWriter, names []st
 	}
 	// Their logs and artifacts go too; what is left here, down removes.
 	for n := range drop {
-		keys, _ := e.Store.List(ctx, artifactPrefix(w.name, n))
-		for _, k := range append(keys, logKey(w.name, n)) {
+		keys, _ := e.Store.List(ctx, state.ArtifactPrefix(w.Name(), n))
+		for _, k := range append(keys, state.LogKey(w.Name(), n)) {
 			_ = e.Store.Delete(ctx, k, stack.AnyVersion)
 		}
 	}
@@ -264,15 +265,15 @@ type RerunOptions struct {
 // RerunStep re-applies one step and re-runs its handlers even if nothing changed,
 // then re-applies the dependents whose resolved inputs changed because of it.
 func (e *Engine) RerunStep(ctx context.Context, name, step string, opts RerunOptions) error {
-	lease, err := acquireLease(ctx, e.Store, name, "rerun-step "+step, e.ttl(), e.LockTimeout)
+	lease, err := state.AcquireLease(ctx, e.Store, name, "rerun-step "+step, e.ttl(), e.LockTimeout)
 	if err != nil {
 		return err
 	}
-	defer lease.release()
+	defer lease.Release()
 	if err := e.loadDigestKey(ctx); err != nil {
 		return err
 	}
-	rec, ver, err := LoadRecord(ctx, e.Store, name)
+	rec, ver, err := state.LoadRecord(ctx, e.Store, name)
 	if err != nil {
 		return err
 	}
@@ -284,21 +285,21 @@ func (e *Engine) RerunStep(ctx context.Context, name, step string, opts RerunOpt
 		return &definition.UsageError{Msg: fmt.Sprintf("stack %q has no step %q; its steps are: %s", name, step, strings.Join(plan.Names(), ", "))}
 	}
 	for _, d := range plan.ByName[step].Deps {
-		if st := rec.Steps[d]; st == nil || st.Status != StatusApplied {
+		if st := rec.Steps[d]; st == nil || st.Status != state.StatusApplied {
 			return fmt.Errorf("step %q needs %q, which is not applied; run `stack up` first", step, d)
 		}
 	}
-	w := &recordWriter{st: e.Store, name: name, who: Me(), rec: rec, version: ver}
-	if err := w.update(ctx, func(r *Record) {
-		r.Status, r.Command = StatusRunning, "rerun-step "+step
-		r.extendTTL(time.Now())
+	w := state.NewRecordWriter(e.Store, name, rec, ver)
+	if err := w.Update(ctx, func(r *state.Record) {
+		r.Status, r.Command = state.StatusRunning, "rerun-step "+step
+		r.ExtendTTL(time.Now())
 	}); err != nil {
 		return err
 	}
 	candidates := plan.Descendants(step)
 	for n := range candidates {
 		// Only steps this stack runs: a dependent left out with --only/--skip stays out.
-		if st := rec.Steps[n]; st == nil || st.Status == StatusPending && !plan.Selected[n] {
+		if st := rec.Steps[n]; st == nil || st.Status == state.StatusPending && !plan.Selected[n] {
 			delete(candidates, n)
 		}
 	}
@@ -307,21 +308,21 @@ func (e *Engine) RerunStep(ctx context.Context, name, step string, opts RerunOpt
 }
 
 // storedGraph re-reads the definition stored with a stack.
-func (e *Engine) storedGraph(ctx context.Context, rec *Record) (*definition.Graph, error) {
+func (e *Engine) storedGraph(ctx context.Context, rec *state.Record) (*definition.Graph, error) {
 	return e.graphOf(ctx, rec, rec.Definition, rec.Source, rec.Dir,
-		definition.GraphOptions{Profile: rec.Profile, Only: rec.Only, Skip: rec.Skip, Applied: rec.applied})
+		definition.GraphOptions{Profile: rec.Profile, Only: rec.Only, Skip: rec.Skip, Applied: rec.Applied})
 }
 
 // retiredGraph re-reads the definition dropped steps were last applied with.
-func (e *Engine) retiredGraph(ctx context.Context, rec *Record) (*definition.Graph, error) {
+func (e *Engine) retiredGraph(ctx context.Context, rec *state.Record) (*definition.Graph, error) {
 	rt := rec.Retired
 	if rt == nil {
 		return nil, fmt.Errorf("stack %q has steps its definition dropped but no record of the definition they came from; put them back in the definition and run `stack down %s`", rec.Name, rec.Name)
 	}
-	return e.graphOf(ctx, rec, rt.Definition, rt.Source, rt.Dir, definition.GraphOptions{Profile: rt.Profile, Applied: rec.applied})
+	return e.graphOf(ctx, rec, rt.Definition, rt.Source, rt.Dir, definition.GraphOptions{Profile: rt.Profile, Applied: rec.Applied})
 }
 
-func (e *Engine) graphOf(ctx context.Context, rec *Record, raw json.RawMessage, source, dir string, opts definition.GraphOptions) (*definition.Graph, error) {
+func (e *Engine) graphOf(ctx context.Context, rec *state.Record, raw json.RawMessage, source, dir string, opts definition.GraphOptions) (*definition.Graph, error) {
 	def, err := definition.ParseDefinition(source, dir, raw)
 	if err != nil {
 		return nil, fmt.Errorf("the definition stored with stack %q no longer parses: %w", rec.Name, err)
@@ -335,13 +336,13 @@ func (e *Engine) graphOf(ctx context.Context, rec *Record, raw json.RawMessage, 
 }
 
 // apply runs the candidate steps in dependency order, in parallel.
-func (e *Engine) apply(ctx context.Context, plan *definition.Graph, w *recordWriter, lease *heldLease, candidates, force map[string]bool, replace, refresh bool) error {
+func (e *Engine) apply(ctx context.Context, plan *definition.Graph, w *state.RecordWriter, lease *state.HeldLease, candidates, force map[string]bool, replace, refresh bool) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
 		select {
-		case <-lease.lost:
-			e.emit(Event{Stack: w.name, Type: EventInfo, Message: "the lock was broken by someone else: stopping"})
+		case <-lease.Lost:
+			e.emit(Event{Stack: w.Name(), Type: EventInfo, Message: "the lock was broken by someone else: stopping"})
 			cancel()
 		case <-ctx.Done():
 		}
@@ -365,31 +366,31 @@ func (e *Engine) apply(ctx context.Context, plan *definition.Graph, w *recordWri
 	for _, p := range prepared {
 		p.claim()
 	}
-	if err := r.bg.drain(); err != nil {
+	if err := r.bg.Drain(); err != nil {
 		return err
 	}
-	status := StatusApplied
+	status := state.StatusApplied
 	if len(failed) > 0 || ctx.Err() != nil {
-		status = StatusFailed
+		status = state.StatusFailed
 	}
-	if err := w.update(ctx, func(rec *Record) { rec.Status = status; rec.extendTTL(time.Now()) }); err != nil {
+	if err := w.Update(ctx, func(rec *state.Record) { rec.Status = status; rec.ExtendTTL(time.Now()) }); err != nil {
 		return err
 	}
-	if err := interrupted(ctx.Err(), w.name, failed, againCommand(w.snapshot())); err != nil {
+	if err := interrupted(ctx.Err(), w.Name(), failed, againCommand(w.Snapshot())); err != nil {
 		return err
 	}
 	if len(failed) > 0 {
-		return &RunError{Stack: w.name, Failed: failed}
+		return &RunError{Stack: w.Name(), Failed: failed}
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("stack %q: interrupted; running steps were stopped and their state saved; run the command again to resume: %w", w.name, err)
+		return fmt.Errorf("stack %q: interrupted; running steps were stopped and their state saved; run the command again to resume: %w", w.Name(), err)
 	}
 	return nil
 }
 
 // Status returns a stack's record.
-func (e *Engine) Status(ctx context.Context, name string) (*Record, error) {
-	rec, _, err := LoadRecord(ctx, e.Store, name)
+func (e *Engine) Status(ctx context.Context, name string) (*state.Record, error) {
+	rec, _, err := state.LoadRecord(ctx, e.Store, name)
 	return rec, err
 }
 
@@ -406,10 +407,10 @@ type Summary struct {
 	Locked    string    `json:"locked_by,omitempty"`
 
 	// TTL, expiry and the rough running cost of the steps whose modules declare one.
-	TTL       string     `json:"ttl,omitempty"`
-	ExpiresAt *time.Time `json:"expires_at,omitempty"`
-	Expired   bool       `json:"expired,omitempty"`
-	Cost      *Cost      `json:"cost,omitempty"`
+	TTL       string      `json:"ttl,omitempty"`
+	ExpiresAt *time.Time  `json:"expires_at,omitempty"`
+	Expired   bool        `json:"expired,omitempty"`
+	Cost      *state.Cost `json:"cost,omitempty"`
 }
 
 // List returns every stack in the store.
@@ -424,19 +425,19 @@ func (e *Engine) List(ctx context.Context) ([]Summary, error) {
 			continue
 		}
 		name := strings.Split(k, "/")[1]
-		rec, _, err := LoadRecord(ctx, e.Store, name)
+		rec, _, err := state.LoadRecord(ctx, e.Store, name)
 		if err != nil {
 			continue // deleted in between
 		}
 		s := Summary{Name: name, Owner: rec.CreatedBy, Profile: rec.Profile, Status: rec.Status,
 			CreatedAt: rec.CreatedAt, UpdatedAt: rec.UpdatedAt, Steps: len(rec.Steps)}
 		for _, st := range rec.Steps {
-			if st.Status == StatusApplied {
+			if st.Status == state.StatusApplied {
 				s.Applied++
 			}
 		}
 		s.TTL, s.ExpiresAt, s.Expired, s.Cost = rec.TTL, rec.ExpiresAt, rec.Expired(time.Now()), rec.Cost(time.Now())
-		if l, _, err := readLease(ctx, e.Store, name); err == nil && !l.stale() {
+		if l, _, err := state.ReadLease(ctx, e.Store, name); err == nil && !l.Stale() {
 			s.Locked = l.Holder()
 		}
 		out = append(out, s)
@@ -446,8 +447,8 @@ func (e *Engine) List(ctx context.Context) ([]Summary, error) {
 }
 
 // Lock returns the live lease of a stack, if any.
-func (e *Engine) Lock(ctx context.Context, name string) (*Lease, error) {
-	l, _, err := readLease(ctx, e.Store, name)
+func (e *Engine) Lock(ctx context.Context, name string) (*state.Lease, error) {
+	l, _, err := state.ReadLease(ctx, e.Store, name)
 	if errors.Is(err, stack.ErrNotFound) {
 		return nil, nil
 	}

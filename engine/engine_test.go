@@ -15,6 +15,7 @@ import (
 	"github.com/stack-tools/stack/engine"
 	"github.com/stack-tools/stack/internal/testenv"
 	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/state"
 	"github.com/stack-tools/stack/steps/terraform"
 	"github.com/stack-tools/stack/stores/localstore"
 )
@@ -364,13 +365,13 @@ func TestFailureStopsNewStepsAndResumes(t *testing.T) {
 		t.Fatalf("want a RunError naming bad, got %v", err)
 	}
 	rec, _ := h.e.Status(ctx, "t4")
-	if rec.Steps["slow"].Status != engine.StatusApplied {
+	if rec.Steps["slow"].Status != state.StatusApplied {
 		t.Errorf("the running step should finish: %s", rec.Steps["slow"].Status)
 	}
-	if rec.Steps["after-slow"].Status != engine.StatusPending {
+	if rec.Steps["after-slow"].Status != state.StatusPending {
 		t.Errorf("no new step may start after a failure: after-slow is %s", rec.Steps["after-slow"].Status)
 	}
-	if rec.Steps["bad"].Status != engine.StatusFailed || rec.Steps["bad"].Error == "" {
+	if rec.Steps["bad"].Status != state.StatusFailed || rec.Steps["bad"].Error == "" {
 		t.Errorf("bad: %+v", rec.Steps["bad"])
 	}
 
@@ -407,10 +408,10 @@ func TestParallelismOneFollowsListOrder(t *testing.T) {
 	}
 	rec, _ := h.e.Status(ctx, "t5")
 	hs := rec.Steps["z"].Handlers
-	if len(hs) != 1 || hs[0].Status != engine.StatusSkipped || !strings.Contains(hs[0].Reason, "RECORDER") {
+	if len(hs) != 1 || hs[0].Status != state.StatusSkipped || !strings.Contains(hs[0].Reason, "RECORDER") {
 		t.Errorf("skipped handler state: %+v", hs)
 	}
-	if rec.Steps["z"].Status != engine.StatusApplied {
+	if rec.Steps["z"].Status != state.StatusApplied {
 		t.Errorf("a skipped handler must not fail the step")
 	}
 	_ = h.e.Down(ctx, "t5")
@@ -437,7 +438,7 @@ func TestLeaseBlocksSecondWriter(t *testing.T) {
 	}
 	h2 := newHarness(t, filepath.Join(dir, "state"))
 	err := h2.e.Up(ctx, engine.UpOptions{Def: def})
-	var le *engine.LockedError
+	var le *state.LockedError
 	if !errors.As(err, &le) || !strings.Contains(err.Error(), "locked by") || !strings.Contains(err.Error(), "up") {
 		t.Fatalf("want a LockedError naming the holder, got %v", err)
 	}
@@ -511,7 +512,7 @@ func TestUpPruneDestroysDroppedSteps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.Steps["b"] != nil || rec.Retired != nil || rec.Status != engine.StatusApplied {
+	if rec.Steps["b"] != nil || rec.Retired != nil || rec.Status != state.StatusApplied {
 		t.Errorf("after the prune: step b %+v, retired %v, status %s; want b forgotten", rec.Steps["b"], rec.Retired != nil, rec.Status)
 	}
 	if keys, _ := h.store.List(ctx, "stacks/t8/logs/"); strings.Join(keys, ",") != "stacks/t8/logs/a.log,stacks/t8/logs/c.log" {
@@ -554,7 +555,7 @@ func TestFailedPruneIsFinishedByDown(t *testing.T) {
 	if got := sorted(h.ran(engine.EventDestroyed)); got != "a,b,c" {
 		t.Errorf("down destroyed %q, want a,b,c", got)
 	}
-	if _, err := h.e.Status(ctx, "t9"); !errors.Is(err, engine.ErrNoStack) {
+	if _, err := h.e.Status(ctx, "t9"); !errors.Is(err, state.ErrNoStack) {
 		t.Errorf("status after down: %v, want no such stack", err)
 	}
 }

@@ -7,10 +7,10 @@ import (
 
 	"github.com/stack-tools/stack/definition"
 
-	// gate is how far an upstream step must have got before a dependent may start.
 	"github.com/stack-tools/stack/stack"
 )
 
+// gate is how far an upstream step must have got before a dependent may start.
 type gate int
 
 const (

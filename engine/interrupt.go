@@ -5,6 +5,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/stack-tools/stack/state"
 )
 
 // InterruptedError says a command was stopped (Ctrl-C, SIGTERM, or a lost
@@ -37,7 +39,7 @@ func interrupted(ctxErr error, stackName string, failed map[string]string, again
 }
 
 // againCommand is the command that resumes what rec's last command started.
-func againCommand(rec *Record) string {
+func againCommand(rec *state.Record) string {
 	if rest, ok := strings.CutPrefix(rec.Command, "rerun-step "); ok {
 		return fmt.Sprintf("stack rerun-step %s %s", rec.Name, rest)
 	}

@@ -10,14 +10,15 @@ import (
 
 	"github.com/stack-tools/stack/stack"
 
-	// Orphans reports the resources carrying stack name's identity that no step's
-	// state knows. `stack plan` shows them; `down` reports those left after it
-	// destroyed everything.
 	"github.com/stack-tools/stack/definition"
+	"github.com/stack-tools/stack/state"
 )
 
+// Orphans reports the resources carrying stack name's identity that no step's
+// state knows. `stack plan` shows them; `down` reports those left after it
+// destroyed everything.
 func (e *Engine) Orphans(ctx context.Context, name string) ([]stack.Orphan, error) {
-	rec, ver, err := LoadRecord(ctx, e.Store, name)
+	rec, ver, err := state.LoadRecord(ctx, e.Store, name)
 	if err != nil {
 		return nil, err
 	}
@@ -25,13 +26,13 @@ func (e *Engine) Orphans(ctx context.Context, name string) ([]stack.Orphan, erro
 	if err != nil {
 		return nil, err
 	}
-	w := &recordWriter{st: e.Store, name: name, who: Me(), rec: rec, version: ver}
+	w := state.NewRecordWriter(e.Store, name, rec, ver)
 	r := &runner{e: e, plan: plan, w: w, live: map[string]stack.Outputs{}}
 	known := map[string]bool{}
 	for _, s := range plan.Steps {
 		kind, _ := e.Registry.Step(s.Kind)
 		f, ok := kind.(stack.OrphanFinder)
-		if st := rec.Steps[s.Name]; !ok || st == nil || st.Status == StatusPending || st.Status == StatusDestroyed {
+		if st := rec.Steps[s.Name]; !ok || st == nil || st.Status == state.StatusPending || st.Status == state.StatusDestroyed {
 			continue
 		}
 		run, err := r.stepRun(ctx, s, nopWriter{})

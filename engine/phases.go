@@ -5,6 +5,8 @@ import (
 	"math"
 	"sync"
 	"time"
+
+	"github.com/stack-tools/stack/state"
 )
 
 // phaseClock records consecutive phases of one run.
@@ -65,20 +67,20 @@ func (c *phaseClock) standIn(name string) {
 }
 
 // since returns the phases relative to start, the open one ending now.
-func (c *phaseClock) since(start time.Time) []Phase {
+func (c *phaseClock) since(start time.Time) []state.Phase {
 	if c == nil {
 		return nil
 	}
 	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make([]Phase, 0, len(c.phases))
+	out := make([]state.Phase, 0, len(c.phases))
 	for _, p := range c.phases {
 		end := p.end
 		if end.IsZero() {
 			end = now
 		}
-		out = append(out, Phase{Name: p.name, Start: round3(p.start.Sub(start).Seconds()), Seconds: round3(end.Sub(p.start).Seconds())})
+		out = append(out, state.Phase{Name: p.name, Start: round3(p.start.Sub(start).Seconds()), Seconds: round3(end.Sub(p.start).Seconds())})
 	}
 	return out
 }
@@ -162,7 +164,7 @@ func (t *timings) settled(ctx context.Context) {
 func (t *timings) aheadOf(step string) *phaseClock { return t.clock(&t.ahead, step) }
 
 // record stores a step's phases so far, relative to its start, in st.
-func (t *timings) record(step string, start time.Time, st *StepState) {
+func (t *timings) record(step string, start time.Time, st *state.StepState) {
 	t.mu.Lock()
 	run, ahead := t.run[step], t.ahead[step]
 	t.mu.Unlock()

@@ -12,12 +12,13 @@ import (
 
 	"github.com/stack-tools/stack/engine"
 	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/state"
 )
 
 // checkPhases asserts what `stack status` promises about a step's phase
 // timings: in order, non-negative, not overlapping, and within the step's
 // wall time; set-up done ahead began before the step did.
-func checkPhases(t *testing.T, name string, st *engine.StepState) {
+func checkPhases(t *testing.T, name string, st *state.StepState) {
 	t.Helper()
 	const slack = 0.005 // phases are rounded to milliseconds
 	if len(st.Phases) == 0 {
@@ -50,7 +51,7 @@ func checkPhases(t *testing.T, name string, st *engine.StepState) {
 	}
 }
 
-func phaseNames(ps []engine.Phase) map[string]int {
+func phaseNames(ps []state.Phase) map[string]int {
 	n := map[string]int{}
 	for _, p := range ps {
 		n[p.Name]++

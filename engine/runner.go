@@ -14,14 +14,15 @@ import (
 
 	"github.com/stack-tools/stack/definition"
 
-	// runner applies steps for one command.
 	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/state"
 )
 
+// runner applies steps for one command.
 type runner struct {
 	e       *Engine
 	plan    *definition.Graph
-	w       *recordWriter
+	w       *state.RecordWriter
 	replace bool
 	mu      sync.Mutex
 	live    map[string]stack.Outputs // outputs of steps run by this process, sensitive values included
@@ -32,7 +33,7 @@ type runner struct {
 	refresh bool
 	// timing, bg and prepared make up the fast path of up (see flow.go).
 	timing   timings
-	bg       writeBehind
+	bg       state.WriteBehind
 	prepared map[string]*preparation
 }
 
@@ -45,8 +46,8 @@ func (r *runner) outputs(step string) (stack.Outputs, error) {
 	if ok {
 		return o, nil
 	}
-	st := r.w.stepState(step)
-	if st == nil || st.Status != StatusApplied {
+	st := r.w.StepState(step)
+	if st == nil || st.Status != state.StatusApplied {
 		return nil, fmt.Errorf("step %q has not been applied; run `stack up`", step)
 	}
 	return st.Outputs, nil
@@ -93,7 +94,7 @@ func (r *runner) resolver(ctx context.Context, own stack.Outputs) *stack.Resolve
 	}
 	return &stack.Resolver{
 		Vars:    vars,
-		Stack:   map[string]string{"name": r.w.name, "profile": r.plan.Profile, "owner": r.w.owner()},
+		Stack:   map[string]string{"name": r.w.Name(), "profile": r.plan.Profile, "owner": r.w.Owner()},
 		Outputs: r.outputs,
 		Fill:    func(s string) (stack.Outputs, error) { return r.fill(ctx, s) },
 		Own:     own,
@@ -118,20 +119,20 @@ func (r *runner) stepRun(ctx context.Context, s *definition.Step, log io.Writer)
 	}
 	cfgJSON, _ := json.Marshal(cfg)
 	run := &stack.StepRun{
-		Stack: r.w.name, Step: s.Name, Profile: r.plan.Profile, Owner: r.w.owner(),
+		Stack: r.w.Name(), Step: s.Name, Profile: r.plan.Profile, Owner: r.w.Owner(),
 		Dir: r.plan.Def.Dir, Module: s.Module, Vars: vars, SensitiveVars: sensitive, Config: cfgJSON,
 		WorkDir: r.workDir(s.Name),
 		Store:   r.e.Store,
 		Log:     log,
 		Progress: func(format string, args ...any) {
 			msg := fmt.Sprintf(format, args...)
-			r.e.emit(Event{Stack: r.w.name, Step: s.Name, Type: EventProgress, Message: msg})
+			r.e.emit(Event{Stack: r.w.Name(), Step: s.Name, Type: EventProgress, Message: msg})
 		},
 		Output: func(format string, args ...any) {
 			msg := fmt.Sprintf(format, args...)
-			r.e.emit(Event{Stack: r.w.name, Step: s.Name, Type: EventProgress, Message: msg, Output: true})
+			r.e.emit(Event{Stack: r.w.Name(), Step: s.Name, Type: EventProgress, Message: msg, Output: true})
 		},
-		Artifacts:  &artifacts{st: r.e.Store, stack: r.w.name, step: s.Name},
+		Artifacts:  &artifacts{st: r.e.Store, stack: r.w.Name(), step: s.Name},
 		SetProcess: r.processRecorder(ctx, s.Name),
 	}
 	return run, nil
@@ -203,35 +204,35 @@ func (r *runner) applyStep(ctx context.Context, s *definition.Step, force bool, 
 	if err != nil {
 		return r.fail(ctx, s, time.Now(), err)
 	}
-	prev := r.w.stepState(s.Name)
-	if !force && prev != nil && prev.Status == StatusApplied && prev.Fingerprint == fp && !r.drifted(ctx, s) {
-		r.e.emit(Event{Stack: r.w.name, Step: s.Name, Type: EventUnchanged, Message: "unchanged"})
+	prev := r.w.StepState(s.Name)
+	if !force && prev != nil && prev.Status == state.StatusApplied && prev.Fingerprint == fp && !r.drifted(ctx, s) {
+		r.e.emit(Event{Stack: r.w.Name(), Step: s.Name, Type: EventUnchanged, Message: "unchanged"})
 		return nil
 	}
 	start := time.Now()
 	clock := r.timing.of(s.Name)
 	clock.lap("record")
-	if err := os.MkdirAll(filepath.Join(r.e.CacheDir, "work", r.w.name), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Join(r.e.CacheDir, "work", r.w.Name()), 0o700); err != nil {
 		return r.fail(ctx, s, start, err)
 	}
-	logPath := filepath.Join(r.e.CacheDir, "work", r.w.name, s.Name+".log")
+	logPath := filepath.Join(r.e.CacheDir, "work", r.w.Name(), s.Name+".log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return r.fail(ctx, s, start, err)
 	}
-	logLoc := r.e.Store.Location(logKey(r.w.name, s.Name))
+	logLoc := r.e.Store.Location(state.LogKey(r.w.Name(), s.Name))
 	defer func() {
 		logFile.Close()
 		if data, err := os.ReadFile(logPath); err == nil {
-			_, _ = r.e.Store.Put(context.WithoutCancel(ctx), logKey(r.w.name, s.Name), data, stack.AnyVersion)
+			_, _ = r.e.Store.Put(context.WithoutCancel(ctx), state.LogKey(r.w.Name(), s.Name), data, stack.AnyVersion)
 		}
 	}()
 	interrupted := interruptedBefore(prev)
-	if err := r.bg.step(ctx, r.w, s.Name, func(st *StepState) {
+	if err := r.bg.UpdateStep(ctx, r.w, s.Name, func(st *state.StepState) {
 		t := start.UTC()
 		st.Interrupted = interrupted
-		st.Status, st.Kind, st.Error, st.Progress = StatusRunning, s.Kind, "", ""
-		st.StartedAt, st.FinishedAt, st.RunBy, st.Log = &t, nil, Me(), logLoc
+		st.Status, st.Kind, st.Error, st.Progress = state.StatusRunning, s.Kind, "", ""
+		st.StartedAt, st.FinishedAt, st.RunBy, st.Log = &t, nil, state.Me(), logLoc
 		st.Phases, st.Ahead = nil, nil
 	}); err != nil {
 		return err
@@ -239,8 +240,8 @@ func (r *runner) applyStep(ctx context.Context, s *definition.Step, force bool, 
 	// The kind may start Terraform only once the record says the step runs:
 	// a command that dies after that must leave the step marked interrupted
 	// for the next one to reconcile (see interruptedBefore).
-	running := r.bg.written()
-	r.e.emit(Event{Stack: r.w.name, Step: s.Name, Type: EventStart, Message: s.Kind})
+	running := r.bg.Written()
+	r.e.emit(Event{Stack: r.w.Name(), Step: s.Name, Type: EventStart, Message: s.Kind})
 	run, err := r.stepRun(ctx, s, logFile)
 	if err != nil {
 		return r.fail(ctx, s, start, err)
@@ -248,8 +249,8 @@ func (r *runner) applyStep(ctx context.Context, s *definition.Step, force bool, 
 	run.Interrupted = interrupted
 	progress := run.Progress
 	saver := newProgressSaver(func(msg string) {
-		_ = r.w.step(ctx, s.Name, func(st *StepState) {
-			if st.Status == StatusRunning {
+		_ = r.w.UpdateStep(ctx, s.Name, func(st *state.StepState) {
+			if st.Status == state.StatusRunning {
 				st.Progress = msg
 			}
 		})
@@ -283,7 +284,7 @@ func (r *runner) applyStep(ctx context.Context, s *definition.Step, force bool, 
 	if len(s.Handlers) > 0 {
 		// Keep the module's outputs even if a handler fails: dependents and a rerun need them.
 		applied := outs.Redacted(r.e.digestKey)
-		if err := r.bg.step(ctx, r.w, s.Name, func(st *StepState) { st.Outputs = applied; st.Applies++ }); err != nil {
+		if err := r.bg.UpdateStep(ctx, r.w, s.Name, func(st *state.StepState) { st.Outputs = applied; st.Applies++ }); err != nil {
 			return err
 		}
 	}
@@ -291,13 +292,13 @@ func (r *runner) applyStep(ctx context.Context, s *definition.Step, force bool, 
 	clock.lap("handlers")
 	states, err := r.runHandlers(ctx, s, run, outs, prev)
 	if err != nil {
-		_ = r.bg.step(ctx, r.w, s.Name, func(st *StepState) { st.Handlers = states })
+		_ = r.bg.UpdateStep(ctx, r.w, s.Name, func(st *state.StepState) { st.Handlers = states })
 		return r.fail(ctx, s, start, err)
 	}
 	clock.lap("record")
 	r.release(s, outs, gateDone, release)
 	if moduleDigest != "" && (prev == nil || prev.ModuleDigest != moduleDigest) {
-		if err := r.e.saveModule(ctx, r.w.name, s.Module, moduleDigest, moduleFiles(kindOf(r, s))); err != nil {
+		if err := r.e.saveModule(ctx, r.w.Name(), s.Module, moduleDigest, moduleFiles(kindOf(r, s))); err != nil {
 			return r.fail(ctx, s, start, fmt.Errorf("storing a copy of the module: %w", err))
 		}
 	}
@@ -305,11 +306,11 @@ func (r *runner) applyStep(ctx context.Context, s *definition.Step, force bool, 
 	end := time.Now()
 	cost, costKnown := r.stepCost(s)
 	applied := outs.Redacted(r.e.digestKey)
-	if err := r.bg.step(ctx, r.w, s.Name, func(st *StepState) {
+	if err := r.bg.UpdateStep(ctx, r.w, s.Name, func(st *state.StepState) {
 		t := end.UTC()
-		st.setCost(cost, costKnown, end)
+		st.SetCost(cost, costKnown, end)
 		r.timing.record(s.Name, start, st)
-		st.Status, st.Fingerprint, st.Outputs, st.Handlers = StatusApplied, fp, applied, states
+		st.Status, st.Fingerprint, st.Outputs, st.Handlers = state.StatusApplied, fp, applied, states
 		st.ModuleDigest = moduleDigest
 		if len(s.Handlers) == 0 {
 			st.Applies++
@@ -319,16 +320,16 @@ func (r *runner) applyStep(ctx context.Context, s *definition.Step, force bool, 
 	}); err != nil {
 		return err
 	}
-	r.e.emit(Event{Stack: r.w.name, Step: s.Name, Type: EventApplied, Elapsed: end.Sub(start)})
+	r.e.emit(Event{Stack: r.w.Name(), Step: s.Name, Type: EventApplied, Elapsed: end.Sub(start)})
 	return nil
 }
 
 // runHandlers runs a step's completion handlers in order; each sees the outputs
 // of the module and of the handlers before it.
-func (r *runner) runHandlers(ctx context.Context, s *definition.Step, run *stack.StepRun, outs stack.Outputs, prev *StepState) ([]HandlerState, error) {
-	states := make([]HandlerState, len(s.Handlers))
+func (r *runner) runHandlers(ctx context.Context, s *definition.Step, run *stack.StepRun, outs stack.Outputs, prev *state.StepState) ([]state.HandlerState, error) {
+	states := make([]state.HandlerState, len(s.Handlers))
 	for i, hd := range s.Handlers {
-		states[i] = HandlerState{Handler: hd.Handler, Status: StatusPending}
+		states[i] = state.HandlerState{Handler: hd.Handler, Status: state.StatusPending}
 		// Until a handler reports otherwise, what it made before is still there:
 		// keep its record so a failed or skipped run can still be torn down.
 		if prev != nil && i < len(prev.Handlers) && prev.Handlers[i].Handler == hd.Handler {
@@ -344,29 +345,29 @@ func (r *runner) runHandlers(ctx context.Context, s *definition.Step, run *stack
 			Replace: r.replace, Config: hd.Config, Outputs: outs, Previous: previous,
 			Log: run.Log, Progress: run.Progress,
 			Update: func(rec json.RawMessage) error {
-				states[i].Status, states[i].Record = StatusRunning, rec
-				return r.w.step(ctx, s.Name, func(st *StepState) { st.Handlers = append([]HandlerState(nil), states...) })
+				states[i].Status, states[i].Record = state.StatusRunning, rec
+				return r.w.UpdateStep(ctx, s.Name, func(st *state.StepState) { st.Handlers = append([]state.HandlerState(nil), states...) })
 			},
 			Resolver: r.resolver(ctx, outs),
 		}
 		res, err := h.Run(ctx, hr)
 		if skip, ok := stack.IsSkip(err); ok {
-			states[i].Status, states[i].Reason = StatusSkipped, skip.Reason
-			r.e.emit(Event{Stack: r.w.name, Step: s.Name, Type: EventHandler, Message: fmt.Sprintf("%s skipped: %s", hd.Handler, skip.Reason)})
+			states[i].Status, states[i].Reason = state.StatusSkipped, skip.Reason
+			r.e.emit(Event{Stack: r.w.Name(), Step: s.Name, Type: EventHandler, Message: fmt.Sprintf("%s skipped: %s", hd.Handler, skip.Reason)})
 			continue
 		}
 		if err != nil {
-			states[i].Status, states[i].Error = StatusFailed, err.Error()
+			states[i].Status, states[i].Error = state.StatusFailed, err.Error()
 			if res.Record != nil {
 				states[i].Record = res.Record
 			}
 			return states, fmt.Errorf("handler %s: %w", hd.Handler, err)
 		}
-		states[i].Status, states[i].Record, states[i].Outputs = StatusApplied, res.Record, res.Outputs.Redacted(r.e.digestKey)
+		states[i].Status, states[i].Record, states[i].Outputs = state.StatusApplied, res.Record, res.Outputs.Redacted(r.e.digestKey)
 		for k, v := range res.Outputs {
 			outs[k] = v
 		}
-		r.e.emit(Event{Stack: r.w.name, Step: s.Name, Type: EventHandler, Message: hd.Handler + " done"})
+		r.e.emit(Event{Stack: r.w.Name(), Step: s.Name, Type: EventHandler, Message: hd.Handler + " done"})
 	}
 	return states, nil
 }
@@ -428,14 +429,14 @@ func (r *runner) fail(ctx context.Context, s *definition.Step, start time.Time, 
 		msg, shown = "interrupted: "+msg, "interrupted"
 	}
 	r.timing.of(s.Name).lap("")
-	_ = r.bg.step(ctx, r.w, s.Name, func(st *StepState) {
+	_ = r.bg.UpdateStep(ctx, r.w, s.Name, func(st *state.StepState) {
 		t := end.UTC()
-		st.Status, st.Error, st.FinishedAt, st.Seconds, st.Progress = StatusFailed, msg, &t, end.Sub(start).Seconds(), ""
+		st.Status, st.Error, st.FinishedAt, st.Seconds, st.Progress = state.StatusFailed, msg, &t, end.Sub(start).Seconds(), ""
 		st.Interrupted = st.Interrupted || ctx.Err() != nil
 		r.timing.record(s.Name, start, st)
 	})
-	_ = r.bg.drain() // a failure is written before it is reported
-	r.e.emit(Event{Stack: r.w.name, Step: s.Name, Type: EventFailed, Message: shown, Elapsed: end.Sub(start)})
+	_ = r.bg.Drain() // a failure is written before it is reported
+	r.e.emit(Event{Stack: r.w.Name(), Step: s.Name, Type: EventFailed, Message: shown, Elapsed: end.Sub(start)})
 	return cause
 }
 
@@ -445,7 +446,7 @@ type artifacts struct {
 }
 
 func (a *artifacts) PutArtifact(ctx context.Context, name string, data []byte) (string, error) {
-	k := artifactKey(a.stack, a.step, name)
+	k := state.ArtifactKey(a.stack, a.step, name)
 	if _, err := a.st.Put(ctx, k, data, stack.AnyVersion); err != nil {
 		return "", fmt.Errorf("storing %s: %w", name, err)
 	}

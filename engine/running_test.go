@@ -9,6 +9,7 @@ import (
 
 	"github.com/stack-tools/stack/engine"
 	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/state"
 	"github.com/stack-tools/stack/stores/localstore"
 )
 
@@ -27,7 +28,7 @@ func (p *probe) Destroy(context.Context, *stack.StepRun) error {
 }
 
 func (p *probe) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, error) {
-	rec, _, err := engine.LoadRecord(ctx, p.st, run.Stack)
+	rec, _, err := state.LoadRecord(ctx, p.st, run.Stack)
 	if err != nil {
 		return nil, err
 	}
@@ -62,8 +63,8 @@ func TestStepIsRecordedRunningBeforeItsKindStarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range []string{"a", "b", "c", "d"} {
-		if got := p.seen[s]; got != engine.StatusRunning {
-			t.Errorf("step %s started while the stored record said %q, want %q", s, got, engine.StatusRunning)
+		if got := p.seen[s]; got != state.StatusRunning {
+			t.Errorf("step %s started while the stored record said %q, want %q", s, got, state.StatusRunning)
 		}
 	}
 }

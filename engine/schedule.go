@@ -10,12 +10,13 @@ import (
 
 	"github.com/stack-tools/stack/definition"
 
-	// schedule runs fn for each step once its deps among steps have succeeded, at
-	// most par at a time, picking ready steps in definition order. After a failure
-	// it starts nothing new and waits for running steps. It returns the failures.
 	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/state"
 )
 
+// schedule runs fn for each step once its deps among steps have succeeded, at
+// most par at a time, picking ready steps in definition order. After a failure
+// it starts nothing new and waits for running steps. It returns the failures.
 func schedule(ctx context.Context, steps []*definition.Step, par int, deps func(*definition.Step) []string, fn func(context.Context, *definition.Step) error) map[string]string {
 	in := map[string]bool{}
 	for _, s := range steps {
@@ -103,12 +104,12 @@ func (p *preparation) claim() {
 // soonest (fewest steps upstream) first. Errors are left for Apply to report.
 func (r *runner) prepare(ctx context.Context, steps []*definition.Step) map[string]*preparation {
 	out := map[string]*preparation{}
-	rec := r.w.snapshot()
+	rec := r.w.Snapshot()
 	var queue []*definition.Step
 	for _, s := range steps {
 		kind, _ := r.e.Registry.Step(s.Kind)
 		_, ok := kind.(stack.Preparer)
-		if st := rec.Steps[s.Name]; !ok || len(s.Deps) == 0 || (st != nil && st.Status == StatusApplied) {
+		if st := rec.Steps[s.Name]; !ok || len(s.Deps) == 0 || (st != nil && st.Status == state.StatusApplied) {
 			continue
 		}
 		out[s.Name] = &preparation{done: make(chan struct{})}
@@ -145,9 +146,9 @@ func (r *runner) prepare(ctx context.Context, steps []*definition.Step) map[stri
 				kind, _ := r.e.Registry.Step(s.Kind)
 				clock := r.timing.aheadOf(s.Name)
 				_ = kind.(stack.Preparer).Prepare(ctx, &stack.StepRun{
-					Stack: r.w.name, Step: s.Name, Profile: r.plan.Profile, Owner: rec.CreatedBy,
+					Stack: r.w.Name(), Step: s.Name, Profile: r.plan.Profile, Owner: rec.CreatedBy,
 					Dir: r.plan.Def.Dir, Module: s.Module,
-					WorkDir:  filepath.Join(r.e.CacheDir, "work", r.w.name, s.Name),
+					WorkDir:  filepath.Join(r.e.CacheDir, "work", r.w.Name(), s.Name),
 					Store:    r.e.Store,
 					Log:      io.Discard,
 					Progress: func(string, ...any) {},

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/stack-tools/stack/state"
 )
 
 // A stack with a TTL expires that long after its last mutating command;
@@ -63,7 +65,7 @@ func (e *Engine) Reap(ctx context.Context, opts ReapOptions) ([]ReapResult, erro
 			continue
 		}
 		e.emit(Event{Stack: s.Name, Type: EventInfo, Message: fmt.Sprintf("stack %s (owner %s) expired %s ago: destroying it", s.Name, s.Owner, time.Since(*s.ExpiresAt).Round(time.Second))})
-		err := e.down(ctx, s.Name, func(rec *Record) error {
+		err := e.down(ctx, s.Name, func(rec *state.Record) error {
 			// Checked again under the lease: someone may have used it since.
 			if !rec.Expired(time.Now()) {
 				return errStillAlive
@@ -85,7 +87,7 @@ func (e *Engine) Reap(ctx context.Context, opts ReapOptions) ([]ReapResult, erro
 
 // chooseTTL is the TTL `up` gives a stack: the flag, else the definition's,
 // else the one it has.
-func chooseTTL(rec *Record, opts UpOptions) string {
+func chooseTTL(rec *state.Record, opts UpOptions) string {
 	switch {
 	case opts.TTL != nil && *opts.TTL <= 0:
 		return ""

@@ -12,12 +12,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stack-tools/stack/engine"
+	"github.com/stack-tools/stack/state"
 	"github.com/stack-tools/stack/steps/generator"
 
-	// upOptions are the inputs of `stack up`.
 	"github.com/stack-tools/stack/definition"
 )
 
+// upOptions are the inputs of `stack up`.
 type upOptions struct {
 	runEnv
 	lockOptions
@@ -82,7 +83,7 @@ func runUp(ctx context.Context, o *upOptions) error {
 		return err
 	}
 	start := time.Now()
-	var rec *engine.Record
+	var rec *state.Record
 	err = o.mutate(ctx, o.lockOptions, func(e *engine.Engine) error {
 		err := e.Up(ctx, engine.UpOptions{Def: def, Name: name, Profile: o.Profile, Only: o.Only, Skip: o.Skip, Prune: o.Prune,
 			ProfileSet: o.ProfileSet, TTL: ttl, Refresh: o.Refresh})
@@ -105,7 +106,7 @@ func runUp(ctx context.Context, o *upOptions) error {
 
 // printLoadReports ends `up` with what the load steps found and where their
 // reports are.
-func printLoadReports(w io.Writer, rec *engine.Record) {
+func printLoadReports(w io.Writer, rec *state.Record) {
 	for _, n := range rec.StepOrder() {
 		if s, ok := generator.Summarize(rec.Steps[n].Outputs); ok {
 			fmt.Fprintf(w, "load step %s: %s\n", n, s)
@@ -187,7 +188,7 @@ func newRerunCmd(g *globalOptions) *cobra.Command {
 
 func runRerun(ctx context.Context, o *rerunOptions) error {
 	start := time.Now()
-	var rec *engine.Record
+	var rec *state.Record
 	err := o.mutate(ctx, o.lockOptions, func(e *engine.Engine) error {
 		err := e.RerunStep(ctx, o.Name, o.Step, engine.RerunOptions{Replace: o.Replace})
 		if err == nil {
@@ -297,13 +298,13 @@ func runUnlock(ctx context.Context, o *unlockOptions) error {
 	if err != nil {
 		return err
 	}
-	l, err := engine.Unlock(ctx, e.Store, o.Name)
+	l, err := state.Unlock(ctx, e.Store, o.Name)
 	if err != nil {
 		return err
 	}
 	if l == nil {
 		// Nothing to unlock: say so plainly when the stack does not exist at all.
-		if _, err := e.Status(ctx, o.Name); errors.Is(err, engine.ErrNoStack) {
+		if _, err := e.Status(ctx, o.Name); errors.Is(err, state.ErrNoStack) {
 			return err
 		}
 		fmt.Fprintf(o.ErrOut, "stack %q was not locked\n", o.Name)

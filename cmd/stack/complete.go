@@ -13,6 +13,7 @@ import (
 	"github.com/stack-tools/stack/engine"
 	"github.com/stack-tools/stack/load/scenario"
 	"github.com/stack-tools/stack/stacks/scenarios"
+	"github.com/stack-tools/stack/state"
 )
 
 // Shell completion: stack names come from the store, step names from the
@@ -177,7 +178,7 @@ func (c *completer) stacks(ctx context.Context, _ []string) []string {
 }
 
 // record reads the record of the stack named by args[0].
-func (c *completer) record(ctx context.Context, args []string) *engine.Record {
+func (c *completer) record(ctx context.Context, args []string) *state.Record {
 	e := c.engine(ctx)
 	if e == nil || len(args) == 0 {
 		return nil

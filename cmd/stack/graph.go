@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/stack-tools/stack/definition"
 	"github.com/stack-tools/stack/engine"
+	"github.com/stack-tools/stack/state"
 )
 
 // graphOptions are the inputs of `stack graph`.
@@ -77,7 +78,7 @@ func runGraph(ctx context.Context, o *graphOptions) error {
 		if err != nil {
 			return err
 		}
-		var rec *engine.Record
+		var rec *state.Record
 		if plan, rec, err = e.StoredGraph(ctx, o.Target); err != nil {
 			return err
 		}
@@ -113,7 +114,7 @@ func writeGraphJSON(w io.Writer, plan *definition.Graph, status map[string]strin
 		if status != nil {
 			n.Status = status[s.Name]
 			if n.Status == "" {
-				n.Status = engine.StatusPending
+				n.Status = state.StatusPending
 			}
 		}
 		nodes = append(nodes, n)

@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/stack-tools/stack/definition"
-	"github.com/stack-tools/stack/engine"
+	"github.com/stack-tools/stack/state"
 )
 
 // Graph formats.
@@ -20,12 +20,12 @@ const (
 
 // statusColors fill a step's box by its stored status.
 var statusColors = map[string]string{
-	engine.StatusApplied:    "#b7e1b0",
-	engine.StatusRunning:    "#fff2a8",
-	engine.StatusDestroying: "#fff2a8",
-	engine.StatusFailed:     "#f4b6b6",
-	engine.StatusPending:    "#e6e6e6",
-	engine.StatusDestroyed:  "#e6e6e6",
+	state.StatusApplied:    "#b7e1b0",
+	state.StatusRunning:    "#fff2a8",
+	state.StatusDestroying: "#fff2a8",
+	state.StatusFailed:     "#f4b6b6",
+	state.StatusPending:    "#e6e6e6",
+	state.StatusDestroyed:  "#e6e6e6",
 }
 
 // WriteGraph writes the step graph of a plan (profile applied) in format, an

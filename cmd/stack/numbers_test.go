@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stack-tools/stack/engine"
 	"github.com/stack-tools/stack/load"
 	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/state"
 )
 
 // Negative rates and times are refused as such, naming the flag, and not
@@ -55,7 +55,7 @@ func TestLoadTextShowsSeedAndNoLatencyWithoutResponses(t *testing.T) {
 // stack status shows figures rounded, as people read them.
 func TestStatusRoundsFigures(t *testing.T) {
 	var b bytes.Buffer
-	printStepDetail(&b, "load", &engine.StepState{Status: engine.StatusApplied, Outputs: stack.Outputs{
+	printStepDetail(&b, "load", &state.StepState{Status: state.StatusApplied, Outputs: stack.Outputs{
 		"rate": {Value: 100.20551255455693}, "success_ratio": {Value: 0.99871234}, "sent": {Value: float64(300)},
 		"p99_ms": {Value: 2.3456789}}})
 	for _, want := range []string{"output rate = 100.21\n", "output success_ratio = 0.9987\n", "output sent = 300\n", "output p99_ms = 2.35\n"} {

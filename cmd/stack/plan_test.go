@@ -10,13 +10,14 @@ import (
 	"testing"
 
 	"github.com/stack-tools/stack/engine"
+	"github.com/stack-tools/stack/state"
 	"github.com/stack-tools/stack/stores/localstore"
 
-	// The plan and reap run functions, without cobra: options in, table out, the
-	// exit status carried by the error.
 	"github.com/stack-tools/stack/definition"
 )
 
+// The plan and reap run functions, without cobra: options in, table out, the
+// exit status carried by the error.
 func TestRunPlanAndReapWithoutCobra(t *testing.T) {
 	ctx := context.Background()
 	st, err := localstore.Open(t.TempDir())
@@ -35,7 +36,7 @@ func TestRunPlanAndReapWithoutCobra(t *testing.T) {
 		t.Errorf("--parallelism 0: %v, want a usage error", err)
 	}
 	po.Parallelism = 2
-	if err := runPlan(ctx, po); !errors.Is(err, engine.ErrNoStack) {
+	if err := runPlan(ctx, po); !errors.Is(err, state.ErrNoStack) {
 		t.Errorf("plan of a missing stack: %v", err)
 	}
 

@@ -14,6 +14,7 @@ import (
 	"github.com/stack-tools/stack/load"
 	"github.com/stack-tools/stack/load/pace"
 	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/state"
 	"github.com/stack-tools/stack/stores/localstore"
 )
 
@@ -97,7 +98,7 @@ func TestRunStackCommandsWithoutCobra(t *testing.T) {
 	var st struct {
 		Name, Status, Location string
 	}
-	if err := json.Unmarshal(te.out.Bytes(), &st); err != nil || st.Name != "gen" || st.Status != engine.StatusApplied || st.Location == "" {
+	if err := json.Unmarshal(te.out.Bytes(), &st); err != nil || st.Name != "gen" || st.Status != state.StatusApplied || st.Location == "" {
 		t.Errorf("status --output json: %v %+v\n%s", err, st, te.out)
 	}
 	te.JSON = false
@@ -129,7 +130,7 @@ func TestRunStackCommandsWithoutCobra(t *testing.T) {
 	if err := runDown(ctx, &downOptions{runEnv: te.runEnv, Name: "gen"}); err != nil || !strings.Contains(te.errOut.String(), `stack "gen" is down and its state deleted.`) {
 		t.Errorf("down: %v\n%s", err, te.errOut)
 	}
-	if err := runStatus(ctx, &statusOptions{runEnv: te.runEnv, Name: "gen"}); !errors.Is(err, engine.ErrNoStack) {
+	if err := runStatus(ctx, &statusOptions{runEnv: te.runEnv, Name: "gen"}); !errors.Is(err, state.ErrNoStack) {
 		t.Errorf("status after down: %v", err)
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/stack-tools/stack/definition"
-	"github.com/stack-tools/stack/engine"
+	"github.com/stack-tools/stack/state"
 )
 
 // parseTTLFlag reads `up --ttl`: nil when not given (set false), 0 for "no TTL".
@@ -25,7 +25,7 @@ func parseTTLFlag(v string, set bool) (*time.Duration, error) {
 }
 
 // printExpiry ends `up` with when the stack expires.
-func printExpiry(w io.Writer, rec *engine.Record) {
+func printExpiry(w io.Writer, rec *state.Record) {
 	if rec.ExpiresAt == nil {
 		return
 	}
@@ -57,7 +57,7 @@ func until(t time.Time) string {
 }
 
 // costText is the COST column of `stack list`: per hour and so far.
-func costText(c *engine.Cost) string {
+func costText(c *state.Cost) string {
 	if c == nil {
 		return "-"
 	}
@@ -65,7 +65,7 @@ func costText(c *engine.Cost) string {
 }
 
 // expiryAndCost is a line of `stack status`, empty when there is neither.
-func expiryAndCost(ttl string, at *time.Time, c *engine.Cost) string {
+func expiryAndCost(ttl string, at *time.Time, c *state.Cost) string {
 	var line string
 	if at != nil {
 		line = fmt.Sprintf("ttl %s · expires %s", ttl, at.Local().Format("2006-01-02 15:04 MST"))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stack-tools/stack/engine"
 	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/state"
 	"github.com/stack-tools/stack/stores/localstore"
 )
 
@@ -55,8 +56,8 @@ func waitExpired(t *testing.T, w *workstation, names ...string) {
 // that cannot be destroyed (its lease is held) does not stop the others and
 // makes reap exit 1. list shows expiry and the declared cost, status the cost.
 func TestReapDestroysExpiredStacks(t *testing.T) {
-	state := t.TempDir()
-	w := newWorkstation(t, state)
+	stateDir := t.TempDir()
+	w := newWorkstation(t, stateDir)
 	tmp := t.TempDir()
 	queue := copyModule(t, "modules/local/queue", filepath.Join(tmp, "queue"))
 	// A dollar a second: the cost so far (JSON keeps 3 decimals) is above
@@ -94,22 +95,22 @@ func TestReapDestroysExpiredStacks(t *testing.T) {
 		t.Errorf("status does not show the cost:\n%s", s)
 	}
 	var sj struct {
-		Cost *engine.Cost `json:"cost"`
+		Cost *state.Cost `json:"cost"`
 	}
 	if err := json.Unmarshal([]byte(w.must("status", "keep", "--output", "json").stdout), &sj); err != nil || sj.Cost == nil || sj.Cost.PerHour != 3600 {
 		t.Errorf("status --output json: cost %+v (%v), want $3600/h", sj.Cost, err)
 	}
 
-	before := dirHash(t, state)
+	before := dirHash(t, stateDir)
 	r = w.must("reap", "--dry-run")
 	if !strings.Contains(r.stdout, "old") || !strings.Contains(r.stdout, "stuck") || strings.Contains(r.stdout, "keep") || strings.Contains(r.stdout, "fresh") {
 		t.Errorf("reap --dry-run lists:\n%s", r.stdout)
 	}
-	if dirHash(t, state) != before {
+	if dirHash(t, stateDir) != before {
 		t.Error("reap --dry-run changed the store")
 	}
 
-	st, err := localstore.Open(state)
+	st, err := localstore.Open(stateDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +128,7 @@ func TestReapDestroysExpiredStacks(t *testing.T) {
 			t.Errorf("reap removed %s", n)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(state, "tfstate", "old")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(stateDir, "tfstate", "old")); !os.IsNotExist(err) {
 		t.Errorf("reap left old's Terraform state: %v", err)
 	}
 	release()
@@ -147,8 +148,8 @@ func TestReapDestroysExpiredStacks(t *testing.T) {
 // A mutating command extends the TTL; --ttl 0 removes it; a bad TTL is a
 // usage error (exit 2) naming the flag or the definition field.
 func TestTTLIsExtendedAndValidated(t *testing.T) {
-	state := t.TempDir()
-	w := newWorkstation(t, state)
+	stateDir := t.TempDir()
+	w := newWorkstation(t, stateDir)
 	tmp := t.TempDir()
 	def := writeFile(t, filepath.Join(tmp, "ttl.json"), `{"name": "ttl", "ttl": "2h", "steps": [
   {"name": "queue", "module": "`+filepath.Join(repoRoot(t), "modules/local/queue")+`", "vars": {"name": "${stack.name}"}}]}`)

@@ -1,16 +1,16 @@
-package engine
+package state
 
 import (
 	"context"
 	"sync"
 )
 
-// writeBehind writes a command's step updates to the record in the
+// WriteBehind writes a command's step updates to the record in the
 // background, so a step's record writes never hold up the steps after it.
 // Updates land in the order they were queued; those queued while a write is
 // in flight go out together in the next one. The zero value is ready; drain
 // before the lease is released.
-type writeBehind struct {
+type WriteBehind struct {
 	mu      sync.Mutex
 	pending []func(*Record)
 	busy    bool
@@ -29,7 +29,7 @@ type writeWaiter struct {
 
 // step queues fn for a step's state. It returns the error of an earlier
 // background write, if one failed: the store is gone, so stop.
-func (q *writeBehind) step(ctx context.Context, w *recordWriter, name string, fn func(*StepState)) error {
+func (q *WriteBehind) UpdateStep(ctx context.Context, w *RecordWriter, name string, fn func(*StepState)) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.err != nil {
@@ -52,7 +52,7 @@ func (q *writeBehind) step(ctx context.Context, w *recordWriter, name string, fn
 	return nil
 }
 
-func (q *writeBehind) run(ctx context.Context, w *recordWriter) {
+func (q *WriteBehind) run(ctx context.Context, w *RecordWriter) {
 	for {
 		q.mu.Lock()
 		batch := q.pending
@@ -65,7 +65,7 @@ func (q *writeBehind) run(ctx context.Context, w *recordWriter) {
 			return
 		}
 		q.mu.Unlock()
-		err := w.update(ctx, func(r *Record) {
+		err := w.Update(ctx, func(r *Record) {
 			for _, fn := range batch {
 				fn(r)
 			}
@@ -90,7 +90,7 @@ func (q *writeBehind) run(ctx context.Context, w *recordWriter) {
 
 // written returns a function that waits until every update queued so far
 // (not those queued later) is written, and returns the first write error.
-func (q *writeBehind) written() func() error {
+func (q *WriteBehind) Written() func() error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.done >= q.queued {
@@ -109,7 +109,7 @@ func (q *writeBehind) written() func() error {
 
 // drain waits until every queued update is written and returns the first
 // write error.
-func (q *writeBehind) drain() error {
+func (q *WriteBehind) Drain() error {
 	q.mu.Lock()
 	idle := q.idle
 	q.mu.Unlock()

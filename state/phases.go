@@ -1,4 +1,4 @@
-package engine
+package state
 
 // Phase is one stretch of a step's run (prepare, init, workspace, apply,
 // outputs, handlers, record), so users can see where a step's time went.

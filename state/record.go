@@ -1,4 +1,4 @@
-package engine
+package state
 
 import (
 	"context"
@@ -104,7 +104,7 @@ type HandlerState struct {
 
 // applied reports whether a step of the stack is applied; a nil record (a new
 // stack) has none.
-func (r *Record) applied(step string) bool {
+func (r *Record) Applied(step string) bool {
 	if r == nil {
 		return false
 	}
@@ -112,12 +112,12 @@ func (r *Record) applied(step string) bool {
 	return st != nil && st.Status == StatusApplied
 }
 
-func stackPrefix(name string) string          { return path.Join("stacks", name) + "/" }
-func recordKey(name string) string            { return path.Join("stacks", name, "stack.json") }
-func leaseKey(name string) string             { return path.Join("stacks", name, "lease.json") }
-func logKey(name, step string) string         { return path.Join("stacks", name, "logs", step+".log") }
-func artifactKey(name, step, f string) string { return artifactPrefix(name, step) + f }
-func artifactPrefix(name, step string) string {
+func StackPrefix(name string) string          { return path.Join("stacks", name) + "/" }
+func RecordKey(name string) string            { return path.Join("stacks", name, "stack.json") }
+func LeaseKey(name string) string             { return path.Join("stacks", name, "lease.json") }
+func LogKey(name, step string) string         { return path.Join("stacks", name, "logs", step+".log") }
+func ArtifactKey(name, step, f string) string { return ArtifactPrefix(name, step) + f }
+func ArtifactPrefix(name, step string) string {
 	return path.Join("stacks", name, "artifacts", step) + "/"
 }
 
@@ -126,7 +126,7 @@ var ErrNoStack = errors.New("no such stack")
 
 // LoadRecord reads a stack's record.
 func LoadRecord(ctx context.Context, st stack.Store, name string) (*Record, string, error) {
-	data, ver, err := st.Get(ctx, recordKey(name))
+	data, ver, err := st.Get(ctx, RecordKey(name))
 	if errors.Is(err, stack.ErrNotFound) {
 		return nil, "", fmt.Errorf("stack %q: %w in %s (see `stack list`)", name, ErrNoStack, st)
 	}
@@ -135,7 +135,7 @@ func LoadRecord(ctx context.Context, st stack.Store, name string) (*Record, stri
 	}
 	var r Record
 	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, "", fmt.Errorf("stack %q: the record at %s is damaged: %w", name, st.Location(recordKey(name)), err)
+		return nil, "", fmt.Errorf("stack %q: the record at %s is damaged: %w", name, st.Location(RecordKey(name)), err)
 	}
 	if r.Steps == nil {
 		r.Steps = map[string]*StepState{}
@@ -143,9 +143,9 @@ func LoadRecord(ctx context.Context, st stack.Store, name string) (*Record, stri
 	return &r, ver, nil
 }
 
-// recordWriter serialises one process's updates to a record and makes each a
+// RecordWriter serialises one process's updates to a record and makes each a
 // compare-and-swap, re-reading and re-applying on conflict so no update is lost.
-type recordWriter struct {
+type RecordWriter struct {
 	st      stack.Store
 	name    string
 	who     string
@@ -157,7 +157,7 @@ type recordWriter struct {
 	broken error
 }
 
-func (w *recordWriter) snapshot() *Record {
+func (w *RecordWriter) Snapshot() *Record {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	b, _ := json.Marshal(w.rec)
@@ -167,7 +167,7 @@ func (w *recordWriter) snapshot() *Record {
 }
 
 // stepState returns a copy of one step's state, or nil.
-func (w *recordWriter) stepState(name string) *StepState {
+func (w *RecordWriter) StepState(name string) *StepState {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	st := w.rec.Steps[name]
@@ -181,7 +181,7 @@ func (w *recordWriter) stepState(name string) *StepState {
 }
 
 // owner is who created the stack.
-func (w *recordWriter) owner() string {
+func (w *RecordWriter) Owner() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.rec.CreatedBy
@@ -189,7 +189,7 @@ func (w *recordWriter) owner() string {
 
 // update applies fn to the record and writes it. Transient store errors are
 // retried for a while; a conflict re-reads the record and applies fn again.
-func (w *recordWriter) update(ctx context.Context, fn func(r *Record)) error {
+func (w *RecordWriter) Update(ctx context.Context, fn func(r *Record)) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.broken != nil {
@@ -208,7 +208,7 @@ func (w *recordWriter) update(ctx context.Context, fn func(r *Record)) error {
 		// Writes must land even while the command is being cancelled: they record
 		// what happened.
 		wctx := context.WithoutCancel(ctx)
-		ver, err := w.st.Put(wctx, recordKey(w.name), data, w.version)
+		ver, err := w.st.Put(wctx, RecordKey(w.name), data, w.version)
 		if err == nil {
 			w.version = ver
 			return nil
@@ -232,8 +232,8 @@ func (w *recordWriter) update(ctx context.Context, fn func(r *Record)) error {
 	}
 }
 
-func (w *recordWriter) step(ctx context.Context, name string, fn func(s *StepState)) error {
-	return w.update(ctx, func(r *Record) {
+func (w *RecordWriter) UpdateStep(ctx context.Context, name string, fn func(s *StepState)) error {
+	return w.Update(ctx, func(r *Record) {
 		s := r.Steps[name]
 		if s == nil {
 			s = &StepState{Status: StatusPending}
@@ -241,4 +241,17 @@ func (w *recordWriter) step(ctx context.Context, name string, fn func(s *StepSta
 		}
 		fn(s)
 	})
+}
+
+// NewRecordWriter writes the record of stack name, read at version, as this
+// user and host (Me).
+func NewRecordWriter(st stack.Store, name string, rec *Record, version string) *RecordWriter {
+	return &RecordWriter{st: st, name: name, who: Me(), rec: rec, version: version}
+}
+
+// Name is the stack's name.
+func (w *RecordWriter) Name() string { return w.name }
+
+func ModuleKey(stackName, digest string) string {
+	return path.Join("stacks", stackName, "modules", digest+".tar.gz")
 }

@@ -14,7 +14,7 @@ func (r *runner) stepCost(s *definition.Step) (float64, bool) {
 	}
 	c, ok, err := stack.ReadModuleCost(s.Module)
 	if err != nil {
-		r.e.emit(Event{Stack: r.w.name, Step: s.Name, Type: EventInfo, Message: "cost not recorded: " + err.Error()})
+		r.e.emit(Event{Stack: r.w.Name(), Step: s.Name, Type: EventInfo, Message: "cost not recorded: " + err.Error()})
 		return 0, false
 	}
 	if !ok {

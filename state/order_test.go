@@ -1,25 +1,25 @@
-package engine_test
+package state_test
 
 import (
 	"encoding/json"
 	"strings"
 	"testing"
 
-	"github.com/stack-tools/stack/engine"
+	"github.com/stack-tools/stack/state"
 )
 
 func TestStepOrder(t *testing.T) {
-	steps := func(names ...string) map[string]*engine.StepState {
-		m := map[string]*engine.StepState{}
+	steps := func(names ...string) map[string]*state.StepState {
+		m := map[string]*state.StepState{}
 		for _, n := range names {
-			m[n] = &engine.StepState{Status: engine.StatusApplied}
+			m[n] = &state.StepState{Status: state.StatusApplied}
 		}
 		return m
 	}
 	for _, c := range []struct {
 		name string
 		def  string
-		recs map[string]*engine.StepState
+		recs map[string]*state.StepState
 		want string
 	}{
 		{"definition order, not name order", `{"steps": [{"name": "web"}, {"name": "db"}, {"name": "app"}]}`,
@@ -31,7 +31,7 @@ func TestStepOrder(t *testing.T) {
 		{"an unreadable definition sorts by name", `not json`, steps("b", "a"), "a,b"},
 		{"no steps", `{"steps": []}`, nil, ""},
 	} {
-		rec := &engine.Record{Definition: json.RawMessage(c.def), Steps: c.recs}
+		rec := &state.Record{Definition: json.RawMessage(c.def), Steps: c.recs}
 		if got := strings.Join(rec.StepOrder(), ","); got != c.want {
 			t.Errorf("%s: StepOrder() = %s, want %s", c.name, got, c.want)
 		}

@@ -1,4 +1,4 @@
-package engine
+package state
 
 import (
 	"encoding/json"
@@ -40,7 +40,7 @@ func (s *StepState) costSoFar(now time.Time) float64 {
 
 // setCost records the step's hourly cost from now on, keeping what the
 // previous shape cost so far.
-func (s *StepState) setCost(perHour float64, known bool, now time.Time) {
+func (s *StepState) SetCost(perHour float64, known bool, now time.Time) {
 	if s.CostSince != nil && s.CostPerHour == perHour && known {
 		return // the same shape keeps running
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/state"
 )
 
 // moduleFiles returns what the kind says about its modules' files.
@@ -28,7 +29,7 @@ func (e *Engine) saveModule(ctx context.Context, stackName, dir, digest string, 
 	if err != nil {
 		return fmt.Errorf("packing module %s: %w", dir, err)
 	}
-	_, err = e.Store.Put(context.WithoutCancel(ctx), moduleKey(stackName, digest), data, "")
+	_, err = e.Store.Put(context.WithoutCancel(ctx), state.ModuleKey(stackName, digest), data, "")
 	if errors.Is(err, stack.ErrConflict) {
 		return nil // the same content is there already
 	}
@@ -38,7 +39,7 @@ func (e *Engine) saveModule(ctx context.Context, stackName, dir, digest string, 
 // moduleFallback returns where to find a step's module on this workstation: the
 // folder the definition names if it exists, otherwise the snapshot taken when
 // the step was last applied, unpacked into the cache.
-func (e *Engine) moduleFallback(ctx context.Context, rec *Record) func(step, dir string) string {
+func (e *Engine) moduleFallback(ctx context.Context, rec *state.Record) func(step, dir string) string {
 	return func(step, dir string) string {
 		if st, err := os.Stat(dir); err == nil && st.IsDir() {
 			return dir
@@ -51,7 +52,7 @@ func (e *Engine) moduleFallback(ctx context.Context, rec *Record) func(step, dir
 		if _, err := os.Stat(local); err == nil {
 			return stack.SnapshotModule(local)
 		}
-		data, _, err := e.Store.Get(ctx, moduleKey(rec.Name, ss.ModuleDigest))
+		data, _, err := e.Store.Get(ctx, state.ModuleKey(rec.Name, ss.ModuleDigest))
 		if err != nil {
 			return dir
 		}

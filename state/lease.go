@@ -1,4 +1,4 @@
-package engine
+package state
 
 import (
 	"context"
@@ -62,7 +62,7 @@ func Me() string {
 	return u + "@" + h
 }
 
-type heldLease struct {
+type HeldLease struct {
 	st      stack.Store
 	stack   string
 	lease   Lease
@@ -70,10 +70,11 @@ type heldLease struct {
 	ttl     time.Duration
 	stop    chan struct{}
 	done    chan struct{}
-	lost    chan struct{}
-	// tookOver is the stale lease this one replaced, if any: what a holder
+	// Lost is closed when the lease was Lost: someone else holds it now.
+	Lost chan struct{}
+	// TookOver is the stale lease this one replaced, if any: what a holder
 	// that died was doing.
-	tookOver *Lease
+	TookOver *Lease
 }
 
 func newLease(command string, ttl time.Duration) Lease {
@@ -86,9 +87,9 @@ func newLease(command string, ttl time.Duration) Lease {
 	}
 }
 
-// stale reports whether a lease can be taken over: it expired, or its holder
+// Stale reports whether a lease can be taken over: it expired, or its holder
 // was a process on this host that no longer exists.
-func (l *Lease) stale() bool {
+func (l *Lease) Stale() bool {
 	return time.Now().After(l.Expires) || l.HolderDied()
 }
 
@@ -103,30 +104,30 @@ func (l *Lease) HolderDied() bool {
 func (l *Lease) Expired() bool { return time.Now().After(l.Expires) }
 
 // acquireLease takes the stack's lease, waiting up to wait for a live holder.
-func acquireLease(ctx context.Context, st stack.Store, stackName, command string, ttl, wait time.Duration) (*heldLease, error) {
+func AcquireLease(ctx context.Context, st stack.Store, stackName, command string, ttl, wait time.Duration) (*HeldLease, error) {
 	deadline := time.Now().Add(wait)
 	for {
 		l := newLease(command, ttl)
 		data, _ := json.MarshalIndent(l, "", "  ")
-		ver, err := st.Put(ctx, leaseKey(stackName), data, "")
+		ver, err := st.Put(ctx, LeaseKey(stackName), data, "")
 		if err == nil {
 			return startRenewing(st, stackName, l, ver, ttl), nil
 		}
 		if !errors.Is(err, stack.ErrConflict) {
 			return nil, fmt.Errorf("taking the lock of stack %q in %s: %w", stackName, st, err)
 		}
-		cur, curVer, err := readLease(ctx, st, stackName)
+		cur, curVer, err := ReadLease(ctx, st, stackName)
 		if errors.Is(err, stack.ErrNotFound) {
 			continue // released in between
 		}
 		if err != nil {
 			return nil, err
 		}
-		if cur.stale() {
-			ver, err := st.Put(ctx, leaseKey(stackName), data, curVer)
+		if cur.Stale() {
+			ver, err := st.Put(ctx, LeaseKey(stackName), data, curVer)
 			if err == nil {
 				h := startRenewing(st, stackName, l, ver, ttl)
-				h.tookOver = cur
+				h.TookOver = cur
 				return h, nil
 			}
 			if !errors.Is(err, stack.ErrConflict) {
@@ -145,8 +146,8 @@ func acquireLease(ctx context.Context, st stack.Store, stackName, command string
 	}
 }
 
-func readLease(ctx context.Context, st stack.Store, stackName string) (*Lease, string, error) {
-	data, ver, err := st.Get(ctx, leaseKey(stackName))
+func ReadLease(ctx context.Context, st stack.Store, stackName string) (*Lease, string, error) {
+	data, ver, err := st.Get(ctx, LeaseKey(stackName))
 	if err != nil {
 		return nil, "", err
 	}
@@ -157,14 +158,14 @@ func readLease(ctx context.Context, st stack.Store, stackName string) (*Lease, s
 	return &l, ver, nil
 }
 
-func startRenewing(st stack.Store, stackName string, l Lease, ver string, ttl time.Duration) *heldLease {
-	h := &heldLease{st: st, stack: stackName, lease: l, version: ver, ttl: ttl,
-		stop: make(chan struct{}), done: make(chan struct{}), lost: make(chan struct{})}
+func startRenewing(st stack.Store, stackName string, l Lease, ver string, ttl time.Duration) *HeldLease {
+	h := &HeldLease{st: st, stack: stackName, lease: l, version: ver, ttl: ttl,
+		stop: make(chan struct{}), done: make(chan struct{}), Lost: make(chan struct{})}
 	go h.renew()
 	return h
 }
 
-func (h *heldLease) renew() {
+func (h *HeldLease) renew() {
 	defer close(h.done)
 	t := time.NewTicker(h.ttl / 3)
 	defer t.Stop()
@@ -176,14 +177,14 @@ func (h *heldLease) renew() {
 			h.lease.Expires = time.Now().UTC().Add(h.ttl)
 			data, _ := json.MarshalIndent(h.lease, "", "  ")
 			ctx, cancel := context.WithTimeout(context.Background(), h.ttl/3)
-			ver, err := h.st.Put(ctx, leaseKey(h.stack), data, h.version)
+			ver, err := h.st.Put(ctx, LeaseKey(h.stack), data, h.version)
 			cancel()
 			switch {
 			case err == nil:
 				h.version = ver
 			case errors.Is(err, stack.ErrConflict):
 				// Someone broke or took the lock: stop mutating.
-				close(h.lost)
+				close(h.Lost)
 				return
 			}
 			// Other errors: the store may be back before the lease expires.
@@ -192,24 +193,24 @@ func (h *heldLease) renew() {
 }
 
 // release stops renewing and deletes the lease if it is still ours.
-func (h *heldLease) release() {
+func (h *HeldLease) Release() {
 	close(h.stop)
 	<-h.done
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_ = h.st.Delete(ctx, leaseKey(h.stack), h.version)
+	_ = h.st.Delete(ctx, LeaseKey(h.stack), h.version)
 }
 
 // Unlock breaks a stack's lock on purpose and returns the lease it removed.
 func Unlock(ctx context.Context, st stack.Store, stackName string) (*Lease, error) {
-	l, ver, err := readLease(ctx, st, stackName)
+	l, ver, err := ReadLease(ctx, st, stackName)
 	if errors.Is(err, stack.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	if err := st.Delete(ctx, leaseKey(stackName), ver); err != nil {
+	if err := st.Delete(ctx, LeaseKey(stackName), ver); err != nil {
 		return nil, fmt.Errorf("removing the lock of stack %q: %w", stackName, err)
 	}
 	return l, nil

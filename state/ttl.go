@@ -1,4 +1,4 @@
-package engine
+package state
 
 import (
 	"time"
@@ -7,7 +7,7 @@ import (
 )
 
 // extendTTL moves the expiry to now plus the TTL; a stack without TTL never expires.
-func (r *Record) extendTTL(now time.Time) {
+func (r *Record) ExtendTTL(now time.Time) {
 	d, err := definition.ParseTTL(r.TTL)
 	if err != nil || d == 0 {
 		r.ExpiresAt = nil
