@@ -474,8 +474,6 @@ func pruneCommand(opts UpOptions, name string) string {
 	return cmd + " --prune"
 }
 
-func sortStrings(l []string) []string { sort.Strings(l); return l }
-
 func compactJSON(b []byte) []byte {
 	var buf bytes.Buffer
 	if json.Compact(&buf, b) == nil {
