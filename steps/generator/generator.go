@@ -39,12 +39,15 @@ type Config struct {
 	// (Options keeps its token out of JSON; a definition names it here.)
 	AuthToken string `json:"auth_token,omitempty"`
 
-	Stop       *load.StopPolicy `json:"stop,omitempty"`
-	Timeout    pace.Duration    `json:"timeout,omitempty"`
-	LateAfter  pace.Duration    `json:"late_after,omitempty"`
-	Window     pace.Duration    `json:"window,omitempty"`
-	MaxWorkers int              `json:"max_workers,omitempty"`
-	Insecure   bool             `json:"insecure,omitempty"`
+	Stop      *load.StopPolicy `json:"stop,omitempty"`
+	Timeout   pace.Duration    `json:"timeout,omitempty"`
+	LateAfter pace.Duration    `json:"late_after,omitempty"`
+	Window    pace.Duration    `json:"window,omitempty"`
+	// MaxConnections caps concurrent requests, one connection each;
+	// max_workers is its old name ("workers" are fleet machines).
+	MaxConnections int  `json:"max_connections,omitempty"`
+	MaxWorkers     int  `json:"max_workers,omitempty"`
+	Insecure       bool `json:"insecure,omitempty"`
 
 	// Workers splits the load among `stack load-worker` processes (fleet.go).
 	Workers *Workers `json:"workers,omitempty"`
@@ -81,7 +84,13 @@ func hasRef(s string) bool { return strings.Contains(s, "${") }
 func decode(raw json.RawMessage) (*Config, error) {
 	var c Config
 	if err := stack.DecodeStrict(raw, &c); err != nil {
-		return nil, fmt.Errorf("generator step: %w (fields: scenario, target, rate, duration, requests, order, group, skip, senders, companies, reuse, duplicate, seed, vars, auth_token, stop, timeout, late_after, window, max_workers, insecure, workers, metrics_addr, reload, batch, batch_wait)", err)
+		return nil, fmt.Errorf("generator step: %w (fields: scenario, target, rate, duration, requests, order, group, skip, senders, companies, reuse, duplicate, seed, vars, auth_token, stop, timeout, late_after, window, max_connections, insecure, workers, metrics_addr, reload, batch, batch_wait)", err)
+	}
+	switch {
+	case c.MaxConnections != 0 && c.MaxWorkers != 0:
+		return nil, fmt.Errorf("generator step: \"max_connections\" and \"max_workers\" (its old name) are both given: keep \"max_connections\"")
+	case c.MaxConnections != 0:
+		c.MaxWorkers = c.MaxConnections
 	}
 	return &c, nil
 }
@@ -188,7 +197,7 @@ func (c *Config) check() error {
 		}
 	}
 	if c.MaxWorkers < 0 {
-		return fail("\"max_workers\" must be positive")
+		return fail("\"max_connections\" must be positive")
 	}
 	return nil
 }
