@@ -39,7 +39,7 @@ func compareCharts(a, b *load.Report) []plot {
 	over := func(id, title, unit string, pick func(load.WindowStats) (float64, bool)) plot {
 		p := plot{ID: id, Title: title, XMax: end, XTicks: timeTicks(end), XLabel: "seconds since each run's start"}
 		for i, r := range reps {
-			p.Series = append(p.Series, series{Name: runName(r, i), Color: palette[i], Dash: i > 0, Pts: windowPts(r, "", pick, unit)})
+			p.Series = append(p.Series, series{Name: runName(i), Color: palette[i], Dash: i > 0, Pts: windowPts(r, "", pick, unit)})
 		}
 		return p
 	}
@@ -57,7 +57,9 @@ func compareCharts(a, b *load.Report) []plot {
 		over("p99", "Latency p99 (ms) per window, all types", " ms", lat(func(l load.Latency) float64 { return l.P99 })),
 		over("p50", "Latency p50 (ms) per window, all types", " ms", lat(func(l load.Latency) float64 { return l.P50 })),
 		over("rate", "Requests sent per second, all types", "/s", val(func(s load.WindowStats) float64 { return s.Rate })),
-		over("late-errors", "Late requests plus errors per window, all types", "", val(func(s load.WindowStats) float64 { return float64(s.Late + s.Errors) })),
+		over("late-errors", "Late requests, errors and non-2xx responses per window (their sum), all types", "", val(func(s load.WindowStats) float64 {
+			return float64(s.Late + s.Errors + s.Responses - s.Success)
+		})),
 		dist,
 	}
 }

@@ -120,7 +120,7 @@ func distributionPlot(reps ...*load.Report) plot {
 		}
 	} else {
 		for i, r := range reps {
-			add(runName(r, i)+" all", allColor, i > 0, r.Total.Distribution)
+			add(runName(i), allColor, i > 0, r.Total.Distribution)
 		}
 	}
 	p.XMax = math.Max(1, math.Ceil(p.XMax))
@@ -153,12 +153,9 @@ func percentLabel(p float64) string {
 	return fmt.Sprintf("%s%%", strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.4f", p), "0"), "."))
 }
 
-func runName(r *load.Report, i int) string {
-	if r.Run != "" {
-		return string(rune('A'+i)) + " " + r.Run
-	}
-	return string(rune('A' + i))
-}
+// runName is a run's name in a comparison's legends: A, B (the page's first
+// table says which run each is).
+func runName(i int) string { return string(rune('A' + i)) }
 
 func codes(m map[string]uint64) string {
 	var parts []string

@@ -118,8 +118,11 @@ func TestCompareHTMLOverlaysTwoRuns(t *testing.T) {
 	if n := strings.Count(page, "<svg"); n != 5 {
 		t.Errorf("%d charts, want 5", n)
 	}
-	if n := strings.Count(page, `class="legend">B r-20261205T100000.000Z</text>`); n != 4 {
-		t.Errorf("run B is in %d chart legends, want 4", n)
+	if n := strings.Count(page, `class="legend">B</text>`); n != 5 {
+		t.Errorf("run B is in %d chart legends, want 5", n)
+	}
+	if !strings.Contains(page, "<td>B (dashed)</td><td>r-20261205T100000.000Z</td>") {
+		t.Error("the page does not say which run B is")
 	}
 	if !strings.Contains(page, "<td>custom_keyword</td><td>15</td><td>15</td>") {
 		t.Error("the table does not put the runs side by side")
