@@ -95,6 +95,7 @@ type chartCheck struct {
 	Width  float64 `json:"width"`
 	Drawn  int     `json:"drawn"`  // series whose path has length and a box
 	Series int     `json:"series"` // series in the chart
+	Tips   int     `json:"tips"`   // points that show their value on hover
 }
 
 // The report opens in a real headless browser with no console error, every
@@ -170,7 +171,8 @@ func checkPage(t *testing.T, actx context.Context, file string) {
 	charts, err := chromedp.Run(ctx, chromedp.Evaluate[[]chartCheck](`[...document.querySelectorAll("svg.chart")].map(svg => {
 			const paths = [...svg.querySelectorAll("path.series")];
 			const drawn = paths.filter(p => p.getTotalLength() > 0 && p.getBBox().width > 0).length;
-			return {id: svg.dataset.chart, width: svg.getBoundingClientRect().width, drawn: drawn, series: paths.length};
+			const tips = [...svg.querySelectorAll("circle.pt")].filter(c => (c.querySelector("title")?.textContent ?? "").match(/[0-9]/)).length;
+			return {id: svg.dataset.chart, width: svg.getBoundingClientRect().width, drawn: drawn, series: paths.length, tips: tips};
 		})`))
 	if err != nil {
 		t.Fatal(err)
@@ -195,6 +197,9 @@ func checkPage(t *testing.T, actx context.Context, file string) {
 	for _, c := range charts {
 		if c.Drawn == 0 || c.Drawn < c.Series-1 {
 			t.Errorf("%s: chart %s drew %d of its %d lines", filepath.Base(file), c.ID, c.Drawn, c.Series)
+		}
+		if c.Tips == 0 {
+			t.Errorf("%s: chart %s has no point that shows its value on hover", filepath.Base(file), c.ID)
 		}
 		// Full width: the page's width less its margins and the chart's border.
 		if c.Width < 0.9*pageWidth-80 {
