@@ -17,7 +17,6 @@ import (
 
 	"github.com/stack-tools/stack/load"
 	"github.com/stack-tools/stack/load/dumpster"
-	"github.com/stack-tools/stack/load/live"
 	"github.com/stack-tools/stack/load/pace"
 	"github.com/stack-tools/stack/load/report"
 	"github.com/stack-tools/stack/steps/generator"
@@ -139,18 +138,7 @@ func runLoad(ctx context.Context, o *loadOptions) error {
 			fmt.Fprintln(o.ErrOut, p)
 		}
 	}
-	if addr := o.Run.MetricsAddr; addr != "" {
-		m := live.New()
-		mctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		at, err := m.Serve(mctx, addr)
-		if err != nil {
-			return loadUsage("%w", err)
-		}
-		fmt.Fprintf(o.ErrOut, "metrics: http://%s/metrics\n", at)
-		cfg.Observer = m
-	}
-	rep, err := runMaybeFleet(ctx, cfg, o.ZooKeeper, o.WorkersGroup, o.WorkersCount, o.WorkersWait, o.ErrOut)
+	rep, err := o.drive(ctx, cfg)
 	if tty {
 		fmt.Fprintln(o.ErrOut)
 	}
@@ -198,11 +186,7 @@ func (o *loadOptions) loadConfig(ctx context.Context) (load.Config, error) {
 		stop := o.Stop
 		run.Stop = &stop
 	}
-	cfg := run.LoadConfig(sc)
-	if run.Reload > 0 {
-		cfg.Reload = scenarioReload(run.Scenario, "", time.Duration(run.Reload), o.ErrOut)
-	}
-	return cfg, nil
+	return run.LoadConfig(sc), nil
 }
 
 // checkSigns refuses negative rates and times, naming the flag, before

@@ -18,9 +18,19 @@ func newRegistry(g *globalOptions) *stack.Registry {
 	tf.Shim, _ = os.Executable() // main runs the shim when asked
 	r.RegisterStep("terraform", tf)
 	gen := generator.New()
-	gen.ZooKeeper, gen.MetricsAddr = g.zookeeper, g.metricsAddr
+	gen.ZooKeeper = g.zookeeper
 	r.RegisterStep("generator", gen)
 	r.RegisterHandler("aurora", aurora.New(aurora.Options{}))
 	r.RegisterHandler("zookeeper", zookeeper.New(zookeeper.OptionsFromEnv(g.zookeeper, os.Getenv)))
 	return r
+}
+
+// setMetricsAddr makes generator steps serve live metrics at addr (`up
+// --metrics-addr`) unless a step names its own.
+func setMetricsAddr(r *stack.Registry, addr string) {
+	if k, ok := r.Step("generator"); ok && addr != "" {
+		if gen, ok := k.(*generator.Kind); ok {
+			gen.MetricsAddr = addr
+		}
+	}
 }
