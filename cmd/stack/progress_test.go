@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -97,6 +100,29 @@ func TestPlainProgressShowsToolLinesOnlyWhenVerbose(t *testing.T) {
 		}
 		if got := strings.Contains(out, "Initializing provider plugins"); got != verbose {
 			t.Errorf("verbose=%v: Terraform's own line shown=%v:\n%s", verbose, got, out)
+		}
+	}
+}
+
+// A load step reports every window: its row follows the run, and plain
+// output shows the windows with -v only.
+func TestLoadStepReportsEveryWindow(t *testing.T) {
+	srv := httptest.NewServer(&recorder{})
+	defer srv.Close()
+	def := writeFile(t, filepath.Join(t.TempDir(), "win.json"), `{"name": "win", "steps": [
+  {"name": "load", "kind": "generator", "scenario": "sms-inbound", "target": "`+srv.URL+`", "rate": 100, "requests": 250, "window": "500ms"}]}`)
+	for _, verbose := range []bool{true, false} {
+		te := newTestEnv(t)
+		te.Verbose = verbose
+		if err := runUp(context.Background(), &upOptions{runEnv: te.runEnv, File: def, lockOptions: lockOptions{Parallelism: 4}}); err != nil {
+			t.Fatalf("up: %v\n%s", err, te.errOut)
+		}
+		windows := strings.Count(te.progress.String(), "load: progress ") - strings.Count(te.progress.String(), "load: progress terraform")
+		switch {
+		case verbose && windows < 4: // 2.5 s of schedule in windows of 0.5 s
+			t.Errorf("-v: %d window lines, want one per window:\n%s", windows, te.progress)
+		case !verbose && windows != 0:
+			t.Errorf("without -v: %d window lines, want none:\n%s", windows, te.progress)
 		}
 	}
 }
