@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -214,7 +215,7 @@ func (r *runner) applyStep(ctx context.Context, s *definition.Step, force bool, 
 		return r.fail(ctx, s, time.Now(), err)
 	}
 	prev := r.w.StepState(s.Name)
-	if !force && prev != nil && prev.Status == state.StatusApplied && prev.Fingerprint == fp && !r.drifted(ctx, s) {
+	if !force && !runsAlways(s.Impl, s) && prev != nil && prev.Status == state.StatusApplied && prev.Fingerprint == fp && !r.drifted(ctx, s) {
 		r.e.emit(Event{Stack: r.w.Name(), Step: s.Name, Type: EventUnchanged, Message: "unchanged"})
 		return nil
 	}
@@ -498,15 +499,30 @@ func (r *runner) fail(ctx context.Context, s *definition.Step, start time.Time, 
 		msg, shown = "interrupted: "+msg, "interrupted"
 	}
 	r.timing.of(s.Name).lap("")
+	var failed *stack.FailedRun
+	errors.As(cause, &failed)
 	_ = r.bg.UpdateStep(ctx, r.w, s.Name, func(st *state.StepState) {
 		t := end.UTC()
 		st.Status, st.Error, st.FinishedAt, st.Seconds, st.Progress = state.StatusFailed, msg, &t, end.Sub(start).Seconds(), ""
+		if failed != nil && failed.Outputs != nil {
+			st.Outputs = failed.Outputs.Redacted(r.e.digestKey)
+		}
 		st.Interrupted = st.Interrupted || ctx.Err() != nil
 		r.timing.record(s.Name, start, st)
 	})
 	_ = r.bg.Drain() // a failure is written before it is reported
 	r.e.emit(Event{Stack: r.w.Name(), Step: s.Name, Type: EventFailed, Message: shown, Elapsed: end.Sub(start)})
 	return cause
+}
+
+// runsAlways says whether a step asks to run on every up (AlwaysRunner).
+func runsAlways(k stack.StepKind, s *definition.Step) bool {
+	a, ok := k.(stack.AlwaysRunner)
+	if !ok {
+		return false
+	}
+	cfg, err := json.Marshal(s.Config)
+	return err == nil && a.RunsAlways(cfg)
 }
 
 type artifacts struct {

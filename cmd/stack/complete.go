@@ -47,6 +47,8 @@ func registerCompletions(root *cobra.Command, g *globalOptions) {
 				names, _ := c.run(cmd, args, toComplete, c.stacks)
 				return names, cobra.ShellCompDirectiveDefault // and definition files
 			}
+		case "trace":
+			cmd.ValidArgsFunction = c.args(c.stacks, c.loadSteps)
 		case "report":
 			cmd.ValidArgsFunction = c.args(c.stacks, c.loadSteps, c.runs)
 			_ = cmd.RegisterFlagCompletionFunc("compare", c.flag(func(ctx context.Context, args []string) []string {

@@ -77,6 +77,8 @@ func TestCompletionStackAndStepNames(t *testing.T) {
 		wantCompletions(t, complete(t, state, cmd, "bfcm", "so"), "soak")
 		wantCompletions(t, complete(t, state, cmd, "nosuch", ""))
 	}
+	wantCompletions(t, complete(t, state, "trace", ""), "bfcm")
+	wantCompletions(t, complete(t, state, "trace", "bfcm", ""), "load", "soak")
 	// report: the load steps, then their runs.
 	wantCompletions(t, complete(t, state, "report", "bfcm", ""), "load", "soak")
 	runs := complete(t, state, "report", "bfcm", "load", "")

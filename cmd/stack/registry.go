@@ -7,6 +7,7 @@ import (
 	"github.com/stack-tools/stack/handlers/aurora"
 	"github.com/stack-tools/stack/handlers/zookeeper"
 	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/steps/exec"
 	"github.com/stack-tools/stack/steps/generator"
 	"github.com/stack-tools/stack/steps/terraform"
 )
@@ -20,6 +21,7 @@ func newRegistry(g *globalOptions) *stack.Registry {
 	gen := generator.New()
 	gen.ZooKeeper = g.zookeeper
 	r.RegisterStep("generator", gen)
+	r.RegisterStep("exec", exec.New())
 	r.RegisterHandler("aurora", aurora.New(aurora.Options{}))
 	r.RegisterHandler("zookeeper", zookeeper.New(zookeeper.OptionsFromEnv(g.zookeeper, os.Getenv)))
 	return r

@@ -28,7 +28,8 @@ func HTML(w io.Writer, rep *load.Report) error {
 	return page.Execute(w, struct {
 		R      *load.Report
 		Charts []plot
-	}{rep, charts(rep)})
+		E2E    template.HTML
+	}{rep, append(charts(rep), e2eCharts(rep)...), e2eTables(rep)}) // e2e.go
 }
 
 var palette = []string{"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"}
@@ -219,6 +220,7 @@ Hover a chart's line for its values.</p>
 {{with .R.Workers}}<h3>Workers</h3><table><tr><th>share</th><th>worker</th><th>host</th><th>pid</th><th>sent</th><th>verdict</th><th>reason</th></tr>
 {{range .}}<tr><td>{{add .Part 1}} of {{.Parts}}</td><td>{{.Name}}</td><td>{{.Host}}</td><td>{{.PID}}</td><td>{{.Sent}}</td><td>{{if .Missing}}<b>missing</b>{{else}}{{.Verdict}}{{end}}</td><td>{{.Reason}}</td></tr>
 {{end}}</table>{{end}}
+{{.E2E}}
 {{with .R.Total.ErrorTexts}}{{$m := .}}<h3>Errors</h3><table>{{range $k := keys .}}<tr><td>{{$k}}</td><td>{{index $m $k}}</td></tr>{{end}}</table>{{end}}
 {{range .Charts}}<h3>{{.Title}}</h3>
 {{.SVG}}
