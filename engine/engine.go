@@ -486,8 +486,6 @@ func upCommand(file, name, profile string, only, skip []string) string {
 	return cmd
 }
 
-func sortStrings(l []string) []string { sort.Strings(l); return l }
-
 func compactJSON(b []byte) []byte {
 	var buf bytes.Buffer
 	if json.Compact(&buf, b) == nil {

@@ -98,10 +98,16 @@ type Progress struct {
 	Votes      int
 }
 
+// String is the progress line: the last window's rate and p99, then the
+// run's totals so far, each labelled as such.
 func (p Progress) String() string {
-	return fmt.Sprintf("%6.1fs sent %d (%.1f/s) ok %.2f%% p99 %s late %d in flight %d votes %d",
-		p.Elapsed.Seconds(), p.Sent, p.WindowRate, 100*ratio(p.Success, p.Responses),
-		p.WindowP99.Round(time.Microsecond), p.Late, p.InFlight, p.Votes)
+	p99 := "-"
+	if p.WindowP99 > 0 {
+		p99 = p.WindowP99.Round(time.Microsecond).String()
+	}
+	return fmt.Sprintf("%6.1fs  window: %.1f/s p99 %s  total: sent %d ok %.2f%% late %d in flight %d votes %d",
+		p.Elapsed.Seconds(), p.WindowRate, p99, p.Sent, 100*ratio(p.Success, p.Responses),
+		p.Late, p.InFlight, p.Votes)
 }
 
 // Observer sees each response as it arrives, from one goroutine.
@@ -668,6 +674,7 @@ func stats(a *acc, sent uint64, secs float64) Stats {
 		MaxLagMs: float64(a.maxLag) / 1e6, SuccessRatio: ratio(a.success, a.responses+a.errors),
 		BytesOut: a.out, BytesIn: a.in, Latency: latencyOf(a.hist, a.maxUs, a.sumUs),
 		Codes: map[string]uint64{}, ErrorTexts: map[string]uint64{}, Bodies: map[string]uint64{}}
+	s.Distribution = distribution(a.hist, s.Latency.Max)
 	if secs > 0 {
 		s.Rate = float64(sent) / secs
 		s.Throughput = float64(a.success) / secs

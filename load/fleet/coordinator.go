@@ -449,8 +449,8 @@ func (c *Coordinator) sayProgress(conn *zk.Conn, run string, ready []string, at 
 	if sum.Responses > 0 {
 		ok = 100 * float64(sum.Success) / float64(sum.Responses)
 	}
-	c.say("%6.1fs %d workers: sent %d (%.1f/s) ok %.2f%% late %d in flight %d",
-		time.Since(at).Seconds(), len(ready), sum.Sent, sum.Rate, ok, sum.Late, sum.InFlight)
+	c.say("%6.1fs %d workers  window: %.1f/s  total: sent %d ok %.2f%% late %d in flight %d",
+		time.Since(at).Seconds(), len(ready), sum.Rate, sum.Sent, ok, sum.Late, sum.InFlight)
 }
 
 func readProgress(conn *zk.Conn, run, w string) (progress, bool) {
