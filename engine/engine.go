@@ -57,6 +57,10 @@ type UpOptions struct {
 	// Refresh plans the steps whose inputs did not change and applies again
 	// those whose infrastructure drifted (kinds that are Planners).
 	Refresh bool
+	// Vars are the variable values given now (--var, --var-file,
+	// STACK_VAR_); an existing stack keeps the ones it was brought up with
+	// for the rest.
+	Vars map[string]definition.VarSetting
 }
 
 // RunError says which steps failed. The stack's state records each error.
@@ -111,7 +115,7 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
 		return &definition.InvalidError{Problems: []definition.Problem{{Path: "--name", Msg: fmt.Sprintf("stack name %q is not valid: use lower-case letters, digits and dashes, starting with a letter, at most 40 characters", name)}}}
 	}
 	// Validate before taking the lock or touching state.
-	if _, err := definition.NewGraph(opts.Def, e.Registry, definition.GraphOptions{Profile: opts.Profile}); err != nil {
+	if _, err := definition.NewGraph(givenValues(opts.Def, opts.Vars), e.Registry, definition.GraphOptions{Profile: opts.Profile}); err != nil {
 		return err
 	}
 	lease, err := state.AcquireLease(ctx, e.Store, name, "up", e.ttl(), e.LockTimeout)
@@ -128,7 +132,11 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
 		return err
 	}
 	opts.Profile = e.chooseProfile(rec, opts)
-	plan, err := definition.NewGraph(opts.Def, e.Registry, definition.GraphOptions{Profile: opts.Profile, Only: opts.Only, Skip: opts.Skip, Applied: rec.Applied})
+	def, vars, err := e.chooseVars(opts.Def, rec, opts.Vars)
+	if err != nil {
+		return err
+	}
+	plan, err := definition.NewGraph(def, e.Registry, definition.GraphOptions{Profile: opts.Profile, Only: opts.Only, Skip: opts.Skip, Applied: rec.Applied})
 	if err != nil {
 		return err
 	}
@@ -157,6 +165,10 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
 		r.Definition = json.RawMessage(compactJSON(opts.Def.Raw))
 		r.Source, r.Dir = src, opts.Def.Dir
 		r.Profile, r.Only, r.Skip = opts.Profile, opts.Only, opts.Skip
+		r.Vars = nil
+		if len(vars) > 0 {
+			r.Vars = vars.Redacted(e.digestKey)
+		}
 		r.Status, r.Command = state.StatusRunning, "up"
 		for _, s := range plan.Steps {
 			if r.Steps[s.Name] == nil {
@@ -328,7 +340,7 @@ func (e *Engine) graphOf(ctx context.Context, rec *state.Record, raw json.RawMes
 		return nil, fmt.Errorf("the definition stored with stack %q no longer parses: %w", rec.Name, err)
 	}
 	opts.ModuleDir = e.moduleFallback(ctx, rec)
-	plan, err := definition.NewGraph(def, e.Registry, opts)
+	plan, err := definition.NewGraph(storedValues(def, rec), e.Registry, opts)
 	if err != nil {
 		return nil, fmt.Errorf("stack %q was created from %s, which is not valid on this workstation (are the modules checked out at %s?): %w", rec.Name, source, dir, err)
 	}

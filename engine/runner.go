@@ -93,7 +93,9 @@ func (r *runner) resolver(ctx context.Context, own stack.Outputs) *stack.Resolve
 		vars = map[string]any{}
 	}
 	return &stack.Resolver{
-		Vars:    vars,
+		Vars:          vars,
+		SensitiveVars: r.plan.Def.Sensitive,
+		Withheld:      r.plan.Def.Withheld,
 		Stack:   map[string]string{"name": r.w.Name(), "profile": r.plan.Profile, "owner": r.w.Owner()},
 		Outputs: r.outputs,
 		Fill:    func(s string) (stack.Outputs, error) { return r.fill(ctx, s) },

@@ -22,6 +22,7 @@ import (
 type upOptions struct {
 	runEnv
 	lockOptions
+	varOptions
 	File       string
 	Name       string // "" is the definition's name
 	Profile    string
@@ -63,6 +64,7 @@ is given: then the dropped steps are destroyed once the rest is up.`,
 	f.IntVar(&o.Parallelism, "parallelism", 4, "how many steps may run at once; 1 follows the definition's order")
 	f.DurationVar(&o.LockTimeout, "lock-timeout", 0, "wait this long for another command holding the stack's lock (default: fail at once)")
 	f.StringVar(&g.metricsAddr, "metrics-addr", "", "generator steps serve live Prometheus /metrics here while they run (a step's \"metrics_addr\" wins)")
+	addVarFlags(f, &o.varOptions)
 	return cmd
 }
 
@@ -82,11 +84,15 @@ func runUp(ctx context.Context, o *upOptions) error {
 	if err != nil {
 		return err
 	}
+	vars, err := o.settings(def)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	var rec *state.Record
 	err = o.mutate(ctx, o.lockOptions, func(e *engine.Engine) error {
 		err := e.Up(ctx, engine.UpOptions{Def: def, Name: name, Profile: o.Profile, Only: o.Only, Skip: o.Skip, Prune: o.Prune,
-			ProfileSet: o.ProfileSet, TTL: ttl, Refresh: o.Refresh})
+			ProfileSet: o.ProfileSet, TTL: ttl, Refresh: o.Refresh, Vars: vars})
 		if err == nil {
 			// For the closing lines; they are left out if it cannot be read.
 			rec, _ = e.Status(ctx, name)
@@ -188,6 +194,7 @@ func runRerun(ctx context.Context, o *rerunOptions) error {
 // validateOptions are the inputs of `stack validate`.
 type validateOptions struct {
 	runEnv
+	varOptions
 	File       string
 	Profile    string
 	Only, Skip []string
@@ -207,12 +214,16 @@ func newValidateCmd(g *globalOptions) *cobra.Command {
 	cmd.Flags().StringVar(&o.Profile, "profile", "", "validate under this profile")
 	cmd.Flags().StringSliceVar(&o.Only, "only", nil, "check a selection of steps")
 	cmd.Flags().StringSliceVar(&o.Skip, "skip", nil, "check a selection without these steps")
+	addVarFlags(cmd.Flags(), &o.varOptions)
 	return cmd
 }
 
 func runValidate(o *validateOptions) error {
 	def, err := definition.LoadDefinition(o.File)
 	if err != nil {
+		return err
+	}
+	if def, err = o.withValues(def); err != nil {
 		return err
 	}
 	e := &engine.Engine{Registry: o.Registry()}
