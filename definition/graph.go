@@ -89,6 +89,7 @@ func NewGraph(def *Definition, reg *stack.Registry, opts GraphOptions) (*Graph, 
 	}
 	for _, s := range p.Steps {
 		v.refs(p, s)
+		v.types(p, s)
 	}
 	if len(v.problems) == 0 {
 		if cycle := findCycle(p); cycle != nil {
@@ -248,7 +249,12 @@ func (v *validator) moduleVars(s *Step, insp stack.ModuleInspector) {
 	}
 	for _, name := range slices.Sorted(maps.Keys(s.Vars)) {
 		if _, ok := info.Variables[name]; !ok {
-			v.add(s.varPath[name], "%s: variable %q is not declared by the module; declared: %s", s.where(), name, listOr(slices.Sorted(maps.Keys(info.Variables)), "none"))
+			declared := slices.Sorted(maps.Keys(info.Variables))
+			hint := ""
+			if d := Suggest(name, declared); d != "" {
+				hint = fmt.Sprintf(" (did you mean %q?)", d)
+			}
+			v.add(s.varPath[name], "%s: module has no variable %q%s; its variables are: %s", s.where(), name, hint, listOr(declared, "none"))
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(info.Variables)) {

@@ -90,6 +90,12 @@ type ModuleInspector interface {
 type ModuleInfo struct {
 	Variables map[string]bool // name -> required
 	Outputs   map[string]bool // name -> sensitive
+	// VarTypes holds each variable's declared type constraint in Terraform's
+	// type language ("list(string)"; "" or absent: any value).
+	VarTypes map[string]string
+	// OutputTypes holds the type of the outputs whose type is known offline
+	// (the same language); the others are absent.
+	OutputTypes map[string]string
 }
 
 // ModuleFilter is implemented by step kinds whose tool writes working files
