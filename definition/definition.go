@@ -2,12 +2,11 @@ package definition
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -35,6 +34,9 @@ type Definition struct {
 	// Withheld maps a variable whose value is not known on this workstation
 	// (a sensitive value the stack keeps as a digest) to how to give it.
 	Withheld map[string]string
+	// origins says which file of an extends chain wrote each value (nil for
+	// a definition without "extends").
+	origins *node
 }
 
 // StepDef is one step as written, before a profile is applied.
@@ -124,16 +126,9 @@ func ValidName(s string) bool { return nameRE.MatchString(s) }
 
 // LoadDefinition reads and parses a definition file. It checks syntax and shape;
 // Validate checks the rest.
+// It follows "extends" through local files only; Load reads s3:// ones too.
 func LoadDefinition(file string) (*Definition, error) {
-	raw, err := os.ReadFile(file)
-	if err != nil {
-		return nil, &InvalidError{Problems: []Problem{{File: file, Msg: fmt.Sprintf("cannot read the definition: %v", err)}}}
-	}
-	dir, err := filepath.Abs(filepath.Dir(file))
-	if err != nil {
-		return nil, err
-	}
-	return ParseDefinition(file, dir, raw)
+	return Load(context.Background(), file, LoadOptions{})
 }
 
 // ParseDefinition parses a definition held in memory; dir is the folder module

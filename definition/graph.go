@@ -61,7 +61,7 @@ type GraphOptions struct {
 
 // NewGraph validates def completely and applies the profile. Nothing runs.
 func NewGraph(def *Definition, reg *stack.Registry, opts GraphOptions) (*Graph, error) {
-	v := &validator{def: def, reg: reg, file: def.File}
+	v := &validator{def: def, reg: reg}
 	p := &Graph{Def: def, Profile: opts.Profile, ByName: map[string]*Step{}, Dependents: map[string][]string{}}
 	if def.Name == "" || !ValidName(def.Name) {
 		v.add("name", "stack name %q is not valid: use lower-case letters, digits and dashes, starting with a letter, at most 40 characters", def.Name)
@@ -122,12 +122,12 @@ type validator struct {
 	moduleDir func(step, dir string) string
 	def       *Definition
 	reg       *stack.Registry
-	file      string
 	problems  []Problem
 }
 
 func (v *validator) add(path, format string, args ...any) {
-	v.problems = append(v.problems, Problem{File: v.file, Path: path, Msg: fmt.Sprintf(format, args...)})
+	file, path := v.def.locate(path)
+	v.problems = append(v.problems, Problem{File: file, Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
 func (v *validator) addFlag(flag, format string, args ...any) {

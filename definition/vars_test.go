@@ -1,6 +1,7 @@
 package definition_test
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -53,3 +54,5 @@ func TestVarSettingsPrecedence(t *testing.T) {
 		t.Errorf("bad flags are not an exit-2 error: %T", err)
 	}
 }
+
+func jsonNumber(s string) any { return json.Number(s) }

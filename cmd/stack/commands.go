@@ -69,7 +69,7 @@ is given: then the dropped steps are destroyed once the rest is up.`,
 }
 
 func runUp(ctx context.Context, o *upOptions) error {
-	def, err := definition.LoadDefinition(o.File)
+	def, err := loadDefinition(o.File)
 	if err != nil {
 		return err
 	}
@@ -195,6 +195,7 @@ func runRerun(ctx context.Context, o *rerunOptions) error {
 type validateOptions struct {
 	runEnv
 	varOptions
+	Explain    bool
 	File       string
 	Profile    string
 	Only, Skip []string
@@ -215,13 +216,17 @@ func newValidateCmd(g *globalOptions) *cobra.Command {
 	cmd.Flags().StringSliceVar(&o.Only, "only", nil, "check a selection of steps")
 	cmd.Flags().StringSliceVar(&o.Skip, "skip", nil, "check a selection without these steps")
 	addVarFlags(cmd.Flags(), &o.varOptions)
+	addExplainFlag(cmd.Flags(), &o.Explain)
 	return cmd
 }
 
 func runValidate(o *validateOptions) error {
-	def, err := definition.LoadDefinition(o.File)
+	def, err := loadDefinition(o.File)
 	if err != nil {
 		return err
+	}
+	if o.Explain {
+		explain(o.Out, def)
 	}
 	if def, err = o.withValues(def); err != nil {
 		return err
