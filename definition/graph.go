@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/stack-tools/stack/internal/modsource"
 	"github.com/stack-tools/stack/stack"
 )
 
@@ -57,6 +58,9 @@ type GraphOptions struct {
 	// ModuleDir may replace a step's module folder (with a stored snapshot when
 	// the folder is not on this workstation).
 	ModuleDir func(step, dir string) string
+	// Fetch brings a remote module source (git::, s3::, archives) into the
+	// cache and returns its folder; nil refuses remote sources.
+	Fetch func(source string) (string, error)
 }
 
 // NewGraph validates def completely and applies the profile. Nothing runs.
@@ -73,7 +77,7 @@ func NewGraph(def *Definition, reg *stack.Registry, opts GraphOptions) (*Graph, 
 		known := def.ProfileNames()
 		v.addFlag("--profile", "no step defines profile %q (defined: %s)", opts.Profile, listOr(known, "none"))
 	}
-	v.moduleDir = opts.ModuleDir
+	v.moduleDir, v.fetch = opts.ModuleDir, opts.Fetch
 	for i, sd := range def.Steps {
 		s := v.step(i, sd, opts.Profile)
 		if s == nil {
@@ -120,6 +124,7 @@ func listOr(l []string, none string) string {
 type validator struct {
 	inspected map[string]inspection // module folder -> what it declares
 	moduleDir func(step, dir string) string
+	fetch     func(source string) (string, error)
 	def       *Definition
 	reg       *stack.Registry
 	problems  []Problem
@@ -190,18 +195,7 @@ func (v *validator) step(i int, sd StepDef, profile string) *Step {
 	case !kind.NeedsModule() && s.raw != "":
 		v.add(path+".module", "%s steps take no module; remove \"module\"", sd.Kind)
 	case s.raw != "":
-		s.Module = s.raw
-		if !filepath.IsAbs(s.Module) {
-			s.Module = filepath.Join(v.def.Dir, s.raw)
-		}
-		if v.moduleDir != nil {
-			s.Module = v.moduleDir(s.Name, s.Module)
-		}
-		if st, err := os.Stat(s.Module); err != nil || !st.IsDir() {
-			v.add(s.modulePath, "module folder %q does not exist (looked in %s); fix the path, relative to the definition file", s.raw, s.Module)
-		} else if insp, ok := kind.(stack.ModuleInspector); ok {
-			v.moduleVars(s, insp)
-		}
+		v.module(s, kind)
 	}
 	for j, h := range s.Handlers {
 		hp := fmt.Sprintf("%s.on_complete[%d]", path, j)
@@ -215,6 +209,51 @@ func (v *validator) step(i int, sd StepDef, profile string) *Step {
 		}
 	}
 	return s
+}
+
+// module finds a step's module folder, fetching a remote source, and checks
+// its vars against what the module declares.
+func (v *validator) module(s *Step, kind stack.StepKind) {
+	if modsource.IsRemote(s.raw) {
+		if !v.remoteModule(s) {
+			return
+		}
+	} else {
+		s.Module = s.raw
+		if !filepath.IsAbs(s.Module) {
+			s.Module = filepath.Join(v.def.Dir, s.raw)
+		}
+		if v.moduleDir != nil {
+			s.Module = v.moduleDir(s.Name, s.Module)
+		}
+	}
+	if st, err := os.Stat(s.Module); err != nil || !st.IsDir() {
+		v.add(s.modulePath, "module folder %q does not exist (looked in %s); fix the path, relative to the definition file", s.raw, s.Module)
+	} else if insp, ok := kind.(stack.ModuleInspector); ok {
+		v.moduleVars(s, insp)
+	}
+}
+
+// remoteModule fetches a remote module source (git::, s3::, an archive);
+// when that fails, the copy stored with the stack serves, if there is one.
+func (v *validator) remoteModule(s *Step) bool {
+	if v.fetch == nil {
+		v.add(s.modulePath, "module %q is a remote source, which this command does not fetch; use a local folder here", s.raw)
+		return false
+	}
+	dir, err := v.fetch(s.raw)
+	if err == nil {
+		s.Module = dir
+		return true
+	}
+	if v.moduleDir != nil {
+		if stored := v.moduleDir(s.Name, ""); stored != "" {
+			s.Module = stored
+			return true
+		}
+	}
+	v.add(s.modulePath, "%v; check the source (git::URL?ref=TAG//SUBFOLDER, s3::URL, an archive URL) and that this workstation can reach it", err)
+	return false
 }
 
 type inspection struct {
