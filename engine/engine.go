@@ -39,7 +39,7 @@ type Engine struct {
 	Events func(Event)
 
 	// Sources fetches remote module sources (git::, s3::, archives); nil
-	// fetches them into CacheDir/sources with go-getter's own protocols.
+	// fetches them into CacheDir/sources.
 	Sources     *modsource.Fetcher
 	sourcesOnce sync.Once
 

@@ -18,7 +18,7 @@ func (e *Engine) fetch(ctx context.Context) func(string) (string, error) {
 			if dir == "" {
 				dir = filepath.Join(os.TempDir(), "stack-cache")
 			}
-			e.Sources = &modsource.Fetcher{Dir: filepath.Join(dir, "sources")}
+			e.Sources = &modsource.Fetcher{Dir: filepath.Join(dir, "sources"), Getters: modsource.Getters()}
 		}
 	})
 	return func(source string) (string, error) {
