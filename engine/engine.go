@@ -479,20 +479,30 @@ func (e *Engine) Lock(ctx context.Context, name string) (*state.Lease, error) {
 // pruneCommand is the `stack up` a user runs to prune: the same file, stack
 // name and profile as the command that was refused.
 func pruneCommand(opts UpOptions, name string) string {
-	cmd := "stack up " + opts.Def.File
+	n := ""
 	if name != opts.Def.Name {
+		n = name
+	}
+	return upCommand(opts.Def.File, n, opts.Profile, opts.Only, opts.Skip) + " --prune"
+}
+
+// upCommand is the `stack up` line that repeats a selection: --name only
+// when name is not "".
+func upCommand(file, name, profile string, only, skip []string) string {
+	cmd := "stack up " + file
+	if name != "" {
 		cmd += " --name " + name
 	}
-	if opts.Profile != "" {
-		cmd += " --profile " + opts.Profile
+	if profile != "" {
+		cmd += " --profile " + profile
 	}
-	if len(opts.Only) > 0 {
-		cmd += " --only " + strings.Join(opts.Only, ",")
+	if len(only) > 0 {
+		cmd += " --only " + strings.Join(only, ",")
 	}
-	if len(opts.Skip) > 0 {
-		cmd += " --skip " + strings.Join(opts.Skip, ",")
+	if len(skip) > 0 {
+		cmd += " --skip " + strings.Join(skip, ",")
 	}
-	return cmd + " --prune"
+	return cmd
 }
 
 func sortStrings(l []string) []string { sort.Strings(l); return l }

@@ -83,15 +83,15 @@ func TestVarsRememberedAcrossUps(t *testing.T) {
 		t.Errorf("status does not show the variables:\n%s", text)
 	}
 	run(nil, "status", "vars", "--output", "json")
-	checkNoSecret(t, secret, out.String(), stateDir, w.home)
+	checkVarNotStored(t, secret, out.String(), stateDir, w.home)
 	if r := run([]string{"STACK_VAR_token=" + secret}, "down", "vars"); r.code != 0 {
 		t.Fatalf("down: exit %d\n%s", r.code, r.stderr)
 	}
 }
 
-// checkNoSecret fails if secret is in the output or in any file of the
+// checkVarNotStored fails if secret is in the output or in any file of the
 // given folders but Terraform's own state, which holds what modules output.
-func checkNoSecret(t *testing.T, secret, output string, dirs ...string) {
+func checkVarNotStored(t *testing.T, secret, output string, dirs ...string) {
 	t.Helper()
 	if strings.Contains(output, secret) {
 		t.Errorf("the sensitive value is in the command output")
