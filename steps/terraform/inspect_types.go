@@ -2,6 +2,7 @@ package terraform
 
 import (
 	"path/filepath"
+	"slices"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
@@ -13,8 +14,8 @@ import (
 	"github.com/stack-tools/stack/stack"
 )
 
-// addTypes fills in the declared type of each variable and the type of each
-// output whose value expression says it offline.
+// addTypes fills in the declared type of each variable, the type of each
+// output whose value expression says it offline, and the managed resources.
 func addTypes(dir string, mod *tfconfig.Module, info *stack.ModuleInfo) {
 	info.VarTypes = make(map[string]string, len(mod.Variables))
 	varTypes := map[string]cty.Type{}
@@ -31,6 +32,10 @@ func addTypes(dir string, mod *tfconfig.Module, info *stack.ModuleInfo) {
 			varTypes[name] = ty
 		}
 	}
+	for _, r := range mod.ManagedResources {
+		info.Resources = append(info.Resources, r.Type+"."+r.Name)
+	}
+	slices.Sort(info.Resources)
 	info.OutputTypes = map[string]string{}
 	for name, expr := range outputExprs(dir) {
 		if ty, ok := exprType(expr, varTypes); ok {
