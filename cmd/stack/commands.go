@@ -234,7 +234,7 @@ func runValidate(o *validateOptions) error {
 	if def, err = o.withValues(def); err != nil {
 		return err
 	}
-	e := &engine.Engine{Registry: o.Registry()}
+	e := &engine.Engine{Registry: o.Registry(), CacheDir: o.CacheDir}
 	plan, err := e.Validate(def, definition.GraphOptions{Profile: o.Profile, Only: o.Only, Skip: o.Skip})
 	if err != nil {
 		return err
