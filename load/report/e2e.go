@@ -12,7 +12,7 @@ import (
 // e2eCharts are the far end's charts: per type, the end-to-end latency over
 // time (the chart a team otherwise looks for in its own dashboards) and
 // arrivals per window.
-func e2eCharts(rep *load.Report) []chart {
+func e2eCharts(rep *load.Report) []plot {
 	if rep.E2E == nil {
 		return nil
 	}
@@ -22,25 +22,30 @@ func e2eCharts(rep *load.Report) []chart {
 			names = append(names, t.Name)
 		}
 	}
-	// A window in which a type had no arrivals has no latency: the line
-	// skips it rather than dropping to 0.
-	series := func(pick func(e2e.WindowStats) float64, skipEmpty bool) []line {
-		var out []line
+	end := runEnd(rep)
+	for _, w := range rep.E2E.Windows {
+		end = max(end, w.End)
+	}
+	over := func(id, title, unit string, pick func(e2e.WindowStats) (float64, bool)) plot {
+		p := plot{ID: id, Title: title, XMax: end, XTicks: timeTicks(end), XLabel: "seconds since the start"}
 		for i, n := range names {
-			var pts []point
+			var pts []pt
 			for _, w := range rep.E2E.Windows {
-				if s := w.Types[n]; s.Arrived > 0 || !skipEmpty {
-					pts = append(pts, point{w.End, pick(s)})
+				if v, ok := pick(w.Types[n]); ok {
+					pts = append(pts, pt{X0: w.Start, X1: w.End, Y: v, Tip: fmt.Sprintf("%s%s, %s to %s", num(v), unit, timeLabel(w.Start, end), timeLabel(w.End, end))})
 				}
 			}
-			out = append(out, line{Name: n, Color: palette[i%len(palette)], Points: pts})
+			p.Series = append(p.Series, series{Name: n, Color: palette[i%len(palette)], Pts: pts})
 		}
-		return out
+		return p
 	}
-	return []chart{
-		{Title: "End-to-end latency p99 (ms) by message type: intended send → arrival at a probe", Lines: series(func(s e2e.WindowStats) float64 { return s.Latency.P99 }, true)},
-		{Title: "End-to-end latency p50 (ms) by message type", Lines: series(func(s e2e.WindowStats) float64 { return s.Latency.P50 }, true)},
-		{Title: "Arrivals at the probes per window by message type", Lines: series(func(s e2e.WindowStats) float64 { return float64(s.Arrived) }, false)},
+	arrived := func(f func(e2e.Latency) float64) func(e2e.WindowStats) (float64, bool) {
+		return func(s e2e.WindowStats) (float64, bool) { return f(s.Latency), s.Arrived > 0 }
+	}
+	return []plot{
+		over("e2e-p99", "End-to-end latency p99 (ms) by message type: intended send → arrival at a probe", " ms", arrived(func(l e2e.Latency) float64 { return l.P99 })),
+		over("e2e-p50", "End-to-end latency p50 (ms) by message type", " ms", arrived(func(l e2e.Latency) float64 { return l.P50 })),
+		over("e2e-arrivals", "Arrivals at the probes per window by message type", " arrivals", func(s e2e.WindowStats) (float64, bool) { return float64(s.Arrived), true }),
 	}
 }
 
