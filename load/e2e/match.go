@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -95,8 +96,10 @@ func (t *Tracker) absorb(i int, a *probe.Arrival) {
 	t.unexpectedArrival(src, a, "no rule found an id")
 }
 
-// bySender matches a reply to the oldest message of its sender that still
-// expects arrivals.
+// bySender matches a reply to the latest message of its sender sent before
+// it arrived that still expects arrivals: with a sender used once per window
+// (the latency horizon), that is its message, and an earlier one the
+// pipeline dropped stays lost.
 func (t *Tracker) bySender(src *source, a *probe.Arrival, by, v string, i int, at int64) {
 	idx, ok := t.byPhone[strings.TrimSpace(v)]
 	if by == "sender.email" {
@@ -114,7 +117,14 @@ func (t *Tracker) bySender(src *source, a *probe.Arrival, by, v string, i int, a
 		t.unexpectedArrival(src, a, by+" "+v+": more replies than messages")
 		return
 	}
-	t.match(hit{seq: q[0], probe: uint16(i), at: at})
+	seq := q[0]
+	for k := len(q) - 1; k >= 0; k-- {
+		if r := t.led.get(q[k]); r != nil && r.intended <= at {
+			seq = q[k]
+			break
+		}
+	}
+	t.match(hit{seq: seq, probe: uint16(i), at: at})
 }
 
 func (t *Tracker) unexpectedArrival(src *source, a *probe.Arrival, why string) {
@@ -150,10 +160,7 @@ func (t *Tracker) match(h hit) {
 		t.setup.Observe(int(r.typ), time.Duration(us)*time.Microsecond)
 	}
 	if r.arrived == exp && t.bySend {
-		q := t.queues[r.sender]
-		if len(q) > 0 && q[0] == h.seq {
-			t.queues[r.sender] = q[1:]
-		}
+		t.queues[r.sender] = slices.DeleteFunc(t.queues[r.sender], func(s uint64) bool { return s == h.seq })
 	}
 }
 
