@@ -201,6 +201,17 @@ func checkSets(t *testing.T, rep *load.Report, pipe *pipeline) {
 		t.Errorf("queue arrived %d, quiet arrived %d, unexpected %d %v", types["queue"].Arrived, types["quiet"].Arrived,
 			rep.E2E.Unexpected, rep.E2E.UnexpectedSamples)
 	}
+	// Per window too: lost and duplicated in the window their message was due.
+	for _, ts := range rep.E2E.Types {
+		var lost, dup, arrived uint64
+		for _, w := range rep.E2E.Windows {
+			lost, dup, arrived = lost+w.Types[ts.Name].Lost, dup+w.Types[ts.Name].Duplicated, arrived+w.Types[ts.Name].Arrived
+		}
+		if lost != ts.Lost || dup != ts.Duplicated || arrived != ts.Arrived {
+			t.Errorf("%s: windows hold lost %d, duplicated %d, arrived %d; the run %d, %d, %d", ts.Name, lost, dup, arrived,
+				ts.Lost, ts.Duplicated, ts.Arrived)
+		}
+	}
 	if rep.Trace == nil {
 		return // a fleet's report has no trace
 	}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"sort"
 	"time"
 )
 
@@ -123,6 +124,7 @@ func (t *Tracker) report() *Report {
 		st.Messages++
 		exp := t.expect[r.typ]
 		st.Arrived += uint64(min(r.arrived, exp))
+		t.perWindow(r, exp)
 		if r.arrived < exp {
 			st.Lost += uint64(exp - r.arrived)
 			if len(st.LostIDs) < maxSamples {
@@ -177,4 +179,23 @@ func appendCapped(dst, src []string) []string {
 		dst = append(dst, s)
 	}
 	return dst
+}
+
+// perWindow counts a message's lost or extra arrivals in the window it was
+// due in (the windows are closed by now, in order).
+func (t *Tracker) perWindow(r *rec, exp uint8) {
+	if r.arrived == exp || len(t.windows) == 0 {
+		return
+	}
+	due := float64(r.intended) / 1e9
+	i := sort.Search(len(t.windows), func(i int) bool { return t.windows[i].End > due })
+	i = min(i, len(t.windows)-1)
+	name := t.setup.Types[r.typ]
+	ws := t.windows[i].Types[name]
+	if r.arrived < exp {
+		ws.Lost += uint64(exp - r.arrived)
+	} else {
+		ws.Duplicated += uint64(r.arrived - exp)
+	}
+	t.windows[i].Types[name] = ws
 }

@@ -132,6 +132,7 @@ func (t *Tracker) unexpectedArrival(src *source, a *probe.Arrival, why string) {
 		return // the first part counts what belongs to no part
 	}
 	t.unexpected++
+	t.winUnexp++
 	if len(t.unexpSamp) < maxSamples {
 		t.unexpSamp = append(t.unexpSamp, fmt.Sprintf("%s #%d: %s", src.Name, a.N, why))
 	}
@@ -167,7 +168,8 @@ func (t *Tracker) match(h hit) {
 // rotate closes the current window.
 func (t *Tracker) rotate(now time.Time) {
 	w := Window{Start: t.winStart.Sub(t.start).Seconds(), End: now.Sub(t.start).Seconds(),
-		Types: map[string]WindowStats{}, Hist: map[string]string{}}
+		Types: map[string]WindowStats{}, Unexpected: t.winUnexp, Hist: map[string]string{}}
+	t.winUnexp = 0
 	for i, name := range t.setup.Types {
 		a := t.win[i]
 		w.Types[name] = WindowStats{Arrived: a.arrived, Latency: latencyOf(a.hist, a.maxUs)}

@@ -96,11 +96,14 @@ func TestProbeKilledMidRunLosesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// (A delivery recorded just before the kill, whose answer the kill cut
+	// off, is delivered again: at least once, so the journal may hold up to
+	// one more per failed delivery, never fewer.)
 	p.mu.Lock()
-	acked := p.hookDone
+	acked, failed := uint64(p.hookDone), uint64(p.deliveryErrs)
 	p.mu.Unlock()
-	if n != uint64(acked) {
-		t.Errorf("journal holds %d arrivals, the probe acknowledged %d (delivery errors while it was down: %d)", n, acked, p.deliveryErrs)
+	if n < acked || n > acked+failed {
+		t.Errorf("journal holds %d arrivals, the probe acknowledged %d (delivery errors while it was down: %d)", n, acked, failed)
 	}
 }
 

@@ -54,6 +54,7 @@ type Tracker struct {
 	hits       []hit
 	queues     map[uint32][]uint64 // by sender: messages still expecting arrivals
 	unexpected uint64
+	winUnexp   uint64 // unexpected arrivals in the current window
 	unexpSamp  []string
 	types      []*typeAcc
 	win        []*typeAcc
