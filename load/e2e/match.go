@@ -32,14 +32,19 @@ func (t *Tracker) Poll(ctx context.Context, now time.Time) {
 	for i, s := range t.sources {
 		for {
 			arrs, next, err := s.Pull(ctx, s.next, pullBatch)
+			t.mu.Lock() // Judge reads err and lastOK
 			if err != nil {
 				s.err = err
+				t.mu.Unlock()
 				break
 			}
 			s.err, s.lastOK = nil, time.Now()
-			t.Absorb(i, arrs)
+			for k := range arrs {
+				t.absorb(i, &arrs[k])
+			}
 			s.arrivals += uint64(len(arrs))
 			s.next = next
+			t.mu.Unlock()
 			if len(arrs) < pullBatch {
 				break
 			}
