@@ -100,11 +100,13 @@ func (r *runner) resolver(ctx context.Context, own stack.Outputs) *stack.Resolve
 		vars = map[string]any{}
 	}
 	return &stack.Resolver{
-		Vars:    vars,
-		Stack:   map[string]string{"name": r.w.Name(), "profile": r.plan.Profile, "owner": r.w.Owner()},
-		Outputs: r.outputs,
-		Fill:    func(s string) (stack.Outputs, error) { return r.fill(ctx, s) },
-		Own:     own,
+		Vars:          vars,
+		SensitiveVars: r.plan.Def.Sensitive,
+		Withheld:      r.plan.Def.Withheld,
+		Stack:         map[string]string{"name": r.w.Name(), "profile": r.plan.Profile, "owner": r.w.Owner()},
+		Outputs:       r.outputs,
+		Fill:          func(s string) (stack.Outputs, error) { return r.fill(ctx, s) },
+		Own:           own,
 	}
 }
 

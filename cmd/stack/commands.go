@@ -22,6 +22,7 @@ import (
 type upOptions struct {
 	runEnv
 	lockOptions
+	varOptions
 	File       string
 	Name       string // "" is the definition's name
 	Profile    string
@@ -65,11 +66,12 @@ is given: then the dropped steps are destroyed once the rest is up.`,
 	f.IntVar(&o.Parallelism, "parallelism", 4, "how many steps may run at once; 1 follows the definition's order")
 	addLockTimeout(f, &o.LockTimeout, "the stack's lock")
 	f.StringVar(&o.MetricsAddr, "metrics-addr", "", "generator steps serve live Prometheus /metrics here while they run (a step's \"metrics_addr\" wins)")
+	addVarFlags(f, &o.varOptions)
 	return cmd
 }
 
 func runUp(ctx context.Context, o *upOptions) error {
-	def, err := definition.LoadDefinition(o.File)
+	def, err := loadDefinition(o.File)
 	if err != nil {
 		return err
 	}
@@ -84,12 +86,16 @@ func runUp(ctx context.Context, o *upOptions) error {
 	if err != nil {
 		return err
 	}
+	vars, err := o.settings(def)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	var rec *state.Record
 	err = o.mutate(ctx, o.lockOptions, func(e *engine.Engine) error {
 		setMetricsAddr(e.Registry, o.MetricsAddr)
 		err := e.Up(ctx, engine.UpOptions{Def: def, Name: name, Profile: o.Profile, Only: o.Only, Skip: o.Skip, Prune: o.Prune,
-			ProfileSet: o.ProfileSet, TTL: ttl, Refresh: o.Refresh})
+			ProfileSet: o.ProfileSet, TTL: ttl, Refresh: o.Refresh, Vars: vars})
 		if err == nil {
 			// For the closing lines; they are left out if it cannot be read.
 			rec, _ = e.Status(ctx, name)
@@ -213,6 +219,8 @@ func runRerun(ctx context.Context, o *rerunOptions) error {
 // validateOptions are the inputs of `stack validate`.
 type validateOptions struct {
 	runEnv
+	varOptions
+	Explain    bool
 	File       string
 	Profile    string
 	Only, Skip []string
@@ -234,15 +242,23 @@ func newValidateCmd(g *globalOptions) *cobra.Command {
 	cmd.Flags().StringVar(&o.Profile, "profile", "", "validate under this profile")
 	cmd.Flags().StringSliceVar(&o.Only, "only", nil, "check a selection of steps")
 	cmd.Flags().StringSliceVar(&o.Skip, "skip", nil, "check a selection without these steps")
+	addVarFlags(cmd.Flags(), &o.varOptions)
+	addExplainFlag(cmd.Flags(), &o.Explain)
 	return cmd
 }
 
 func runValidate(o *validateOptions) error {
-	def, err := definition.LoadDefinition(o.File)
+	def, err := loadDefinition(o.File)
 	if err != nil {
 		return err
 	}
-	e := &engine.Engine{Registry: o.Registry()}
+	if o.Explain {
+		explain(o.Out, def)
+	}
+	if def, err = o.withValues(def); err != nil {
+		return err
+	}
+	e := &engine.Engine{Registry: o.Registry(), CacheDir: o.CacheDir}
 	plan, err := e.Validate(def, definition.GraphOptions{Profile: o.Profile, Only: o.Only, Skip: o.Skip})
 	if err != nil {
 		return err

@@ -26,12 +26,15 @@ type runEnv struct {
 	Verbose  bool
 	Engine   func(context.Context) (*engine.Engine, error)
 	Registry func() *stack.Registry
+	// CacheDir is this workstation's cache, for commands that need no store
+	// (validate fetches remote modules there).
+	CacheDir string
 }
 
 // env is the runEnv of cmd: results on stdout, messages and progress on stderr.
 func (g *globalOptions) env(cmd *cobra.Command) runEnv {
 	return runEnv{Out: cmd.OutOrStdout(), ErrOut: cmd.ErrOrStderr(), JSON: g.output == "json", Progress: cmd.ErrOrStderr(), Verbose: g.verbose,
-		Engine: g.engine, Registry: func() *stack.Registry { return newRegistry(g) }}
+		Engine: g.engine, Registry: func() *stack.Registry { return newRegistry(g) }, CacheDir: g.cache()}
 }
 
 // mutatingEnv is env for commands that change a stack: their JSON event

@@ -81,6 +81,7 @@ func printStatus(w io.Writer, rec *state.Record, lock *state.Lease, loc string) 
 	fmt.Fprintf(w, "  profile %s · created by %s %s ago · last %q by %s %s ago\n", profile, rec.CreatedBy,
 		ago(rec.CreatedAt), rec.Command, rec.UpdatedBy, ago(rec.UpdatedAt))
 	fmt.Fprintf(w, "  definition %s · state %s\n", rec.Source, loc)
+	printVars(w, rec)
 	if line := lockLine(lock); line != "" {
 		fmt.Fprintln(w, line)
 	}
