@@ -268,3 +268,41 @@ func TestListAfterAKilledCommand(t *testing.T) {
 		t.Fatalf("after the next up: %v %+v", err, l)
 	}
 }
+
+// Reap tears expired stacks down side by side, each under its own lease: a
+// stack whose lease someone holds fails alone, the others go, results come
+// in name order.
+func TestReapInParallel(t *testing.T) {
+	ctx := context.Background()
+	st, err := localstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := noopEngine(t, st)
+	def := writeDef(t, t.TempDir(), `{"name": "reaped", "steps": [{"name": "a", "kind": "noop"}, {"name": "b", "kind": "noop"}]}`)
+	short, long := time.Nanosecond, time.Hour
+	for i := 5; i >= 0; i-- {
+		if err := e.Up(ctx, engine.UpOptions{Def: def, Name: fmt.Sprintf("r%d", i), TTL: &short}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.Up(ctx, engine.UpOptions{Def: def, Name: "kept", TTL: &long}); err != nil {
+		t.Fatal(err)
+	}
+	putLease(t, st, "r2", "carol", time.Now().Add(time.Hour))
+	res, err := e.Reap(ctx, engine.ReapOptions{Parallelism: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range res {
+		got = append(got, r.Stack+":"+r.Outcome)
+	}
+	want := "r0:destroyed,r1:destroyed,r2:failed,r3:destroyed,r4:destroyed,r5:destroyed"
+	if strings.Join(got, ",") != want {
+		t.Errorf("reap = %s, want %s", strings.Join(got, ","), want)
+	}
+	if l, _ := e.List(ctx); names(l) != "kept,r2" {
+		t.Errorf("left after reap: %s, want kept and the locked r2", names(l))
+	}
+}

@@ -14,8 +14,9 @@ import (
 // A bench stack looks like a small real one: three Terraform steps, a
 // definition of about 1.5 KB, outputs and phase timings in the record, a log
 // per step and a module snapshot beside it. One in ten is being changed by a
-// command on another host (its lease held, its record running); one in three has expired; owners and profiles vary so the
-// list filters have something to choose from.
+// command on another host (its lease held, its record running); one in three
+// has expired; owners and profiles vary so the list filters have something
+// to choose from.
 
 func stackName(i int) string { return fmt.Sprintf("bench-%04d", i) }
 
@@ -95,9 +96,9 @@ func benchRecord(name string, i int) *state.Record {
 	for _, step := range []string{"network", "database", "service"} {
 		start := created.Add(time.Minute)
 		rec.Steps[step] = &state.StepState{Status: state.StatusApplied, Kind: "terraform", Fingerprint: "sha256:5be1d0c3a9e8f7b6", ModuleDigest: "0f3a9c",
-			Outputs: stack.Outputs{"id": {Value: name + "-" + step}, "endpoint": {Value: step + "." + name + ".internal.example.com"}},
+			Outputs:   stack.Outputs{"id": {Value: name + "-" + step}, "endpoint": {Value: step + "." + name + ".internal.example.com"}},
 			StartedAt: &start, FinishedAt: &start, Seconds: 42.5, Applies: 1, RunBy: rec.CreatedBy, CostPerHour: 0.12, CostSince: &start,
-			Log: "s3://bucket/bench/stacks/" + name + "/logs/" + step + ".log",
+			Log:    "s3://bucket/bench/stacks/" + name + "/logs/" + step + ".log",
 			Phases: []state.Phase{{Name: "init", Seconds: 3.1}, {Name: "apply", Seconds: 38.2}, {Name: "outputs", Seconds: 0.4}}}
 	}
 	if locked(i) {
