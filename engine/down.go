@@ -69,10 +69,8 @@ func (e *Engine) down(ctx context.Context, name string, check func(*state.Record
 			return err
 		}
 	}
-	r := &runner{e: e, plan: plan, w: w, live: map[string]stack.Outputs{}}
-	failed := schedule(ctx, plan.Steps, e.parallelism(), func(s *definition.Step) []string { return plan.Dependents[s.Name] }, func(ctx context.Context, s *definition.Step) error {
-		return r.destroyStep(ctx, s)
-	})
+	r := e.newRunner(plan, w)
+	failed := walk(ctx, plan.Steps, e.parallelism(), doneFirst(func(s *definition.Step) []string { return plan.Dependents[s.Name] }), whole(r.destroyStep))
 	if len(failed) > 0 || ctx.Err() != nil {
 		_ = w.Update(ctx, func(r *state.Record) { r.Status = state.StatusFailed })
 		if err := interrupted(ctx.Err(), name, failed, "stack down "+name); err != nil {
@@ -81,6 +79,24 @@ func (e *Engine) down(ctx context.Context, name string, check func(*state.Record
 		return &RunError{Stack: name, Failed: failed}
 	}
 	// Everything is gone: remove what the store holds for the stack.
+	if err := e.removeStackKeys(ctx, name); err != nil {
+		return err
+	}
+	if err := e.Store.Delete(ctx, state.RecordKey(name), stack.AnyVersion); err != nil {
+		return err
+	}
+	released = true
+	lease.Release()
+	_ = os.RemoveAll(filepath.Join(e.CacheDir, "work", name))
+	e.emit(Event{Stack: name, Type: EventInfo, Message: "stack removed"})
+	e.reportOrphans(ctx, name, plan)
+	return nil
+}
+
+// removeStackKeys deletes what the store holds for a stack but its record
+// and lease (logs, reports, module copies), and what the store keeps for
+// Terraform outside them.
+func (e *Engine) removeStackKeys(ctx context.Context, name string) error {
 	keys, err := e.Store.List(ctx, state.StackPrefix(name))
 	if err != nil {
 		return err
@@ -94,18 +110,8 @@ func (e *Engine) down(ctx context.Context, name string, check func(*state.Record
 		}
 	}
 	if f, ok := e.Store.(stack.Forgetter); ok {
-		if err := f.Forget(ctx, name); err != nil {
-			return err
-		}
+		return f.Forget(ctx, name)
 	}
-	if err := e.Store.Delete(ctx, state.RecordKey(name), stack.AnyVersion); err != nil {
-		return err
-	}
-	released = true
-	lease.Release()
-	_ = os.RemoveAll(filepath.Join(e.CacheDir, "work", name))
-	e.emit(Event{Stack: name, Type: EventInfo, Message: "stack removed"})
-	e.reportOrphans(ctx, name, plan)
 	return nil
 }
 
@@ -154,7 +160,7 @@ func (r *runner) destroyStep(ctx context.Context, s *definition.Step) error {
 			return r.fail(ctx, s, start, fmt.Errorf("handler %s teardown: %w", hs.Handler, err))
 		}
 	}
-	kind, _ := r.e.Registry.Step(s.Kind)
+	kind := s.Impl
 	if err := kind.Destroy(ctx, run); err != nil {
 		return r.fail(ctx, s, start, err)
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/stack-tools/stack/load/e2e"
 )
 
 // Histograms are a run's (or a window's) HDR histograms of latency in
@@ -113,6 +115,13 @@ func Merge(reports []*Report) (*Report, error) {
 			return nil, err
 		}
 		out.Types = append(out.Types, TypeStats{Name: t.Name, Stats: s})
+	}
+	var e2es []*e2e.Report
+	for _, r := range parts {
+		e2es = append(e2es, r.E2E)
+	}
+	if out.E2E, err = e2e.Merge(e2es); err != nil {
+		return nil, err
 	}
 	n := 0
 	for _, r := range parts {

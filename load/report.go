@@ -1,7 +1,10 @@
 package load
 
 import (
+	"io"
 	"time"
+
+	"github.com/stack-tools/stack/load/e2e"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 )
@@ -38,6 +41,10 @@ type Report struct {
 	Workers []WorkerShare `json:"workers,omitempty"`
 	// Hist holds the run's histograms when Config.Histograms asks for them.
 	Hist *Histograms `json:"-"`
+	// E2E is what arrived at the far end, when the run had probes.
+	E2E *e2e.Report `json:"e2e,omitempty"`
+	// Trace writes where each message went (WriteTrace).
+	Trace func(io.Writer) error `json:"-"`
 }
 
 // TypeStats are the results of one message type.

@@ -24,6 +24,7 @@ import (
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/stack-tools/stack/internal/proc"
+	"github.com/stack-tools/stack/load/e2e"
 	"github.com/stack-tools/stack/load/pace"
 	"github.com/stack-tools/stack/load/scenario"
 )
@@ -73,6 +74,14 @@ type Config struct {
 	// (default 5ms). Latency of each message runs to the end of its batch.
 	Batch     int
 	BatchWait time.Duration
+	// Kafka shapes producing to kafka:// targets (kafka.go).
+	Kafka *KafkaOptions
+	// Canned replays a targets file instead of the scenario (UseTargets).
+	Canned *Targets
+	// Forever makes the run last until stopped (forever.go).
+	Forever *Persistent
+	// E2E traces every message to its arrivals at the probes (e2e.go).
+	E2E *e2e.Config
 }
 
 // Progress is a live summary.
@@ -108,7 +117,11 @@ func (c *Config) check() (pace.Schedule, error) {
 	if c.Duration < 0 {
 		return nil, errors.New("duration must be positive")
 	}
-	if c.Duration == 0 && c.Requests == 0 {
+	forever, err := c.checkForever()
+	if err != nil {
+		return nil, err
+	}
+	if c.Duration == 0 && c.Requests == 0 && !forever {
 		return nil, errors.New("give a duration (such as 30s) and/or a number of requests, so the run ends by itself")
 	}
 	s, err := c.Rate.Build(c.Duration)
@@ -161,12 +174,16 @@ func clamp(v, lo, hi int) int { return max(lo, min(v, hi)) }
 type job struct {
 	msg      scenario.Message
 	intended time.Time
+	due      time.Duration
 }
 
 type result struct {
 	typ     int32
 	kind    scenario.Kind
 	code    int32
+	sender  int32
+	seq     uint64
+	due     time.Duration
 	latency time.Duration
 	lag     time.Duration
 	in, out int64
@@ -181,7 +198,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	gen, err := scenario.NewGenerator(cfg.Scenario, generatorTarget(cfg.Target), cfg.Options)
+	if cfg.E2E != nil && cfg.Options.Run == 0 {
+		cfg.Options.Run = scenario.NewRun()
+	}
+	gen, err := cfg.generator()
+	if err != nil {
+		return nil, err
+	}
+	tracker, err := cfg.newTracker(ctx, gen)
 	if err != nil {
 		return nil, err
 	}
@@ -199,7 +223,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	go func() {
 		select {
 		case <-ctx.Done():
-			stop(Errored, "interrupted: "+context.Cause(ctx).Error())
+			stop(cfg.stopped(ctx))
 		case <-stopCh:
 		}
 	}()
@@ -218,6 +242,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	sent := make([]atomic.Uint64, len(names))
 	results := make(chan result, 4096)
 	col := newCollector(names, cfg, sent)
+	col.e2e = tracker
 	colDone := make(chan struct{})
 
 	jobs := make(chan *job)
@@ -246,7 +271,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				if err != nil && sendCtx.Err() != nil {
 					err = errAborted
 				}
-				results <- result{typ: int32(t), kind: j.msg.Kind, code: int32(code), latency: done.Sub(from),
+				results <- result{typ: int32(t), kind: j.msg.Kind, code: int32(code), sender: int32(j.msg.Sender),
+					seq: j.msg.Seq, due: j.due, latency: done.Sub(from),
 					lag: sentAt.Sub(j.intended), in: in, out: int64(len(j.msg.Body)), err: err}
 				pool.Put(j)
 			}
@@ -267,6 +293,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	waitUntil(ctx, cfg.StartAt)
 	start := time.Now()
+	stopTracking := tracker.start(start)
 	go func() { col.run(start, results, stop); close(colDone) }()
 
 	var genErr error
@@ -286,7 +313,7 @@ loop:
 			genErr = fmt.Errorf("message %d: %w", n, err)
 			break
 		}
-		j.intended = start.Add(due)
+		j.intended, j.due = start.Add(due), due
 		if wait := time.Until(j.intended); wait > 50*time.Microsecond {
 			timer.Reset(wait)
 			select {
@@ -337,6 +364,7 @@ loop:
 	}
 	close(results)
 	<-colDone
+	stopTracking()
 
 	rep := col.report(start, sendEnd)
 	rep.Scenario = cfg.Scenario.Name
@@ -356,6 +384,7 @@ loop:
 	case rep.Verdict == Passed && rep.Total.Sent > 0 && rep.Total.Responses == 0:
 		rep.Verdict, rep.Reason = Errored, "no request got a response: "+topError(rep.Total.ErrorTexts)
 	}
+	tracker.finish(ctx, sendEnd, rep)
 	return rep, nil
 }
 
@@ -450,6 +479,8 @@ type collector struct {
 	windows      []Window
 	voter        *voter
 	votes        int
+	lastRoll     time.Time // a persistent run's last roll (forever.go)
+	e2e          *tracking
 }
 
 func newCollector(names []string, cfg Config, sent []atomic.Uint64) *collector {
@@ -478,6 +509,7 @@ func (c *collector) run(start time.Time, results <-chan result, stop func(verdic
 				return
 			}
 			lateAfter := c.cfg.LateAfter
+			c.e2e.sent(&r)
 			c.total.add(&r, lateAfter)
 			c.types[r.typ].add(&r, lateAfter)
 			c.win.add(&r, lateAfter)
@@ -516,13 +548,14 @@ func (c *collector) rotate(start, from, to time.Time, stop func(verdict, reason 
 	if c.voter != nil {
 		pct := time.Duration(c.win.hist.ValueAtQuantile(c.voter.policy.Percentile)) * time.Microsecond
 		votes, why, halt := c.voter.add(windowHealth{sent: sentWin, responses: c.win.responses, errors: c.win.errors,
-			success: c.win.success, latency: pct, inFlight: inFlight})
+			success: c.win.success, latency: pct, inFlight: inFlight, e2e: c.e2e.judge(to, c.voter.policy.Percentile)})
 		w.Votes, w.Unhealthy, c.votes = votes, why, votes
 		if halt && stop != nil {
 			stop(Stopped, fmt.Sprintf("stopped by vote after %.0fs: %d unhealthy windows outweighed healthy ones (last: %s)", w.End, votes, why))
 		}
 	}
 	c.windows = append(c.windows, w)
+	c.roll(start, to)
 	p := Progress{Elapsed: to.Sub(start), Sent: sentNow, Responses: c.total.responses, Success: c.total.success,
 		Late: c.total.late, InFlight: inFlight, WindowRate: w.Total.Rate,
 		WindowP99: time.Duration(c.win.hist.ValueAtQuantile(99)) * time.Microsecond, Votes: c.votes}

@@ -17,8 +17,6 @@ type globalOptions struct {
 	cacheDir  string
 	output    string
 	zookeeper string
-	// metricsAddr: `up --metrics-addr`, for generator steps.
-	metricsAddr string
 }
 
 func newRootCmd() *cobra.Command {
@@ -60,6 +58,7 @@ tears it down again.`,
 		newLoadCmd(g),
 		newLoadWorkerCmd(g),
 		newDumpsterCmd(),
+		newTraceCmd(g),
 		newPlanCmd(g),
 		newGraphCmd(g),
 		newReapCmd(g),

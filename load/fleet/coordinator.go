@@ -15,7 +15,9 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/stack-tools/stack/load"
+	"github.com/stack-tools/stack/load/e2e"
 	"github.com/stack-tools/stack/load/pace"
+	"github.com/stack-tools/stack/load/scenario"
 )
 
 // Coordinator plans a run, has Count workers of the group run it, and merges
@@ -158,12 +160,16 @@ func (c *Coordinator) plan(cfg load.Config) (*Plan, error) {
 	if o.Seed == 0 {
 		o.Seed = rand.Uint64()>>11 | 1
 	}
+	if cfg.E2E != nil && o.Run == 0 {
+		o.Run = scenario.NewRun() // one run id for every share: ids say which share sent them
+	}
 	token := o.AuthToken
 	o.AuthToken = ""
 	p := &Plan{Scenario: files, Source: cfg.Scenario.Source, Target: cfg.Target, Rate: cfg.Rate,
 		Duration: pace.Duration(cfg.Duration), Requests: cfg.Requests, Options: o, AuthTokenSHA256: tokenHash(token),
 		Timeout: pace.Duration(cfg.Timeout), LateAfter: pace.Duration(cfg.LateAfter), Window: pace.Duration(cfg.Window),
-		MaxWorkers: cfg.MaxWorkers, Insecure: cfg.Insecure, Stop: cfg.Stop, Batch: cfg.Batch, BatchWait: pace.Duration(cfg.BatchWait)}
+		MaxWorkers: cfg.MaxWorkers, Insecure: cfg.Insecure, Stop: cfg.Stop, Batch: cfg.Batch, BatchWait: pace.Duration(cfg.BatchWait),
+		E2E: withoutTokens(cfg.E2E)}
 	// Check the plan as the first worker will see it, before anyone waits.
 	if _, err := p.config(0, token); err != nil {
 		return nil, err
@@ -273,11 +279,7 @@ func (c *Coordinator) gather(ctx context.Context, conn *zk.Conn, run string, wor
 	}
 	// The run ends by the schedule; allow for the slowest responses, late
 	// senders and writing the results before a silent worker counts as lost.
-	end := at.Add(runLength(cfg) + cfg.Timeout + 10*time.Second + runLength(cfg)/10)
-	if cfg.Timeout == 0 {
-		end = end.Add(10 * time.Second)
-	}
-	deadline := time.NewTimer(time.Until(end))
+	deadline := time.NewTimer(time.Until(at.Add(silentAfter(cfg))))
 	defer deadline.Stop()
 	tick := time.NewTicker(5 * time.Second)
 	defer tick.Stop()
@@ -353,6 +355,27 @@ func (c *Coordinator) gather(ctx context.Context, conn *zk.Conn, run string, wor
 	}
 }
 
+// withoutTokens keeps probe tokens out of ZooKeeper: workers read theirs
+// from STACK_PROBE_TOKEN (or the probe's token_env).
+func withoutTokens(c *e2e.Config) *e2e.Config {
+	if c == nil {
+		return nil
+	}
+	return c.WithoutTokens()
+}
+
+// silentAfter is how long after the start a worker's silence means it is lost.
+func silentAfter(cfg load.Config) time.Duration {
+	d := runLength(cfg) + cfg.Timeout + 10*time.Second + runLength(cfg)/10
+	if cfg.Timeout == 0 {
+		d += 10 * time.Second
+	}
+	if cfg.E2E != nil {
+		d += max(time.Duration(cfg.E2E.Wait), 30*time.Second) + 30*time.Second // shares wait for stragglers
+	}
+	return d
+}
+
 // runLength is how long the schedule sends.
 func runLength(cfg load.Config) time.Duration {
 	d := cfg.Duration
@@ -425,6 +448,14 @@ func readResult(conn *zk.Conn, run, w string) (*result, error) {
 				res.Report.Windows[i].Hist = res.WindowHists[i]
 			}
 		}
+		if e := res.Report.E2E; e != nil {
+			e.Hist = res.E2EHist
+			for i := range e.Windows {
+				if i < len(res.E2EWindowHists) {
+					e.Windows[i].Hist = res.E2EWindowHists[i]
+				}
+			}
+		}
 	}
 	return &res, nil
 }
@@ -434,7 +465,7 @@ func (c *Coordinator) merge(cfg load.Config, plan *Plan, workers []string, ident
 	results map[string]*result, missing map[string]string, lastSent map[string]uint64, stopped string) (*load.Report, error) {
 	var reps []*load.Report
 	var shares []load.WorkerShare
-	var errs, lost, stops []string
+	var errs, lost, stops, partial []string
 	for i, w := range workers {
 		id := idents[w]
 		sh := load.WorkerShare{Part: i, Parts: len(workers), Name: shortName(w), Host: id.Host, PID: id.PID}
@@ -460,6 +491,8 @@ func (c *Coordinator) merge(cfg load.Config, plan *Plan, workers []string, ident
 				}
 			case load.Errored:
 				errs = append(errs, fmt.Sprintf("share %d (worker %s): %s", i+1, sh.Name, res.Report.Reason))
+			case load.Incomplete:
+				partial = append(partial, fmt.Sprintf("share %d (worker %s): %s", i+1, sh.Name, res.Report.Reason))
 			}
 		}
 		shares = append(shares, sh)
@@ -488,10 +521,15 @@ func (c *Coordinator) merge(cfg load.Config, plan *Plan, workers []string, ident
 		rep.Reason = fmt.Sprintf("%d of %d shares missing, this report holds the others only: %s", len(lost), len(workers), strings.Join(lost, "; "))
 	case len(errs) > 0:
 		rep.Verdict, rep.Reason = load.Errored, strings.Join(errs, "; ")
+	case len(partial) > 0:
+		rep.Verdict, rep.Reason = load.Incomplete, strings.Join(partial, "; ")
 	case len(stops) > 0:
 		rep.Verdict, rep.Reason = load.Stopped, stops[0]
 	case rep.Total.Sent > 0 && rep.Total.Responses == 0:
 		rep.Verdict, rep.Reason = load.Errored, "no request got a response"
+	}
+	if cfg.Stop != nil {
+		rep.CheckLost(cfg.Stop.MaxLost) // each share kept within it; the sum may not
 	}
 	return rep, nil
 }

@@ -211,10 +211,7 @@ func (w *Worker) share(ctx context.Context, conn *zk.Conn, run, me string, part 
 	if errors.As(context.Cause(runCtx), &gs) && rep.Verdict == load.Errored && ctx.Err() == nil {
 		rep.Verdict, rep.Reason = load.Stopped, gs.reason
 	}
-	res.Report, res.Hist = rep, rep.Hist
-	for _, win := range rep.Windows {
-		res.WindowHists = append(res.WindowHists, win.Hist)
-	}
+	res.set(rep)
 	fmt.Fprintf(w.Out, "worker %s: run %s %s: sent %d, success %.2f%%\n", name, path.Base(run), rep.Verdict, rep.Total.Sent, 100*rep.Total.SuccessRatio)
 }
 
@@ -330,4 +327,18 @@ func writeResult(conn *zk.Conn, run, me string, res *result) error {
 	}
 	_, err = conn.Create(path.Join(run, "done", me), []byte(strconv.Itoa(n)), 0, acl)
 	return err
+}
+
+// set puts rep in the result with the histograms its JSON leaves out.
+func (res *result) set(rep *load.Report) {
+	res.Report, res.Hist = rep, rep.Hist
+	for _, win := range rep.Windows {
+		res.WindowHists = append(res.WindowHists, win.Hist)
+	}
+	if rep.E2E != nil {
+		res.E2EHist = rep.E2E.Hist
+		for _, win := range rep.E2E.Windows {
+			res.E2EWindowHists = append(res.E2EWindowHists, win.Hist)
+		}
+	}
 }

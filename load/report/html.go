@@ -45,13 +45,15 @@ func HTML(w io.Writer, rep *load.Report) error {
 		{Title: "Throughput (2xx responses/s) by message type", Lines: series(func(s load.WindowStats) float64 { return s.Throughput }, true)},
 		{Title: "Send rate (requests/s) by message type", Lines: series(func(s load.WindowStats) float64 { return s.Rate }, true)},
 	}
+	charts = append(charts, e2eCharts(rep)...) // e2e.go
 	for i := range charts {
 		charts[i].render()
 	}
 	return page.Execute(w, struct {
 		R      *load.Report
 		Charts []chart
-	}{rep, charts})
+		E2E    template.HTML
+	}{rep, charts, e2eTables(rep)})
 }
 
 var palette = []string{"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"}
@@ -181,6 +183,7 @@ Latency runs from each request's intended send time to the end of its response.<
 {{with .R.Workers}}<h3>Workers</h3><table><tr><th>share</th><th>worker</th><th>host</th><th>pid</th><th>sent</th><th>verdict</th><th>reason</th></tr>
 {{range .}}<tr><td>{{add .Part 1}} of {{.Parts}}</td><td>{{.Name}}</td><td>{{.Host}}</td><td>{{.PID}}</td><td>{{.Sent}}</td><td>{{if .Missing}}<b>missing</b>{{else}}{{.Verdict}}{{end}}</td><td>{{.Reason}}</td></tr>
 {{end}}</table>{{end}}
+{{.E2E}}
 {{with .R.Total.ErrorTexts}}{{$m := .}}<h3>Errors</h3><table>{{range $k := keys .}}<tr><td>{{$k}}</td><td>{{index $m $k}}</td></tr>{{end}}</table>{{end}}
 {{range .Charts}}<h3>{{.Title}}</h3>
 <svg width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" xmlns="http://www.w3.org/2000/svg">

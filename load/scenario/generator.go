@@ -40,8 +40,14 @@ type Options struct {
 	Duplicate float64 `json:"duplicate,omitempty"`
 	// Seed makes the sequence reproducible; 0 picks one at random.
 	Seed uint64 `json:"seed,omitempty"`
+	// Run, when non-zero (NewRun), makes message ids run-unique and
+	// traceable: each encodes the run, the part and the sequence number
+	// (runid.go) instead of being drawn from the seeded sequence.
+	Run uint64 `json:"run,omitempty"`
 	// Vars override the scenario's vars.
 	Vars map[string]string `json:"vars,omitempty"`
+	// SenderList replaces the synthetic pool with these senders (ParseSenders).
+	SenderList []Sender `json:"-"`
 	// AuthToken keys signed scenarios. Sensitive: never stored or printed.
 	AuthToken string `json:"-"`
 	// Part and Parts split a run among Parts processes (see SetPart): every
@@ -56,7 +62,14 @@ const DefaultAuthToken = "stack-synthetic-auth-token"
 // Sender is one synthetic identity.
 type Sender struct {
 	ID, Phone, Name, FirstName, LastName, Email, AnonymousID string
+	// Columns are a listed sender's columns by header (ParseSenders),
+	// {{.Sender.Columns.group}} in templates; nil for synthetic senders. A
+	// pointer keeps Sender comparable.
+	Columns *Columns
 }
+
+// Columns are the cells of a sender's row, by column name.
+type Columns map[string]string
 
 // Company is one tenant.
 type Company struct{ ID, Phone string }
@@ -86,6 +99,8 @@ type Message struct {
 	Body    []byte
 	// Sig is the signature header's value (nil when the scenario is not signed).
 	Sig []byte
+	// Target is the recorded request a canned run replays (Canned).
+	Target int
 }
 
 // RequestType is a message type as sent: its name, method, full URL and headers.
@@ -114,6 +129,8 @@ type Generator struct {
 	rng     *rand.Rand
 	faker   *gofakeit.Faker
 	idFmt   IDFormat
+	run     uint64
+	part    int
 	data    Data
 	prev    []prevMsg
 	seq     uint64
@@ -131,6 +148,8 @@ type Generator struct {
 	set     *template.Template
 	opts    Options
 	pending atomic.Pointer[templates]
+	// canned replays recorded requests (canned.go).
+	canned *canned
 }
 
 type prevMsg struct {
@@ -149,14 +168,15 @@ type kv struct{ k, v []byte }
 func NewGenerator(sc *Scenario, target string, o Options) (*Generator, error) {
 	base, err := url.Parse(target)
 	if err != nil || base.Scheme == "" || base.Host == "" {
-		return nil, fmt.Errorf("target %q: want an absolute http(s) URL such as http://127.0.0.1:8080", target)
+		return nil, fmt.Errorf("target %q: want an absolute http(s) URL such as http://127.0.0.1:8080, or a broker's: sqs://QUEUE_URL, nsq://NSQD:4150/TOPIC, kafka://BROKER:9092/TOPIC", target)
 	}
-	if base.Scheme != "http" && base.Scheme != "https" && base.Scheme != "sqs" {
-		return nil, fmt.Errorf("target %q: scheme must be http, https or sqs", target)
+	if base.Scheme != "http" && base.Scheme != "https" && base.Scheme != "sqs" && base.Scheme != "nsq" && base.Scheme != "kafka" {
+		return nil, fmt.Errorf("target %q: scheme must be http, https, sqs, nsq or kafka", target)
 	}
 	if o.Reuse < 0 || o.Duplicate < 0 || o.Reuse+o.Duplicate > 1 {
 		return nil, fmt.Errorf("reuse (%g) and duplicate (%g) are shares of messages: each 0..1 and together at most 1", o.Reuse, o.Duplicate)
 	}
+	o.Senders = poolSize(o)
 	if o.Senders == 0 {
 		o.Senders = 100
 	}
@@ -186,6 +206,13 @@ func NewGenerator(sc *Scenario, target string, o Options) (*Generator, error) {
 		rng:   rand.New(rand.NewPCG(o.Seed, 0x9e3779b97f4a7c15)),
 		faker: gofakeit.NewFaker(rand.NewPCG(o.Seed, 0x5851f42d4c957f2d), false),
 		idFmt: sc.MessageID,
+		run:   o.Run,
+		part:  o.Part,
+	}
+	if o.Run != 0 {
+		if err := checkRun(sc.MessageID, o.Parts); err != nil {
+			return nil, err
+		}
 	}
 	vars := map[string]string{}
 	for k, v := range sc.Vars {
@@ -265,7 +292,7 @@ func NewGenerator(sc *Scenario, target string, o Options) (*Generator, error) {
 		return nil, fmt.Errorf("order: unknown %q (use random or grouped)", o.Order)
 	}
 	g.prev = make([]prevMsg, len(g.Types))
-	g.makeSenders(o.Senders)
+	g.setSenders(o)
 	if err := g.slice(o); err != nil {
 		return nil, err
 	}
@@ -285,6 +312,23 @@ func NewGenerator(sc *Scenario, target string, o Options) (*Generator, error) {
 	g.faker.Rand = rand.NewPCG(seq, 0x5851f42d4c957f2d)
 	g.set, g.opts = set, o
 	return g, nil
+}
+
+// poolSize is the number of senders: the list's when one is given.
+func poolSize(o Options) int {
+	if len(o.SenderList) > 0 {
+		return len(o.SenderList)
+	}
+	return o.Senders
+}
+
+// setSenders gives the run its senders: the list, else a synthetic pool.
+func (g *Generator) setSenders(o Options) {
+	if len(o.SenderList) > 0 {
+		g.Senders = o.SenderList
+		return
+	}
+	g.makeSenders(o.Senders)
 }
 
 func (g *Generator) makeSenders(n int) {
@@ -320,6 +364,9 @@ func (g *Generator) uniquePhone(seen map[string]bool) string {
 
 // Next fills m with the next message of the sequence, reusing m's buffers.
 func (g *Generator) Next(m *Message) error {
+	if g.canned != nil {
+		return g.nextCanned(m)
+	}
 	if p := g.pending.Load(); p != nil {
 		g.apply(p)
 	}
@@ -339,7 +386,7 @@ func (g *Generator) Next(m *Message) error {
 	case p.have && u < g.dup+g.reuse:
 		m.Kind = Reused
 		m.Sender, m.Company = p.sender, p.company
-		m.ID = g.newID()
+		m.ID = g.newID(m.Seq)
 		m.Body = append(m.Body[:0], p.body...)
 		replaceAll(m.Body, p.id, m.ID)
 		g.sign(m)
@@ -379,7 +426,7 @@ func (g *Generator) render(m *Message, t int) error {
 	if len(g.Company) > 1 {
 		m.Company = g.rng.IntN(len(g.Company))
 	}
-	m.ID = g.newID()
+	m.ID = g.newID(m.Seq)
 	d := &g.data
 	d.Type, d.Seq, d.MessageID = g.Types[t].Name, m.Seq, m.ID
 	d.Sender, d.Company = &g.Senders[m.Sender], &g.Company[m.Company]
@@ -400,7 +447,11 @@ func (g *Generator) render(m *Message, t int) error {
 	return nil
 }
 
-func (g *Generator) newID() string {
+func (g *Generator) newID(seq uint64) string {
+	if g.run != 0 {
+		g.idbuf = appendRunID(g.idbuf[:0], g.idFmt, g.run, g.part, seq)
+		return string(g.idbuf)
+	}
 	b := g.idbuf[:0]
 	b = append(b, g.idFmt.Prefix...)
 	var raw [32]byte
