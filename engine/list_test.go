@@ -306,3 +306,55 @@ func TestReapInParallel(t *testing.T) {
 		t.Errorf("left after reap: %s, want kept and the locked r2", names(l))
 	}
 }
+
+// blocking is a step kind whose apply and destroy wait for the test.
+type blocking struct {
+	noop
+	started chan string
+	release chan struct{}
+}
+
+func (b blocking) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, error) {
+	b.started <- "apply"
+	<-b.release
+	return b.noop.Apply(ctx, run)
+}
+
+func (b blocking) Destroy(ctx context.Context, run *stack.StepRun) error {
+	b.started <- "destroy"
+	<-b.release
+	return nil
+}
+
+// List reads a lease only where the record leaves room for a holder (running,
+// destroying, written lately). This holds the engine to its side of that:
+// while up or down runs a step, the plain list shows the stack locked.
+func TestListShowsTheLockWhileACommandRuns(t *testing.T) {
+	ctx := context.Background()
+	st, err := localstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kind := blocking{started: make(chan string), release: make(chan struct{})}
+	reg := stack.NewRegistry()
+	reg.RegisterStep("noop", kind)
+	e := &engine.Engine{Store: st, Registry: reg, CacheDir: t.TempDir()}
+	def := writeDef(t, t.TempDir(), `{"name": "held", "steps": [{"name": "a", "kind": "noop"}]}`)
+	lister := &engine.Engine{Store: st}
+	for _, run := range []func() error{
+		func() error { return e.Up(ctx, engine.UpOptions{Def: def}) },
+		func() error { return e.Down(ctx, "held") },
+	} {
+		done := make(chan error, 1)
+		go func() { done <- run() }()
+		what := <-kind.started
+		l, err := lister.List(ctx)
+		if err != nil || len(l) != 1 || l[0].Locked == "" {
+			t.Errorf("list during %s: %v %+v, want the stack locked", what, err, l)
+		}
+		kind.release <- struct{}{}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
