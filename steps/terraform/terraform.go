@@ -15,8 +15,10 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/go-version"
 	"github.com/hashicorp/terraform-exec/tfexec"
 
 	"github.com/stack-tools/stack/stack"
@@ -42,9 +44,12 @@ type Kind struct {
 	// its process group is killed (default 2m).
 	InterruptGrace time.Duration
 
-	findOnce sync.Once
-	execPath string
-	findErr  error
+	findOnce  sync.Once
+	execPath  string
+	findErr   error
+	tfVersion *version.Version // execPath's, nil if it could not be asked
+	// versionRuns counts `terraform version` runs (see binaryVersion).
+	versionRuns atomic.Int32
 	// initMu serialises `terraform init` in this process: the plugin cache is not
 	// safe for concurrent installs. A file lock covers other processes.
 	initMu sync.Mutex
@@ -147,6 +152,7 @@ func (k *Kind) handle(bin string, s *session) (*tfexec.Terraform, error) {
 	if err != nil {
 		return nil, err
 	}
+	seedVersion(tf, k.tfVersion)
 	if err := tf.SetEnv(env); err != nil {
 		return nil, err
 	}
