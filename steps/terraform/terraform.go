@@ -92,6 +92,8 @@ type session struct {
 	backend tfbackend.Backend
 	srcDir  string
 	dataDir string
+	version *version.Version // Terraform's, if known
+	created bool             // the workspace was just created, without state
 }
 
 // prepare syncs the module into the step's working copy, writes the backend and
@@ -105,7 +107,7 @@ func (k *Kind) prepare(ctx context.Context, run *stack.StepRun) (*session, error
 	if err != nil {
 		return nil, err
 	}
-	s := &session{run: run, backend: tfb, srcDir: filepath.Join(run.WorkDir, "module"), dataDir: filepath.Join(run.WorkDir, "data")}
+	s := &session{run: run, backend: tfb, srcDir: filepath.Join(run.WorkDir, "module"), dataDir: filepath.Join(run.WorkDir, "data"), version: k.tfVersion}
 	// A Terraform left by a dead command may still be applying from this copy.
 	if err := waitSurvivor(ctx, run); err != nil {
 		return nil, err
