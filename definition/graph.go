@@ -14,8 +14,10 @@ import (
 
 // Step is a step with its profile applied, ready to schedule.
 type Step struct {
-	Name     string
-	Kind     string
+	Name string
+	Kind string
+	// Impl is the step kind registered as Kind, found once by NewGraph.
+	Impl     stack.StepKind
 	Index    int    // position in the definition
 	Module   string // absolute path, "" for kinds without modules
 	Vars     map[string]any
@@ -167,6 +169,7 @@ func (v *validator) step(i int, sd StepDef, profile string) *Step {
 		v.add(path+".kind", "unknown step kind %q; known kinds: %s", sd.Kind, strings.Join(v.reg.StepNames(), ", "))
 		return s
 	}
+	s.Impl = kind
 	cfg, _ := json.Marshal(extra)
 	validate := kind.Validate
 	if dv, ok := kind.(stack.DirValidator); ok {
@@ -326,8 +329,7 @@ func (v *validator) refs(p *Graph, s *Step) {
 // (no module inspector, or a handler that cannot name its outputs).
 func (v *validator) handlerOutputs(s *Step) []map[string]bool {
 	points := make([]map[string]bool, len(s.Handlers)+1)
-	kind, _ := v.reg.Step(s.Kind)
-	insp, ok := kind.(stack.ModuleInspector)
+	insp, ok := s.Impl.(stack.ModuleInspector)
 	if !ok || s.Module == "" {
 		return points
 	}

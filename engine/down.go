@@ -11,13 +11,13 @@ import (
 
 	"github.com/stack-tools/stack/stack"
 
-	// Down tears a stack down: dependents first, handlers' teardown, then the step's
-	// own destroy. When every step is gone the stack's record, logs and Terraform
-	// state are deleted.
 	"github.com/stack-tools/stack/definition"
 	"github.com/stack-tools/stack/state"
 )
 
+// Down tears a stack down: dependents first, handlers' teardown, then the step's
+// own destroy. When every step is gone the stack's record, logs and Terraform
+// state are deleted.
 func (e *Engine) Down(ctx context.Context, name string) error {
 	return e.down(ctx, name, nil)
 }
@@ -69,10 +69,8 @@ func (e *Engine) down(ctx context.Context, name string, check func(*state.Record
 			return err
 		}
 	}
-	r := &runner{e: e, plan: plan, w: w, live: map[string]stack.Outputs{}}
-	failed := schedule(ctx, plan.Steps, e.parallelism(), func(s *definition.Step) []string { return plan.Dependents[s.Name] }, func(ctx context.Context, s *definition.Step) error {
-		return r.destroyStep(ctx, s)
-	})
+	r := e.newRunner(plan, w)
+	failed := walk(ctx, plan.Steps, e.parallelism(), doneFirst(func(s *definition.Step) []string { return plan.Dependents[s.Name] }), whole(r.destroyStep))
 	if len(failed) > 0 || ctx.Err() != nil {
 		_ = w.Update(ctx, func(r *state.Record) { r.Status = state.StatusFailed })
 		if err := interrupted(ctx.Err(), name, failed, "stack down "+name); err != nil {
@@ -154,7 +152,7 @@ func (r *runner) destroyStep(ctx context.Context, s *definition.Step) error {
 			return r.fail(ctx, s, start, fmt.Errorf("handler %s teardown: %w", hs.Handler, err))
 		}
 	}
-	kind, _ := r.e.Registry.Step(s.Kind)
+	kind := s.Impl
 	if err := kind.Destroy(ctx, run); err != nil {
 		return r.fail(ctx, s, start, err)
 	}

@@ -14,12 +14,13 @@ import (
 	"time"
 
 	"github.com/stack-tools/stack/definition"
+	"github.com/stack-tools/stack/engine/flow"
 
-	// Engine runs stack commands against a store.
 	"github.com/stack-tools/stack/stack"
 	"github.com/stack-tools/stack/state"
 )
 
+// Engine runs stack commands against a store.
 type Engine struct {
 	Store    stack.Store
 	Registry *stack.Registry
@@ -219,7 +220,7 @@ func (e *Engine) destroyDropped(ctx context.Context, w *state.RecordWriter, name
 			steps = append(steps, s)
 		}
 	}
-	r := &runner{e: e, plan: plan, w: w, live: map[string]stack.Outputs{}}
+	r := e.newRunner(plan, w)
 	dependents := func(s *definition.Step) []string {
 		var ds []string
 		for _, d := range plan.Dependents[s.Name] {
@@ -229,7 +230,7 @@ func (e *Engine) destroyDropped(ctx context.Context, w *state.RecordWriter, name
 		}
 		return ds
 	}
-	if failed := schedule(ctx, steps, e.parallelism(), dependents, r.destroyStep); len(failed) > 0 {
+	if failed := walk(ctx, steps, e.parallelism(), doneFirst(dependents), whole(r.destroyStep)); len(failed) > 0 {
 		if err := interrupted(ctx.Err(), w.Name(), failed, againCommand(w.Snapshot())); err != nil {
 			return err
 		}
@@ -347,7 +348,8 @@ func (e *Engine) apply(ctx context.Context, plan *definition.Graph, w *state.Rec
 		case <-ctx.Done():
 		}
 	}()
-	r := &runner{e: e, plan: plan, w: w, live: map[string]stack.Outputs{}, replace: replace, refresh: refresh}
+	r := e.newRunner(plan, w)
+	r.replace, r.refresh = replace, refresh
 	var steps []*definition.Step
 	for _, s := range plan.Steps {
 		if candidates[s.Name] {
@@ -356,8 +358,8 @@ func (e *Engine) apply(ctx context.Context, plan *definition.Graph, w *state.Rec
 	}
 	prepared := r.prepare(ctx, steps)
 	r.prepared = prepared
-	failed := flow(ctx, steps, e.parallelism(), r.needs, func(ctx context.Context, s *definition.Step, release func(gate)) error {
-		if _, ok := kindOf(r, s).(stack.Preparer); ok {
+	failed := walk(ctx, steps, e.parallelism(), r.needs, func(ctx context.Context, s *definition.Step, release func(flow.Gate)) error {
+		if _, ok := s.Impl.(stack.Preparer); ok {
 			r.timing.enter(s.Name)
 			defer r.timing.leave(s.Name)
 		}

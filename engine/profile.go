@@ -4,11 +4,11 @@ import (
 	"fmt"
 
 	"github.com/stack-tools/stack/state"
-	// chooseProfile is the profile `up` applies. An existing stack keeps the one it
-	// was brought up with unless another is asked for on purpose: a production
-	// clone must not be reshaped to the defaults by an `up` that forgot --profile.
 )
 
+// chooseProfile is the profile `up` applies. An existing stack keeps the one it
+// was brought up with unless another is asked for on purpose: a production
+// clone must not be reshaped to the defaults by an `up` that forgot --profile.
 func (e *Engine) chooseProfile(rec *state.Record, opts UpOptions) string {
 	if rec == nil {
 		return opts.Profile

@@ -13,12 +13,13 @@ import (
 	"time"
 
 	"github.com/stack-tools/stack/definition"
+	"github.com/stack-tools/stack/engine/flow"
 
-	// runner applies steps for one command.
 	"github.com/stack-tools/stack/stack"
 	"github.com/stack-tools/stack/state"
 )
 
+// runner applies steps for one command.
 type runner struct {
 	e       *Engine
 	plan    *definition.Graph
@@ -35,6 +36,11 @@ type runner struct {
 	timing   timings
 	bg       state.WriteBehind
 	prepared map[string]*preparation
+}
+
+// newRunner is a runner for one command over graph plan, writing through w.
+func (e *Engine) newRunner(plan *definition.Graph, w *state.RecordWriter) *runner {
+	return &runner{e: e, plan: plan, w: w, live: map[string]stack.Outputs{}}
 }
 
 // outputs returns a step's outputs: from this run if it ran, otherwise from the
@@ -61,7 +67,7 @@ func (r *runner) fill(ctx context.Context, step string) (stack.Outputs, error) {
 		return nil, err
 	}
 	s := r.plan.ByName[step]
-	kind, _ := r.e.Registry.Step(s.Kind)
+	kind := s.Impl
 	rd, ok := kind.(stack.OutputReader)
 	if !ok {
 		return out, nil
@@ -141,7 +147,7 @@ func (r *runner) fingerprint(ctx context.Context, s *definition.Step) (fp, modul
 	h := sha256.New()
 	fmt.Fprintf(h, "kind=%s\nprofile=%s\n", s.Kind, r.plan.Profile)
 	if s.Module != "" {
-		module, err = stack.DirDigest(s.Module, moduleFiles(kindOf(r, s)))
+		module, err = stack.DirDigest(s.Module, moduleFiles(s.Impl))
 		if err != nil {
 			return "", "", fmt.Errorf("reading module %s: %w", s.Module, err)
 		}
@@ -195,7 +201,7 @@ func (r *runner) fingerprint(ctx context.Context, s *definition.Step) (fp, modul
 	return hex.EncodeToString(h.Sum(nil))[:32], module, nil
 }
 
-func (r *runner) applyStep(ctx context.Context, s *definition.Step, force bool, release func(gate)) error {
+func (r *runner) applyStep(ctx context.Context, s *definition.Step, force bool, release func(flow.Gate)) error {
 	fp, moduleDigest, err := r.fingerprint(ctx, s)
 	if err != nil {
 		return r.fail(ctx, s, time.Now(), err)
@@ -258,7 +264,7 @@ func (r *runner) applyStep(ctx context.Context, s *definition.Step, force bool, 
 		fmt.Fprintf(logFile, "# %s\n", msg)
 		saver.set(msg)
 	}
-	kind, _ := r.e.Registry.Step(s.Kind)
+	kind := s.Impl
 	r.claim(s.Name, clock)
 	if err := running(); err != nil {
 		return r.fail(ctx, s, start, err)
@@ -280,7 +286,7 @@ func (r *runner) applyStep(ctx context.Context, s *definition.Step, force bool, 
 			return err
 		}
 	}
-	r.release(s, outs, gateOutputs, release)
+	r.release(s, outs, flow.Outputs, release)
 	clock.lap("handlers")
 	states, err := r.runHandlers(ctx, s, run, outs, prev)
 	if err != nil {
@@ -288,9 +294,9 @@ func (r *runner) applyStep(ctx context.Context, s *definition.Step, force bool, 
 		return r.fail(ctx, s, start, err)
 	}
 	clock.lap("record")
-	r.release(s, outs, gateDone, release)
+	r.release(s, outs, flow.Done, release)
 	if moduleDigest != "" && (prev == nil || prev.ModuleDigest != moduleDigest) {
-		if err := r.e.saveModule(ctx, r.w.Name(), s.Module, moduleDigest, moduleFiles(kindOf(r, s))); err != nil {
+		if err := r.e.saveModule(ctx, r.w.Name(), s.Module, moduleDigest, moduleFiles(s.Impl)); err != nil {
 			return r.fail(ctx, s, start, fmt.Errorf("storing a copy of the module: %w", err))
 		}
 	}

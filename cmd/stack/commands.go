@@ -15,10 +15,10 @@ import (
 	"github.com/stack-tools/stack/state"
 	"github.com/stack-tools/stack/steps/generator"
 
-	// upOptions are the inputs of `stack up`.
 	"github.com/stack-tools/stack/definition"
 )
 
+// upOptions are the inputs of `stack up`.
 type upOptions struct {
 	runEnv
 	lockOptions

@@ -13,11 +13,11 @@ import (
 	"github.com/stack-tools/stack/state"
 	"github.com/stack-tools/stack/stores/localstore"
 
-	// The plan and reap run functions, without cobra: options in, table out, the
-	// exit status carried by the error.
 	"github.com/stack-tools/stack/definition"
 )
 
+// The plan and reap run functions, without cobra: options in, table out, the
+// exit status carried by the error.
 func TestRunPlanAndReapWithoutCobra(t *testing.T) {
 	ctx := context.Background()
 	st, err := localstore.Open(t.TempDir())
