@@ -58,6 +58,8 @@ type Kind struct {
 	// inited maps an init digest to a data directory initialised with it
 	// (see initFromSibling).
 	inited sync.Map
+	// initTurns holds a mutex per init digest (see ensureInit).
+	initTurns sync.Map
 }
 
 // New returns the kind, keeping its caches under cacheDir.

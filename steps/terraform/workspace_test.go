@@ -30,16 +30,16 @@ resource "terraform_data" "a" {
 output "id" { value = terraform_data.a.id }
 `}
 
-// terraformWorkspaceNew runs `terraform init` and `terraform workspace new ws`
-// for the store's backend of step "ref" in a working copy of its own, as the
-// kind did before it created workspaces itself, and returns that working copy.
-func terraformWorkspaceNew(t *testing.T, bin string, store BackendSource, ws string) string {
+// terraformInit runs `terraform init -reconfigure` for the store's backend of
+// stack stackName in a working copy of the module of its own, as the kind
+// does, and returns the Terraform handle.
+func terraformInit(t *testing.T, bin string, store BackendSource, stackName string) *tfexec.Terraform {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "ref")
 	if _, err := syncModule(writeModule(t, workspaceModule), dir); err != nil {
 		t.Fatal(err)
 	}
-	b := store.TerraformBackend("s", "ref")
+	b := store.TerraformBackend(stackName, "ref")
 	if err := writeBackend(dir, b); err != nil {
 		t.Fatal(err)
 	}
@@ -51,14 +51,22 @@ func terraformWorkspaceNew(t *testing.T, bin string, store BackendSource, ws str
 	if err := tf.SetEnv(env); err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	if err := tf.Init(ctx, tfexec.Reconfigure(true)); err != nil {
+	if err := tf.Init(context.Background(), initOptions()...); err != nil {
 		t.Fatal(err)
 	}
-	if err := tf.WorkspaceNew(ctx, ws); err != nil {
+	return tf
+}
+
+// terraformWorkspaceNew runs `terraform init` and `terraform workspace new ws`
+// for the store's backend of stack "s" in a working copy of its own, as the
+// kind did before it created workspaces itself, and returns that working copy.
+func terraformWorkspaceNew(t *testing.T, bin string, store BackendSource, ws string) string {
+	t.Helper()
+	tf := terraformInit(t, bin, store, "s")
+	if err := tf.WorkspaceNew(context.Background(), ws); err != nil {
 		t.Fatal(err)
 	}
-	return dir
+	return tf.WorkingDir()
 }
 
 // applyWithoutWorkspaceCommands prepares and applies step "web" on the store
