@@ -60,6 +60,9 @@ type Kind struct {
 	inited sync.Map
 	// initTurns holds a mutex per init digest (see ensureInit).
 	initTurns sync.Map
+	// created holds the work folders whose workspace a preparation just
+	// created: their state is empty, and the apply need not read it.
+	created sync.Map
 }
 
 // New returns the kind, keeping its caches under cacheDir.
@@ -110,6 +113,7 @@ func (k *Kind) prepare(ctx context.Context, run *stack.StepRun) (*session, error
 		return nil, err
 	}
 	s := &session{run: run, backend: tfb, srcDir: filepath.Join(run.WorkDir, "module"), dataDir: filepath.Join(run.WorkDir, "data"), version: k.tfVersion}
+	_, s.created = k.created.LoadAndDelete(run.WorkDir)
 	// A Terraform left by a dead command may still be applying from this copy.
 	if err := waitSurvivor(ctx, run); err != nil {
 		return nil, err
@@ -182,6 +186,9 @@ func (k *Kind) Prepare(ctx context.Context, run *stack.StepRun) error {
 	run.Phase("workspace")
 	if _, err = s.selectWorkspace(ctx, true); err == nil {
 		k.handOver(run.WorkDir, s.tf)
+		if s.created {
+			k.created.Store(run.WorkDir, true)
+		}
 	}
 	return err
 }
