@@ -40,9 +40,15 @@ type Kind struct {
 	// then runs in a process group of its own that outlives a killed stack
 	// (see shim.go). Without it Terraform runs directly.
 	Shim string
+	// LightShim, with Shim set, runs Terraform under the small shim built
+	// from package tfshim instead (see shimbuild.go), falling back to Shim.
+	LightShim bool
 	// InterruptGrace is how long Terraform may take to stop after Ctrl-C before
 	// its process group is killed (default 2m).
 	InterruptGrace time.Duration
+
+	shimOnce  sync.Once
+	lightShim string // the small shim's path, "" if there is none
 
 	findOnce  sync.Once
 	execPath  string
