@@ -83,7 +83,7 @@ func (o *traceOptions) trace(ctx context.Context) ([]byte, error) {
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%w (only generator steps with \"e2e\" keep a trace, and not those split among workers: their reports name the lost and duplicated ids)", err)
+		return nil, fmt.Errorf("%w (only generator steps with \"e2e\" keep a trace)", err)
 	}
 	return data, nil
 }
