@@ -46,15 +46,21 @@ func (t *Tracker) Judge(now time.Time, percentile float64) string {
 // Finish waits for stragglers (until every expected arrival came, or Wait
 // after sendEnd), pulls a last time and reports. A probe that no longer
 // answers makes the report incomplete, never a silent count of lost.
-func (t *Tracker) Finish(ctx context.Context, sendEnd time.Time) *Report {
+// say, when set, hears how the wait goes, every few seconds.
+func (t *Tracker) Finish(ctx context.Context, sendEnd time.Time, say func(string)) *Report {
 	deadline := sendEnd.Add(time.Duration(t.cfg.Wait))
 	tick := time.NewTicker(time.Duration(t.cfg.Poll))
 	defer tick.Stop()
+	var said time.Time
 	for {
 		now := time.Now()
 		t.Poll(ctx, now)
 		if t.complete() || now.After(deadline) || ctx.Err() != nil {
 			break
+		}
+		if say != nil && now.Sub(said) >= 5*time.Second {
+			said = now
+			say(fmt.Sprintf("%s; waiting up to %s more", t.Status(), deadline.Sub(now).Round(time.Second)))
 		}
 		select {
 		case <-tick.C:
@@ -198,4 +204,11 @@ func (t *Tracker) perWindow(r *rec, exp uint8) {
 		ws.Duplicated += uint64(r.arrived - exp)
 	}
 	t.windows[i].Types[name] = ws
+}
+
+// Status is a short line on the far end so far.
+func (t *Tracker) Status() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return fmt.Sprintf("e2e: arrived %d of %d expected", t.arrivedN, t.expectedN)
 }

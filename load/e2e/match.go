@@ -159,6 +159,7 @@ func (t *Tracker) match(h hit) {
 	if r.arrived > exp {
 		return
 	}
+	t.arrivedN++
 	us := (h.at - r.intended) / int64(time.Microsecond)
 	t.types[r.typ].add(us)
 	t.win[r.typ].add(us)

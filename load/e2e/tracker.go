@@ -62,6 +62,8 @@ type Tracker struct {
 	windows    []Window
 	cursor     uint64 // every message before it is complete or counted lost
 	lostSoFar  uint64
+	// expectedN and arrivedN count arrivals expected and come so far (Status).
+	expectedN, arrivedN uint64
 }
 
 type source struct {
@@ -158,6 +160,7 @@ func (t *Tracker) Sent(s Sent) {
 	if s.Resend {
 		r.flags |= resend
 	}
+	t.expectedN += uint64(t.expects(r))
 	if t.bySend && t.expects(r) > 0 {
 		t.queues[r.sender] = append(t.queues[r.sender], s.Seq)
 	}
