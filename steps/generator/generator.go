@@ -68,6 +68,8 @@ type Config struct {
 	refs map[string]bool
 	// senderList is what LoadSenders read.
 	senderList []scenario.Sender
+	// Forever is "duration": "forever": a persistent run (persistent.go).
+	Forever bool `json:"-"`
 }
 
 // Kind implements stack.StepKind.
@@ -78,6 +80,9 @@ type Kind struct {
 	// MetricsAddr serves Prometheus metrics of steps that name no
 	// metrics_addr (`stack up --metrics-addr`).
 	MetricsAddr string
+	// Exe is the stack executable, which runs persistent steps
+	// (`stack generator-run`, persistent.go).
+	Exe string
 }
 
 // New returns the generator step kind.
@@ -90,6 +95,7 @@ func hasRef(s string) bool { return strings.Contains(s, "${") }
 
 func decode(raw json.RawMessage) (*Config, error) {
 	var c Config
+	raw, c.Forever = stripForever(raw)
 	if err := stack.DecodeStrict(raw, &c); err != nil {
 		return nil, fmt.Errorf("generator step: %w (fields: scenario, target, rate, duration, requests, order, group, skip, senders, companies, reuse, duplicate, seed, vars, auth_token, stop, timeout, late_after, window, max_workers, insecure, workers, metrics_addr, reload, batch, batch_wait, kafka)", err)
 	}
@@ -173,8 +179,11 @@ func (c *Config) check() error {
 	if c.Rate == nil {
 		return fail("\"rate\" is required: requests per second (50) or a shape ({\"shape\": \"steps\", \"start\": 50, \"step\": 50, \"every\": \"5m\", \"max\": 250})")
 	}
-	if c.Duration == 0 && c.Requests == 0 && !c.refs["duration"] && !c.refs["requests"] {
-		return fail("give \"duration\" (such as \"5m\") and/or \"requests\", so the load ends by itself")
+	if err := c.checkForever(); err != nil {
+		return fail("%w", err)
+	}
+	if c.Duration == 0 && c.Requests == 0 && !c.refs["duration"] && !c.refs["requests"] && !c.Forever {
+		return fail("give \"duration\" (such as \"5m\") and/or \"requests\", so the load ends by itself, or \"duration\": \"forever\" (until `stack down`)")
 	}
 	if c.Duration < 0 {
 		return fail("\"duration\" must be positive")
@@ -259,6 +268,9 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 	if err := c.check(); err != nil {
 		return nil, err
 	}
+	if c.Forever {
+		return k.startPersistent(ctx, run)
+	}
 	cfg := c.LoadConfig(sc)
 	var last time.Time
 	cfg.Progress = func(p load.Progress) {
@@ -297,5 +309,8 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 	return outputs(rep, jsonAt, htmlAt), nil
 }
 
-// Destroy implements stack.StepKind: load leaves nothing behind to destroy.
-func (*Kind) Destroy(context.Context, *stack.StepRun) error { return nil }
+// Destroy implements stack.StepKind: load leaves nothing behind but a
+// persistent run, which it stops.
+func (k *Kind) Destroy(ctx context.Context, run *stack.StepRun) error {
+	return k.stopPersistent(ctx, run)
+}
