@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stack-tools/stack/internal/proc"
 )
 
 // A wrong broker flag is a usage error (exit 2) that names the flag.
@@ -214,7 +216,7 @@ func TestPersistentGeneratorStepStopsOnDown(t *testing.T) {
 	w.must("up", def)
 	st := w.status("trickle").Steps["load"]
 	pid := int(st.Outputs["pid"].Value.(float64))
-	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+	t.Cleanup(func() { _ = proc.KillGroup(pid) })
 	deadline := time.Now().Add(2 * time.Minute) // bounds a broken run only
 	for before := got.Load(); got.Load() < before+5; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -222,7 +224,7 @@ func TestPersistentGeneratorStepStopsOnDown(t *testing.T) {
 		}
 	}
 	w.must("down", "trickle")
-	if syscall.Kill(pid, 0) == nil {
+	if proc.Alive(pid) {
 		t.Errorf("pid %d still runs after down", pid)
 	}
 	reports := []string{filepath.Join(w.home, ".cache", "stack", "reports", "trickle", "load", "load-report.json")}
