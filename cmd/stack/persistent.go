@@ -17,7 +17,7 @@ func newGeneratorRunCmd(g *globalOptions) *cobra.Command {
 		Args:   exactArgs(1, "FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			k := generator.New()
-			k.ZooKeeper, k.MetricsAddr = g.zookeeper, g.metricsAddr
+			k.ZooKeeper = g.zookeeper
 			return k.RunPersistent(cmd.Context(), args[0], cmd.ErrOrStderr())
 		},
 	}

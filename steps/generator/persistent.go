@@ -33,6 +33,8 @@ type persistentRun struct {
 	Dir     string          `json:"dir"`
 	Config  json.RawMessage `json:"config"`
 	Reports string          `json:"reports"`
+	// MetricsAddr is `up --metrics-addr` (a step's own metrics_addr wins).
+	MetricsAddr string `json:"metrics_addr,omitempty"`
 }
 
 const persistentFolder = "persistent"
@@ -85,7 +87,7 @@ func (k *Kind) startPersistent(ctx context.Context, run *stack.StepRun) (stack.O
 	if err != nil {
 		return nil, err
 	}
-	spec := persistentRun{Dir: run.Dir, Config: run.Config, Reports: reports}
+	spec := persistentRun{Dir: run.Dir, Config: run.Config, Reports: reports, MetricsAddr: k.MetricsAddr}
 	b, _ := json.Marshal(spec)
 	specPath := filepath.Join(dir, "run.json")
 	_ = os.Remove(filepath.Join(dir, "ready"))
@@ -221,6 +223,7 @@ func (k *Kind) RunPersistent(ctx context.Context, specPath string, log io.Writer
 	if err != nil {
 		return err
 	}
+	k.MetricsAddr = spec.MetricsAddr
 	sc, err := Resolve(ctx, spec.Dir, c.Scenario)
 	if err != nil {
 		return err
