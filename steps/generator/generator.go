@@ -65,6 +65,11 @@ type Config struct {
 	// Kafka shapes producing to kafka:// targets: per-type topics, key
 	// template, acks, linger, batch_bytes, compression.
 	Kafka *load.KafkaOptions `json:"kafka,omitempty"`
+	// TargetsFile replays recorded requests instead of the scenario (Vegeta's
+	// http format or JSON lines, relative to the definition or s3://), once
+	// or, with TargetsLoop, until duration/requests (targets.go).
+	TargetsFile string `json:"targets_file,omitempty"`
+	TargetsLoop bool   `json:"targets_loop,omitempty"`
 	// E2E traces each message to its arrivals at probes at the far end of
 	// the pipeline: {"probes": [...], "expect": {"TYPE": N}, "wait": "2m"}.
 	E2E *e2e.Config `json:"e2e,omitempty"`
@@ -147,10 +152,14 @@ func (k *Kind) ValidateIn(dir string, raw json.RawMessage) error {
 		return err
 	}
 	var c struct {
-		Scenario string              `json:"scenario"`
-		Senders  scenario.SenderPool `json:"senders"`
+		Scenario    string              `json:"scenario"`
+		Senders     scenario.SenderPool `json:"senders"`
+		TargetsFile string              `json:"targets_file"`
 	}
 	_ = json.Unmarshal(raw, &c)
+	if err := validateTargetsFile(dir, c.TargetsFile); err != nil {
+		return err
+	}
 	if f := c.Senders.File; f != "" && !hasRef(f) && !s3scenario.Is(f) {
 		list := Config{Senders: c.Senders}
 		if err := list.LoadSenders(context.Background(), dir); err != nil {
@@ -176,11 +185,14 @@ func (c *Config) check() error {
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("generator step: "+format, args...)
 	}
-	if c.Scenario == "" && !c.refs["scenario"] {
+	if err := c.checkTargets(); err != nil {
+		return fail("%w", err)
+	}
+	if c.Scenario == "" && !c.refs["scenario"] && c.TargetsFile == "" {
 		return fail("\"scenario\" is required: a scenario folder (relative to the definition) or a built-in name (%s)",
 			strings.Join(scenario.BuiltinNames(scenarios.Builtin()), ", "))
 	}
-	if c.Target == "" && !c.refs["target"] {
+	if c.Target == "" && !c.refs["target"] && c.TargetsFile == "" {
 		return fail("\"target\" is required: the URL to send to, such as \"${steps.web.outputs.webhook_url}\"")
 	}
 	if c.Target != "" && !hasRef(c.Target) && !strings.HasPrefix(c.Target, "http://") && !strings.HasPrefix(c.Target, "https://") && !load.IsBroker(c.Target) {
@@ -201,7 +213,7 @@ func (c *Config) check() error {
 	if err := c.checkForever(); err != nil {
 		return fail("%w", err)
 	}
-	if c.Duration == 0 && c.Requests == 0 && !c.refs["duration"] && !c.refs["requests"] && !c.Forever {
+	if c.Duration == 0 && c.Requests == 0 && !c.refs["duration"] && !c.refs["requests"] && !c.Forever && !c.once() {
 		return fail("give \"duration\" (such as \"5m\") and/or \"requests\", so the load ends by itself, or \"duration\": \"forever\" (until `stack down`)")
 	}
 	if c.Duration < 0 {
@@ -277,7 +289,7 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 	if err != nil {
 		return nil, err
 	}
-	sc, err := Resolve(ctx, run.Dir, c.Scenario)
+	sc, targets, err := c.source(ctx, run.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("generator step: %w", err)
 	}
@@ -291,6 +303,9 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 		return k.startPersistent(ctx, run)
 	}
 	cfg := c.LoadConfig(sc)
+	if targets != nil {
+		cfg.UseTargets(targets)
+	}
 	cfg.Progress = func(p load.Progress) {
 		fmt.Fprintln(run.Log, p.String())
 		run.ToolOutput("%s", p.String()) // every window: the live table's row follows the run

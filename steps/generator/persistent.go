@@ -224,7 +224,7 @@ func (k *Kind) RunPersistent(ctx context.Context, specPath string, log io.Writer
 		return err
 	}
 	k.MetricsAddr = spec.MetricsAddr
-	sc, err := Resolve(ctx, spec.Dir, c.Scenario)
+	sc, targets, err := c.source(ctx, spec.Dir)
 	if err != nil {
 		return err
 	}
@@ -232,6 +232,9 @@ func (k *Kind) RunPersistent(ctx context.Context, specPath string, log io.Writer
 		return err
 	}
 	cfg := c.LoadConfig(sc)
+	if targets != nil {
+		cfg.UseTargets(targets)
+	}
 	cfg.Forever = &load.Persistent{Roll: func(rep *load.Report) {
 		name := "load-report-" + time.Now().UTC().Format("2006-01-02T150405") + ".json"
 		if err := writeJSONReport(filepath.Join(spec.Reports, name), rep); err != nil {
