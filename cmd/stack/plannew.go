@@ -32,8 +32,11 @@ func planNewStack(ctx context.Context, o *planOptions, def *definition.Definitio
 		p, err = e.PlanNew(ctx, o.Name, def, o.Profile, vars)
 		return err
 	})
-	if err != nil || !done {
+	if err != nil {
 		return true, err
+	}
+	if !done {
+		return false, nil
 	}
 	if o.JSON {
 		if err := writeJSON(o.Out, p); err != nil {
