@@ -113,10 +113,37 @@ func checkType(src string, val cty.Value) error {
 
 // typeMismatch is the message for a var whose value does not fit the
 // module's declared type.
-func typeMismatch(s *Step, name, declared string, given any, err error) string {
+func typeMismatch(s *Step, name, declared string, given any, stands string, err error) string {
 	b, _ := json.Marshal(given)
-	return fmt.Sprintf("%s: variable %q is declared %s, but the value given is %s: %s; give a value of type %s",
-		s.where(), name, declared, b, convertMessage(err), declared)
+	return fmt.Sprintf("%s: variable %q is declared %s, but the value given is %s%s: %s; give a value of type %s",
+		s.where(), name, declared, b, stands, convertMessage(err), declared)
+}
+
+// standsFor says what a value that is one reference stands for, when known:
+// " = VALUE" for a stack variable, " (an output of type T)" for an upstream
+// output of known type.
+func standsFor(v any, val cty.Value, def *Definition) string {
+	str, ok := v.(string)
+	if !ok {
+		return ""
+	}
+	m := refRE.FindStringSubmatch(str)
+	if m == nil || m[0] != str {
+		return ""
+	}
+	rf, err := stack.ParseRef(m[1])
+	switch {
+	case err != nil:
+		return ""
+	case rf.Kind == "var" && def.Sensitive[rf.Name]:
+		return " (sensitive)"
+	case rf.Kind == "var":
+		b, _ := json.Marshal(def.Variables[rf.Name])
+		return " = " + string(b)
+	case rf.Kind == "step" && !val.IsKnown() && val.Type() != cty.DynamicPseudoType:
+		return fmt.Sprintf(" (an output of type %s)", typeexpr.TypeString(val.Type()))
+	}
+	return ""
 }
 
 func convertMessage(err error) string {
@@ -184,8 +211,9 @@ func (v *validator) checkVarTypes(p *Graph, s *Step, info stack.ModuleInfo) {
 		if declared == "" {
 			continue
 		}
-		if err := checkType(declared, ctyValue(s.Vars[name], refs)); err != nil {
-			v.add(s.varPath[name], "%s", typeMismatch(s, name, declared, s.Vars[name], err))
+		val := ctyValue(s.Vars[name], refs)
+		if err := checkType(declared, val); err != nil {
+			v.add(s.varPath[name], "%s", typeMismatch(s, name, declared, s.Vars[name], standsFor(s.Vars[name], val, p.Def), err))
 		}
 	}
 }
