@@ -183,6 +183,26 @@ func (v *validator) types(p *Graph, s *Step) {
 	}
 	if info, err := v.inspect(insp, s.Module); err == nil {
 		v.checkVarTypes(p, s, info)
+		v.checkSensitive(p, s, info)
+	}
+}
+
+// checkSensitive refuses a sensitive stack variable given to a module
+// variable not declared sensitive: Terraform would show it in plans and
+// logs, and return it in outputs the stack stores.
+func (v *validator) checkSensitive(p *Graph, s *Step, info stack.ModuleInfo) {
+	if info.SensitiveVars == nil || len(p.Def.Sensitive) == 0 {
+		return
+	}
+	for _, name := range slices.Sorted(maps.Keys(s.Vars)) {
+		if info.SensitiveVars[name] {
+			continue
+		}
+		stack.FindRefs(s.Vars[name], "", func(r stack.Ref, _ string, err error) {
+			if err == nil && r.Kind == "var" && p.Def.Sensitive[r.Name] {
+				v.add(s.varPath[name], "%s: variable %q gets the sensitive variable %q, but the module does not declare it sensitive; add `sensitive = true` to variable %q in the module, so that Terraform keeps the value out of plans, logs and outputs", s.where(), name, r.Name, name)
+			}
+		})
 	}
 }
 
