@@ -19,7 +19,7 @@ type LoadOptions struct {
 }
 
 // Load reads a definition file and every file it extends, merged (see
-// docs/definitions.md, "Inheritance"). Problems in the merged definition name
+// docs/teams.md, "Inheritance"). Problems in the merged definition name
 // the file that wrote the value and its JSON path there.
 func Load(ctx context.Context, file string, opts LoadOptions) (*Definition, error) {
 	raw, err := os.ReadFile(file)

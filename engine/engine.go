@@ -9,7 +9,6 @@ import (
 	"maps"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +30,9 @@ type Engine struct {
 	CacheDir string
 	// Parallelism caps how many steps run at once (default 4).
 	Parallelism int
+	// ListConcurrency caps how many stacks List reads at once
+	// (default DefaultListConcurrency).
+	ListConcurrency int
 	// LeaseTTL is how long a lease lives without renewal (default 30s).
 	LeaseTTL time.Duration
 	// LockTimeout is how long to wait for another holder's lease (default: fail at once).
@@ -412,58 +414,6 @@ func (e *Engine) Status(ctx context.Context, name string) (*state.Record, error)
 	return rec, err
 }
 
-// Summary is one line of `stack list`.
-type Summary struct {
-	Name      string    `json:"name"`
-	Owner     string    `json:"owner"`
-	Profile   string    `json:"profile"`
-	Status    string    `json:"status"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
-	Steps     int       `json:"steps"`
-	Applied   int       `json:"applied"`
-	Locked    string    `json:"locked_by,omitempty"`
-
-	// TTL, expiry and the rough running cost of the steps whose modules declare one.
-	TTL       string      `json:"ttl,omitempty"`
-	ExpiresAt *time.Time  `json:"expires_at,omitempty"`
-	Expired   bool        `json:"expired,omitempty"`
-	Cost      *state.Cost `json:"cost,omitempty"`
-}
-
-// List returns every stack in the store.
-func (e *Engine) List(ctx context.Context) ([]Summary, error) {
-	keys, err := e.Store.List(ctx, "stacks/")
-	if err != nil {
-		return nil, fmt.Errorf("listing stacks in %s: %w", e.Store, err)
-	}
-	var out []Summary
-	for _, k := range keys {
-		if !strings.HasSuffix(k, "/stack.json") || strings.Count(k, "/") != 2 {
-			continue
-		}
-		name := strings.Split(k, "/")[1]
-		rec, _, err := state.LoadRecord(ctx, e.Store, name)
-		if err != nil {
-			continue // deleted in between
-		}
-		s := Summary{Name: name, Owner: rec.CreatedBy, Profile: rec.Profile, Status: rec.Status,
-			CreatedAt: rec.CreatedAt, UpdatedAt: rec.UpdatedAt, Steps: len(rec.Steps)}
-		for _, st := range rec.Steps {
-			if st.Status == state.StatusApplied {
-				s.Applied++
-			}
-		}
-		s.TTL, s.ExpiresAt, s.Expired, s.Cost = rec.TTL, rec.ExpiresAt, rec.Expired(time.Now()), rec.Cost(time.Now())
-		if l, _, err := state.ReadLease(ctx, e.Store, name); err == nil && !l.Stale() {
-			s.Locked = l.Holder()
-		}
-		out = append(out, s)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
-}
-
 // Lock returns the live lease of a stack, if any.
 func (e *Engine) Lock(ctx context.Context, name string) (*state.Lease, error) {
 	l, _, err := state.ReadLease(ctx, e.Store, name)
@@ -501,8 +451,6 @@ func upCommand(file, name, profile string, only, skip []string) string {
 	}
 	return cmd
 }
-
-func sortStrings(l []string) []string { sort.Strings(l); return l }
 
 func compactJSON(b []byte) []byte {
 	var buf bytes.Buffer
