@@ -9,16 +9,25 @@ import (
 
 	"github.com/stack-tools/stack/load"
 	"github.com/stack-tools/stack/load/e2e"
+	"github.com/stack-tools/stack/load/scenario"
 	"github.com/stack-tools/stack/stack"
 )
 
 // checkE2E validates the e2e field as far as it can before the run: probe
-// URLs given as references are checked once resolved, and without the
-// scenario's types (types nil) so is what expect names. The run checks the
-// rest (that a regexp can match an id of the scenario, that probes answer).
-func (c *Config) checkE2E(types []string) error {
+// URLs given as references are checked once resolved; with the scenario
+// (sc not nil) so are the types expect names and that each regexp can match
+// an id of the scenario's format (or a phone number, an email). The run
+// checks that the probes answer.
+func (c *Config) checkE2E(sc *scenario.Scenario) error {
 	if c.E2E == nil {
 		return nil
+	}
+	var types []string
+	var sample map[string]string
+	if sc != nil {
+		types = sc.TypeNames()
+		sample = map[string]string{"id": scenario.IDCodec{Format: sc.MessageID, Run: scenario.NewRun()}.RunID(0, 0),
+			"sender.phone": "+15555550100", "sender.email": "ada.lovelace.0@example.com"}
 	}
 	e := *c.E2E
 	e.Probes = slices.Clone(e.Probes)
@@ -30,7 +39,7 @@ func (c *Config) checkE2E(types []string) error {
 	if types == nil {
 		types = slices.Collect(maps.Keys(e.Expect))
 	}
-	return e.Check(types, nil)
+	return e.Check(types, sample)
 }
 
 // storeTrace stores where each message went (stack trace NAME STEP ID).
