@@ -31,7 +31,7 @@ func childProbe(t *testing.T, addr, journal string) *exec.Cmd {
 	for try := 0; ; try++ {
 		if _, _, err := src.Pull(context.Background(), 0, 0); err == nil {
 			return cmd
-		} else if try > 500 {
+		} else if try > 3000 { // 30s: a busy machine starts processes slowly
 			t.Fatalf("the probe child does not answer: %v", err)
 		}
 		time.Sleep(10 * time.Millisecond)
