@@ -36,7 +36,7 @@ func (t *Tracker) Judge(now time.Time, percentile float64) string {
 		for _, s := range t.sources {
 			lag = max(lag, now.Sub(s.lastOK))
 		}
-		if age := now.Sub(t.start) - time.Duration(oldest.intended) - lag; age > bound {
+		if age := now.Sub(t.start) - time.Duration(oldest.start()) - lag; age > bound {
 			return fmt.Sprintf("e2e: a %s message has not arrived after %s > %s", t.setup.Types[oldest.typ], age.Round(time.Millisecond), bound)
 		}
 	}

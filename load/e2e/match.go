@@ -160,7 +160,7 @@ func (t *Tracker) match(h hit) {
 		return
 	}
 	t.arrivedN++
-	us := (h.at - r.intended) / int64(time.Microsecond)
+	us := (h.at - r.start()) / int64(time.Microsecond)
 	t.types[r.typ].add(us)
 	t.win[r.typ].add(us)
 	if t.setup.Observe != nil {
