@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"path"
 	"slices"
 
 	"github.com/stack-tools/stack/load"
@@ -51,11 +52,14 @@ func storeTrace(ctx context.Context, run *stack.StepRun, rep *load.Report) error
 	if err := rep.WriteTrace(&buf); err != nil {
 		return fmt.Errorf("generator step: writing the e2e trace: %w", err)
 	}
-	at, err := run.Artifacts.PutArtifact(ctx, e2e.TraceFile, buf.Bytes())
-	if err != nil {
-		return fmt.Errorf("generator step: storing the e2e trace: %w", err)
+	// Kept with the run's reports (stack trace --run) and as the latest.
+	for _, name := range []string{path.Join(RunsFolder, rep.Run, e2e.TraceFile), e2e.TraceFile} {
+		at, err := run.Artifacts.PutArtifact(ctx, name, buf.Bytes())
+		if err != nil {
+			return fmt.Errorf("generator step: storing the e2e trace: %w", err)
+		}
+		fmt.Fprintf(run.Log, "load: trace %s\n", at)
 	}
-	fmt.Fprintf(run.Log, "load: trace %s\n", at)
 	return nil
 }
 
