@@ -41,6 +41,8 @@ type config struct {
 	delay   time.Duration // added to every request
 	connect time.Duration // added to every new connection (TCP and TLS handshakes)
 	runs    int           // runs per command; the median is shown
+	// serverCPU reads the CPU time MinIO has used so far.
+	serverCPU func() time.Duration
 }
 
 func main() {
@@ -82,6 +84,7 @@ func run(c config) error {
 		return err
 	}
 	defer m.Stop()
+	c.serverCPU = serverCPU(filepath.Join(dir, "minio", "data"))
 	p, err := startProxy(m.Endpoint, c.delay, c.connect)
 	if err != nil {
 		return err
@@ -102,7 +105,7 @@ func run(c config) error {
 	env := append(os.Environ(), "AWS_ENDPOINT_URL_S3=http://"+p.addr, "STACK_STATE="+url, "STACK_CACHE="+filepath.Join(dir, "cache"))
 
 	fmt.Printf("bench/store: %s added per request, %s per new connection; MinIO %s; median of %d runs\n\n", c.delay, c.connect, m.Endpoint, c.runs)
-	fmt.Printf("%-7s %-8s %-17s %8s %8s %9s  %s\n", "stacks", "binary", "command", "time", "cpu", "requests", "by kind")
+	fmt.Printf("%-7s %-8s %-17s %8s %8s %8s %9s  %s\n", "stacks", "binary", "command", "time", "cpu", "minio", "requests", "by kind")
 	seeded := 0
 	for _, n := range c.sizes {
 		if err := seed(ctx, st, seeded, n); err != nil {
@@ -141,11 +144,12 @@ func commands(n int) [][]string {
 }
 
 func measure(c config, p *proxy, env []string, n int, b binary, args []string) error {
-	var times, cpus []time.Duration
+	var times, cpus, servers []time.Duration
 	var counts map[string]int
 	var conns int
 	for i := 0; i < c.runs; i++ {
 		p.reset()
+		server := c.serverCPU()
 		cmd := exec.Command(b.path, args...)
 		cmd.Env = env
 		cmd.Stdout = io.Discard
@@ -157,10 +161,12 @@ func measure(c config, p *proxy, env []string, n int, b binary, args []string) e
 		}
 		times = append(times, time.Since(start))
 		cpus = append(cpus, cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())
+		servers = append(servers, c.serverCPU()-server)
 		counts, conns = p.snapshot()
 	}
 	slices.Sort(times)
 	slices.Sort(cpus)
+	slices.Sort(servers)
 	total := 0
 	var kinds []string
 	for k, v := range counts {
@@ -172,7 +178,8 @@ func measure(c config, p *proxy, env []string, n int, b binary, args []string) e
 	if args[0] == "status" {
 		name = "status NAME"
 	}
-	fmt.Printf("%-7d %-8s %-17s %7.2fs %7.2fs %9d  %s; %d connections\n", n, b.label, name, times[len(times)/2].Seconds(), cpus[len(cpus)/2].Seconds(),
+	mid := len(times) / 2
+	fmt.Printf("%-7d %-8s %-17s %7.2fs %7.2fs %7.2fs %9d  %s; %d connections\n", n, b.label, name, times[mid].Seconds(), cpus[mid].Seconds(), servers[mid].Seconds(),
 		total, strings.Join(kinds, ", "), conns)
 	return nil
 }
