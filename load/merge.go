@@ -179,6 +179,7 @@ func mergeStats(parts []Stats, hists []string, secs float64) (Stats, error) {
 		s.Throughput = float64(s.Success) / secs
 	}
 	s.Latency = mergedLatency(h, s.Latency.Max, sumMs)
+	s.Distribution = distribution(h, s.Latency.Max)
 	return s, nil
 }
 
@@ -189,7 +190,7 @@ func mergedLatency(h *hdrhistogram.Histogram, maxMs, sumMs float64) Latency {
 	if n := h.TotalCount(); n > 0 {
 		l.Max, l.Mean = maxMs, sumMs/float64(n)
 	}
-	return l
+	return l.capped()
 }
 
 func mergeWindows(ws []Window) (Window, error) {

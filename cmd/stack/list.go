@@ -40,7 +40,7 @@ stacks that pass every one given are shown.`,
 	f := cmd.Flags()
 	f.StringVar(&o.Owner, "owner", "", "only stacks created by this user (alice) or user@host")
 	f.StringVar(&o.Profile, "profile", "", "only stacks brought up with this profile")
-	f.BoolVar(&o.Expired, "expired", false, "only stacks whose TTL ran out (those `stack reap` destroys)")
+	f.BoolVar(&o.Expired, "expired", false, "only stacks whose TTL ran out (those that stack reap destroys)")
 	f.BoolVar(&o.Locked, "locked", false, "only stacks a command holds the lock of now")
 	return cmd
 }

@@ -44,7 +44,7 @@ func newTraceCmd(g *globalOptions) *cobra.Command {
 			return runTrace(cmd.Context(), o)
 		},
 	}
-	cmd.Flags().StringVar(&o.ReportDir, "report-dir", "", "read the trace of a `stack load --e2e` run from its --report-dir")
+	cmd.Flags().StringVar(&o.ReportDir, "report-dir", "", "read the trace of a stack load --e2e run from its --report-dir")
 	return cmd
 }
 

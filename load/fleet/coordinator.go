@@ -80,30 +80,10 @@ func (c *Coordinator) Run(ctx context.Context, cfg load.Config) (*load.Report, e
 	}
 	plan.Workers = workers
 	plan.StartWithin = pace.Duration(c.ReadyTimeout + 30*time.Second)
-	idents := map[string]Identity{}
-	for _, w := range workers {
-		var id Identity
-		if data, _, err := conn.Get(path.Join(g, "workers", w)); err == nil {
-			_ = json.Unmarshal(data, &id)
-		}
-		idents[w] = id
-	}
-	data, err := json.Marshal(plan)
+	idents := c.identities(conn, workers)
+	run, err := c.writePlan(conn, plan)
 	if err != nil {
 		return nil, err
-	}
-	if len(data) > 1000_000 {
-		return nil, fmt.Errorf("the run's plan is %d bytes, more than a ZooKeeper node holds (1 MB): the scenario's templates are too large to ship to workers", len(data))
-	}
-	// The run's node and its folders appear together (one transaction), so a
-	// worker that sees the plan can always join the barrier. Names sort by time.
-	run := path.Join(g, "runs", "r-"+time.Now().UTC().Format("20060102T150405.000000000Z"))
-	ops := []any{&zk.CreateRequest{Path: run, Data: data, Acl: acl}}
-	for _, sub := range []string{"ready", "progress", "results", "done"} {
-		ops = append(ops, &zk.CreateRequest{Path: path.Join(run, sub), Acl: acl})
-	}
-	if _, err := conn.Multi(ops...); err != nil {
-		return nil, fmt.Errorf("writing the plan to %s: %w", run, err)
 	}
 	if !c.Keep {
 		defer func() { _ = deleteTree(conn, run) }()
@@ -131,6 +111,41 @@ func (c *Coordinator) Run(ctx context.Context, cfg load.Config) (*load.Report, e
 		}
 	}
 	return c.merge(cfg, plan, workers, idents, results, missing, lastSent, string(stopped))
+}
+
+// identities reads what each worker says of itself (host, pid, metrics).
+func (c *Coordinator) identities(conn *zk.Conn, workers []string) map[string]Identity {
+	idents := map[string]Identity{}
+	for _, w := range workers {
+		var id Identity
+		if data, _, err := conn.Get(path.Join(c.group(), "workers", w)); err == nil {
+			_ = json.Unmarshal(data, &id)
+		}
+		idents[w] = id
+	}
+	return idents
+}
+
+// writePlan creates the run's node with its plan and its folders in one
+// transaction, so a worker that sees the plan can always join the barrier.
+// Run names sort by time.
+func (c *Coordinator) writePlan(conn *zk.Conn, plan *Plan) (string, error) {
+	data, err := json.Marshal(plan)
+	if err != nil {
+		return "", err
+	}
+	if len(data) > 1000_000 {
+		return "", fmt.Errorf("the run's plan is %d bytes, more than a ZooKeeper node holds (1 MB): the scenario's templates are too large to ship to workers", len(data))
+	}
+	run := path.Join(c.group(), "runs", "r-"+time.Now().UTC().Format("20060102T150405.000000000Z"))
+	ops := []any{&zk.CreateRequest{Path: run, Data: data, Acl: acl}}
+	for _, sub := range []string{"ready", "progress", "results", "done"} {
+		ops = append(ops, &zk.CreateRequest{Path: path.Join(run, sub), Acl: acl})
+	}
+	if _, err := conn.Multi(ops...); err != nil {
+		return "", fmt.Errorf("writing the plan to %s: %w", run, err)
+	}
+	return run, nil
 }
 
 func shortNames(ws []string) []string {
@@ -270,11 +285,11 @@ func (c *Coordinator) barrier(ctx context.Context, conn *zk.Conn, run string, wo
 
 // gather waits for every ready worker's result, noting the ones lost.
 func (c *Coordinator) gather(ctx context.Context, conn *zk.Conn, run string, workers, ready []string, at time.Time, cfg load.Config) (map[string]*result, map[string]string) {
-	results := map[string]*result{}
-	missing := map[string]string{}
+	g := &gathering{c: c, conn: conn, run: run, ready: ready, at: at,
+		results: map[string]*result{}, missing: map[string]string{}, lastProgress: map[string]int64{}}
 	for _, w := range workers {
 		if !slices.Contains(ready, w) {
-			missing[w] = "not ready when the run started"
+			g.missing[w] = "not ready when the run started"
 		}
 	}
 	// The run ends by the schedule; allow for the slowest responses, late
@@ -284,39 +299,10 @@ func (c *Coordinator) gather(ctx context.Context, conn *zk.Conn, run string, wor
 	tick := time.NewTicker(5 * time.Second)
 	defer tick.Stop()
 	interrupted := false
-	lastProgress := map[string]int64{}
 	for {
-		done, _, doneWatch, err := conn.ChildrenW(path.Join(run, "done"))
-		if err != nil {
-			done = nil
-			doneWatch = nil
-		}
-		alive, _, aliveWatch, aliveErr := conn.ChildrenW(path.Join(c.group(), "workers"))
-		if aliveErr != nil {
-			aliveWatch = nil
-		}
-		pending := 0
-		for _, w := range ready {
-			if results[w] != nil || missing[w] != "" {
-				continue
-			}
-			if slices.Contains(done, w) {
-				res, err := readResult(conn, run, w)
-				if err != nil {
-					missing[w] = "its result could not be read: " + err.Error()
-				} else {
-					results[w] = res
-				}
-				continue
-			}
-			if aliveErr == nil && !slices.Contains(alive, w) {
-				missing[w] = fmt.Sprintf("the worker left ZooKeeper %.1fs into the run, without a result (it died, or lost its session)", time.Since(at).Seconds())
-				continue
-			}
-			pending++
-		}
+		pending, doneWatch, aliveWatch := g.poll()
 		if pending == 0 {
-			return results, missing
+			return g.results, g.missing
 		}
 		select {
 		case <-ctx.Done():
@@ -332,25 +318,81 @@ func (c *Coordinator) gather(ctx context.Context, conn *zk.Conn, run string, wor
 			c.sayProgress(conn, run, ready, at)
 		case <-deadline.C:
 			// A worker still writing progress is behind, not lost: wait on.
-			busy := false
-			for _, w := range ready {
-				if results[w] == nil && missing[w] == "" {
-					if _, st, err := conn.Exists(path.Join(run, "progress", w)); err == nil && st != nil && st.Mzxid != lastProgress[w] {
-						lastProgress[w] = st.Mzxid
-						busy = true
-					}
-				}
-			}
-			if busy && !interrupted {
+			if g.progressing() && !interrupted {
 				deadline.Reset(15 * time.Second)
 				continue
 			}
-			for _, w := range ready {
-				if results[w] == nil && missing[w] == "" {
-					missing[w] = fmt.Sprintf("no result and no progress %s after the run's scheduled end", (time.Since(at) - runLength(cfg)).Round(time.Second))
-				}
+			g.giveUp(cfg)
+			return g.results, g.missing
+		}
+	}
+}
+
+// gathering is the state of one gather: results in, workers lost.
+type gathering struct {
+	c            *Coordinator
+	conn         *zk.Conn
+	run          string
+	ready        []string
+	at           time.Time
+	results      map[string]*result
+	missing      map[string]string
+	lastProgress map[string]int64 // a worker's last progress write seen
+}
+
+// waiting says whether worker w has neither a result nor a reason it is lost.
+func (g *gathering) waiting(w string) bool { return g.results[w] == nil && g.missing[w] == "" }
+
+// poll reads the results written and the workers alive, and returns how
+// many are still pending and the watches that fire when that changes.
+func (g *gathering) poll() (pending int, doneWatch, aliveWatch <-chan zk.Event) {
+	done, _, doneWatch, err := g.conn.ChildrenW(path.Join(g.run, "done"))
+	if err != nil {
+		done, doneWatch = nil, nil
+	}
+	alive, _, aliveWatch, aliveErr := g.conn.ChildrenW(path.Join(g.c.group(), "workers"))
+	if aliveErr != nil {
+		aliveWatch = nil
+	}
+	for _, w := range g.ready {
+		switch {
+		case !g.waiting(w):
+		case slices.Contains(done, w):
+			res, err := readResult(g.conn, g.run, w)
+			if err != nil {
+				g.missing[w] = "its result could not be read: " + err.Error()
+			} else {
+				g.results[w] = res
 			}
-			return results, missing
+		case aliveErr == nil && !slices.Contains(alive, w):
+			g.missing[w] = fmt.Sprintf("the worker left ZooKeeper %.1fs into the run, without a result (it died, or lost its session)", time.Since(g.at).Seconds())
+		default:
+			pending++
+		}
+	}
+	return pending, doneWatch, aliveWatch
+}
+
+// progressing says whether a pending worker wrote progress since last asked.
+func (g *gathering) progressing() bool {
+	busy := false
+	for _, w := range g.ready {
+		if !g.waiting(w) {
+			continue
+		}
+		if _, st, err := g.conn.Exists(path.Join(g.run, "progress", w)); err == nil && st != nil && st.Mzxid != g.lastProgress[w] {
+			g.lastProgress[w] = st.Mzxid
+			busy = true
+		}
+	}
+	return busy
+}
+
+// giveUp counts every pending worker as lost.
+func (g *gathering) giveUp(cfg load.Config) {
+	for _, w := range g.ready {
+		if g.waiting(w) {
+			g.missing[w] = fmt.Sprintf("no result and no progress %s after the run's scheduled end", (time.Since(g.at) - runLength(cfg)).Round(time.Second))
 		}
 	}
 }
@@ -407,8 +449,8 @@ func (c *Coordinator) sayProgress(conn *zk.Conn, run string, ready []string, at 
 	if sum.Responses > 0 {
 		ok = 100 * float64(sum.Success) / float64(sum.Responses)
 	}
-	c.say("%6.1fs %d workers: sent %d (%.1f/s) ok %.2f%% late %d in flight %d",
-		time.Since(at).Seconds(), len(ready), sum.Sent, sum.Rate, ok, sum.Late, sum.InFlight)
+	c.say("%6.1fs %d workers  window: %.1f/s  total: sent %d ok %.2f%% late %d in flight %d",
+		time.Since(at).Seconds(), len(ready), sum.Rate, sum.Sent, ok, sum.Late, sum.InFlight)
 }
 
 func readProgress(conn *zk.Conn, run, w string) (progress, bool) {

@@ -12,7 +12,7 @@ import (
 // e2eCharts are the far end's charts: per type, the end-to-end latency over
 // time (the chart a team otherwise looks for in its own dashboards) and
 // arrivals per window.
-func e2eCharts(rep *load.Report) []chart {
+func e2eCharts(rep *load.Report) []plot {
 	if rep.E2E == nil {
 		return nil
 	}
@@ -22,21 +22,30 @@ func e2eCharts(rep *load.Report) []chart {
 			names = append(names, t.Name)
 		}
 	}
-	series := func(pick func(e2e.WindowStats) float64) []line {
-		var out []line
-		for i, n := range names {
-			pts := make([]point, len(rep.E2E.Windows))
-			for j, w := range rep.E2E.Windows {
-				pts[j] = point{w.End, pick(w.Types[n])}
-			}
-			out = append(out, line{Name: n, Color: palette[i%len(palette)], Points: pts})
-		}
-		return out
+	end := runEnd(rep)
+	for _, w := range rep.E2E.Windows {
+		end = max(end, w.End)
 	}
-	return []chart{
-		{Title: "End-to-end latency p99 (ms) by message type: intended send → arrival at a probe", Lines: series(func(s e2e.WindowStats) float64 { return s.Latency.P99 })},
-		{Title: "End-to-end latency p50 (ms) by message type", Lines: series(func(s e2e.WindowStats) float64 { return s.Latency.P50 })},
-		{Title: "Arrivals at the probes per window by message type", Lines: series(func(s e2e.WindowStats) float64 { return float64(s.Arrived) })},
+	over := func(id, title, unit string, pick func(e2e.WindowStats) (float64, bool)) plot {
+		p := plot{ID: id, Title: title, XMax: end, XTicks: timeTicks(end), XLabel: "seconds since the start"}
+		for i, n := range names {
+			var pts []pt
+			for _, w := range rep.E2E.Windows {
+				if v, ok := pick(w.Types[n]); ok {
+					pts = append(pts, pt{X0: w.Start, X1: w.End, Y: v, Tip: fmt.Sprintf("%s%s, %s to %s", num(v), unit, timeLabel(w.Start, end), timeLabel(w.End, end))})
+				}
+			}
+			p.Series = append(p.Series, series{Name: n, Color: palette[i%len(palette)], Pts: pts})
+		}
+		return p
+	}
+	arrived := func(f func(e2e.Latency) float64) func(e2e.WindowStats) (float64, bool) {
+		return func(s e2e.WindowStats) (float64, bool) { return f(s.Latency), s.Arrived > 0 }
+	}
+	return []plot{
+		over("e2e-p99", "End-to-end latency p99 (ms) by message type: intended send → arrival at a probe", " ms", arrived(func(l e2e.Latency) float64 { return l.P99 })),
+		over("e2e-p50", "End-to-end latency p50 (ms) by message type", " ms", arrived(func(l e2e.Latency) float64 { return l.P50 })),
+		over("e2e-arrivals", "Arrivals at the probes per window by message type", " arrivals", func(s e2e.WindowStats) (float64, bool) { return float64(s.Arrived), true }),
 	}
 }
 

@@ -5,7 +5,6 @@
 package generator
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,7 +14,6 @@ import (
 	"github.com/stack-tools/stack/load"
 	"github.com/stack-tools/stack/load/e2e"
 	"github.com/stack-tools/stack/load/pace"
-	"github.com/stack-tools/stack/load/report"
 	"github.com/stack-tools/stack/load/scenario"
 	"github.com/stack-tools/stack/load/scenario/s3scenario"
 	"github.com/stack-tools/stack/stack"
@@ -45,12 +43,15 @@ type Config struct {
 	// (Options keeps its token out of JSON; a definition names it here.)
 	AuthToken string `json:"auth_token,omitempty"`
 
-	Stop       *load.StopPolicy `json:"stop,omitempty"`
-	Timeout    pace.Duration    `json:"timeout,omitempty"`
-	LateAfter  pace.Duration    `json:"late_after,omitempty"`
-	Window     pace.Duration    `json:"window,omitempty"`
-	MaxWorkers int              `json:"max_workers,omitempty"`
-	Insecure   bool             `json:"insecure,omitempty"`
+	Stop      *load.StopPolicy `json:"stop,omitempty"`
+	Timeout   pace.Duration    `json:"timeout,omitempty"`
+	LateAfter pace.Duration    `json:"late_after,omitempty"`
+	Window    pace.Duration    `json:"window,omitempty"`
+	// MaxConnections caps concurrent requests, one connection each;
+	// max_workers is its old name ("workers" are fleet machines).
+	MaxConnections int  `json:"max_connections,omitempty"`
+	MaxWorkers     int  `json:"max_workers,omitempty"`
+	Insecure       bool `json:"insecure,omitempty"`
 
 	// Workers splits the load among `stack load-worker` processes (fleet.go).
 	Workers *Workers `json:"workers,omitempty"`
@@ -95,7 +96,13 @@ func hasRef(s string) bool { return strings.Contains(s, "${") }
 func decode(raw json.RawMessage) (*Config, error) {
 	var c Config
 	if err := stack.DecodeStrict(raw, &c); err != nil {
-		return nil, fmt.Errorf("generator step: %w (fields: scenario, target, rate, duration, requests, order, group, skip, senders, companies, reuse, duplicate, seed, vars, auth_token, stop, timeout, late_after, window, max_workers, insecure, workers, metrics_addr, reload, batch, batch_wait, kafka, e2e)", err)
+		return nil, fmt.Errorf("generator step: %w (fields: scenario, target, rate, duration, requests, order, group, skip, senders, companies, reuse, duplicate, seed, vars, auth_token, stop, timeout, late_after, window, max_connections, insecure, workers, metrics_addr, reload, batch, batch_wait, kafka, e2e)", err)
+	}
+	switch {
+	case c.MaxConnections != 0 && c.MaxWorkers != 0:
+		return nil, fmt.Errorf("generator step: \"max_connections\" and \"max_workers\" (its old name) are both given: keep \"max_connections\"")
+	case c.MaxConnections != 0:
+		c.MaxWorkers = c.MaxConnections
 	}
 	return &c, nil
 }
@@ -220,7 +227,7 @@ func (c *Config) check() error {
 		}
 	}
 	if c.MaxWorkers < 0 {
-		return fail("\"max_workers\" must be positive")
+		return fail("\"max_connections\" must be positive")
 	}
 	if err := c.Kafka.Check(); err != nil {
 		return fail("%w", err)
@@ -272,13 +279,9 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 		return nil, err
 	}
 	cfg := c.LoadConfig(sc)
-	var last time.Time
 	cfg.Progress = func(p load.Progress) {
 		fmt.Fprintln(run.Log, p.String())
-		if run.Progress != nil && time.Since(last) >= 5*time.Second {
-			last = time.Now()
-			run.Progress("%s", p.String())
-		}
+		run.ToolOutput("%s", p.String()) // every window: the live table's row follows the run
 	}
 	fmt.Fprintf(run.Log, "load: scenario %s (%s) -> %s\n", sc.Name, sc.Source, cfg.Target)
 	rep, err := k.run(ctx, run, c, cfg)
@@ -287,22 +290,10 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 	}
 	fmt.Fprintf(run.Log, "load: %s %s\n", rep.Verdict, rep.Reason)
 
-	var js, page bytes.Buffer
-	if err := report.JSON(&js, rep); err != nil {
+	jsonAt, htmlAt, err := storeReports(ctx, run, rep)
+	if err != nil {
 		return nil, err
 	}
-	if err := report.HTML(&page, rep); err != nil {
-		return nil, err
-	}
-	jsonAt, err := run.Artifacts.PutArtifact(ctx, "load-report.json", js.Bytes())
-	if err != nil {
-		return nil, fmt.Errorf("generator step: storing the JSON report: %w", err)
-	}
-	htmlAt, err := run.Artifacts.PutArtifact(ctx, "load-report.html", page.Bytes())
-	if err != nil {
-		return nil, fmt.Errorf("generator step: storing the HTML report: %w", err)
-	}
-	fmt.Fprintf(run.Log, "load: report %s\nload: report %s\n", jsonAt, htmlAt)
 	if err := storeTrace(ctx, run, rep); err != nil {
 		return nil, err
 	}

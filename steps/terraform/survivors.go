@@ -12,13 +12,14 @@ import (
 // launcher returns the program terraform-exec runs and its environment: the
 // shim when the Kind has one, else Terraform itself.
 func (k *Kind) launcher(bin string, run *stack.StepRun, env map[string]string) string {
-	if k.Shim == "" || !shimSupported {
+	shim := k.shimPath(run)
+	if shim == "" || !shimSupported {
 		return bin
 	}
 	env[shimExecEnv] = bin
 	env[shimProcFileEnv] = processFilePath(run.WorkDir)
 	env[shimGraceEnv] = k.grace().String()
-	return k.Shim
+	return shim
 }
 
 func (k *Kind) grace() time.Duration {

@@ -1,6 +1,6 @@
 //go:build unix
 
-package terraform
+package tfshim
 
 import (
 	"errors"
@@ -12,20 +12,18 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
-
-	"github.com/stack-tools/stack/internal/proc"
 )
 
 // shimSupported says whether Kind.Shim is used on this platform.
 const shimSupported = true
 
 func runShim(bin string) int {
-	procPath := os.Getenv(shimProcFileEnv)
-	grace, err := time.ParseDuration(os.Getenv(shimGraceEnv))
+	procPath := os.Getenv(ProcFileEnv)
+	grace, err := time.ParseDuration(os.Getenv(GraceEnv))
 	if err != nil || grace <= 0 {
-		grace = interruptGrace
+		grace = DefaultGrace
 	}
-	for _, e := range []string{shimExecEnv, shimProcFileEnv, shimGraceEnv} {
+	for _, e := range []string{ExecEnv, ProcFileEnv, GraceEnv} {
 		_ = os.Unsetenv(e)
 	}
 	if !durable(os.Args[1:]) {
@@ -40,11 +38,11 @@ func runShim(bin string) int {
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	signal.Ignore(syscall.SIGPIPE, syscall.SIGHUP) // stack may be gone; keep relaying nothing quietly
 
-	pgid, err := proc.OwnGroup()
+	pgid, err := ownGroup()
 	if err != nil {
 		pgid = 0 // no group of our own: interrupts go to Terraform alone
 	}
-	rec := &processFile{Host: proc.Host(), PGID: pgid, ShimPID: os.Getpid(), Command: command(os.Args[1:]), Started: time.Now().UTC()}
+	rec := &ProcessFile{Host: host(), PGID: pgid, ShimPID: os.Getpid(), Command: command(os.Args[1:]), Started: time.Now().UTC()}
 	if procPath != "" {
 		// Recorded before Terraform starts: if stack dies from here on, the
 		// next command knows which group to wait for.
@@ -99,8 +97,8 @@ loop:
 			}
 			interrupted = true
 			if pgid > 0 {
-				_ = proc.InterruptGroup(pgid)
-				time.AfterFunc(grace, func() { _ = proc.KillGroup(pgid) })
+				_ = interruptGroup(pgid)
+				time.AfterFunc(grace, func() { _ = killGroup(pgid) })
 			} else {
 				_ = cmd.Process.Signal(os.Interrupt)
 				time.AfterFunc(grace, func() { _ = cmd.Process.Kill() })
@@ -116,14 +114,14 @@ loop:
 	if procPath != "" {
 		// Done: nothing for a later command to wait for. (A shim killed with
 		// stack never gets here, and its Terraform stays on record.)
-		if p, err := readProcessFile(procPath); err == nil && p.ShimPID == os.Getpid() {
+		if p, err := ReadProcessFile(procPath); err == nil && p.ShimPID == os.Getpid() {
 			_ = os.Remove(procPath)
 		}
 	}
 	if interrupted && pgid > 0 {
 		// Whatever Terraform's provisioners left in the group goes too (this
 		// shim with it; terraform-exec reports the interrupt).
-		_ = proc.KillGroup(pgid)
+		_ = killGroup(pgid)
 	}
 	return code
 }
