@@ -129,6 +129,10 @@ func TestListFilters(t *testing.T) {
 		if got := names(all); got != "alpha,bravo,charlie,delta,echo,golf" {
 			t.Fatalf("List = %s", got)
 		}
+		// Names is the folder listing alone: foxtrot, being created, is among them.
+		if n, err := e.Names(ctx); err != nil || strings.Join(n, ",") != "alpha,bravo,charlie,delta,echo,foxtrot,golf" {
+			t.Errorf("Names = %q, %v", n, err)
+		}
 		by := map[string]engine.Summary{}
 		for _, s := range all {
 			by[s.Name] = s
