@@ -49,6 +49,7 @@ func runReap(ctx context.Context, o *reapOptions) error {
 	if o.Stacks < 1 {
 		return &usageError{fmt.Errorf("--parallelism %d: use 1 or more (how many expired stacks are torn down at once)", o.Stacks)}
 	}
+	defer lessGC()()
 	var results []engine.ReapResult
 	err := o.mutate(ctx, o.lockOptions, func(e *engine.Engine) error {
 		var err error
