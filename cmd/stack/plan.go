@@ -65,12 +65,16 @@ func runPlan(ctx context.Context, o *planOptions) error {
 		return &usageError{fmt.Errorf("--parallelism %d: use 1 or more", o.Parallelism)}
 	}
 	var def *definition.Definition
+	var vars map[string]definition.VarSetting
 	if o.File != "" {
 		var err error
 		if def, err = loadDefinition(o.File); err != nil {
 			return err
 		}
-		if done, err := planNewStack(ctx, o, def); done {
+		if vars, err = o.settings(def); err != nil {
+			return err
+		}
+		if done, err := planNewStack(ctx, o, def, vars); done {
 			return err
 		}
 	}
@@ -78,7 +82,7 @@ func runPlan(ctx context.Context, o *planOptions) error {
 	err := o.withEngine(ctx, func(e *engine.Engine) error {
 		e.Parallelism = o.Parallelism
 		var err error
-		rep, err = e.Drift(ctx, engine.DriftOptions{Name: o.Name, Def: def, Profile: o.Profile, ProfileSet: o.ProfileSet})
+		rep, err = e.Drift(ctx, engine.DriftOptions{Name: o.Name, Def: def, Profile: o.Profile, ProfileSet: o.ProfileSet, Vars: vars})
 		return err
 	})
 	if err != nil {
