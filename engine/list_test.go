@@ -332,7 +332,8 @@ func (b blocking) Destroy(ctx context.Context, run *stack.StepRun) error {
 
 // List reads a lease only where the record leaves room for a holder (running,
 // destroying, written lately). This holds the engine to its side of that:
-// while up or down runs a step, the plain list shows the stack locked.
+// while up, rerun-step or down runs a step, the plain list shows the stack
+// locked.
 func TestListShowsTheLockWhileACommandRuns(t *testing.T) {
 	ctx := context.Background()
 	st, err := localstore.Open(t.TempDir())
@@ -347,6 +348,7 @@ func TestListShowsTheLockWhileACommandRuns(t *testing.T) {
 	lister := &engine.Engine{Store: st}
 	for _, run := range []func() error{
 		func() error { return e.Up(ctx, engine.UpOptions{Def: def}) },
+		func() error { return e.RerunStep(ctx, "held", "a", engine.RerunOptions{}) },
 		func() error { return e.Down(ctx, "held") },
 	} {
 		done := make(chan error, 1)
