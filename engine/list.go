@@ -84,7 +84,7 @@ func (f ListFilter) keepsRecord(s *Summary) bool {
 func (e *Engine) Names(ctx context.Context) ([]string, error) {
 	names, err := stack.ListDirs(ctx, e.Store, "stacks/")
 	if err != nil {
-		return nil, fmt.Errorf("listing stacks in %s: %w (check the store is reachable and run the command again)", e.Store, err)
+		return nil, fmt.Errorf("listing stacks in %s: %w", e.Store, err) // the store's error says what to check
 	}
 	return names, nil
 }
@@ -142,7 +142,7 @@ func (e *Engine) summarize(ctx context.Context, name string, f ListFilter, now t
 		}
 		return &Summary{Name: name, Status: StatusDamaged, Error: err.Error()}, nil
 	case err != nil:
-		return nil, fmt.Errorf("%w (run the command again once the store answers)", err)
+		return nil, err // names the stack and the store, and what to check
 	}
 	s := summaryOf(name, rec, now)
 	if !f.keepsRecord(s) {

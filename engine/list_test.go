@@ -12,9 +12,11 @@ import (
 	"time"
 
 	"github.com/stack-tools/stack/engine"
+	"github.com/stack-tools/stack/internal/testenv"
 	"github.com/stack-tools/stack/stack"
 	"github.com/stack-tools/stack/state"
 	"github.com/stack-tools/stack/stores/localstore"
+	"github.com/stack-tools/stack/stores/s3store"
 )
 
 func randomSuffix() string {
@@ -362,5 +364,37 @@ func TestListShowsTheLockWhileACommandRuns(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// A store that stops answering fails the list, naming the store and what to
+// do, instead of listing fewer stacks than there are.
+func TestListFailsWhenTheStoreDoes(t *testing.T) {
+	m, err := startMinio()
+	if err != nil {
+		testenv.Missing(t, err)
+	}
+	p, err := testenv.StartProxy(strings.TrimPrefix(m.Endpoint, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	t.Setenv("AWS_ENDPOINT_URL_S3", "http://"+p.Addr)
+	t.Setenv("AWS_MAX_ATTEMPTS", "2")
+	ctx := context.Background()
+	st, err := s3store.Open(ctx, "s3://"+m.Bucket+"/list-fails-"+randomSuffix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	putRecord(t, st, &state.Record{Name: "one", CreatedBy: "alice@laptop", Status: state.StatusApplied})
+	e := &engine.Engine{Store: st}
+	if l, err := e.List(ctx); err != nil || len(l) != 1 {
+		t.Fatalf("list before the cut: %v %+v", err, l)
+	}
+	p.Cut()
+	defer p.Restore()
+	l, err := e.List(ctx)
+	if err == nil || !strings.Contains(err.Error(), st.String()) || !strings.Contains(err.Error(), "run the command again") {
+		t.Errorf("list with the store cut off: %v %+v, want an error naming %s and what to do", err, l, st)
 	}
 }
