@@ -70,6 +70,9 @@ func registerCompletions(root *cobra.Command, g *globalOptions) {
 		if cmd.Flags().Lookup("profile") != nil {
 			_ = cmd.RegisterFlagCompletionFunc("profile", c.flag(c.profiles))
 		}
+		if cmd.Flags().Lookup("var") != nil {
+			registerVarCompletions(cmd)
+		}
 	}
 	if cmd, _, err := root.Find([]string{"graph"}); err == nil {
 		_ = cmd.RegisterFlagCompletionFunc("format", fixed(GraphDOT, GraphMermaid))

@@ -35,6 +35,9 @@ would re-apply it; its dependents too), infrastructure drifted (same code, but
 the resources differ: up --refresh or rerun-step puts them back), error, or
 not applicable (generators).
 
+For a stack that does not exist yet, plan NAME FILE shows what the first up
+would create, step by step; values from upstream outputs are known after apply.
+
 plan changes nothing and takes no lock: it runs while another workstation holds
 the stack. Exit status: 0 nothing drifted, 2 something did, 1 a step could not be
 checked.`,
