@@ -138,6 +138,7 @@ func commands(n int) [][]string {
 	return [][]string{
 		{"list"},
 		{"list", "--output", "json"},
+		{"list", "--locked"},
 		{"status", stackName(n / 2)},
 		{"reap", "--dry-run"},
 	}
