@@ -47,10 +47,10 @@ stacks that pass every one given are shown.`,
 }
 
 // lessGC lets the heap grow further between collections while a command reads
-// every stack's record: each of those requests allocates in the AWS SDK, and
-// with 1,000 stacks this cut list's CPU time by 10-15%
-// (bench/store), on a machine where CPU, not latency, is what list waits
-// for. The heap stays small (a few MB of records). It returns the undo.
+// every stack's record: each request allocates in the AWS SDK, and with 1,000
+// stacks this cut list's CPU time by 10-15% (bench/store), on a machine where
+// CPU, not latency, is what list waits for. The heap stays small (a few MB of
+// records). It returns the undo.
 func lessGC() func() {
 	old := debug.SetGCPercent(400)
 	return func() { debug.SetGCPercent(old) }
