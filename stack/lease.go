@@ -51,8 +51,7 @@ func whoami() (user, host string) {
 	if v := os.Getenv("USER"); v != "" {
 		user = v
 	}
-	host, _ = os.Hostname()
-	return user, host
+	return user, proc.Host()
 }
 
 // Me returns user@host for records.
