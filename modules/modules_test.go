@@ -17,6 +17,7 @@ import (
 
 	"github.com/hashicorp/terraform-config-inspect/tfconfig"
 
+	"github.com/stack-tools/stack/definition"
 	"github.com/stack-tools/stack/handlers/aurora"
 	"github.com/stack-tools/stack/handlers/zookeeper"
 	"github.com/stack-tools/stack/internal/testenv"
@@ -211,13 +212,13 @@ func registry(t *testing.T) *stack.Registry {
 
 // checkAllProfiles validates a definition with the engine under no profile and
 // each of its profiles, and returns the problems per profile.
-func checkAllProfiles(t *testing.T, def *stack.Definition) map[string][]stack.Problem {
+func checkAllProfiles(t *testing.T, def *definition.Definition) map[string][]definition.Problem {
 	t.Helper()
 	reg := registry(t)
-	out := map[string][]stack.Problem{}
+	out := map[string][]definition.Problem{}
 	for _, p := range append([]string{""}, def.ProfileNames()...) {
-		_, err := stack.NewPlan(def, reg, stack.PlanOptions{Profile: p})
-		var ie *stack.InvalidError
+		_, err := definition.NewGraph(def, reg, definition.GraphOptions{Profile: p})
+		var ie *definition.InvalidError
 		switch {
 		case errors.As(err, &ie):
 			out[p] = ie.Problems
@@ -240,7 +241,7 @@ func stackFiles(t *testing.T) []string {
 func TestEveryStackPassesModuleChecks(t *testing.T) {
 	for _, file := range stackFiles(t) {
 		t.Run(filepath.Base(file), func(t *testing.T) {
-			def, err := stack.LoadDefinition(file)
+			def, err := definition.LoadDefinition(file)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -254,7 +255,7 @@ func TestEveryStackPassesModuleChecks(t *testing.T) {
 }
 
 func TestSMSInboundHasBothProfiles(t *testing.T) {
-	def, err := stack.LoadDefinition(filepath.Join(stacksDir, "sms-inbound.json"))
+	def, err := definition.LoadDefinition(filepath.Join(stacksDir, "sms-inbound.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -457,7 +458,7 @@ func TestBrokenCopiesOfSMSInboundFail(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			root := copyTree(t)
 			tc.breakIt(t, root)
-			def, err := stack.LoadDefinition(filepath.Join(root, "stacks", "sms-inbound.json"))
+			def, err := definition.LoadDefinition(filepath.Join(root, "stacks", "sms-inbound.json"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -496,7 +497,7 @@ func TestBrokenCopiesOfSMSInboundFail(t *testing.T) {
 // effective applies a profile to a step the way the engine does: the
 // profile's vars and kind fields override the step's, its on_complete replaces
 // the step's.
-func effective(s stack.StepDef, profile string) (vars map[string]any, handlers []stack.HandlerDef) {
+func effective(s definition.StepDef, profile string) (vars map[string]any, handlers []definition.HandlerDef) {
 	vars = map[string]any{}
 	for k, v := range s.Vars {
 		vars[k] = v
@@ -529,11 +530,11 @@ func number(t *testing.T, v any, what string) float64 {
 // The users said what distinguishes the shapes: node and instance counts,
 // cluster vs single node, number of AZs. Production must be bigger on each.
 func TestSMSInboundProductionIsBiggerThanMinimal(t *testing.T) {
-	def, err := stack.LoadDefinition(filepath.Join(stacksDir, "sms-inbound.json"))
+	def, err := definition.LoadDefinition(filepath.Join(stacksDir, "sms-inbound.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	steps := map[string]stack.StepDef{}
+	steps := map[string]definition.StepDef{}
 	for _, s := range def.Steps {
 		steps[s.Name] = s
 	}

@@ -2,6 +2,7 @@ package modules_test
 
 import (
 	"bytes"
+	"github.com/stack-tools/stack/definition"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,8 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/stack-tools/stack/stack"
 )
 
 // stackBinary builds cmd/stack once for this package's CLI tests.
@@ -107,9 +106,9 @@ func TestStackValidateRejectsBrokenCopiesOfSMSInbound(t *testing.T) {
 	}
 }
 
-func loadDef(t *testing.T, file string) *stack.Definition {
+func loadDef(t *testing.T, file string) *definition.Definition {
 	t.Helper()
-	def, err := stack.LoadDefinition(file)
+	def, err := definition.LoadDefinition(file)
 	if err != nil {
 		t.Fatal(err)
 	}

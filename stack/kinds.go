@@ -81,7 +81,9 @@ type StepRun struct {
 	// It may be nil.
 	SetProcess func(*Process)
 
-	clock *phaseClock // see Phase
+	// OnPhase receives the phases a kind marks with Phase; the engine sets it
+	// to time the step (stack status NAME STEP). It may be nil.
+	OnPhase func(name string)
 }
 
 // Artifacts stores named files with a stack.
@@ -98,28 +100,6 @@ type StepKind interface {
 	NeedsModule() bool
 	Apply(ctx context.Context, run *StepRun) (Outputs, error)
 	Destroy(ctx context.Context, run *StepRun) error
-}
-
-// DirValidator is implemented by kinds whose config names files relative to the
-// definition (a generator's scenario folder): validation passes the folder.
-type DirValidator interface {
-	ValidateIn(dir string, config json.RawMessage) error
-}
-
-// Preparer is implemented by kinds with set-up work that does not depend on
-// upstream outputs (copying a module, terraform init, creating a workspace). The
-// engine prepares steps that are going to run while their upstream steps are
-// still running, which takes that work off the critical path. run.Vars and
-// run.Config are nil during Prepare.
-type Preparer interface {
-	Prepare(ctx context.Context, run *StepRun) error
-}
-
-// OutputReader is implemented by kinds that can read a finished step's outputs
-// again; the engine uses it when a dependent needs a sensitive value that was not
-// stored.
-type OutputReader interface {
-	ReadOutputs(ctx context.Context, run *StepRun) (Outputs, error)
 }
 
 // HandlerRun is everything a completion handler needs for one step.
@@ -146,13 +126,14 @@ type HandlerRun struct {
 	// restore that was started), so an interrupted run can resume.
 	Update func(record json.RawMessage) error
 
-	resolver *resolver
+	// Resolver expands the references in Config; the engine sets it.
+	Resolver *Resolver
 }
 
 // Resolve expands the references in one value taken from Config. sensitive is
 // true when any referenced value is sensitive.
 func (h *HandlerRun) Resolve(v any) (resolved any, sensitive bool, err error) {
-	return h.resolver.resolve(v, "")
+	return h.Resolver.Resolve(v, "")
 }
 
 // Decode resolves every reference in Config and decodes it into v, rejecting
@@ -162,7 +143,7 @@ func (h *HandlerRun) Decode(v any) error {
 	if err := json.Unmarshal(h.Config, &raw); err != nil {
 		return err
 	}
-	res, _, err := h.resolver.resolve(raw, "")
+	res, _, err := h.Resolver.Resolve(raw, "")
 	if err != nil {
 		return err
 	}
@@ -203,31 +184,6 @@ type Handler interface {
 	Teardown(ctx context.Context, run *HandlerRun, record json.RawMessage) error
 }
 
-// HandlerOutputs is implemented by handlers whose outputs are known before they
-// run, so validation can check references to them.
-type HandlerOutputs interface {
-	OutputNames(config json.RawMessage) []string
-}
-
-// HandlerVariables is implemented by handlers that read stack variables their
-// config does not reference (the aurora handler's default snapshot map), so
-// that changing such a variable changes the step's fingerprint and re-runs it.
-type HandlerVariables interface {
-	Variables(config json.RawMessage) []string
-}
-
-// ModuleInspector is implemented by step kinds that can read a module's declared
-// variables and outputs offline, so validation can check references to them.
-type ModuleInspector interface {
-	InspectModule(dir string) (ModuleInfo, error)
-}
-
-// ModuleInfo is what a module declares.
-type ModuleInfo struct {
-	Variables map[string]bool // name -> required
-	Outputs   map[string]bool // name -> sensitive
-}
-
 // Registry holds the step kinds and handlers a command can use, by name.
 type Registry struct {
 	steps    map[string]StepKind
@@ -251,8 +207,11 @@ func (r *Registry) Step(name string) (StepKind, bool) { k, ok := r.steps[name]; 
 // Handler returns the handler registered under name.
 func (r *Registry) Handler(name string) (Handler, bool) { h, ok := r.handlers[name]; return h, ok }
 
-func (r *Registry) stepNames() []string    { return slices.Sorted(maps.Keys(r.steps)) }
-func (r *Registry) handlerNames() []string { return slices.Sorted(maps.Keys(r.handlers)) }
+// StepNames lists the registered step kinds, for messages.
+func (r *Registry) StepNames() []string { return slices.Sorted(maps.Keys(r.steps)) }
+
+// HandlerNames lists the registered handlers, for messages.
+func (r *Registry) HandlerNames() []string { return slices.Sorted(maps.Keys(r.handlers)) }
 
 func decodeStrict(v any, into any) error {
 	b, err := json.Marshal(v)
@@ -281,11 +240,20 @@ func NewHandlerRun(stackName, step string, config json.RawMessage, outputs Outpu
 	return &HandlerRun{
 		Stack: stackName, Step: step, Config: config, Outputs: outputs,
 		Log: io.Discard, Progress: func(string, ...any) {}, Update: func(json.RawMessage) error { return nil },
-		resolver: &resolver{
-			vars:    vars,
-			stack:   map[string]string{"name": stackName},
-			outputs: func(s string) (Outputs, error) { return nil, fmt.Errorf("no step %q in this test run", s) },
-			own:     outputs,
+		Resolver: &Resolver{
+			Vars:    vars,
+			Stack:   map[string]string{"name": stackName},
+			Outputs: func(s string) (Outputs, error) { return nil, fmt.Errorf("no step %q in this test run", s) },
+			Own:     outputs,
 		},
+	}
+}
+
+// Phase marks the start of a phase of the run; it ends the phase before it.
+// Kinds call it as they go (run.Phase("init") ... run.Phase("apply")), so
+// phases never overlap. An empty name only ends the current phase.
+func (r *StepRun) Phase(name string) {
+	if r != nil && r.OnPhase != nil {
+		r.OnPhase(name)
 	}
 }

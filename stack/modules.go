@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -12,7 +11,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 )
@@ -20,10 +18,6 @@ import (
 // Modules are snapshotted into the store when a step is applied, so another
 // workstation can re-run or tear down the stack without the same checkout at
 // the same path.
-
-func moduleKey(stack, digest string) string {
-	return path.Join("stacks", stack, "modules", digest+".tar.gz")
-}
 
 // ModuleFiles says which files make up a module, for a step kind whose
 // modules the engine fingerprints and snapshots. The zero value skips nothing
@@ -35,36 +29,6 @@ type ModuleFiles struct {
 	// Calls returns the local modules the module in dir calls, as relative
 	// slash paths ("../internal/asg"). Nil: the module calls none.
 	Calls func(dir string) ([]string, error)
-}
-
-// ModuleFilter is implemented by step kinds whose tool writes working files
-// into a module folder (Terraform's .terraform folder and local state): the
-// engine leaves them out of the module's fingerprint and stored copy.
-type ModuleFilter interface {
-	// SkipModuleFile reports whether name, a file or (isDir) a folder inside a
-	// module folder, is the tool's rather than the module's.
-	SkipModuleFile(name string, isDir bool) bool
-}
-
-// LocalModuleCaller is implemented by step kinds whose modules may call
-// local modules by relative path: the engine then counts those outside the
-// module's folder as part of it (see ModuleLayout).
-type LocalModuleCaller interface {
-	// LocalModuleCalls returns the local modules the module in dir calls
-	// directly, as relative slash paths ("./sub", "../internal/asg").
-	LocalModuleCalls(dir string) ([]string, error)
-}
-
-// moduleFiles returns what the kind says about its modules' files.
-func moduleFiles(k StepKind) ModuleFiles {
-	var files ModuleFiles
-	if f, ok := k.(ModuleFilter); ok {
-		files.Skip = f.SkipModuleFile
-	}
-	if c, ok := k.(LocalModuleCaller); ok {
-		files.Calls = c.LocalModuleCalls
-	}
-	return files
 }
 
 // walkModule calls fn for every file of a module folder that belongs to the
@@ -96,8 +60,8 @@ func walkModule(dir string, skip func(name string, isDir bool) bool, fn func(rel
 	})
 }
 
-// packModule archives a module folder.
-func packModule(dir string, files ModuleFiles) ([]byte, error) {
+// PackModule archives a module folder.
+func PackModule(dir string, files ModuleFiles) ([]byte, error) {
 	var buf bytes.Buffer
 	gz := gzip.NewWriter(&buf)
 	tw := tar.NewWriter(gz)
@@ -120,8 +84,8 @@ func packModule(dir string, files ModuleFiles) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// unpackModule extracts a module snapshot into dir.
-func unpackModule(data []byte, dir string) error {
+// UnpackModule extracts a module snapshot into dir.
+func UnpackModule(data []byte, dir string) error {
 	gz, err := gzip.NewReader(bytes.NewReader(data))
 	if err != nil {
 		return err
@@ -149,50 +113,6 @@ func unpackModule(data []byte, dir string) error {
 		if err := os.WriteFile(target, b, 0o600); err != nil {
 			return err
 		}
-	}
-}
-
-// saveModule stores a snapshot of the step's module unless the store has it.
-func (e *Engine) saveModule(ctx context.Context, stack, dir, digest string, files ModuleFiles) error {
-	data, err := packModule(dir, files)
-	if err != nil {
-		return fmt.Errorf("packing module %s: %w", dir, err)
-	}
-	_, err = e.Store.Put(context.WithoutCancel(ctx), moduleKey(stack, digest), data, "")
-	if errors.Is(err, ErrConflict) {
-		return nil // the same content is there already
-	}
-	return err
-}
-
-// moduleFallback returns where to find a step's module on this workstation: the
-// folder the definition names if it exists, otherwise the snapshot taken when
-// the step was last applied, unpacked into the cache.
-func (e *Engine) moduleFallback(ctx context.Context, rec *Record) func(step, dir string) string {
-	return func(step, dir string) string {
-		if st, err := os.Stat(dir); err == nil && st.IsDir() {
-			return dir
-		}
-		ss := rec.Steps[step]
-		if ss == nil || ss.ModuleDigest == "" {
-			return dir
-		}
-		local := filepath.Join(e.CacheDir, "modules", rec.Name, ss.ModuleDigest)
-		if _, err := os.Stat(local); err == nil {
-			return snapshotModule(local)
-		}
-		data, _, err := e.Store.Get(ctx, moduleKey(rec.Name, ss.ModuleDigest))
-		if err != nil {
-			return dir
-		}
-		tmp := local + ".tmp"
-		_ = os.RemoveAll(tmp)
-		if unpackModule(data, tmp) != nil || os.Rename(tmp, local) != nil {
-			_ = os.RemoveAll(tmp)
-			return dir
-		}
-		e.emit(Event{Stack: rec.Name, Step: step, Type: EventInfo, Message: fmt.Sprintf("module %s is not on this workstation: using the copy stored when the step was applied", dir)})
-		return snapshotModule(local)
 	}
 }
 

@@ -148,8 +148,8 @@ func walkSnapshot(dir string, files ModuleFiles, fn func(rel string, data []byte
 
 var nestRE = regexp.MustCompile(`^` + nestName + `(/` + nestName + `)*$`)
 
-// snapshotModule returns the module's folder in a snapshot unpacked into dir.
-func snapshotModule(dir string) string {
+// SnapshotModule returns the module's folder in a snapshot unpacked into dir.
+func SnapshotModule(dir string) string {
 	b, err := os.ReadFile(filepath.Join(dir, snapshotNest))
 	if err != nil || !nestRE.Match(b) {
 		return dir

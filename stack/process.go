@@ -1,7 +1,6 @@
 package stack
 
 import (
-	"context"
 	"fmt"
 	"time"
 
@@ -28,18 +27,4 @@ func (p *Process) Alive() bool {
 
 func (p *Process) String() string {
 	return fmt.Sprintf("%s (pid %d, process group %d on %s)", p.Command, p.PID, p.PGID, p.Host)
-}
-
-// processRecorder stores the process group running a step in its record.
-func (r *runner) processRecorder(ctx context.Context, step string) func(*Process) {
-	return func(p *Process) {
-		_ = r.w.step(context.WithoutCancel(ctx), step, func(st *StepState) { st.Process = p })
-	}
-}
-
-// interruptedBefore reports whether a step's last run did not finish: it was
-// stopped (Ctrl-C), or it is still marked running although this command holds
-// the lease, so its command died.
-func interruptedBefore(prev *StepState) bool {
-	return prev != nil && (prev.Interrupted || prev.Status == StatusRunning || prev.Status == StatusDestroying)
 }

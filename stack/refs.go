@@ -12,120 +12,121 @@ import (
 // refRE finds ${...} references; $${ is an escaped literal "${".
 var refRE = regexp.MustCompile(`\$?\$\{([^}]*)\}`)
 
-// ref is one parsed reference.
-type ref struct {
-	kind   string // var, stack, step, own
-	name   string // variable, stack attribute, or output name
-	step   string // for kind "step"
-	source string // the text inside ${}
+// Ref is one parsed reference.
+type Ref struct {
+	Kind   string // var, stack, step, own
+	Name   string // variable, stack attribute, or output name
+	Step   string // for kind "step"
+	Source string // the text inside ${}
 }
 
-func parseRef(expr string) (ref, error) {
+func ParseRef(expr string) (Ref, error) {
 	parts := strings.Split(strings.TrimSpace(expr), ".")
-	r := ref{source: expr}
+	r := Ref{Source: expr}
 	switch {
 	case len(parts) == 2 && parts[0] == "var":
-		r.kind, r.name = "var", parts[1]
+		r.Kind, r.Name = "var", parts[1]
 	case len(parts) == 2 && parts[0] == "stack" && (parts[1] == "name" || parts[1] == "profile" || parts[1] == "owner"):
-		r.kind, r.name = "stack", parts[1]
+		r.Kind, r.Name = "stack", parts[1]
 	case len(parts) == 4 && parts[0] == "steps" && parts[2] == "outputs":
-		r.kind, r.step, r.name = "step", parts[1], parts[3]
+		r.Kind, r.Step, r.Name = "step", parts[1], parts[3]
 	case len(parts) == 2 && parts[0] == "outputs":
-		r.kind, r.name = "own", parts[1]
+		r.Kind, r.Name = "own", parts[1]
 	default:
 		return r, fmt.Errorf("unknown reference ${%s}: use ${var.NAME}, ${stack.name}, ${stack.profile}, ${steps.STEP.outputs.NAME} or, in on_complete, ${outputs.NAME}", expr)
 	}
-	if r.name == "" || (r.kind == "step" && r.step == "") {
+	if r.Name == "" || (r.Kind == "step" && r.Step == "") {
 		return r, fmt.Errorf("incomplete reference ${%s}", expr)
 	}
 	return r, nil
 }
 
-// findRefs walks a JSON-like value and calls fn for every reference with its path.
-func findRefs(v any, path string, fn func(r ref, path string, err error)) {
+// FindRefs walks a JSON-like value and calls fn for every reference with its path.
+func FindRefs(v any, path string, fn func(r Ref, path string, err error)) {
 	switch x := v.(type) {
 	case string:
 		for _, m := range refRE.FindAllStringSubmatch(x, -1) {
 			if strings.HasPrefix(m[0], "$$") {
 				continue
 			}
-			r, err := parseRef(m[1])
+			r, err := ParseRef(m[1])
 			fn(r, path, err)
 		}
 	case map[string]any:
 		for _, k := range slices.Sorted(maps.Keys(x)) {
-			findRefs(x[k], join(path, k), fn)
+			FindRefs(x[k], JoinPath(path, k), fn)
 		}
 	case []any:
 		for i, e := range x {
-			findRefs(e, fmt.Sprintf("%s[%d]", path, i), fn)
+			FindRefs(e, fmt.Sprintf("%s[%d]", path, i), fn)
 		}
 	}
 }
 
-// resolver expands references for one step.
-type resolver struct {
-	vars    map[string]any
-	stack   map[string]string
-	outputs func(step string) (Outputs, error) // upstream step outputs
-	// fill reads an upstream step's sensitive values, which the store does not keep.
-	fill func(step string) (Outputs, error)
-	own  Outputs // the step's own outputs, for handlers
+// Resolver expands references for one step (or handler).
+type Resolver struct {
+	Vars    map[string]any
+	Stack   map[string]string
+	Outputs func(step string) (Outputs, error) // upstream step outputs
+	// Fill reads an upstream step's sensitive values, which the store does not keep.
+	Fill func(step string) (Outputs, error)
+	Own  Outputs // the step's own outputs, for handlers
 }
 
-func (r *resolver) lookup(rf ref) (Output, error) {
-	switch rf.kind {
+// Lookup returns the value one reference names.
+func (r *Resolver) Lookup(rf Ref) (Output, error) {
+	switch rf.Kind {
 	case "var":
-		v, ok := r.vars[rf.name]
+		v, ok := r.Vars[rf.Name]
 		if !ok {
-			return Output{}, fmt.Errorf("variable %q is not defined in the stack's \"variables\"", rf.name)
+			return Output{}, fmt.Errorf("variable %q is not defined in the stack's \"variables\"", rf.Name)
 		}
 		return Output{Value: v}, nil
 	case "stack":
-		return Output{Value: r.stack[rf.name]}, nil
+		return Output{Value: r.Stack[rf.Name]}, nil
 	case "own":
-		if r.own == nil {
-			return Output{}, fmt.Errorf("${outputs.%s} can only be used in on_complete; use ${steps.STEP.outputs.%s}", rf.name, rf.name)
+		if r.Own == nil {
+			return Output{}, fmt.Errorf("${outputs.%s} can only be used in on_complete; use ${steps.STEP.outputs.%s}", rf.Name, rf.Name)
 		}
-		o, ok := r.own[rf.name]
+		o, ok := r.Own[rf.Name]
 		if !ok {
-			return Output{}, fmt.Errorf("the step has no output %q (it has: %s)", rf.name, strings.Join(slices.Sorted(maps.Keys(r.own)), ", "))
+			return Output{}, fmt.Errorf("the step has no output %q (it has: %s)", rf.Name, strings.Join(slices.Sorted(maps.Keys(r.Own)), ", "))
 		}
 		return o, nil
 	case "step":
-		outs, err := r.outputs(rf.step)
+		outs, err := r.Outputs(rf.Step)
 		if err != nil {
 			return Output{}, err
 		}
-		o, ok := outs[rf.name]
+		o, ok := outs[rf.Name]
 		if !ok {
-			return Output{}, fmt.Errorf("step %q has no output %q (it has: %s)", rf.step, rf.name, strings.Join(slices.Sorted(maps.Keys(outs)), ", "))
+			return Output{}, fmt.Errorf("step %q has no output %q (it has: %s)", rf.Step, rf.Name, strings.Join(slices.Sorted(maps.Keys(outs)), ", "))
 		}
-		if o.Sensitive && o.Value == nil && r.fill != nil {
-			full, err := r.fill(rf.step)
+		if o.Sensitive && o.Value == nil && r.Fill != nil {
+			full, err := r.Fill(rf.Step)
 			if err != nil {
 				return Output{}, err
 			}
-			if f, ok := full[rf.name]; ok {
+			if f, ok := full[rf.Name]; ok {
 				return f, nil
 			}
 		}
 		return o, nil
 	}
-	return Output{}, fmt.Errorf("unknown reference ${%s}", rf.source)
+	return Output{}, fmt.Errorf("unknown reference ${%s}", rf.Source)
 }
 
-// resolve returns v with every reference expanded. A string that is exactly one
+// Resolve returns v with every reference expanded. A string that is exactly one
 // reference takes the referenced value as is (a list stays a list).
-func (r *resolver) resolve(v any, path string) (any, bool, error) {
+func (r *Resolver) Resolve(v any, path string) (any, bool, error) {
 	switch x := v.(type) {
 	case string:
-		return r.resolveString(x, path)
+		return r.ResolveString(x, path)
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		sens := false
 		for k, e := range x {
-			rv, s, err := r.resolve(e, join(path, k))
+			rv, s, err := r.Resolve(e, JoinPath(path, k))
 			if err != nil {
 				return nil, false, err
 			}
@@ -136,7 +137,7 @@ func (r *resolver) resolve(v any, path string) (any, bool, error) {
 		out := make([]any, len(x))
 		sens := false
 		for i, e := range x {
-			rv, s, err := r.resolve(e, fmt.Sprintf("%s[%d]", path, i))
+			rv, s, err := r.Resolve(e, fmt.Sprintf("%s[%d]", path, i))
 			if err != nil {
 				return nil, false, err
 			}
@@ -147,17 +148,17 @@ func (r *resolver) resolve(v any, path string) (any, bool, error) {
 	return v, false, nil
 }
 
-func (r *resolver) resolveString(s, path string) (any, bool, error) {
+func (r *Resolver) ResolveString(s, path string) (any, bool, error) {
 	if !strings.Contains(s, "${") {
 		return s, false, nil
 	}
 	locs := refRE.FindAllStringSubmatchIndex(s, -1)
 	if len(locs) == 1 && locs[0][0] == 0 && locs[0][1] == len(s) && !strings.HasPrefix(s, "$$") {
-		rf, err := parseRef(s[locs[0][2]:locs[0][3]])
+		rf, err := ParseRef(s[locs[0][2]:locs[0][3]])
 		if err != nil {
 			return nil, false, pathErr(path, err)
 		}
-		o, err := r.lookup(rf)
+		o, err := r.Lookup(rf)
 		if err != nil {
 			return nil, false, pathErr(path, err)
 		}
@@ -173,11 +174,11 @@ func (r *resolver) resolveString(s, path string) (any, bool, error) {
 			b.WriteString(s[l[0]+1 : l[1]])
 			continue
 		}
-		rf, err := parseRef(s[l[2]:l[3]])
+		rf, err := ParseRef(s[l[2]:l[3]])
 		if err != nil {
 			return nil, false, pathErr(path, err)
 		}
-		o, err := r.lookup(rf)
+		o, err := r.Lookup(rf)
 		if err != nil {
 			return nil, false, pathErr(path, err)
 		}
@@ -208,4 +209,12 @@ func stringify(v any) string {
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v)
 	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// JoinPath appends a key to a JSON path such as steps[1].vars, as problems name fields.
+func JoinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
 }

@@ -23,19 +23,19 @@ func FuzzReferences(f *testing.F) {
 		f.Add(seed)
 	}
 	outs := Outputs{"o": {Value: "val"}, "secret": {Value: "pw", Sensitive: true}, "n": {Value: 3.5}}
-	r := &resolver{
-		vars:  map[string]any{"v": "x", "list": []any{"a", "<b>"}, "obj": map[string]any{"k": true}},
-		stack: map[string]string{"name": "st", "profile": "minimal", "owner": "me"},
-		outputs: func(step string) (Outputs, error) {
+	r := &Resolver{
+		Vars:  map[string]any{"v": "x", "list": []any{"a", "<b>"}, "obj": map[string]any{"k": true}},
+		Stack: map[string]string{"name": "st", "profile": "minimal", "owner": "me"},
+		Outputs: func(step string) (Outputs, error) {
 			if step != "s" {
 				return nil, fmt.Errorf("step %q has not been applied", step)
 			}
 			return outs, nil
 		},
-		own: Outputs{"own": {Value: "mine"}},
+		Own: Outputs{"own": {Value: "mine"}},
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		v, sens, err := r.resolve(map[string]any{"field": []any{s}}, "vars")
+		v, sens, err := r.Resolve(map[string]any{"field": []any{s}}, "vars")
 		if !strings.Contains(s, "${") {
 			got, _ := v.(map[string]any)["field"].([]any)
 			if err != nil || sens || len(got) != 1 || got[0] != s {
@@ -50,8 +50,8 @@ func FuzzReferences(f *testing.F) {
 			return
 		}
 		usesSecret := false
-		findRefs(s, "", func(rf ref, _ string, err error) {
-			if err == nil && rf.kind == "step" && rf.name == "secret" {
+		FindRefs(s, "", func(rf Ref, _ string, err error) {
+			if err == nil && rf.Kind == "step" && rf.Name == "secret" {
 				usesSecret = true
 			}
 		})

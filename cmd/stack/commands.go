@@ -11,8 +11,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/engine"
+	"github.com/stack-tools/stack/state"
 	"github.com/stack-tools/stack/steps/generator"
+
+	"github.com/stack-tools/stack/definition"
 )
 
 // upOptions are the inputs of `stack up`.
@@ -64,7 +67,7 @@ is given: then the dropped steps are destroyed once the rest is up.`,
 }
 
 func runUp(ctx context.Context, o *upOptions) error {
-	def, err := stack.LoadDefinition(o.File)
+	def, err := definition.LoadDefinition(o.File)
 	if err != nil {
 		return err
 	}
@@ -80,9 +83,9 @@ func runUp(ctx context.Context, o *upOptions) error {
 		return err
 	}
 	start := time.Now()
-	var rec *stack.Record
-	err = o.mutate(ctx, o.lockOptions, func(e *stack.Engine) error {
-		err := e.Up(ctx, stack.UpOptions{Def: def, Name: name, Profile: o.Profile, Only: o.Only, Skip: o.Skip, Prune: o.Prune,
+	var rec *state.Record
+	err = o.mutate(ctx, o.lockOptions, func(e *engine.Engine) error {
+		err := e.Up(ctx, engine.UpOptions{Def: def, Name: name, Profile: o.Profile, Only: o.Only, Skip: o.Skip, Prune: o.Prune,
 			ProfileSet: o.ProfileSet, TTL: ttl, Refresh: o.Refresh})
 		if err == nil {
 			// For the closing lines; they are left out if it cannot be read.
@@ -103,7 +106,7 @@ func runUp(ctx context.Context, o *upOptions) error {
 
 // printLoadReports ends `up` with what the load steps found and where their
 // reports are.
-func printLoadReports(w io.Writer, rec *stack.Record) {
+func printLoadReports(w io.Writer, rec *state.Record) {
 	for _, n := range rec.StepOrder() {
 		if s, ok := generator.Summarize(rec.Steps[n].Outputs); ok {
 			fmt.Fprintf(w, "load step %s: %s\n", n, s)
@@ -144,7 +147,7 @@ func newDownCmd(g *globalOptions) *cobra.Command {
 }
 
 func runDown(ctx context.Context, o *downOptions) error {
-	err := o.mutate(ctx, o.lockOptions, func(e *stack.Engine) error { return e.Down(ctx, o.Name) })
+	err := o.mutate(ctx, o.lockOptions, func(e *engine.Engine) error { return e.Down(ctx, o.Name) })
 	if err != nil {
 		return err
 	}
@@ -177,8 +180,8 @@ func newRerunCmd(g *globalOptions) *cobra.Command {
 }
 
 func runRerun(ctx context.Context, o *rerunOptions) error {
-	return o.mutate(ctx, o.lockOptions, func(e *stack.Engine) error {
-		return e.RerunStep(ctx, o.Name, o.Step, stack.RerunOptions{Replace: o.Replace})
+	return o.mutate(ctx, o.lockOptions, func(e *engine.Engine) error {
+		return e.RerunStep(ctx, o.Name, o.Step, engine.RerunOptions{Replace: o.Replace})
 	})
 }
 
@@ -208,12 +211,12 @@ func newValidateCmd(g *globalOptions) *cobra.Command {
 }
 
 func runValidate(o *validateOptions) error {
-	def, err := stack.LoadDefinition(o.File)
+	def, err := definition.LoadDefinition(o.File)
 	if err != nil {
 		return err
 	}
-	e := &stack.Engine{Registry: o.Registry()}
-	plan, err := e.Validate(def, stack.PlanOptions{Profile: o.Profile, Only: o.Only, Skip: o.Skip})
+	e := &engine.Engine{Registry: o.Registry()}
+	plan, err := e.Validate(def, definition.GraphOptions{Profile: o.Profile, Only: o.Only, Skip: o.Skip})
 	if err != nil {
 		return err
 	}
@@ -269,13 +272,13 @@ func runUnlock(ctx context.Context, o *unlockOptions) error {
 	if err != nil {
 		return err
 	}
-	l, err := stack.Unlock(ctx, e.Store, o.Name)
+	l, err := state.Unlock(ctx, e.Store, o.Name)
 	if err != nil {
 		return err
 	}
 	if l == nil {
 		// Nothing to unlock: say so plainly when the stack does not exist at all.
-		if _, err := e.Status(ctx, o.Name); errors.Is(err, stack.ErrNoStack) {
+		if _, err := e.Status(ctx, o.Name); errors.Is(err, state.ErrNoStack) {
 			return err
 		}
 		fmt.Fprintf(o.ErrOut, "stack %q was not locked\n", o.Name)

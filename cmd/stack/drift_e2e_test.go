@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stack-tools/stack/engine"
 	"github.com/stack-tools/stack/stack"
-	"github.com/stack-tools/stack/stack/localstore"
+	"github.com/stack-tools/stack/state"
+	"github.com/stack-tools/stack/stores/localstore"
 )
 
 // writeFile writes a test file, failing the test on error.
@@ -44,10 +46,10 @@ func copyModule(t *testing.T, module, dir string) string {
 }
 
 // planJSON runs `stack plan --output json` and returns its exit code and report.
-func (w *workstation) plan(args ...string) (int, stack.DriftReport) {
+func (w *workstation) plan(args ...string) (int, engine.DriftReport) {
 	w.t.Helper()
 	r := w.run(append([]string{"plan", "--output", "json"}, args...)...)
-	var rep stack.DriftReport
+	var rep engine.DriftReport
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		w.t.Fatalf("stack plan %v: exit %d, no JSON report (%v)\nstdout:\n%s\nstderr:\n%s", args, r.code, err, r.stdout, r.stderr)
 	}
@@ -55,7 +57,7 @@ func (w *workstation) plan(args ...string) (int, stack.DriftReport) {
 }
 
 // statuses maps each step of a report to its status.
-func statuses(rep stack.DriftReport) map[string]string {
+func statuses(rep engine.DriftReport) map[string]string {
 	out := map[string]string{}
 	for _, l := range rep.Steps {
 		out[l.Step] = l.Status
@@ -63,7 +65,7 @@ func statuses(rep stack.DriftReport) map[string]string {
 	return out
 }
 
-func wantStatuses(t *testing.T, what string, code int, rep stack.DriftReport, wantCode int, want map[string]string) {
+func wantStatuses(t *testing.T, what string, code int, rep engine.DriftReport, wantCode int, want map[string]string) {
 	t.Helper()
 	got := statuses(rep)
 	for step, st := range want {
@@ -85,7 +87,7 @@ func holdLease(t *testing.T, st stack.Store, name string) func() {
 	t.Helper()
 	host, _ := os.Hostname()
 	now := time.Now().UTC()
-	l := stack.Lease{ID: "test-holder", User: "carol", Host: host, PID: os.Getpid(), Command: "up", Started: now, Expires: now.Add(time.Hour)}
+	l := state.Lease{ID: "test-holder", User: "carol", Host: host, PID: os.Getpid(), Command: "up", Started: now, Expires: now.Add(time.Hour)}
 	data, _ := json.Marshal(l)
 	key := "stacks/" + name + "/lease.json"
 	if _, err := st.Put(context.Background(), key, data, ""); err != nil {
@@ -100,8 +102,8 @@ func holdLease(t *testing.T, st stack.Store, name string) func() {
 // changes of that step and its dependents only, and `up` clears them; plan
 // works while another process holds the stack's lease and changes nothing.
 func TestPlanReportsDriftAndCodeChanges(t *testing.T) {
-	state := t.TempDir()
-	w := newWorkstation(t, state)
+	stateDir := t.TempDir()
+	w := newWorkstation(t, stateDir)
 	tmp := t.TempDir()
 	network := copyModule(t, "modules/local/network", filepath.Join(tmp, "network"))
 	repo := filepath.Join(repoRoot(t), "modules", "local")
@@ -118,7 +120,7 @@ func TestPlanReportsDriftAndCodeChanges(t *testing.T) {
 	wantStatuses(t, "fresh stack", code, rep, 0, map[string]string{"network": "unchanged", "cache": "unchanged", "queue": "unchanged"})
 
 	// Another process holds the lease: up is refused, plan runs and changes nothing.
-	st, err := localstore.Open(state)
+	st, err := localstore.Open(stateDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,16 +128,16 @@ func TestPlanReportsDriftAndCodeChanges(t *testing.T) {
 	if r := w.run("up", def); r.code != 1 || !strings.Contains(r.stderr, "locked by carol@") {
 		t.Fatalf("up while the lease is held: exit %d, want 1 naming the holder\n%s", r.code, r.stderr)
 	}
-	before := dirHash(t, state)
+	before := dirHash(t, stateDir)
 	code, rep = w.plan("drift", def)
 	wantStatuses(t, "while locked", code, rep, 0, map[string]string{"network": "unchanged", "cache": "unchanged", "queue": "unchanged"})
-	if dirHash(t, state) != before {
+	if dirHash(t, stateDir) != before {
 		t.Error("plan changed the store or the Terraform state")
 	}
 	release()
 
 	// Behind Terraform's back: the queue's recorded input is changed in its state.
-	tfstate := filepath.Join(state, "tfstate", "drift", "queue", "terraform.tfstate")
+	tfstate := filepath.Join(stateDir, "tfstate", "drift", "queue", "terraform.tfstate")
 	editState(t, tfstate, "terraform_data.queue", "https://sqs.local/000000000000/tampered")
 	code, rep = w.plan("drift")
 	wantStatuses(t, "state edited", code, rep, 2, map[string]string{"network": "unchanged", "cache": "unchanged", "queue": "infrastructure drifted"})
@@ -187,7 +189,7 @@ func TestPlanReportsDriftAndCodeChanges(t *testing.T) {
 	}
 
 	// A step whose Terraform state is gone cannot be checked: exit 1, the others still reported.
-	if err := os.RemoveAll(filepath.Join(state, "tfstate", "drift", "queue")); err != nil {
+	if err := os.RemoveAll(filepath.Join(stateDir, "tfstate", "drift", "queue")); err != nil {
 		t.Fatal(err)
 	}
 	code, rep = w.plan("drift", def2)

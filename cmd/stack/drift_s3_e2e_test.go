@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/stack-tools/stack/internal/testenv"
-	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/state"
 )
 
 // objectVersions lists every object under the test's store prefix with its
@@ -39,9 +39,9 @@ func objectVersions(t *testing.T, m *testenv.Minio) []string {
 // `stack plan` runs Terraform against the S3 backend, reports, and writes
 // nothing: no record, no state, no Terraform lock file.
 func TestS3PlanWhileAnotherWorkstationHoldsTheLease(t *testing.T) {
-	m, state := startS3(t)
-	a := s3Workstation(t, m, state, "alice")
-	b := s3Workstation(t, m, state, "bob")
+	m, stateDir := startS3(t)
+	a := s3Workstation(t, m, stateDir, "alice")
+	b := s3Workstation(t, m, stateDir, "bob")
 	tmp := t.TempDir()
 	repo := filepath.Join(repoRoot(t), "modules", "local")
 	defText := func(cidr string) string {
@@ -53,7 +53,7 @@ func TestS3PlanWhileAnotherWorkstationHoldsTheLease(t *testing.T) {
 	a.must("up", def)
 
 	now := time.Now().UTC()
-	lease, _ := json.Marshal(stack.Lease{ID: "alice-elsewhere", User: "alice", Host: "workstation-a", PID: 4242, Command: "up", Started: now, Expires: now.Add(time.Hour)})
+	lease, _ := json.Marshal(state.Lease{ID: "alice-elsewhere", User: "alice", Host: "workstation-a", PID: 4242, Command: "up", Started: now, Expires: now.Add(time.Hour)})
 	leaseKey := aws.String(s3Prefix(t) + "/stacks/s3plan/lease.json")
 	if _, err := m.Client().PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(m.Bucket),
 		Key: leaseKey, Body: strings.NewReader(string(lease))}); err != nil {

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/engine"
 )
 
 // Mistakes on the command line exit 2 with a message that says what is wrong,
@@ -91,11 +91,11 @@ func TestCommandMessagesOnAStack(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	unchanged := 0
 	for _, l := range lines {
-		var ev stack.Event
+		var ev engine.Event
 		if err := json.Unmarshal([]byte(l), &ev); err != nil {
 			t.Fatalf("up -o json: stdout line %q is not an event: %v\nstdout:\n%s", l, err, r.stdout)
 		}
-		if ev.Type == stack.EventUnchanged {
+		if ev.Type == engine.EventUnchanged {
 			unchanged++
 		}
 	}

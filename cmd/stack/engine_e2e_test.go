@@ -13,11 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stack-tools/stack/engine"
 	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/state"
 )
 
 type statusJSON struct {
-	stack.Record
+	state.Record
 	Location string `json:"location"`
 }
 
@@ -34,15 +36,15 @@ func (w *workstation) status(name string) statusJSON {
 // The README's demo command brings the demo up; status shows every step applied
 // with outputs; an unchanged second up runs no Terraform; down leaves nothing.
 func TestDemoUpStatusDown(t *testing.T) {
-	state := t.TempDir()
-	w := newWorkstation(t, state)
+	stateDir := t.TempDir()
+	w := newWorkstation(t, stateDir)
 	w.must("up", "stacks/demo.json")
 	s := w.status("demo")
 	if len(s.Steps) < 6 {
 		t.Fatalf("demo has %d steps, want at least 6", len(s.Steps))
 	}
 	for name, st := range s.Steps {
-		if st.Status != stack.StatusApplied {
+		if st.Status != state.StatusApplied {
 			t.Errorf("step %s is %s", name, st.Status)
 		}
 		if len(st.Outputs) == 0 {
@@ -69,7 +71,7 @@ func TestDemoUpStatusDown(t *testing.T) {
 
 	w.must("down", "demo")
 	var left []string
-	_ = filepath.WalkDir(state, func(p string, d fs.DirEntry, err error) error {
+	_ = filepath.WalkDir(stateDir, func(p string, d fs.DirEntry, err error) error {
 		// The store's lock file and digest key belong to the store, not the stack.
 		if err == nil && !d.IsDir() && d.Name() != ".lock" && !strings.HasSuffix(filepath.ToSlash(p), stack.DigestKeyName) {
 			left = append(left, p)
@@ -79,7 +81,7 @@ func TestDemoUpStatusDown(t *testing.T) {
 	if len(left) > 0 {
 		t.Errorf("down left state behind: %v", left)
 	}
-	if _, err := os.Stat(filepath.Join(state, "tfstate", "demo")); err == nil {
+	if _, err := os.Stat(filepath.Join(stateDir, "tfstate", "demo")); err == nil {
 		t.Error("down left the Terraform workspaces")
 	}
 	if r := w.run("status", "demo"); r.code == 0 {
@@ -105,10 +107,10 @@ func dirHash(t *testing.T, dir string) string {
 // Each kind of invalid definition exits 2, names the place, and changes no state,
 // even for an existing stack of the same name.
 func TestInvalidDefinitionsExit2AndChangeNothing(t *testing.T) {
-	state := t.TempDir()
-	w := newWorkstation(t, state)
+	stateDir := t.TempDir()
+	w := newWorkstation(t, stateDir)
 	w.must("up", "stacks/demo.json", "--only", "queue")
-	before := dirHash(t, state)
+	before := dirHash(t, stateDir)
 
 	demo, err := os.ReadFile(filepath.Join(repoRoot(t), "stacks", "demo.json"))
 	if err != nil {
@@ -146,7 +148,7 @@ func TestInvalidDefinitionsExit2AndChangeNothing(t *testing.T) {
 					}
 				}
 			}
-			if after := dirHash(t, state); after != before {
+			if after := dirHash(t, stateDir); after != before {
 				t.Error("an invalid definition changed the state")
 			}
 		})
@@ -159,7 +161,7 @@ func TestInvalidDefinitionsExit2AndChangeNothing(t *testing.T) {
 
 // A stack up killed with SIGKILL mid-apply is completed by the next up.
 func TestKilledUpResumes(t *testing.T) {
-	state := t.TempDir()
+	stateDir := t.TempDir()
 	dir := t.TempDir()
 	sleep := filepath.Join(repoRoot(t), "stack", "testdata", "modules", "sleep")
 	def := filepath.Join(dir, "slow.json")
@@ -167,7 +169,7 @@ func TestKilledUpResumes(t *testing.T) {
 	  {"name":"first","module":%q,"vars":{"seconds":0,"tag":"1"}},
 	  {"name":"long","module":%q,"vars":{"seconds":4,"tag":"${steps.first.outputs.tag}"}},
 	  {"name":"last","module":%q,"vars":{"seconds":0,"tag":"${steps.long.outputs.tag}"}}]}`, sleep, sleep, sleep)), 0o644)
-	w := newWorkstation(t, state, "STACK_LEASE_TTL=3s")
+	w := newWorkstation(t, stateDir, "STACK_LEASE_TTL=3s")
 	c := w.cmd(t.Context(), nil, "up", def)
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
@@ -179,7 +181,7 @@ func TestKilledUpResumes(t *testing.T) {
 		if r.code == 0 && strings.Contains(r.stdout, `"long"`) {
 			var s statusJSON
 			_ = json.Unmarshal([]byte(r.stdout), &s)
-			if st := s.Steps["long"]; st != nil && st.Status == stack.StatusRunning && strings.Contains(st.Progress, "Creating") {
+			if st := s.Steps["long"]; st != nil && st.Status == state.StatusRunning && strings.Contains(st.Progress, "Creating") {
 				break
 			}
 		}
@@ -197,7 +199,7 @@ func TestKilledUpResumes(t *testing.T) {
 	}
 	s := w.status("slow")
 	for _, n := range []string{"first", "long", "last"} {
-		if s.Steps[n].Status != stack.StatusApplied {
+		if s.Steps[n].Status != state.StatusApplied {
 			t.Errorf("%s is %s after resume", n, s.Steps[n].Status)
 		}
 	}
@@ -210,13 +212,13 @@ func TestKilledUpResumes(t *testing.T) {
 // Ctrl-C stops gracefully: Terraform is interrupted and saves its state, the
 // step is recorded as interrupted, the lock is released, and up resumes.
 func TestInterruptedUpReleasesLockAndResumes(t *testing.T) {
-	state := t.TempDir()
+	stateDir := t.TempDir()
 	dir := t.TempDir()
 	sleep := filepath.Join(repoRoot(t), "stack", "testdata", "modules", "sleep")
 	def := filepath.Join(dir, "int.json")
 	_ = os.WriteFile(def, []byte(fmt.Sprintf(`{"name":"int","steps":[
 	  {"name":"long","module":%q,"vars":{"seconds":120,"tag":"x"}}]}`, sleep)), 0o644)
-	w := newWorkstation(t, state)
+	w := newWorkstation(t, stateDir)
 	c := w.cmd(t.Context(), nil, "up", def)
 	var stderr strings.Builder
 	c.Stderr = &stderr
@@ -256,10 +258,10 @@ func TestInterruptedUpReleasesLockAndResumes(t *testing.T) {
 		t.Errorf("Ctrl-C message:\n%s", msg)
 	}
 	s := w.status("int")
-	if st := s.Steps["long"]; st.Status != stack.StatusFailed || !strings.Contains(st.Error, "interrupted") {
+	if st := s.Steps["long"]; st.Status != state.StatusFailed || !strings.Contains(st.Error, "interrupted") {
 		t.Errorf("long after Ctrl-C: %s %q", st.Status, st.Error)
 	}
-	var list []stack.Summary
+	var list []engine.Summary
 	_ = json.Unmarshal([]byte(w.must("list", "--output", "json").stdout), &list)
 	if len(list) != 1 || list[0].Locked != "" {
 		t.Errorf("the lock is still held after Ctrl-C: %+v", list)
@@ -268,7 +270,7 @@ func TestInterruptedUpReleasesLockAndResumes(t *testing.T) {
 	_ = os.WriteFile(def, []byte(fmt.Sprintf(`{"name":"int","steps":[
 	  {"name":"long","module":%q,"vars":{"seconds":0,"tag":"x"}}]}`, sleep)), 0o644)
 	w.must("up", def)
-	if st := w.status("int").Steps["long"]; st.Status != stack.StatusApplied {
+	if st := w.status("int").Steps["long"]; st.Status != state.StatusApplied {
 		t.Errorf("resume: %s", st.Status)
 	}
 	w.must("down", "int")

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stack-tools/stack/engine"
 	"github.com/stack-tools/stack/stack"
 )
 
@@ -20,7 +21,7 @@ type runEnv struct {
 	// Progress shows engine events while the engine works: a live table on a
 	// terminal, plain lines otherwise, JSON lines with JSON. nil shows none.
 	Progress io.Writer
-	Engine   func(context.Context) (*stack.Engine, error)
+	Engine   func(context.Context) (*engine.Engine, error)
 	Registry func() *stack.Registry
 }
 
@@ -50,7 +51,7 @@ func (env *runEnv) output() string {
 // withEngine opens the engine and runs fn showing its events. The display
 // ends before withEngine returns, so what the command prints next is not
 // drawn over by the live table.
-func (env *runEnv) withEngine(ctx context.Context, fn func(e *stack.Engine) error) error {
+func (env *runEnv) withEngine(ctx context.Context, fn func(e *engine.Engine) error) error {
 	e, err := env.Engine(ctx)
 	if err != nil {
 		return err
@@ -71,8 +72,8 @@ type lockOptions struct {
 
 // mutate runs fn, a change to a stack, with the engine's lock and
 // parallelism set from l and its progress shown.
-func (env *runEnv) mutate(ctx context.Context, l lockOptions, fn func(e *stack.Engine) error) error {
-	return env.withEngine(ctx, func(e *stack.Engine) error {
+func (env *runEnv) mutate(ctx context.Context, l lockOptions, fn func(e *engine.Engine) error) error {
+	return env.withEngine(ctx, func(e *engine.Engine) error {
 		e.LockTimeout, e.Parallelism = l.LockTimeout, l.Parallelism
 		return fn(e)
 	})

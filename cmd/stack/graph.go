@@ -7,8 +7,9 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-
-	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/definition"
+	"github.com/stack-tools/stack/engine"
+	"github.com/stack-tools/stack/state"
 )
 
 // graphOptions are the inputs of `stack graph`.
@@ -55,18 +56,18 @@ func isDefinitionFile(arg string) bool {
 }
 
 func runGraph(ctx context.Context, o *graphOptions) error {
-	if o.Format != stack.GraphDOT && o.Format != stack.GraphMermaid {
+	if o.Format != GraphDOT && o.Format != GraphMermaid {
 		return &usageError{fmt.Errorf("--format %q: use dot or mermaid", o.Format)}
 	}
-	var plan *stack.Plan
+	var plan *definition.Graph
 	var status map[string]string
 	if isDefinitionFile(o.Target) {
-		def, err := stack.LoadDefinition(o.Target)
+		def, err := definition.LoadDefinition(o.Target)
 		if err != nil {
 			return err
 		}
-		e := &stack.Engine{Registry: o.Registry()}
-		if plan, err = e.Validate(def, stack.PlanOptions{Profile: o.Profile}); err != nil {
+		e := &engine.Engine{Registry: o.Registry()}
+		if plan, err = e.Validate(def, definition.GraphOptions{Profile: o.Profile}); err != nil {
 			return err
 		}
 	} else {
@@ -74,13 +75,13 @@ func runGraph(ctx context.Context, o *graphOptions) error {
 		if err != nil {
 			return err
 		}
-		var rec *stack.Record
-		if plan, rec, err = e.StoredPlan(ctx, o.Target); err != nil {
+		var rec *state.Record
+		if plan, rec, err = e.StoredGraph(ctx, o.Target); err != nil {
 			return err
 		}
 		if o.ProfileSet && o.Profile != rec.Profile {
 			// Another profile's graph: validate the stored definition under it.
-			if plan, err = e.Validate(plan.Def, stack.PlanOptions{Profile: o.Profile}); err != nil {
+			if plan, err = e.Validate(plan.Def, definition.GraphOptions{Profile: o.Profile}); err != nil {
 				return err
 			}
 		}
@@ -89,5 +90,5 @@ func runGraph(ctx context.Context, o *graphOptions) error {
 			status[n] = st.Status
 		}
 	}
-	return stack.WriteGraph(o.Out, plan, o.Format, status)
+	return WriteGraph(o.Out, plan, o.Format, status)
 }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/stack-tools/stack/internal/proc"
 	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/state"
 )
 
 // The kill-point test: `stack up` and `stack down` are killed with SIGKILL at
@@ -144,8 +145,8 @@ func TestKillPointsLocalStore(t *testing.T) {
 
 func TestKillPointsS3(t *testing.T) {
 	t.Parallel()
-	m, state := startS3(t)
-	w := s3Workstation(t, m, state, "alice")
+	m, stateDir := startS3(t)
+	w := s3Workstation(t, m, stateDir, "alice")
 	runKillPoints(t, w, func() []string {
 		// The store's digest key belongs to the store, not to the stack.
 		return slices.DeleteFunc(objects(t, m, ""), func(k string) bool { return strings.HasSuffix(k, stack.DigestKeyName) })
@@ -295,7 +296,7 @@ func checkConverged(t *testing.T, w *workstation, ks killPointStack, when string
 	var want []string
 	for _, step := range killPointSteps {
 		st := s.Steps[step.name]
-		if st == nil || st.Status != stack.StatusApplied {
+		if st == nil || st.Status != state.StatusApplied {
 			t.Fatalf("%s: step %s is not applied: %+v", when, step.name, st)
 		}
 		ids, _ := st.Outputs["ids"].Value.([]any)
@@ -310,7 +311,7 @@ func checkConverged(t *testing.T, w *workstation, ks killPointStack, when string
 	if got := sideEffects(t, ks.effects); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("%s: resources with side effects:\n  %s\nwant exactly those in the state:\n  %s", when, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
-	if s.Status != stack.StatusApplied {
+	if s.Status != state.StatusApplied {
 		t.Errorf("%s: stack status %s", when, s.Status)
 	}
 	for _, lock := range terraformLocks(t, w) {
@@ -526,8 +527,8 @@ func exits(pid int) bool {
 // (found by the kill-point test on MinIO). The next up removes it and goes on.
 func TestS3StaleLockOnANewWorkspaceIsCleared(t *testing.T) {
 	t.Parallel()
-	m, state := startS3(t)
-	w := s3Workstation(t, m, state, "alice")
+	m, stateDir := startS3(t)
+	w := s3Workstation(t, m, stateDir, "alice")
 	ks := newKillPointStack(t, "nw")
 	first := killPointSteps[0].name
 	lockKey := s3Prefix(t) + "/tfstate/nw/" + first + "/terraform.tfstate.tflock"

@@ -3,13 +3,13 @@ package main
 import (
 	"fmt"
 
-	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/state"
 )
 
 // lockState says whether a stack's lease is held by a live holder ("held"),
 // was left by a process on this host that died ("holder-died"), or was not
 // renewed in time ("expired"); "" when there is none.
-func lockState(l *stack.Lease) string {
+func lockState(l *state.Lease) string {
 	switch {
 	case l == nil:
 		return ""
@@ -23,7 +23,7 @@ func lockState(l *stack.Lease) string {
 
 // lockLine describes a stack's lease for `status`: a dead holder is not shown
 // as if it were still running.
-func lockLine(l *stack.Lease) string {
+func lockLine(l *state.Lease) string {
 	switch lockState(l) {
 	case "holder-died":
 		return fmt.Sprintf("  lock left by %s running %q (started %s ago): holder died; the next command takes over", l.Holder(), l.Command, ago(l.Started))

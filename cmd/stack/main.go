@@ -11,7 +11,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/definition"
 	"github.com/stack-tools/stack/steps/terraform"
 )
 
@@ -49,7 +49,7 @@ func run() int {
 	}
 	fmt.Fprintln(os.Stderr, "Error:", err)
 	var usage *usageError
-	if stack.IsInvalid(err) || errors.As(err, &usage) {
+	if definition.IsInvalid(err) || errors.As(err, &usage) {
 		return exitInvalid
 	}
 	return exitFailed

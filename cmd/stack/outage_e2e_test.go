@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/stack-tools/stack/internal/testenv"
-	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/state"
 )
 
 // Acceptance (issue 11): the network to the S3 store is cut in the middle of an
@@ -17,7 +17,7 @@ import (
 // the store; the records still read back consistently; once the network is
 // back the next up converges: every step applied, each resource created once.
 func TestS3NetworkCutMidUp(t *testing.T) {
-	m, state := startS3(t)
+	m, stateDir := startS3(t)
 	u, err := url.Parse(m.Endpoint)
 	if err != nil {
 		t.Fatal(err)
@@ -30,9 +30,9 @@ func TestS3NetworkCutMidUp(t *testing.T) {
 	def, applied := slowStack(t, "cut", 3)
 	// Everything the commands do goes through the proxy; AWS_MAX_ATTEMPTS=2
 	// keeps the wait for the failure short for stack and Terraform alike.
-	a := s3Workstation(t, m, state, "alice", "AWS_ENDPOINT_URL_S3=http://"+p.Addr, "AWS_MAX_ATTEMPTS=2")
+	a := s3Workstation(t, m, stateDir, "alice", "AWS_ENDPOINT_URL_S3=http://"+p.Addr, "AWS_MAX_ATTEMPTS=2")
 	// The test's own view of the store, around the proxy.
-	direct := s3Workstation(t, m, state, "alice")
+	direct := s3Workstation(t, m, stateDir, "alice")
 
 	up := a.cmd(t.Context(), nil, "up", def)
 	var stderr strings.Builder
@@ -48,17 +48,17 @@ func TestS3NetworkCutMidUp(t *testing.T) {
 	}
 	msg := stderr.String()
 	t.Logf("up's error with the network cut:\n%s", msg[max(0, strings.LastIndex(msg, "Error:")):])
-	if !strings.Contains(msg, state) || !strings.Contains(msg, p.Addr) || !strings.Contains(msg, "AWS_ENDPOINT_URL_S3") {
-		t.Errorf("up with the network cut does not name the store %s, its endpoint %s and how it was set:\n%s", state, p.Addr, msg)
+	if !strings.Contains(msg, stateDir) || !strings.Contains(msg, p.Addr) || !strings.Contains(msg, "AWS_ENDPOINT_URL_S3") {
+		t.Errorf("up with the network cut does not name the store %s, its endpoint %s and how it was set:\n%s", stateDir, p.Addr, msg)
 	}
 
 	// Consistent records while the network is still down: the first step is
 	// applied, the last never started, nothing claims to have finished that did not.
 	s := direct.status("cut")
-	if st := s.Steps["first"]; st == nil || st.Status != stack.StatusApplied {
+	if st := s.Steps["first"]; st == nil || st.Status != state.StatusApplied {
 		t.Errorf("first after the cut: %+v", st)
 	}
-	if st := s.Steps["last"]; st != nil && st.Status == stack.StatusApplied {
+	if st := s.Steps["last"]; st != nil && st.Status == state.StatusApplied {
 		t.Errorf("last is recorded applied although it never ran")
 	}
 
@@ -116,13 +116,13 @@ output "value" { value = terraform_data.work.output }
 	if code := up.ProcessState.ExitCode(); code != 1 || !strings.Contains(stderr.String(), p.Addr) || !strings.Contains(stderr.String(), "ZooKeeper") {
 		t.Errorf("up with ZooKeeper cut off: exit %d, want 1 naming ZooKeeper at %s:\n%s", code, p.Addr, stderr.String())
 	}
-	if st := w.status("zkcut").Steps["pub"]; st.Status != stack.StatusFailed || len(st.Handlers) != 1 || st.Handlers[0].Status != stack.StatusFailed {
+	if st := w.status("zkcut").Steps["pub"]; st.Status != state.StatusFailed || len(st.Handlers) != 1 || st.Handlers[0].Status != state.StatusFailed {
 		t.Errorf("pub after the cut: %s, handlers %+v", st.Status, st.Handlers)
 	}
 
 	p.Restore()
 	w.must("up", def)
-	if st := w.status("zkcut").Steps["pub"]; st.Status != stack.StatusApplied {
+	if st := w.status("zkcut").Steps["pub"]; st.Status != state.StatusApplied {
 		t.Errorf("pub after the network came back: %s", st.Status)
 	}
 	conn := testenv.ZKClient(t, zkSrv.Addr(), "")

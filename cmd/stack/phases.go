@@ -7,8 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-
-	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/state"
 )
 
 // statusArgs accepts NAME and an optional STEP.
@@ -23,11 +22,11 @@ func statusArgs(cmd *cobra.Command, args []string) error {
 type stepStatus struct {
 	Stack string `json:"stack"`
 	Step  string `json:"step"`
-	*stack.StepState
+	*state.StepState
 }
 
 // printStepStatus shows one step in detail: where its time went, phase by phase.
-func printStepStatus(w io.Writer, output string, rec *stack.Record, step string) error {
+func printStepStatus(w io.Writer, output string, rec *state.Record, step string) error {
 	s, ok := rec.Steps[step]
 	if !ok {
 		return &usageError{fmt.Errorf("stack %q has no step %q; steps are: %s", rec.Name, step, strings.Join(rec.StepOrder(), ", "))}
@@ -70,7 +69,7 @@ func printStepStatus(w io.Writer, output string, rec *stack.Record, step string)
 
 // phaseLine sums a step's phases by name, in the order they first ran:
 // "prepare 0.01s · apply 2.31s · record 0.00s", and what was done ahead.
-func phaseLine(s *stack.StepState) string {
+func phaseLine(s *state.StepState) string {
 	line := sumPhases(s.Phases)
 	if a := sumPhases(s.Ahead); a != "" {
 		line += " (ahead: " + a + ")"
@@ -78,7 +77,7 @@ func phaseLine(s *stack.StepState) string {
 	return line
 }
 
-func sumPhases(ps []stack.Phase) string {
+func sumPhases(ps []state.Phase) string {
 	total := map[string]float64{}
 	var order []string
 	for _, p := range ps {

@@ -8,8 +8,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-
-	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/definition"
+	"github.com/stack-tools/stack/engine"
 )
 
 // planOptions are the inputs of `stack plan`.
@@ -62,18 +62,18 @@ func runPlan(ctx context.Context, o *planOptions) error {
 	if o.Parallelism < 1 {
 		return &usageError{fmt.Errorf("--parallelism %d: use 1 or more", o.Parallelism)}
 	}
-	var def *stack.Definition
+	var def *definition.Definition
 	if o.File != "" {
 		var err error
-		if def, err = stack.LoadDefinition(o.File); err != nil {
+		if def, err = definition.LoadDefinition(o.File); err != nil {
 			return err
 		}
 	}
-	var rep *stack.DriftReport
-	err := o.withEngine(ctx, func(e *stack.Engine) error {
+	var rep *engine.DriftReport
+	err := o.withEngine(ctx, func(e *engine.Engine) error {
 		e.Parallelism = o.Parallelism
 		var err error
-		rep, err = e.Drift(ctx, stack.DriftOptions{Name: o.Name, Def: def, Profile: o.Profile, ProfileSet: o.ProfileSet})
+		rep, err = e.Drift(ctx, engine.DriftOptions{Name: o.Name, Def: def, Profile: o.Profile, ProfileSet: o.ProfileSet})
 		return err
 	})
 	if err != nil {
@@ -95,7 +95,7 @@ func runPlan(ctx context.Context, o *planOptions) error {
 	return nil
 }
 
-func printDrift(w io.Writer, rep *stack.DriftReport) {
+func printDrift(w io.Writer, rep *engine.DriftReport) {
 	profile := rep.Profile
 	if profile == "" {
 		profile = "(none)"
@@ -107,7 +107,7 @@ func printDrift(w io.Writer, rep *stack.DriftReport) {
 	for _, l := range rep.Steps {
 		add, change, destroy := "", "", ""
 		var detail []string
-		if l.Reason != "" && l.Status != stack.DriftNotApplicable {
+		if l.Reason != "" && l.Status != engine.DriftNotApplicable {
 			detail = append(detail, l.Reason)
 		}
 		if l.Plan != nil {
@@ -122,9 +122,9 @@ func printDrift(w io.Writer, rep *stack.DriftReport) {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.Step, l.Kind, l.Status, add, change, destroy, strings.Join(detail, "; "))
 		switch l.Status {
-		case stack.DriftCodeChanged:
+		case engine.DriftCodeChanged:
 			code = append(code, l.Step)
-		case stack.DriftInfrastructure:
+		case engine.DriftInfrastructure:
 			infra = append(infra, l.Step)
 		}
 	}

@@ -9,8 +9,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stack-tools/stack/stack"
-	"github.com/stack-tools/stack/stack/localstore"
+	"github.com/stack-tools/stack/engine"
+	"github.com/stack-tools/stack/state"
+	"github.com/stack-tools/stack/stores/localstore"
+
+	"github.com/stack-tools/stack/definition"
 )
 
 // The plan and reap run functions, without cobra: options in, table out, the
@@ -22,29 +25,29 @@ func TestRunPlanAndReapWithoutCobra(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := &globalOptions{cacheDir: t.TempDir()}
-	engine := func(context.Context) (*stack.Engine, error) {
-		return &stack.Engine{Store: st, Registry: newRegistry(g), CacheDir: g.cacheDir}, nil
+	open := func(context.Context) (*engine.Engine, error) {
+		return &engine.Engine{Store: st, Registry: newRegistry(g), CacheDir: g.cacheDir}, nil
 	}
 	var out, errOut bytes.Buffer
-	env := runEnv{Out: &out, ErrOut: &errOut, Engine: engine}
+	env := runEnv{Out: &out, ErrOut: &errOut, Engine: open}
 	po := &planOptions{runEnv: env, Name: "nosuch", Parallelism: 0}
 	var usage *usageError
 	if err := runPlan(ctx, po); !errors.As(err, &usage) || !strings.Contains(err.Error(), "--parallelism") {
 		t.Errorf("--parallelism 0: %v, want a usage error", err)
 	}
 	po.Parallelism = 2
-	if err := runPlan(ctx, po); !errors.Is(err, stack.ErrNoStack) {
+	if err := runPlan(ctx, po); !errors.Is(err, state.ErrNoStack) {
 		t.Errorf("plan of a missing stack: %v", err)
 	}
 
 	def := writeFile(t, filepath.Join(t.TempDir(), "q.json"), `{"name": "q", "steps": [
   {"name": "queue", "module": "`+filepath.Join(repoRoot(t), "modules/local/queue")+`", "vars": {"name": "${stack.name}"}}]}`)
-	d, err := stack.LoadDefinition(def)
+	d, err := definition.LoadDefinition(def)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, _ := engine(ctx)
-	if err := e.Up(ctx, stack.UpOptions{Def: d}); err != nil {
+	e, _ := open(ctx)
+	if err := e.Up(ctx, engine.UpOptions{Def: d}); err != nil {
 		t.Fatal(err)
 	}
 	po.Name = "q"

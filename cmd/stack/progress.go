@@ -9,9 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stack-tools/stack/engine"
 	"golang.org/x/term"
-
-	"github.com/stack-tools/stack/stack"
 )
 
 // progress shows engine events: a live table on a terminal, plain lines
@@ -49,7 +48,7 @@ func newProgress(w io.Writer, output string) *progress {
 	return p
 }
 
-func (p *progress) event(ev stack.Event) {
+func (p *progress) event(ev engine.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch p.mode {
@@ -75,22 +74,22 @@ func (p *progress) event(ev stack.Event) {
 		p.rows = append(p.rows, r)
 	}
 	switch ev.Type {
-	case stack.EventProgress:
+	case engine.EventProgress:
 		r.msg = ev.Message
-	case stack.EventHandler:
+	case engine.EventHandler:
 		r.msg = ev.Message
 		r.note = strings.TrimSpace(r.note + "; " + ev.Message)
 		r.note = strings.TrimPrefix(r.note, "; ")
-	case stack.EventStart, stack.EventDestroy:
+	case engine.EventStart, engine.EventDestroy:
 		r.state, r.started, r.msg, r.note = ev.Type, time.Now(), "", ""
-	case stack.EventApplied:
+	case engine.EventApplied:
 		r.state, r.msg, r.elapsed = ev.Type, r.note, ev.Elapsed
 	default:
 		r.state, r.msg, r.elapsed = ev.Type, ev.Message, ev.Elapsed
 	}
 }
 
-func plainLine(ev stack.Event) string {
+func plainLine(ev engine.Event) string {
 	var b strings.Builder
 	if ev.Step != "" {
 		b.WriteString(ev.Step)
@@ -146,7 +145,7 @@ func (p *progress) draw() {
 	}
 	for _, r := range p.rows {
 		el := r.elapsed
-		if r.state == stack.EventStart || r.state == stack.EventDestroy {
+		if r.state == engine.EventStart || r.state == engine.EventDestroy {
 			el = time.Since(r.started)
 		}
 		line := fmt.Sprintf("%-20s %-10s %7.1fs  %s", r.step, label(r.state), el.Seconds(), r.msg)
@@ -160,9 +159,9 @@ func (p *progress) draw() {
 
 func label(state string) string {
 	switch state {
-	case stack.EventStart:
+	case engine.EventStart:
 		return "applying"
-	case stack.EventDestroy:
+	case engine.EventDestroy:
 		return "destroying"
 	}
 	return state

@@ -7,8 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-
-	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/engine"
 )
 
 // reapOptions are the inputs of `stack reap`.
@@ -43,10 +42,10 @@ Stacks without a TTL are never reaped.`,
 }
 
 func runReap(ctx context.Context, o *reapOptions) error {
-	var results []stack.ReapResult
-	err := o.mutate(ctx, o.lockOptions, func(e *stack.Engine) error {
+	var results []engine.ReapResult
+	err := o.mutate(ctx, o.lockOptions, func(e *engine.Engine) error {
 		var err error
-		results, err = e.Reap(ctx, stack.ReapOptions{DryRun: o.DryRun})
+		results, err = e.Reap(ctx, engine.ReapOptions{DryRun: o.DryRun})
 		return err
 	})
 	if err != nil {
@@ -54,13 +53,13 @@ func runReap(ctx context.Context, o *reapOptions) error {
 	}
 	failed := 0
 	for _, r := range results {
-		if r.Outcome == stack.ReapFailed {
+		if r.Outcome == engine.ReapFailed {
 			failed++
 		}
 	}
 	if o.JSON {
 		if results == nil {
-			results = []stack.ReapResult{}
+			results = []engine.ReapResult{}
 		}
 		if err := writeJSON(o.Out, results); err != nil {
 			return err
@@ -74,7 +73,7 @@ func runReap(ctx context.Context, o *reapOptions) error {
 	return nil
 }
 
-func printReap(w, errw io.Writer, results []stack.ReapResult, dryRun bool) {
+func printReap(w, errw io.Writer, results []engine.ReapResult, dryRun bool) {
 	if len(results) == 0 {
 		fmt.Fprintln(errw, "no expired stacks")
 		return
@@ -87,7 +86,7 @@ func printReap(w, errw io.Writer, results []stack.ReapResult, dryRun bool) {
 		if r.Error != "" {
 			outcome += ": " + r.Error
 		}
-		if r.Outcome == stack.ReapKept {
+		if r.Outcome == engine.ReapKept {
 			outcome += " (used again since; its TTL was extended)"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s ago\t%s\n", r.Stack, r.Owner, r.Profile, ago(r.ExpiredAt), outcome)
@@ -98,5 +97,5 @@ func printReap(w, errw io.Writer, results []stack.ReapResult, dryRun bool) {
 		fmt.Fprintf(w, "\n%d expired stack(s) would be destroyed (dry run: nothing changed)\n", len(results))
 		return
 	}
-	fmt.Fprintf(w, "\n%d expired stack(s): %d destroyed, %d failed, %d kept\n", len(results), counts[stack.ReapDestroyed], counts[stack.ReapFailed], counts[stack.ReapKept])
+	fmt.Fprintf(w, "\n%d expired stack(s): %d destroyed, %d failed, %d kept\n", len(results), counts[engine.ReapDestroyed], counts[engine.ReapFailed], counts[engine.ReapKept])
 }

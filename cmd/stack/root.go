@@ -8,8 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-
-	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/engine"
 )
 
 // globalOptions are the flags every command shares.
@@ -80,12 +79,12 @@ func (g *globalOptions) cache() string {
 }
 
 // engine opens the store and builds an engine with every kind registered.
-func (g *globalOptions) engine(ctx context.Context) (*stack.Engine, error) {
+func (g *globalOptions) engine(ctx context.Context) (*engine.Engine, error) {
 	st, err := openStore(ctx, g.state)
 	if err != nil {
 		return nil, err
 	}
-	e := &stack.Engine{Store: st, Registry: newRegistry(g), CacheDir: g.cache()}
+	e := &engine.Engine{Store: st, Registry: newRegistry(g), CacheDir: g.cache()}
 	if v := os.Getenv("STACK_LEASE_TTL"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil {

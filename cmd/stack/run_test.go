@@ -10,10 +10,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stack-tools/stack/engine"
 	"github.com/stack-tools/stack/load"
 	"github.com/stack-tools/stack/load/pace"
 	"github.com/stack-tools/stack/stack"
-	"github.com/stack-tools/stack/stack/localstore"
+	"github.com/stack-tools/stack/state"
+	"github.com/stack-tools/stack/stores/localstore"
 )
 
 // testEnv is a runEnv on a fresh local store, writing into buffers.
@@ -31,8 +33,8 @@ func newTestEnv(t *testing.T) *testEnv {
 	g := &globalOptions{cacheDir: t.TempDir()}
 	te := &testEnv{out: &bytes.Buffer{}, errOut: &bytes.Buffer{}, progress: &bytes.Buffer{}}
 	te.runEnv = runEnv{Out: te.out, ErrOut: te.errOut, Progress: te.progress,
-		Engine: func(context.Context) (*stack.Engine, error) {
-			return &stack.Engine{Store: st, Registry: newRegistry(g), CacheDir: g.cacheDir}, nil
+		Engine: func(context.Context) (*engine.Engine, error) {
+			return &engine.Engine{Store: st, Registry: newRegistry(g), CacheDir: g.cacheDir}, nil
 		},
 		Registry: func() *stack.Registry { return newRegistry(g) }}
 	return te
@@ -96,7 +98,7 @@ func TestRunStackCommandsWithoutCobra(t *testing.T) {
 	var st struct {
 		Name, Status, Location string
 	}
-	if err := json.Unmarshal(te.out.Bytes(), &st); err != nil || st.Name != "gen" || st.Status != stack.StatusApplied || st.Location == "" {
+	if err := json.Unmarshal(te.out.Bytes(), &st); err != nil || st.Name != "gen" || st.Status != state.StatusApplied || st.Location == "" {
 		t.Errorf("status --output json: %v %+v\n%s", err, st, te.out)
 	}
 	te.JSON = false
@@ -115,7 +117,7 @@ func TestRunStackCommandsWithoutCobra(t *testing.T) {
 	if err := runList(ctx, &listOptions{runEnv: te.runEnv}); err != nil {
 		t.Fatal(err)
 	}
-	var list []stack.Summary
+	var list []engine.Summary
 	if err := json.Unmarshal(te.out.Bytes(), &list); err != nil || len(list) != 1 || list[0].Name != "gen" || list[0].Applied != 1 {
 		t.Errorf("list --output json: %v %+v", err, list)
 	}
@@ -128,7 +130,7 @@ func TestRunStackCommandsWithoutCobra(t *testing.T) {
 	if err := runDown(ctx, &downOptions{runEnv: te.runEnv, Name: "gen"}); err != nil || !strings.Contains(te.errOut.String(), `stack "gen" is down and its state deleted.`) {
 		t.Errorf("down: %v\n%s", err, te.errOut)
 	}
-	if err := runStatus(ctx, &statusOptions{runEnv: te.runEnv, Name: "gen"}); !errors.Is(err, stack.ErrNoStack) {
+	if err := runStatus(ctx, &statusOptions{runEnv: te.runEnv, Name: "gen"}); !errors.Is(err, state.ErrNoStack) {
 		t.Errorf("status after down: %v", err)
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/stack-tools/stack/internal/testenv"
 	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/state"
 )
 
 // The tests in this file share stacks between "workstations" (separate HOME
@@ -34,10 +35,10 @@ func startS3(t *testing.T) (*testenv.Minio, string) {
 	return m, "s3://" + m.Bucket + "/" + s3Prefix(t)
 }
 
-func s3Workstation(t *testing.T, m *testenv.Minio, state, user string, env ...string) *workstation {
+func s3Workstation(t *testing.T, m *testenv.Minio, stateDir, user string, env ...string) *workstation {
 	t.Helper()
 	env = append(append(m.Env(), "USER="+user), env...)
-	return newWorkstation(t, state, env...)
+	return newWorkstation(t, stateDir, env...)
 }
 
 // objects lists the bucket's keys under the store prefix plus sub, read with
@@ -139,7 +140,7 @@ func waitStepRunning(t *testing.T, w *workstation, name, step string, up *exec.C
 		if r.code == 0 {
 			var s statusJSON
 			if json.Unmarshal([]byte(r.stdout), &s) == nil {
-				if st := s.Steps[step]; st != nil && st.Status == stack.StatusRunning && strings.Contains(st.Progress, "Creating") {
+				if st := s.Steps[step]; st != nil && st.Status == state.StatusRunning && strings.Contains(st.Progress, "Creating") {
 					return
 				}
 			}
@@ -180,7 +181,7 @@ func noStateOrSecret(t *testing.T, home, secret string) {
 func stepsApplied(t *testing.T, s statusJSON, steps ...string) {
 	t.Helper()
 	for _, n := range steps {
-		if st := s.Steps[n]; st == nil || st.Status != stack.StatusApplied {
+		if st := s.Steps[n]; st == nil || st.Status != state.StatusApplied {
 			t.Errorf("step %s is not applied: %+v", n, st)
 		}
 	}
@@ -191,9 +192,9 @@ func stepsApplied(t *testing.T, s statusJSON, steps ...string) {
 // in the bucket under the stack's prefix, one workspace per step, nothing of it
 // on either workstation, and down removes it all.
 func TestS3TwoWorkstationsShareAStack(t *testing.T) {
-	m, state := startS3(t)
-	a := s3Workstation(t, m, state, "alice")
-	b := s3Workstation(t, m, state, "bob")
+	m, stateDir := startS3(t)
+	a := s3Workstation(t, m, stateDir, "alice")
+	b := s3Workstation(t, m, stateDir, "bob")
 
 	a.must("up", "stacks/demo.json", "--name", "bfcm", "--profile", "minimal")
 
@@ -244,10 +245,10 @@ func TestS3TwoWorkstationsShareAStack(t *testing.T) {
 // Acceptance: of two concurrent up commands on one stack exactly one runs; the
 // other exits 1 naming the holder, or with --lock-timeout waits and succeeds.
 func TestS3ConcurrentUp(t *testing.T) {
-	m, state := startS3(t)
+	m, stateDir := startS3(t)
 	def, applied := slowStack(t, "race", 3)
-	a := s3Workstation(t, m, state, "alice")
-	b := s3Workstation(t, m, state, "bob")
+	a := s3Workstation(t, m, stateDir, "alice")
+	b := s3Workstation(t, m, stateDir, "bob")
 
 	up := a.cmd(t.Context(), nil, "up", def)
 	if err := up.Start(); err != nil {
@@ -285,11 +286,11 @@ func TestS3KilledHolderLeaseExpires(t *testing.T) {
 	if _, err := exec.LookPath("unshare"); err != nil {
 		testenv.Missing(t, err)
 	}
-	m, state := startS3(t)
+	m, stateDir := startS3(t)
 	def, applied := slowStack(t, "crash", 5)
 	const ttl = 4 * time.Second
-	a := s3Workstation(t, m, state, "alice", "STACK_LEASE_TTL="+ttl.String())
-	b := s3Workstation(t, m, state, "bob", "STACK_LEASE_TTL="+ttl.String())
+	a := s3Workstation(t, m, stateDir, "alice", "STACK_LEASE_TTL="+ttl.String())
+	b := s3Workstation(t, m, stateDir, "bob", "STACK_LEASE_TTL="+ttl.String())
 
 	up := a.cmd(t.Context(), nil, "up", def)
 	// A UTS namespace of its own gives A the host name ws-a.
@@ -340,9 +341,9 @@ func TestS3KilledHolderLeaseExpires(t *testing.T) {
 // error naming the endpoint and what to do; once the server is back, up
 // completes with every step applied and no step applied twice.
 func TestS3OutageMidUp(t *testing.T) {
-	m, state := startS3(t)
+	m, stateDir := startS3(t)
 	def, applied := slowStack(t, "outage", 3)
-	a := s3Workstation(t, m, state, "alice")
+	a := s3Workstation(t, m, stateDir, "alice")
 
 	// Fewer attempts (a standard SDK setting both stack and Terraform read) keep
 	// the wait for the failure short; the default rides over a restart.
@@ -385,9 +386,9 @@ func TestS3OutageMidUp(t *testing.T) {
 // A short outage (the server restarts while a step runs) is ridden over by the
 // retries: up succeeds and nothing is applied twice.
 func TestS3BriefOutageIsRiddenOver(t *testing.T) {
-	m, state := startS3(t)
+	m, stateDir := startS3(t)
 	def, applied := slowStack(t, "blip", 3)
-	a := s3Workstation(t, m, state, "alice")
+	a := s3Workstation(t, m, stateDir, "alice")
 
 	// The SDK's default of 3 attempts with jittered backoff may give up within a
 	// second; a busy machine can take longer than that to restart MinIO. More

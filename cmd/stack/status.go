@@ -11,7 +11,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stack-tools/stack/engine"
 	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/state"
 )
 
 // statusOptions are the inputs of `stack status`.
@@ -54,18 +56,18 @@ func runStatus(ctx context.Context, o *statusOptions) error {
 	loc := e.Store.Location("stacks/" + rec.Name + "/stack.json")
 	if o.JSON {
 		return writeJSON(o.Out, struct {
-			*stack.Record
-			Lock      *stack.Lease `json:"lock,omitempty"`
+			*state.Record
+			Lock      *state.Lease `json:"lock,omitempty"`
 			LockState string       `json:"lock_state,omitempty"`
 			Location  string       `json:"location"`
-			Cost      *stack.Cost  `json:"cost,omitempty"`
+			Cost      *state.Cost  `json:"cost,omitempty"`
 		}{rec, lock, lockState(lock), loc, rec.Cost(time.Now())})
 	}
 	printStatus(o.Out, rec, lock, loc)
 	return nil
 }
 
-func printStatus(w io.Writer, rec *stack.Record, lock *stack.Lease, loc string) {
+func printStatus(w io.Writer, rec *state.Record, lock *state.Lease, loc string) {
 	fmt.Fprintf(w, "Stack %s: %s\n", rec.Name, rec.Status)
 	profile := rec.Profile
 	if profile == "" {
@@ -88,7 +90,7 @@ func printStatus(w io.Writer, rec *stack.Record, lock *stack.Lease, loc string) 
 		s := rec.Steps[n]
 		t := ""
 		switch {
-		case s.Status == stack.StatusRunning && s.StartedAt != nil:
+		case s.Status == state.StatusRunning && s.StartedAt != nil:
 			t = ago(*s.StartedAt) + " so far"
 		case s.Seconds > 0:
 			t = fmt.Sprintf("%.1fs", s.Seconds)
@@ -103,7 +105,7 @@ func printStatus(w io.Writer, rec *stack.Record, lock *stack.Lease, loc string) 
 
 // printStepDetail is a step's part of `stack status`: what it is doing, its
 // outputs, handlers, phases and log.
-func printStepDetail(w io.Writer, name string, s *stack.StepState) {
+func printStepDetail(w io.Writer, name string, s *state.StepState) {
 	fmt.Fprintf(w, "\n%s (%s)\n", name, s.Status)
 	if s.Progress != "" {
 		fmt.Fprintf(w, "  now: %s\n", s.Progress)
@@ -189,7 +191,7 @@ func runList(ctx context.Context, o *listOptions) error {
 	}
 	if o.JSON {
 		if list == nil {
-			list = []stack.Summary{}
+			list = []engine.Summary{}
 		}
 		return writeJSON(o.Out, list)
 	}
@@ -265,7 +267,7 @@ func runOutputs(ctx context.Context, o *outputsOptions) error {
 }
 
 // record opens the engine and reads stack name's record.
-func (env runEnv) record(ctx context.Context, name string) (*stack.Engine, *stack.Record, error) {
+func (env runEnv) record(ctx context.Context, name string) (*engine.Engine, *state.Record, error) {
 	e, err := env.Engine(ctx)
 	if err != nil {
 		return nil, nil, err

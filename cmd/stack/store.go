@@ -7,8 +7,8 @@ import (
 	"strings"
 
 	"github.com/stack-tools/stack/stack"
-	"github.com/stack-tools/stack/stack/localstore"
-	"github.com/stack-tools/stack/stack/s3store"
+	"github.com/stack-tools/stack/stores/localstore"
+	"github.com/stack-tools/stack/stores/s3store"
 )
 
 // openStore opens the store a --state value names: s3://BUCKET/PREFIX or a directory.

@@ -5,7 +5,8 @@ import (
 	"io"
 	"time"
 
-	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/definition"
+	"github.com/stack-tools/stack/state"
 )
 
 // parseTTLFlag reads `up --ttl`: nil when not given (set false), 0 for "no TTL".
@@ -16,7 +17,7 @@ func parseTTLFlag(v string, set bool) (*time.Duration, error) {
 	var d time.Duration
 	if v != "0" && v != "none" {
 		var err error
-		if d, err = stack.ParseTTL(v); err != nil || d == 0 {
+		if d, err = definition.ParseTTL(v); err != nil || d == 0 {
 			return nil, &usageError{fmt.Errorf("--ttl %q: use a duration such as 8h or 90m, or 0 for none", v)}
 		}
 	}
@@ -24,7 +25,7 @@ func parseTTLFlag(v string, set bool) (*time.Duration, error) {
 }
 
 // printExpiry ends `up` with when the stack expires.
-func printExpiry(w io.Writer, rec *stack.Record) {
+func printExpiry(w io.Writer, rec *state.Record) {
 	if rec.ExpiresAt == nil {
 		return
 	}
@@ -56,7 +57,7 @@ func until(t time.Time) string {
 }
 
 // costText is the COST column of `stack list`: per hour and so far.
-func costText(c *stack.Cost) string {
+func costText(c *state.Cost) string {
 	if c == nil {
 		return "-"
 	}
@@ -64,7 +65,7 @@ func costText(c *stack.Cost) string {
 }
 
 // expiryAndCost is a line of `stack status`, empty when there is neither.
-func expiryAndCost(ttl string, at *time.Time, c *stack.Cost) string {
+func expiryAndCost(ttl string, at *time.Time, c *state.Cost) string {
 	var line string
 	if at != nil {
 		line = fmt.Sprintf("ttl %s · expires %s", ttl, at.Local().Format("2006-01-02 15:04 MST"))

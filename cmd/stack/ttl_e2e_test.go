@@ -9,18 +9,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stack-tools/stack/engine"
 	"github.com/stack-tools/stack/stack"
-	"github.com/stack-tools/stack/stack/localstore"
+	"github.com/stack-tools/stack/state"
+	"github.com/stack-tools/stack/stores/localstore"
 )
 
-func (w *workstation) list() map[string]stack.Summary {
+func (w *workstation) list() map[string]engine.Summary {
 	w.t.Helper()
-	var l []stack.Summary
+	var l []engine.Summary
 	r := w.must("list", "--output", "json")
 	if err := json.Unmarshal([]byte(r.stdout), &l); err != nil {
 		w.t.Fatalf("list JSON: %v\n%s", err, r.stdout)
 	}
-	out := map[string]stack.Summary{}
+	out := map[string]engine.Summary{}
 	for _, s := range l {
 		out[s.Name] = s
 	}
@@ -54,8 +56,8 @@ func waitExpired(t *testing.T, w *workstation, names ...string) {
 // that cannot be destroyed (its lease is held) does not stop the others and
 // makes reap exit 1. list shows expiry and the declared cost, status the cost.
 func TestReapDestroysExpiredStacks(t *testing.T) {
-	state := t.TempDir()
-	w := newWorkstation(t, state)
+	stateDir := t.TempDir()
+	w := newWorkstation(t, stateDir)
 	tmp := t.TempDir()
 	queue := copyModule(t, "modules/local/queue", filepath.Join(tmp, "queue"))
 	// A dollar a second: the cost so far (JSON keeps 3 decimals) is above
@@ -93,22 +95,22 @@ func TestReapDestroysExpiredStacks(t *testing.T) {
 		t.Errorf("status does not show the cost:\n%s", s)
 	}
 	var sj struct {
-		Cost *stack.Cost `json:"cost"`
+		Cost *state.Cost `json:"cost"`
 	}
 	if err := json.Unmarshal([]byte(w.must("status", "keep", "--output", "json").stdout), &sj); err != nil || sj.Cost == nil || sj.Cost.PerHour != 3600 {
 		t.Errorf("status --output json: cost %+v (%v), want $3600/h", sj.Cost, err)
 	}
 
-	before := dirHash(t, state)
+	before := dirHash(t, stateDir)
 	r = w.must("reap", "--dry-run")
 	if !strings.Contains(r.stdout, "old") || !strings.Contains(r.stdout, "stuck") || strings.Contains(r.stdout, "keep") || strings.Contains(r.stdout, "fresh") {
 		t.Errorf("reap --dry-run lists:\n%s", r.stdout)
 	}
-	if dirHash(t, state) != before {
+	if dirHash(t, stateDir) != before {
 		t.Error("reap --dry-run changed the store")
 	}
 
-	st, err := localstore.Open(state)
+	st, err := localstore.Open(stateDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,13 +128,13 @@ func TestReapDestroysExpiredStacks(t *testing.T) {
 			t.Errorf("reap removed %s", n)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(state, "tfstate", "old")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(stateDir, "tfstate", "old")); !os.IsNotExist(err) {
 		t.Errorf("reap left old's Terraform state: %v", err)
 	}
 	release()
 	r = w.must("reap", "--output", "json")
-	var res []stack.ReapResult
-	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || len(res) != 1 || res[0].Stack != "stuck" || res[0].Outcome != stack.ReapDestroyed {
+	var res []engine.ReapResult
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || len(res) != 1 || res[0].Stack != "stuck" || res[0].Outcome != engine.ReapDestroyed {
 		t.Errorf("second reap: %v %+v\n%s", err, res, r.stdout)
 	}
 	if r := w.must("reap"); !strings.Contains(r.stderr, "no expired stacks") {
@@ -146,8 +148,8 @@ func TestReapDestroysExpiredStacks(t *testing.T) {
 // A mutating command extends the TTL; --ttl 0 removes it; a bad TTL is a
 // usage error (exit 2) naming the flag or the definition field.
 func TestTTLIsExtendedAndValidated(t *testing.T) {
-	state := t.TempDir()
-	w := newWorkstation(t, state)
+	stateDir := t.TempDir()
+	w := newWorkstation(t, stateDir)
 	tmp := t.TempDir()
 	def := writeFile(t, filepath.Join(tmp, "ttl.json"), `{"name": "ttl", "ttl": "2h", "steps": [
   {"name": "queue", "module": "`+filepath.Join(repoRoot(t), "modules/local/queue")+`", "vars": {"name": "${stack.name}"}}]}`)

@@ -14,7 +14,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/stack-tools/stack/internal/testenv"
-	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/state"
 )
 
 // The acceptance of issue 4, through the CLI: the demo stack's database step
@@ -34,10 +34,10 @@ func TestZooKeeperHandlerEndToEnd(t *testing.T) {
 
 	dir := t.TempDir()
 	def := zkDemoWithPublish(t, dir)
-	state := filepath.Join(dir, "state")
+	stateDir := filepath.Join(dir, "state")
 	auth := []string{"STACK_TERRAFORM=" + tf, "STACK_ZOOKEEPER_AUTH=app:app-secret", "STACK_ZOOKEEPER_RETRY=2s"}
-	w := newWorkstation(t, state, append([]string{"STACK_ZOOKEEPER=" + zkSrv.Addr()}, auth...)...)
-	noZK := newWorkstation(t, state, auth...)
+	w := newWorkstation(t, stateDir, append([]string{"STACK_ZOOKEEPER=" + zkSrv.Addr()}, auth...)...)
+	noZK := newWorkstation(t, stateDir, auth...)
 
 	app := zkClient(t, zkSrv.Addr(), "app:app-secret")
 	anon := zkClient(t, zkSrv.Addr(), "")
@@ -66,7 +66,7 @@ func TestZooKeeperHandlerEndToEnd(t *testing.T) {
 		t.Fatalf("password read with the credentials has %d characters, want the module's 64", len(password))
 	}
 	// Terraform's own state holds it, as it must; the stack's records and logs must not.
-	for _, d := range []string{state, w.home} {
+	for _, d := range []string{stateDir, w.home} {
 		if leaked := zkGrepDir(t, d, password); leaked != "" {
 			t.Fatalf("the sensitive value was written to %s", leaked)
 		}
@@ -104,7 +104,7 @@ func TestZooKeeperHandlerEndToEnd(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr+r.stdout, "ZooKeeper unreachable") || !strings.Contains(r.stderr+r.stdout, zkSrv.Addr()) {
 		t.Fatalf("rerun-step with ZooKeeper stopped: exit %d, want 1 naming the unreachable server\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	if s := w.status("zkdemo").Steps["database"]; s.Status != stack.StatusFailed || s.Outputs["endpoint"].Value != "db.1az.v3.internal" {
+	if s := w.status("zkdemo").Steps["database"]; s.Status != state.StatusFailed || s.Outputs["endpoint"].Value != "db.1az.v3.internal" {
 		t.Fatalf("database after the failed publish: %+v, want failed with the new Terraform outputs kept", s)
 	}
 	if err := zkSrv.Start(); err != nil {

@@ -16,7 +16,8 @@ import (
 	"time"
 
 	"github.com/stack-tools/stack/internal/testenv"
-	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/state"
+
 	"github.com/stack-tools/stack/steps/generator"
 )
 
@@ -49,14 +50,14 @@ type result struct {
 }
 
 // stackCmd runs the stack binary with a private state dir and HOME.
-func stackCmd(t *testing.T, state, dir string, args ...string) result {
+func stackCmd(t *testing.T, stateDir, dir string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	c := exec.CommandContext(ctx, stackBin, args...)
 	c.Dir = dir
-	home := filepath.Join(state, "..", "home")
-	c.Env = append(os.Environ(), "STACK_STATE="+state, "HOME="+home, "XDG_CACHE_HOME="+filepath.Join(home, ".cache"))
+	home := filepath.Join(stateDir, "..", "home")
+	c.Env = append(os.Environ(), "STACK_STATE="+stateDir, "HOME="+home, "XDG_CACHE_HOME="+filepath.Join(home, ".cache"))
 	var out, errb bytes.Buffer
 	c.Stdout, c.Stderr = &out, &errb
 	err := c.Run()
@@ -129,7 +130,7 @@ func terraformOrSkip(t *testing.T) {
 func TestUpDrivesLoadAtTheDumpsterAndDownStopsIt(t *testing.T) {
 	terraformOrSkip(t)
 	work := t.TempDir()
-	state := filepath.Join(work, "state")
+	stateDir := filepath.Join(work, "state")
 	def := map[string]any{
 		"name": "loadtest",
 		"steps": []any{
@@ -142,11 +143,11 @@ func TestUpDrivesLoadAtTheDumpsterAndDownStopsIt(t *testing.T) {
 		},
 	}
 	writeJSON(t, filepath.Join(work, "loadtest.json"), def)
-	if r := stackCmd(t, state, work, "up", "loadtest.json"); r.code != 0 {
+	if r := stackCmd(t, stateDir, work, "up", "loadtest.json"); r.code != 0 {
 		t.Fatalf("up: exit %d\n%s", r.code, r.stderr)
 	}
-	r := stackCmd(t, state, work, "status", "loadtest", "--output", "json")
-	var rec stack.Record
+	r := stackCmd(t, stateDir, work, "status", "loadtest", "--output", "json")
+	var rec state.Record
 	if err := json.Unmarshal([]byte(r.stdout), &rec); err != nil {
 		t.Fatalf("status: %v\n%s", err, r.stdout)
 	}
@@ -169,7 +170,7 @@ func TestUpDrivesLoadAtTheDumpsterAndDownStopsIt(t *testing.T) {
 	if resp, err := http.Post(url, "text/plain", strings.NewReader("x")); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("sink not answering after up: %v", err)
 	}
-	if r := stackCmd(t, state, work, "down", "loadtest"); r.code != 0 {
+	if r := stackCmd(t, stateDir, work, "down", "loadtest"); r.code != 0 {
 		t.Fatalf("down: exit %d\n%s", r.code, r.stderr)
 	}
 	if _, err := http.Post(url, "text/plain", strings.NewReader("x")); err == nil {

@@ -8,7 +8,7 @@ import (
 )
 
 // BackendSource is implemented by state stores that can also keep Terraform
-// state (stack/localstore, stack/s3store). The engine hands each step its
+// state (stores/localstore, stores/s3store). The engine hands each step its
 // stack's store and knows nothing of Terraform; the kind asks the store here.
 type BackendSource interface {
 	// TerraformBackend returns the backend for one step's state. The kind

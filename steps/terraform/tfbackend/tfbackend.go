@@ -1,5 +1,5 @@
 // Package tfbackend describes where Terraform keeps a step's state. State
-// stores (stack/localstore, stack/s3store) return a Backend and the terraform
+// stores (stores/localstore, stores/s3store) return a Backend and the terraform
 // step kind uses it. It is a package of its own so that a store need not
 // import the step kind and everything that runs Terraform.
 package tfbackend

@@ -1,0 +1,275 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/stack-tools/stack/internal/proc"
+	"github.com/stack-tools/stack/stack"
+
+	"github.com/stack-tools/stack/definition"
+	"github.com/stack-tools/stack/state"
+)
+
+// Drift statuses of a step, as `stack plan` reports them.
+const (
+	DriftUnchanged      = "unchanged"
+	DriftCodeChanged    = "code changed"           // the definition, module or inputs differ from what was applied
+	DriftInfrastructure = "infrastructure drifted" // same code and inputs, but the resources differ
+	DriftError          = "error"
+	DriftNotApplicable  = "not applicable" // the kind has nothing to plan (generators)
+	DriftNotApplied     = "not applied"    // up would apply it; nothing exists to compare
+)
+
+// StepDrift is one step's line in a drift report.
+type StepDrift struct {
+	Step   string `json:"step"`
+	Kind   string `json:"kind"`
+	Status string `json:"status"`
+	// Reason says why the code changed, or why the step was not planned.
+	Reason string `json:"reason,omitempty"`
+	// CodeChanged is true when the step's fingerprint differs from the one it
+	// was applied with, or an upstream step's code changed.
+	CodeChanged bool              `json:"code_changed"`
+	Plan        *stack.PlanResult `json:"plan,omitempty"`
+	Error       string            `json:"error,omitempty"`
+}
+
+// DriftReport is the result of Drift.
+type DriftReport struct {
+	Stack      string      `json:"stack"`
+	Profile    string      `json:"profile,omitempty"`
+	Definition string      `json:"definition"`
+	Steps      []StepDrift `json:"steps"`
+	// Drifted is true when any step's code changed or its infrastructure drifted.
+	Drifted bool `json:"drifted"`
+	// Errors counts the steps that could not be checked.
+	Errors int `json:"errors"`
+}
+
+// DriftOptions are the inputs of Drift.
+type DriftOptions struct {
+	Name string
+	// Def is the definition to compare with; nil uses the one stored with the stack.
+	Def *definition.Definition
+	// Profile replaces the stack's profile when ProfileSet (or non-empty).
+	Profile    string
+	ProfileSet bool
+}
+
+// Drift compares every applied step with the definition and with its real
+// infrastructure: the step's fingerprint against the one it was applied with
+// (code drift), and a plan by the step's kind with the inputs it would get now.
+// It changes nothing and takes no lease, so it runs while another command holds
+// the stack. Independent plans run in parallel, up to Parallelism.
+func (e *Engine) Drift(ctx context.Context, opts DriftOptions) (*DriftReport, error) {
+	rec, ver, err := state.LoadRecord(ctx, e.Store, opts.Name)
+	if err != nil {
+		return nil, err
+	}
+	profile := rec.Profile
+	if opts.ProfileSet || opts.Profile != "" {
+		profile = opts.Profile
+	}
+	var plan *definition.Graph
+	if opts.Def == nil {
+		plan, err = e.graphOf(ctx, rec, rec.Definition, rec.Source, rec.Dir, definition.GraphOptions{Profile: profile, Applied: rec.Applied})
+	} else {
+		plan, err = definition.NewGraph(opts.Def, e.Registry, definition.GraphOptions{Profile: profile, Applied: rec.Applied})
+	}
+	if err != nil {
+		return nil, err
+	}
+	// Fingerprints digest sensitive upstream outputs with the store's key.
+	if err := e.readDigestKey(ctx); err != nil {
+		return nil, err
+	}
+	// Concurrent plans of one stack on this workstation would share working copies.
+	root := filepath.Join(e.CacheDir, "plan")
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, fmt.Errorf("creating the plan working copies folder %s: %w", root, err)
+	}
+	unlock, err := proc.LockFile(filepath.Join(root, opts.Name+".lock"))
+	if err != nil {
+		return nil, fmt.Errorf("locking the plan working copies under %s: %w", root, err)
+	}
+	defer unlock()
+
+	w := state.NewRecordWriter(e.Store, opts.Name, rec, ver) // read only: never updated
+	r := &runner{e: e, plan: plan, w: w, live: map[string]stack.Outputs{}, workRoot: root}
+	report := &DriftReport{Stack: opts.Name, Profile: profile, Definition: plan.Def.File}
+	lines := map[string]*StepDrift{}
+	type job struct {
+		line *StepDrift
+		run  *stack.StepRun
+		pl   stack.Planner
+		log  *os.File
+	}
+	var jobs []job
+	for _, s := range plan.Order() {
+		line := &StepDrift{Step: s.Name, Kind: s.Kind}
+		lines[s.Name] = line
+		st := rec.Steps[s.Name]
+		kind, _ := e.Registry.Step(s.Kind)
+		pl, canPlan := kind.(stack.Planner)
+		switch {
+		case !canPlan:
+			line.Status, line.Reason = DriftNotApplicable, s.Kind+" steps have no infrastructure to compare"
+			continue
+		case st == nil || st.Status != state.StatusApplied:
+			line.Status, line.Reason = DriftNotApplied, "not applied"
+			if st != nil {
+				line.Reason = st.Status
+			}
+			continue
+		}
+		fp, module, err := r.fingerprint(ctx, s)
+		if err != nil {
+			line.Status, line.Error = DriftError, err.Error()
+			continue
+		}
+		if fp != st.Fingerprint {
+			line.CodeChanged = true
+			line.Reason = "definition or inputs changed"
+			if module != "" && st.ModuleDigest != "" && module != st.ModuleDigest {
+				line.Reason = "module changed"
+			}
+		}
+		for _, d := range s.Deps {
+			if up := lines[d]; up != nil && up.CodeChanged && !line.CodeChanged {
+				line.CodeChanged, line.Reason = true, "upstream step "+d+" changed"
+			}
+		}
+		// Inputs are resolved one step at a time: reading a sensitive upstream
+		// output uses that step's working copy.
+		logf, err := e.planLog(root, opts.Name, s.Name)
+		if err != nil {
+			line.Status, line.Error = DriftError, err.Error()
+			continue
+		}
+		run, err := r.stepRun(ctx, s, logf)
+		if err != nil {
+			logf.Close()
+			line.Status, line.Error = DriftError, "resolving inputs: "+err.Error()
+			continue
+		}
+		run.Artifacts = nil // nothing is stored
+		jobs = append(jobs, job{line, run, pl, logf})
+	}
+	sem := make(chan struct{}, e.parallelism())
+	var wg sync.WaitGroup
+	for _, j := range jobs {
+		wg.Add(1)
+		go func(j job) {
+			defer wg.Done()
+			defer j.log.Close()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			e.emit(Event{Stack: opts.Name, Step: j.line.Step, Type: EventProgress, Message: "planning"})
+			res, err := j.pl.PlanStep(ctx, j.run)
+			if err != nil {
+				j.line.Status, j.line.Error = DriftError, fmt.Sprintf("%v (log: %s)", err, j.log.Name())
+				e.emit(Event{Stack: opts.Name, Step: j.line.Step, Type: EventFailed, Message: j.line.Error})
+				return
+			}
+			j.line.Plan = &res
+			switch {
+			case j.line.CodeChanged:
+				j.line.Status = DriftCodeChanged
+			case res.Changes:
+				j.line.Status = DriftInfrastructure
+			default:
+				j.line.Status = DriftUnchanged
+			}
+			e.emit(Event{Stack: opts.Name, Step: j.line.Step, Type: EventInfo, Message: j.line.Status})
+		}(j)
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("stack %q: plan interrupted: %w", opts.Name, err)
+	}
+	for _, s := range plan.Steps {
+		report.Steps = append(report.Steps, *lines[s.Name])
+	}
+	// Steps the stack has and the definition does not: up --prune would destroy them.
+	for _, n := range rec.Dropped(plan) {
+		report.Steps = append(report.Steps, StepDrift{Step: n, Kind: rec.Steps[n].Kind, Status: DriftCodeChanged, CodeChanged: true,
+			Reason: "not in the definition: `stack up --prune` would destroy it"})
+	}
+	for _, l := range report.Steps {
+		switch l.Status {
+		case DriftCodeChanged, DriftInfrastructure:
+			report.Drifted = true
+		case DriftError:
+			report.Errors++
+		}
+	}
+	return report, nil
+}
+
+// planLog opens the local log of one step's plan. It stays on this workstation:
+// a plan stores nothing.
+func (e *Engine) planLog(root, stackName, step string) (*os.File, error) {
+	dir := filepath.Join(root, stackName)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	return os.Create(filepath.Join(dir, step+".log"))
+}
+
+// workDir is a step's working copy on this workstation.
+func (r *runner) workDir(step string) string {
+	root := r.workRoot
+	if root == "" {
+		root = filepath.Join(r.e.CacheDir, "work")
+	}
+	return filepath.Join(root, r.w.Name(), step)
+}
+
+// Summary returns counts per status, for the last line of a report.
+func (d *DriftReport) Summary() string {
+	counts := map[string]int{}
+	for _, l := range d.Steps {
+		counts[l.Status]++
+	}
+	var parts []string
+	for _, st := range []string{DriftUnchanged, DriftCodeChanged, DriftInfrastructure, DriftError, DriftNotApplied, DriftNotApplicable} {
+		if counts[st] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[st], st))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// drifted reports, for `up --refresh`, whether a step whose inputs did not
+// change has drifted all the same: then it is applied again. A plan that fails
+// also lets the apply run, which reports the cause.
+func (r *runner) drifted(ctx context.Context, s *definition.Step) bool {
+	if !r.refresh {
+		return false
+	}
+	kind, _ := r.e.Registry.Step(s.Kind)
+	pl, ok := kind.(stack.Planner)
+	if !ok {
+		return false
+	}
+	r.e.emit(Event{Stack: r.w.Name(), Step: s.Name, Type: EventProgress, Message: "checking for drift"})
+	run, err := r.stepRun(ctx, s, io.Discard)
+	if err != nil {
+		return true
+	}
+	res, err := pl.PlanStep(ctx, run)
+	switch {
+	case err != nil:
+		r.e.emit(Event{Stack: r.w.Name(), Step: s.Name, Type: EventInfo, Message: "could not check for drift (" + err.Error() + "): applying again"})
+		return true
+	case res.Changes:
+		r.e.emit(Event{Stack: r.w.Name(), Step: s.Name, Type: EventInfo, Message: fmt.Sprintf("infrastructure drifted (%d to add, %d to change, %d to destroy): applying again", res.Add, res.Change, res.Destroy)})
+	}
+	return res.Changes
+}

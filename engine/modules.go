@@ -1,0 +1,68 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/state"
+)
+
+// moduleFiles returns what the kind says about its modules' files.
+func moduleFiles(k stack.StepKind) stack.ModuleFiles {
+	var files stack.ModuleFiles
+	if f, ok := k.(stack.ModuleFilter); ok {
+		files.Skip = f.SkipModuleFile
+	}
+	if c, ok := k.(stack.LocalModuleCaller); ok {
+		files.Calls = c.LocalModuleCalls
+	}
+	return files
+}
+
+// saveModule stores a snapshot of the step's module unless the store has it.
+func (e *Engine) saveModule(ctx context.Context, stackName, dir, digest string, files stack.ModuleFiles) error {
+	data, err := stack.PackModule(dir, files)
+	if err != nil {
+		return fmt.Errorf("packing module %s: %w", dir, err)
+	}
+	_, err = e.Store.Put(context.WithoutCancel(ctx), state.ModuleKey(stackName, digest), data, "")
+	if errors.Is(err, stack.ErrConflict) {
+		return nil // the same content is there already
+	}
+	return err
+}
+
+// moduleFallback returns where to find a step's module on this workstation: the
+// folder the definition names if it exists, otherwise the snapshot taken when
+// the step was last applied, unpacked into the cache.
+func (e *Engine) moduleFallback(ctx context.Context, rec *state.Record) func(step, dir string) string {
+	return func(step, dir string) string {
+		if st, err := os.Stat(dir); err == nil && st.IsDir() {
+			return dir
+		}
+		ss := rec.Steps[step]
+		if ss == nil || ss.ModuleDigest == "" {
+			return dir
+		}
+		local := filepath.Join(e.CacheDir, "modules", rec.Name, ss.ModuleDigest)
+		if _, err := os.Stat(local); err == nil {
+			return stack.SnapshotModule(local)
+		}
+		data, _, err := e.Store.Get(ctx, state.ModuleKey(rec.Name, ss.ModuleDigest))
+		if err != nil {
+			return dir
+		}
+		tmp := local + ".tmp"
+		_ = os.RemoveAll(tmp)
+		if stack.UnpackModule(data, tmp) != nil || os.Rename(tmp, local) != nil {
+			_ = os.RemoveAll(tmp)
+			return dir
+		}
+		e.emit(Event{Stack: rec.Name, Step: step, Type: EventInfo, Message: fmt.Sprintf("module %s is not on this workstation: using the copy stored when the step was applied", dir)})
+		return stack.SnapshotModule(local)
+	}
+}

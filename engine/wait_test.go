@@ -1,0 +1,5 @@
+package engine_test
+
+import "time"
+
+func waitABit() { time.Sleep(20 * time.Millisecond) }

@@ -1,5 +1,0 @@
-package stack_test
-
-import "time"
-
-func waitABit() { time.Sleep(20 * time.Millisecond) }

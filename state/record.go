@@ -1,0 +1,257 @@
+package state
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"sync"
+	"time"
+
+	"github.com/stack-tools/stack/stack"
+)
+
+// Step and stack statuses as stored.
+const (
+	StatusPending    = "pending"
+	StatusRunning    = "running"
+	StatusApplied    = "applied"
+	StatusFailed     = "failed"
+	StatusDestroying = "destroying"
+	StatusDestroyed  = "destroyed"
+	StatusSkipped    = "skipped"
+)
+
+// Record is everything the store keeps about one stack. It never holds a
+// sensitive value.
+type Record struct {
+	Name       string                `json:"name"`
+	Definition json.RawMessage       `json:"definition"`
+	Source     string                `json:"source"` // definition file on the creating workstation
+	Dir        string                `json:"dir"`    // its folder: module paths are relative to it
+	Profile    string                `json:"profile,omitempty"`
+	Only       []string              `json:"only,omitempty"`
+	Skip       []string              `json:"skip,omitempty"`
+	CreatedBy  string                `json:"created_by"`
+	CreatedAt  time.Time             `json:"created_at"`
+	UpdatedAt  time.Time             `json:"updated_at"`
+	UpdatedBy  string                `json:"updated_by"`
+	Status     string                `json:"status"`
+	Command    string                `json:"last_command"`
+	Steps      map[string]*StepState `json:"steps"`
+	// Retired is the definition that steps dropped from Definition were last
+	// applied with, kept until `up --prune` or `down` has destroyed them.
+	Retired *Retired `json:"retired,omitempty"`
+	// TTL is how long the stack may live after its last mutating command
+	// (a Go duration, "" for no limit); ExpiresAt is when that runs out and
+	// `stack reap` may destroy it.
+	TTL       string     `json:"ttl,omitempty"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+}
+
+// Retired is what planning the destroy of dropped steps needs.
+type Retired struct {
+	Definition json.RawMessage `json:"definition"`
+	Source     string          `json:"source"`
+	Dir        string          `json:"dir"`
+	Profile    string          `json:"profile,omitempty"`
+}
+
+// StepState is one step's stored state.
+type StepState struct {
+	Status      string `json:"status"`
+	Kind        string `json:"kind"`
+	Fingerprint string `json:"fingerprint,omitempty"`
+	// ModuleDigest names the module snapshot stored with the stack.
+	ModuleDigest string         `json:"module_digest,omitempty"`
+	Outputs      stack.Outputs  `json:"outputs,omitempty"`
+	Handlers     []HandlerState `json:"handlers,omitempty"`
+	Error        string         `json:"error,omitempty"`
+	Progress     string         `json:"progress,omitempty"`
+	StartedAt    *time.Time     `json:"started_at,omitempty"`
+	FinishedAt   *time.Time     `json:"finished_at,omitempty"`
+	Seconds      float64        `json:"seconds,omitempty"`
+	Log          string         `json:"log,omitempty"`
+	Applies      int            `json:"applies"`
+	RunBy        string         `json:"run_by,omitempty"`
+	// CostPerHour is the module's declared rough hourly cost under the
+	// profile it was applied with, running since CostSince; CostAccrued is
+	// what earlier shapes of the step cost before that (see cost.go).
+	CostPerHour float64    `json:"cost_per_hour,omitempty"`
+	CostSince   *time.Time `json:"cost_since,omitempty"`
+	CostAccrued float64    `json:"cost_accrued,omitempty"`
+	// Process is the process group running the step now (see Process).
+	Process *stack.Process `json:"process,omitempty"`
+	// Interrupted is set when the step's last run stopped before it finished
+	// (Ctrl-C, or its command died); the next run reconciles first.
+	Interrupted bool `json:"interrupted,omitempty"`
+	// Phases say where the step's last run spent its time, in order; Ahead is
+	// the set-up done while its upstream steps ran, off the critical path.
+	Phases []Phase `json:"phases,omitempty"`
+	Ahead  []Phase `json:"prepared_ahead,omitempty"`
+}
+
+// HandlerState is one completion handler's stored state.
+type HandlerState struct {
+	Handler string          `json:"handler"`
+	Status  string          `json:"status"`
+	Reason  string          `json:"reason,omitempty"`
+	Error   string          `json:"error,omitempty"`
+	Record  json.RawMessage `json:"record,omitempty"`
+	Outputs stack.Outputs   `json:"outputs,omitempty"`
+}
+
+// applied reports whether a step of the stack is applied; a nil record (a new
+// stack) has none.
+func (r *Record) Applied(step string) bool {
+	if r == nil {
+		return false
+	}
+	st := r.Steps[step]
+	return st != nil && st.Status == StatusApplied
+}
+
+func StackPrefix(name string) string          { return path.Join("stacks", name) + "/" }
+func RecordKey(name string) string            { return path.Join("stacks", name, "stack.json") }
+func LeaseKey(name string) string             { return path.Join("stacks", name, "lease.json") }
+func LogKey(name, step string) string         { return path.Join("stacks", name, "logs", step+".log") }
+func ArtifactKey(name, step, f string) string { return ArtifactPrefix(name, step) + f }
+func ArtifactPrefix(name, step string) string {
+	return path.Join("stacks", name, "artifacts", step) + "/"
+}
+
+// ErrNoStack is returned for a stack the store does not have.
+var ErrNoStack = errors.New("no such stack")
+
+// LoadRecord reads a stack's record.
+func LoadRecord(ctx context.Context, st stack.Store, name string) (*Record, string, error) {
+	data, ver, err := st.Get(ctx, RecordKey(name))
+	if errors.Is(err, stack.ErrNotFound) {
+		return nil, "", fmt.Errorf("stack %q: %w in %s (see `stack list`)", name, ErrNoStack, st)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("reading stack %q from %s: %w", name, st, err)
+	}
+	var r Record
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, "", fmt.Errorf("stack %q: the record at %s is damaged: %w", name, st.Location(RecordKey(name)), err)
+	}
+	if r.Steps == nil {
+		r.Steps = map[string]*StepState{}
+	}
+	return &r, ver, nil
+}
+
+// RecordWriter serialises one process's updates to a record and makes each a
+// compare-and-swap, re-reading and re-applying on conflict so no update is lost.
+type RecordWriter struct {
+	st      stack.Store
+	name    string
+	who     string
+	mu      sync.Mutex
+	rec     *Record
+	version string
+	// broken is set once the store stayed unreachable past the retry window:
+	// later writes in this command fail at once instead of waiting again.
+	broken error
+}
+
+func (w *RecordWriter) Snapshot() *Record {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	b, _ := json.Marshal(w.rec)
+	var r Record
+	_ = json.Unmarshal(b, &r)
+	return &r
+}
+
+// stepState returns a copy of one step's state, or nil.
+func (w *RecordWriter) StepState(name string) *StepState {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	st := w.rec.Steps[name]
+	if st == nil {
+		return nil
+	}
+	b, _ := json.Marshal(st)
+	var c StepState
+	_ = json.Unmarshal(b, &c)
+	return &c
+}
+
+// owner is who created the stack.
+func (w *RecordWriter) Owner() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.rec.CreatedBy
+}
+
+// update applies fn to the record and writes it. Transient store errors are
+// retried for a while; a conflict re-reads the record and applies fn again.
+func (w *RecordWriter) Update(ctx context.Context, fn func(r *Record)) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.broken != nil {
+		return w.broken
+	}
+	backoff := 200 * time.Millisecond
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		fn(w.rec)
+		w.rec.UpdatedAt = time.Now().UTC()
+		w.rec.UpdatedBy = w.who
+		data, err := json.MarshalIndent(w.rec, "", "  ")
+		if err != nil {
+			return err
+		}
+		// Writes must land even while the command is being cancelled: they record
+		// what happened.
+		wctx := context.WithoutCancel(ctx)
+		ver, err := w.st.Put(wctx, RecordKey(w.name), data, w.version)
+		if err == nil {
+			w.version = ver
+			return nil
+		}
+		if errors.Is(err, stack.ErrConflict) {
+			r, v, gerr := LoadRecord(wctx, w.st, w.name)
+			if gerr == nil {
+				w.rec, w.version = r, v
+				continue
+			}
+			err = gerr
+		}
+		if time.Now().After(deadline) {
+			w.broken = fmt.Errorf("saving the state of stack %q to %s: %w (the store is unreachable; run the same command again when it is back: finished steps are skipped)", w.name, w.st, err)
+			return w.broken
+		}
+		time.Sleep(backoff)
+		if backoff < 3*time.Second {
+			backoff *= 2
+		}
+	}
+}
+
+func (w *RecordWriter) UpdateStep(ctx context.Context, name string, fn func(s *StepState)) error {
+	return w.Update(ctx, func(r *Record) {
+		s := r.Steps[name]
+		if s == nil {
+			s = &StepState{Status: StatusPending}
+			r.Steps[name] = s
+		}
+		fn(s)
+	})
+}
+
+// NewRecordWriter writes the record of stack name, read at version, as this
+// user and host (Me).
+func NewRecordWriter(st stack.Store, name string, rec *Record, version string) *RecordWriter {
+	return &RecordWriter{st: st, name: name, who: Me(), rec: rec, version: version}
+}
+
+// Name is the stack's name.
+func (w *RecordWriter) Name() string { return w.name }
+
+func ModuleKey(stackName, digest string) string {
+	return path.Join("stacks", stackName, "modules", digest+".tar.gz")
+}
