@@ -114,7 +114,7 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
 	if _, err := definition.NewGraph(opts.Def, e.Registry, definition.GraphOptions{Profile: opts.Profile}); err != nil {
 		return err
 	}
-	lease, err := state.AcquireLease(ctx, e.Store, name, "up", e.ttl(), e.LockTimeout)
+	lease, err := e.acquire(ctx, name, "up")
 	if err != nil {
 		return err
 	}
@@ -151,7 +151,7 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
 	} else if err := e.retiredCovers(ctx, rec, orphans); err != nil {
 		return err
 	}
-	w := state.NewRecordWriter(e.Store, name, rec, ver)
+	w := state.NewRecordWriter(e.Store, name, rec, ver).Under(lease)
 	src, _ := filepath.Abs(opts.Def.File)
 	if err := w.Update(ctx, func(r *state.Record) {
 		r.Definition = json.RawMessage(compactJSON(opts.Def.Raw))
@@ -265,7 +265,7 @@ type RerunOptions struct {
 // RerunStep re-applies one step and re-runs its handlers even if nothing changed,
 // then re-applies the dependents whose resolved inputs changed because of it.
 func (e *Engine) RerunStep(ctx context.Context, name, step string, opts RerunOptions) error {
-	lease, err := state.AcquireLease(ctx, e.Store, name, "rerun-step "+step, e.ttl(), e.LockTimeout)
+	lease, err := e.acquire(ctx, name, "rerun-step "+step)
 	if err != nil {
 		return err
 	}
@@ -289,7 +289,7 @@ func (e *Engine) RerunStep(ctx context.Context, name, step string, opts RerunOpt
 			return fmt.Errorf("step %q needs %q, which is not applied; run `stack up` first", step, d)
 		}
 	}
-	w := state.NewRecordWriter(e.Store, name, rec, ver)
+	w := state.NewRecordWriter(e.Store, name, rec, ver).Under(lease)
 	if err := w.Update(ctx, func(r *state.Record) {
 		r.Status, r.Command = state.StatusRunning, "rerun-step "+step
 		r.ExtendTTL(time.Now())
@@ -337,17 +337,16 @@ func (e *Engine) graphOf(ctx context.Context, rec *state.Record, raw json.RawMes
 
 // apply runs the candidate steps in dependency order, in parallel.
 func (e *Engine) apply(ctx context.Context, plan *definition.Graph, w *state.RecordWriter, lease *state.HeldLease, candidates, force map[string]bool, replace, refresh bool) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		select {
-		case <-lease.Lost:
-			e.emit(Event{Stack: w.Name(), Type: EventInfo, Message: "the lock was broken by someone else: stopping"})
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	r := &runner{e: e, plan: plan, w: w, live: map[string]stack.Outputs{}, replace: replace, refresh: refresh}
+	ctx, fenced := e.fenced(ctx, lease, w)
+	err := e.applyCandidates(ctx, plan, w, lease, candidates, force, replace, refresh)
+	if ferr := fenced(); ferr != nil {
+		return ferr
+	}
+	return err
+}
+
+func (e *Engine) applyCandidates(ctx context.Context, plan *definition.Graph, w *state.RecordWriter, lease *state.HeldLease, candidates, force map[string]bool, replace, refresh bool) error {
+	r := &runner{e: e, plan: plan, w: w, live: map[string]stack.Outputs{}, replace: replace, refresh: refresh, fence: lease.FencePath()}
 	var steps []*definition.Step
 	for _, s := range plan.Steps {
 		if candidates[s.Name] {

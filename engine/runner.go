@@ -35,6 +35,8 @@ type runner struct {
 	timing   timings
 	bg       state.WriteBehind
 	prepared map[string]*preparation
+	// fence is the lease's fence file, handed to the kinds (StepRun.Fence).
+	fence string
 }
 
 // outputs returns a step's outputs: from this run if it ran, otherwise from the
@@ -130,6 +132,7 @@ func (r *runner) stepRun(ctx context.Context, s *definition.Step, log io.Writer)
 		},
 		Artifacts:  &artifacts{st: r.e.Store, stack: r.w.Name(), step: s.Name},
 		SetProcess: r.processRecorder(ctx, s.Name),
+		Fence:      r.fence,
 	}
 	return run, nil
 }
