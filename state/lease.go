@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	osuser "os/user"
+	"sync"
 	"time"
 
 	"github.com/stack-tools/stack/internal/proc"
@@ -79,7 +80,8 @@ type HeldLease struct {
 	// that died was doing.
 	TookOver *Lease
 
-	fence fence
+	fence    fence
+	released sync.Once
 }
 
 func newLease(command string, ttl time.Duration) Lease {
@@ -275,8 +277,11 @@ func (h *HeldLease) renewOnce() bool {
 	return !errors.Is(err, stack.ErrConflict)
 }
 
-// Release stops renewing and deletes the lease if it is still ours.
-func (h *HeldLease) Release() {
+// Release stops renewing and deletes the lease if it is still ours. Calls
+// after the first do nothing.
+func (h *HeldLease) Release() { h.released.Do(h.release) }
+
+func (h *HeldLease) release() {
 	close(h.stop)
 	<-h.done
 	h.fence.remove()
