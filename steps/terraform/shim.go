@@ -23,6 +23,7 @@ const (
 	shimExecEnv     = "STACK_TERRAFORM_SHIM_EXEC"     // the Terraform binary the shim runs
 	shimProcFileEnv = "STACK_TERRAFORM_SHIM_PROCFILE" // where it records the process group
 	shimGraceEnv    = "STACK_TERRAFORM_SHIM_GRACE"    // interrupt-to-kill delay
+	shimFenceEnv    = "STACK_TERRAFORM_SHIM_FENCE"    // the lease's fence file (stack.FenceFile)
 )
 
 // interruptGrace is how long Terraform has after an interrupt to save its

@@ -10,10 +10,12 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/stack-tools/stack/internal/proc"
+	"github.com/stack-tools/stack/stack"
 )
 
 // shimSupported says whether Kind.Shim is used on this platform.
@@ -25,7 +27,8 @@ func runShim(bin string) int {
 	if err != nil || grace <= 0 {
 		grace = interruptGrace
 	}
-	for _, e := range []string{shimExecEnv, shimProcFileEnv, shimGraceEnv} {
+	fencePath := os.Getenv(shimFenceEnv)
+	for _, e := range []string{shimExecEnv, shimProcFileEnv, shimGraceEnv, shimFenceEnv} {
 		_ = os.Unsetenv(e)
 	}
 	if !durable(os.Args[1:]) {
@@ -84,29 +87,8 @@ func runShim(bin string) int {
 	go func() { tail(outPath, os.Stdout, exited); relayed <- struct{}{} }()
 	go func() { tail(errPath, os.Stderr, exited); relayed <- struct{}{} }()
 
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
-	interrupted := false
-	var werr error
-loop:
-	for {
-		select {
-		case werr = <-waited:
-			break loop
-		case <-sigs:
-			if interrupted {
-				continue // our own broadcast, or a repeat: Terraform has it already
-			}
-			interrupted = true
-			if pgid > 0 {
-				_ = proc.InterruptGroup(pgid)
-				time.AfterFunc(grace, func() { _ = proc.KillGroup(pgid) })
-			} else {
-				_ = cmd.Process.Signal(os.Interrupt)
-				time.AfterFunc(grace, func() { _ = cmd.Process.Kill() })
-			}
-		}
-	}
+	sup := &supervisor{cmd: cmd, pgid: pgid, grace: grace}
+	werr := sup.run(sigs, fencePath)
 	close(exited)
 	<-relayed
 	<-relayed
@@ -120,7 +102,7 @@ loop:
 			_ = os.Remove(procPath)
 		}
 	}
-	if interrupted && pgid > 0 {
+	if sup.interrupted && pgid > 0 {
 		// Whatever Terraform's provisioners left in the group goes too (this
 		// shim with it; terraform-exec reports the interrupt).
 		_ = proc.KillGroup(pgid)
@@ -168,5 +150,83 @@ func tail(path string, dst io.Writer, exited <-chan struct{}) {
 			return
 		case <-time.After(20 * time.Millisecond):
 		}
+	}
+}
+
+// supervisor relays interrupts to Terraform's process group and enforces the
+// lease's fence: the shim runs apart from stack, so a stack that is paused or
+// cut off from the store cannot keep Terraform writing past its lease.
+type supervisor struct {
+	cmd         *exec.Cmd
+	pgid        int
+	grace       time.Duration
+	interrupted bool
+	killed      atomic.Bool // set from the grace timer too
+}
+
+// run waits for Terraform, interrupting it on a signal or at the fence's
+// interrupt deadline, and killing it a grace period after an interrupt or at
+// the fence's kill deadline, whichever comes first.
+func (s *supervisor) run(sigs <-chan os.Signal, fencePath string) error {
+	waited := make(chan error, 1)
+	go func() { waited <- s.cmd.Wait() }()
+	tick := time.NewTicker(fenceCheckEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-waited:
+			return err
+		case <-sigs:
+			s.interrupt() // a repeat, or our own broadcast, changes nothing
+		case <-tick.C:
+			s.checkFence(fencePath)
+		}
+	}
+}
+
+// fenceCheckEvery is how often the fence file is read: small against any
+// lease TTL (the fence leaves TTL/3 between interrupt and kill).
+const fenceCheckEvery = 100 * time.Millisecond
+
+func (s *supervisor) checkFence(path string) {
+	if path == "" || s.killed.Load() {
+		return
+	}
+	f, err := stack.ReadFenceFile(path)
+	if err != nil {
+		return // released: stack is done with the lease
+	}
+	now := time.Now()
+	if now.After(f.KillAt) {
+		fmt.Fprintf(os.Stderr, "stack: the lock of this stack may expire now (not renewed in time): killing %s\n", command(s.cmd.Args[1:]))
+		s.kill()
+		return
+	}
+	if now.After(f.InterruptAt) && !s.interrupted {
+		fmt.Fprintf(os.Stderr, "stack: the lock of this stack was not renewed in time: interrupting %s (killed at %s if still running)\n",
+			command(s.cmd.Args[1:]), f.KillAt.Local().Format(time.TimeOnly))
+		s.interrupt()
+	}
+}
+
+func (s *supervisor) interrupt() {
+	if s.interrupted {
+		return
+	}
+	s.interrupted = true
+	if s.pgid > 0 {
+		_ = proc.InterruptGroup(s.pgid)
+	} else {
+		_ = s.cmd.Process.Signal(os.Interrupt)
+	}
+	time.AfterFunc(s.grace, s.kill)
+}
+
+func (s *supervisor) kill() {
+	s.killed.Store(true)
+	if s.pgid > 0 {
+		_ = proc.KillGroup(s.pgid)
+	} else {
+		_ = s.cmd.Process.Kill()
 	}
 }
