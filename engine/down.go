@@ -93,6 +93,7 @@ func (e *Engine) down(ctx context.Context, name string, check func(*state.Record
 			return err
 		}
 	}
+	left := recordedOrphans(w.Snapshot())
 	if err := e.Store.Delete(ctx, state.RecordKey(name), stack.AnyVersion); err != nil {
 		return err
 	}
@@ -100,7 +101,7 @@ func (e *Engine) down(ctx context.Context, name string, check func(*state.Record
 	lease.Release()
 	_ = os.RemoveAll(filepath.Join(e.CacheDir, "work", name))
 	e.emit(Event{Stack: name, Type: EventInfo, Message: "stack removed"})
-	e.reportOrphans(ctx, name, plan)
+	e.reportOrphans(ctx, name, plan, left)
 	return nil
 }
 

@@ -50,6 +50,9 @@ type DriftReport struct {
 	Drifted bool `json:"drifted"`
 	// Errors counts the steps that could not be checked.
 	Errors int `json:"errors"`
+	// Orphans are resources interrupted runs left outside the steps' states
+	// (see state.StepState.Orphans).
+	Orphans []stack.Orphan `json:"orphans,omitempty"`
 }
 
 // DriftOptions are the inputs of Drift.
@@ -102,7 +105,7 @@ func (e *Engine) Drift(ctx context.Context, opts DriftOptions) (*DriftReport, er
 
 	w := state.NewRecordWriter(e.Store, opts.Name, rec, ver) // read only: never updated
 	r := &runner{e: e, plan: plan, w: w, live: map[string]stack.Outputs{}, workRoot: root}
-	report := &DriftReport{Stack: opts.Name, Profile: profile, Definition: plan.Def.File}
+	report := &DriftReport{Stack: opts.Name, Profile: profile, Definition: plan.Def.File, Orphans: recordedOrphans(rec)}
 	lines := map[string]*StepDrift{}
 	type job struct {
 		line *StepDrift

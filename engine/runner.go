@@ -133,6 +133,9 @@ func (r *runner) stepRun(ctx context.Context, s *definition.Step, log io.Writer)
 		Artifacts:  &artifacts{st: r.e.Store, stack: r.w.Name(), step: s.Name},
 		SetProcess: r.processRecorder(ctx, s.Name),
 		Fence:      r.fence,
+		Orphans: func(o []stack.Orphan) {
+			_ = r.w.UpdateStep(ctx, s.Name, func(st *state.StepState) { st.Orphans = append(st.Orphans, o...) })
+		},
 	}
 	return run, nil
 }

@@ -31,6 +31,13 @@ type PlanResult struct {
 type Orphan struct {
 	ID   string `json:"id"`             // an ARN on AWS
 	Step string `json:"step,omitempty"` // from its identity, when it says
+	// Address is the resource's Terraform address, when a state or an apply
+	// named it.
+	Address string `json:"address,omitempty"`
+	// Kept says which state still holds the resource (a Terraform workspace
+	// of its own, which `stack down` destroys); empty when none does and it
+	// must be deleted by hand.
+	Kept string `json:"kept,omitempty"`
 }
 
 // OrphanFinder is implemented by step kinds that can look for resources
@@ -108,4 +115,12 @@ type LocalModuleCaller interface {
 	// LocalModuleCalls returns the local modules the module in dir calls
 	// directly, as relative slash paths ("./sub", "../internal/asg").
 	LocalModuleCalls(dir string) ([]string, error)
+}
+
+// Where says for people where an orphan is kept and what becomes of it.
+func (o Orphan) Where() string {
+	if o.Kept != "" {
+		return "kept in " + o.Kept + "; `stack down` destroys it"
+	}
+	return "in no state: Terraform was stopped before it saved it; delete it by hand"
 }

@@ -83,6 +83,10 @@ type StepState struct {
 	CostAccrued float64    `json:"cost_accrued,omitempty"`
 	// Process is the process group running the step now (see Process).
 	Process *stack.Process `json:"process,omitempty"`
+	// Orphans are resources an interrupted run of the step created that its
+	// state does not know (the kind found them, see stack.StepRun.Orphans):
+	// shown by status and plan, and in down's end report.
+	Orphans []stack.Orphan `json:"orphans,omitempty"`
 	// Interrupted is set when the step's last run stopped before it finished
 	// (Ctrl-C, or its command died); the next run reconciles first.
 	Interrupted bool `json:"interrupted,omitempty"`

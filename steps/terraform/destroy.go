@@ -41,22 +41,26 @@ func destroyOptions(varFile string) []tfexec.DestroyOption {
 // destroy runs `terraform destroy -json` in the selected workspace, then
 // deletes the workspace.
 func (k *Kind) destroy(ctx context.Context, s *session) error {
-	if err := s.pushErroredState(ctx); err != nil {
+	if err := s.recoverUnsaved(ctx); err != nil {
 		return err
 	}
 	secrets, err := s.secrets()
 	if err != nil {
 		return err
 	}
-	s.run.Progress("terraform destroy")
-	unwatch := k.watchProcess(s.run)
+	defer secrets.close()
 	opts := destroyOptions(secrets.varFile())
-	err = s.retryLocked(ctx, func() error {
-		return s.stream(func(w io.Writer) error { return s.tf.DestroyJSON(ctx, w, opts...) })
-	})
-	unwatch()
-	secrets.close()
-	if err != nil {
+	run := func() error {
+		s.run.Progress("terraform destroy")
+		defer k.watchProcess(s.run)()
+		return s.retryLocked(ctx, func() error {
+			return s.stream(func(w io.Writer) error { return s.tf.DestroyJSON(ctx, w, opts...) })
+		})
+	}
+	if err := s.destroyUnsaved(ctx, run); err != nil {
+		return err
+	}
+	if err := run(); err != nil {
 		return err
 	}
 	if err := s.tf.WorkspaceSelect(ctx, "default"); err != nil {

@@ -87,6 +87,8 @@ type session struct {
 	backend tfbackend.Backend
 	srcDir  string
 	dataDir string
+	// journal is the running command's (unsaved.go), nil if none.
+	journal *journal
 }
 
 // prepare syncs the module into the step's working copy, writes the backend and
