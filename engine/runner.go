@@ -55,6 +55,21 @@ func (r *runner) outputs(step string) (stack.Outputs, error) {
 	return st.Outputs, nil
 }
 
+// recoverLeftovers lets the kind settle what an interrupted run of an
+// unchanged step left in its working copy on this workstation (Recoverer).
+func (r *runner) recoverLeftovers(ctx context.Context, s *definition.Step) error {
+	kind, _ := r.e.Registry.Step(s.Kind)
+	rc, ok := kind.(stack.Recoverer)
+	if !ok || !rc.Pending(r.workDir(s.Name)) {
+		return nil
+	}
+	run, err := r.stepRun(ctx, s, io.Discard)
+	if err != nil {
+		return err
+	}
+	return rc.Recover(ctx, run)
+}
+
 // fill reads a finished step's sensitive outputs back from its kind, once per
 // command, when a dependent needs one of them.
 func (r *runner) fill(ctx context.Context, step string) (stack.Outputs, error) {
@@ -208,6 +223,9 @@ func (r *runner) applyStep(ctx context.Context, s *definition.Step, force bool, 
 	}
 	prev := r.w.StepState(s.Name)
 	if !force && prev != nil && prev.Status == state.StatusApplied && prev.Fingerprint == fp && !r.drifted(ctx, s) {
+		if err := r.recoverLeftovers(ctx, s); err != nil {
+			return r.fail(ctx, s, time.Now(), err)
+		}
 		r.e.emit(Event{Stack: r.w.Name(), Step: s.Name, Type: EventUnchanged, Message: "unchanged"})
 		return nil
 	}

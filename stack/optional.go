@@ -124,3 +124,13 @@ func (o Orphan) Where() string {
 	}
 	return "in no state: Terraform was stopped before it saved it; delete it by hand"
 }
+
+// Recoverer is implemented by kinds whose interrupted runs can leave, in a
+// step's working copy, what they could not save (Terraform: errored.tfstate,
+// an apply's journal). Apply and Destroy settle it first; for a step it skips
+// as unchanged the engine calls Recover, so the next command on the
+// workstation finds it even then. Pending is a cheap look at the working copy.
+type Recoverer interface {
+	Pending(workDir string) bool
+	Recover(ctx context.Context, run *StepRun) error
+}

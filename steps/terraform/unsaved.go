@@ -401,3 +401,26 @@ func (s *session) destroyUnsaved(ctx context.Context, destroy func() error) erro
 	}
 	return nil
 }
+
+// Pending reports whether a step's working copy holds what an interrupted
+// run could not save (stack.Recoverer).
+func (k *Kind) Pending(workDir string) bool {
+	for _, p := range []string{filepath.Join(workDir, journalFile), filepath.Join(workDir, "module", erroredState)} {
+		if _, err := os.Stat(p); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// Recover settles what Pending found, for a step that is not applied again.
+func (k *Kind) Recover(ctx context.Context, run *stack.StepRun) error {
+	s, err := k.prepare(ctx, run)
+	if err != nil {
+		return err
+	}
+	if _, err := s.selectWorkspace(ctx, true); err != nil {
+		return err
+	}
+	return s.recoverUnsaved(ctx)
+}
