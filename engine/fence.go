@@ -70,8 +70,13 @@ func fenceMessage(lease *state.HeldLease, stopped []string) string {
 		what = "stopping steps " + strings.Join(stopped, ", ") + " (interrupted now, killed at " +
 			last.Add(state.KillAfter(lease.TTL())).Format(time.TimeOnly) + " if still running)"
 	}
-	return fmt.Sprintf("lost the store: no renewal of the lock landed since %s (lock TTL %s); %s, so that nothing of this command writes once another workstation may take over",
-		last.Format(time.TimeOnly), lease.TTL(), what)
+	cause := fmt.Sprintf("no renewal of the lock landed since %s (lock TTL %s)", last.Format(time.TimeOnly), lease.TTL())
+	select {
+	case <-lease.Lost:
+		cause = "another command holds the lock now (" + cause + ")"
+	default:
+	}
+	return fmt.Sprintf("lost the store: %s; %s, so that nothing of this command writes once another workstation may take over", cause, what)
 }
 
 // FencedError says a command stopped because it could not keep its lease.

@@ -346,3 +346,54 @@ func TestPausedHolderOtherSideTakesOver(t *testing.T) {
 	checkEveryEffectAccounted(t, h.b, "pause", ks.effects)
 	downLeavesNothing(t, h, "pause", ks.effects)
 }
+
+// An errored.tfstate whose backend state moved on since (another lineage
+// here, as after a taker's fresh apply) is not pushed over it: the resource
+// only it knows is kept in a workspace of its own, reported as an orphan by
+// status (by id), and destroyed by down.
+func TestErroredStateTheBackendMovedPastIsKeptAndDestroyed(t *testing.T) {
+	w := newWorkstation(t, t.TempDir())
+	ks := newPartitionStack(t, "ghost", 0)
+	w.must("up", ks.def)
+	const ghost = "0f0f0f0f-1111-2222-3333-444444444444"
+	input := map[string]string{"dir": ks.effects, "name": "b-1"}
+	errored := map[string]any{
+		"version": 4, "terraform_version": "1.11.4", "serial": 3, "lineage": "d1f0e9c8-0000-0000-0000-000000000000",
+		"outputs": map[string]any{},
+		"resources": []any{map[string]any{
+			"mode": "managed", "type": "terraform_data", "name": "r", "provider": `provider["terraform.io/builtin/terraform"]`,
+			"instances": []any{map[string]any{
+				"index_key": 1, "schema_version": 0, "sensitive_attributes": []any{},
+				"attributes": map[string]any{"id": ghost, "input": map[string]any{"value": input, "type": []any{"object", map[string]string{"dir": "string", "name": "string"}}},
+					"output": map[string]any{"value": input, "type": []any{"object", map[string]string{"dir": "string", "name": "string"}}}, "triggers_replace": nil},
+			}},
+		}},
+	}
+	data, _ := json.MarshalIndent(errored, "", "  ")
+	module := filepath.Join(w.home, ".cache", "stack", "work", "ghost", "b", "module")
+	if err := os.WriteFile(filepath.Join(module, "errored.tfstate"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ks.effects, "b-1."+ghost), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := w.must("up", ks.def)
+	if !strings.Contains(r.stdout+r.stderr, ghost) {
+		t.Errorf("up does not report the resource only errored.tfstate knew (%s):\n%s%s", ghost, r.stdout, r.stderr)
+	}
+	_, orphans := stateAndOrphans(t, w, "ghost")
+	if o, ok := orphans[ghost]; !ok || !strings.Contains(o.Kept, "b--unsaved-") || o.Address != "terraform_data.r[1]" {
+		t.Errorf("orphans %+v, want %s at terraform_data.r[1] kept in a workspace b--unsaved-*", orphans, ghost)
+	}
+	checkEveryEffectAccounted(t, w, "ghost", ks.effects)
+	if _, err := os.Stat(filepath.Join(module, "errored.tfstate")); err == nil {
+		t.Error("errored.tfstate is still in the working copy: the next command would settle it again")
+	}
+	down := w.must("down", "ghost")
+	if !strings.Contains(down.stdout+down.stderr, ghost) {
+		t.Errorf("down's report does not name %s:\n%s%s", ghost, down.stdout, down.stderr)
+	}
+	if left := sideEffects(t, ks.effects); len(left) > 0 {
+		t.Errorf("resources left after down: %v", left)
+	}
+}
