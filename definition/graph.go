@@ -14,8 +14,10 @@ import (
 
 // Step is a step with its profile applied, ready to schedule.
 type Step struct {
-	Name     string
-	Kind     string
+	Name string
+	Kind string
+	// Impl is the step kind registered as Kind, found once by NewGraph.
+	Impl     stack.StepKind
 	Index    int    // position in the definition
 	Module   string // absolute path, "" for kinds without modules
 	Vars     map[string]any
@@ -131,6 +133,40 @@ func (v *validator) addFlag(flag, format string, args ...any) {
 	v.problems = append(v.problems, Problem{Path: flag, Msg: fmt.Sprintf(format, args...)})
 }
 
+// applyProfile overrides a step's module, vars, handlers and kind fields
+// (extra) with those of its profile, remembering where each came from.
+func applyProfile(s *Step, pr ProfileDef, profile string, extra map[string]json.RawMessage) {
+	s.profile = profile
+	pp := s.path + ".profiles." + profile
+	if pr.Module != "" {
+		s.raw, s.modulePath = pr.Module, pp+".module"
+	}
+	for k, val := range pr.Vars {
+		s.Vars[k], s.varPath[k] = val, pp+".vars."+k
+	}
+	if pr.HasOnComplete {
+		s.Handlers = pr.OnComplete
+	}
+	for k, val := range pr.Extra {
+		extra[k] = val
+	}
+}
+
+// handlers checks that each of a step's handlers exists and accepts its config.
+func (v *validator) handlers(s *Step) {
+	for j, h := range s.Handlers {
+		hp := fmt.Sprintf("%s.on_complete[%d]", s.path, j)
+		hk, ok := v.reg.Handler(h.Handler)
+		if !ok {
+			v.add(hp+".handler", "unknown handler %q; known handlers: %s", h.Handler, listOr(v.reg.HandlerNames(), "none"))
+			continue
+		}
+		if err := hk.Validate(h.Config); err != nil {
+			v.add(hp, "handler %q: %v", h.Handler, err)
+		}
+	}
+}
+
 func (v *validator) step(i int, sd StepDef, profile string) *Step {
 	path := fmt.Sprintf("steps[%d]", i)
 	s := &Step{Name: sd.Name, Kind: sd.Kind, Index: i, path: path, After: sd.After,
@@ -147,26 +183,14 @@ func (v *validator) step(i int, sd StepDef, profile string) *Step {
 		extra[k] = val
 	}
 	if pr, ok := sd.Profiles[profile]; ok && profile != "" {
-		s.profile = profile
-		pp := path + ".profiles." + profile
-		if pr.Module != "" {
-			s.raw, s.modulePath = pr.Module, pp+".module"
-		}
-		for k, val := range pr.Vars {
-			s.Vars[k], s.varPath[k] = val, pp+".vars."+k
-		}
-		if pr.HasOnComplete {
-			s.Handlers = pr.OnComplete
-		}
-		for k, val := range pr.Extra {
-			extra[k] = val
-		}
+		applyProfile(s, pr, profile, extra)
 	}
 	kind, ok := v.reg.Step(sd.Kind)
 	if !ok {
 		v.add(path+".kind", "unknown step kind %q; known kinds: %s", sd.Kind, strings.Join(v.reg.StepNames(), ", "))
 		return s
 	}
+	s.Impl = kind
 	cfg, _ := json.Marshal(extra)
 	validate := kind.Validate
 	if dv, ok := kind.(stack.DirValidator); ok {
@@ -199,17 +223,7 @@ func (v *validator) step(i int, sd StepDef, profile string) *Step {
 			v.moduleVars(s, insp)
 		}
 	}
-	for j, h := range s.Handlers {
-		hp := fmt.Sprintf("%s.on_complete[%d]", path, j)
-		hk, ok := v.reg.Handler(h.Handler)
-		if !ok {
-			v.add(hp+".handler", "unknown handler %q; known handlers: %s", h.Handler, listOr(v.reg.HandlerNames(), "none"))
-			continue
-		}
-		if err := hk.Validate(h.Config); err != nil {
-			v.add(hp, "handler %q: %v", h.Handler, err)
-		}
-	}
+	v.handlers(s)
 	return s
 }
 
@@ -326,8 +340,7 @@ func (v *validator) refs(p *Graph, s *Step) {
 // (no module inspector, or a handler that cannot name its outputs).
 func (v *validator) handlerOutputs(s *Step) []map[string]bool {
 	points := make([]map[string]bool, len(s.Handlers)+1)
-	kind, _ := v.reg.Step(s.Kind)
-	insp, ok := kind.(stack.ModuleInspector)
+	insp, ok := s.Impl.(stack.ModuleInspector)
 	if !ok || s.Module == "" {
 		return points
 	}

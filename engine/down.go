@@ -76,22 +76,8 @@ func (e *Engine) down(ctx context.Context, name string, check func(*state.Record
 		return err // deleting now could delete a taker's records
 	}
 	// Everything is gone: remove what the store holds for the stack.
-	keys, err := e.Store.List(ctx, state.StackPrefix(name))
-	if err != nil {
+	if err := e.removeStackKeys(ctx, name); err != nil {
 		return err
-	}
-	for _, k := range keys {
-		if k == state.LeaseKey(name) || k == state.RecordKey(name) {
-			continue
-		}
-		if err := e.Store.Delete(ctx, k, stack.AnyVersion); err != nil {
-			return fmt.Errorf("deleting %s: %w", e.Store.Location(k), err)
-		}
-	}
-	if f, ok := e.Store.(stack.Forgetter); ok {
-		if err := f.Forget(ctx, name); err != nil {
-			return err
-		}
 	}
 	left := recordedOrphans(w.Snapshot())
 	if err := e.Store.Delete(ctx, state.RecordKey(name), stack.AnyVersion); err != nil {
@@ -105,14 +91,35 @@ func (e *Engine) down(ctx context.Context, name string, check func(*state.Record
 	return nil
 }
 
+// removeStackKeys deletes what the store holds for a stack but its record
+// and lease (logs, reports, module copies), and what the store keeps for
+// Terraform outside them.
+func (e *Engine) removeStackKeys(ctx context.Context, name string) error {
+	keys, err := e.Store.List(ctx, state.StackPrefix(name))
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if k == state.LeaseKey(name) || k == state.RecordKey(name) {
+			continue
+		}
+		if err := e.Store.Delete(ctx, k, stack.AnyVersion); err != nil {
+			return fmt.Errorf("deleting %s: %w", e.Store.Location(k), err)
+		}
+	}
+	if f, ok := e.Store.(stack.Forgetter); ok {
+		return f.Forget(ctx, name)
+	}
+	return nil
+}
+
 // destroySteps destroys every step, dependents first, and stops if the
 // lease is fenced.
 func (e *Engine) destroySteps(ctx context.Context, plan *definition.Graph, w *state.RecordWriter, lease *state.HeldLease) error {
 	ctx, fenced := e.fenced(ctx, lease, w)
-	r := &runner{e: e, plan: plan, w: w, live: map[string]stack.Outputs{}, fence: lease.FencePath()}
-	failed := schedule(ctx, plan.Steps, e.parallelism(), func(s *definition.Step) []string { return plan.Dependents[s.Name] }, func(ctx context.Context, s *definition.Step) error {
-		return r.destroyStep(ctx, s)
-	})
+	r := e.newRunner(plan, w)
+	r.fence = lease.FencePath()
+	failed := walk(ctx, plan.Steps, e.parallelism(), doneFirst(func(s *definition.Step) []string { return plan.Dependents[s.Name] }), whole(r.destroyStep))
 	cerr := ctx.Err() // before fenced() cancels ctx
 	ferr := fenced()
 	if len(failed) > 0 || cerr != nil {
@@ -173,7 +180,7 @@ func (r *runner) destroyStep(ctx context.Context, s *definition.Step) error {
 			return r.fail(ctx, s, start, fmt.Errorf("handler %s teardown: %w", hs.Handler, err))
 		}
 	}
-	kind, _ := r.e.Registry.Step(s.Kind)
+	kind := s.Impl
 	if err := kind.Destroy(ctx, run); err != nil {
 		return r.fail(ctx, s, start, err)
 	}

@@ -7,8 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 
+	"github.com/stack-tools/stack/engine/flow"
 	"github.com/stack-tools/stack/internal/proc"
 	"github.com/stack-tools/stack/stack"
 
@@ -79,12 +79,7 @@ func (e *Engine) Drift(ctx context.Context, opts DriftOptions) (*DriftReport, er
 	if opts.ProfileSet || opts.Profile != "" {
 		profile = opts.Profile
 	}
-	var plan *definition.Graph
-	if opts.Def == nil {
-		plan, err = e.graphOf(ctx, rec, rec.Definition, rec.Source, rec.Dir, definition.GraphOptions{Profile: profile, Applied: rec.Applied})
-	} else {
-		plan, err = definition.NewGraph(opts.Def, e.Registry, definition.GraphOptions{Profile: profile, Applied: rec.Applied})
-	}
+	plan, err := e.driftGraph(ctx, rec, opts.Def, profile)
 	if err != nil {
 		return nil, err
 	}
@@ -103,23 +98,44 @@ func (e *Engine) Drift(ctx context.Context, opts DriftOptions) (*DriftReport, er
 	}
 	defer unlock()
 
-	w := state.NewRecordWriter(e.Store, opts.Name, rec, ver) // read only: never updated
-	r := &runner{e: e, plan: plan, w: w, live: map[string]stack.Outputs{}, workRoot: root}
-	report := &DriftReport{Stack: opts.Name, Profile: profile, Definition: plan.Def.File, Orphans: recordedOrphans(rec)}
-	lines := map[string]*StepDrift{}
-	type job struct {
-		line *StepDrift
-		run  *stack.StepRun
-		pl   stack.Planner
-		log  *os.File
+	r := e.newRunner(plan, state.NewRecordWriter(e.Store, opts.Name, rec, ver)) // read only: never updated
+	r.workRoot = root
+	lines, jobs := r.driftJobs(ctx, rec)
+	e.runDriftJobs(ctx, opts.Name, jobs)
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("stack %q: plan interrupted: %w", opts.Name, err)
 	}
-	var jobs []job
-	for _, s := range plan.Order() {
+	return driftReport(opts.Name, profile, plan, rec, lines), nil
+}
+
+// driftGraph is the graph Drift compares with: the given definition, else the
+// one stored with the stack.
+func (e *Engine) driftGraph(ctx context.Context, rec *state.Record, def *definition.Definition, profile string) (*definition.Graph, error) {
+	gopts := definition.GraphOptions{Profile: profile, Applied: rec.Applied}
+	if def == nil {
+		return e.graphOf(ctx, rec, rec.Definition, rec.Source, rec.Dir, gopts)
+	}
+	return definition.NewGraph(def, e.Registry, gopts)
+}
+
+// driftJob is one step's plan to run.
+type driftJob struct {
+	line *StepDrift
+	run  *stack.StepRun
+	pl   stack.Planner
+	log  *os.File
+}
+
+// driftJobs decides, step by step in order, what Drift can say without a plan
+// (not applicable, not applied, code changed) and what it must plan.
+func (r *runner) driftJobs(ctx context.Context, rec *state.Record) (map[string]*StepDrift, []driftJob) {
+	lines := map[string]*StepDrift{}
+	var jobs []driftJob
+	for _, s := range r.plan.Order() {
 		line := &StepDrift{Step: s.Name, Kind: s.Kind}
 		lines[s.Name] = line
 		st := rec.Steps[s.Name]
-		kind, _ := e.Registry.Step(s.Kind)
-		pl, canPlan := kind.(stack.Planner)
+		pl, canPlan := s.Impl.(stack.Planner)
 		switch {
 		case !canPlan:
 			line.Status, line.Reason = DriftNotApplicable, s.Kind+" steps have no infrastructure to compare"
@@ -131,26 +147,13 @@ func (e *Engine) Drift(ctx context.Context, opts DriftOptions) (*DriftReport, er
 			}
 			continue
 		}
-		fp, module, err := r.fingerprint(ctx, s)
-		if err != nil {
-			line.Status, line.Error = DriftError, err.Error()
+		r.codeDrift(ctx, s, st, line, lines)
+		if line.Status == DriftError {
 			continue
-		}
-		if fp != st.Fingerprint {
-			line.CodeChanged = true
-			line.Reason = "definition or inputs changed"
-			if module != "" && st.ModuleDigest != "" && module != st.ModuleDigest {
-				line.Reason = "module changed"
-			}
-		}
-		for _, d := range s.Deps {
-			if up := lines[d]; up != nil && up.CodeChanged && !line.CodeChanged {
-				line.CodeChanged, line.Reason = true, "upstream step "+d+" changed"
-			}
 		}
 		// Inputs are resolved one step at a time: reading a sensitive upstream
 		// output uses that step's working copy.
-		logf, err := e.planLog(root, opts.Name, s.Name)
+		logf, err := r.e.planLog(r.workRoot, r.w.Name(), s.Name)
 		if err != nil {
 			line.Status, line.Error = DriftError, err.Error()
 			continue
@@ -162,40 +165,79 @@ func (e *Engine) Drift(ctx context.Context, opts DriftOptions) (*DriftReport, er
 			continue
 		}
 		run.Artifacts = nil // nothing is stored
-		jobs = append(jobs, job{line, run, pl, logf})
+		jobs = append(jobs, driftJob{line, run, pl, logf})
 	}
-	sem := make(chan struct{}, e.parallelism())
-	var wg sync.WaitGroup
+	return lines, jobs
+}
+
+// codeDrift compares a step's fingerprint now with the one it was applied
+// with, and marks it changed when an upstream step changed.
+func (r *runner) codeDrift(ctx context.Context, s *definition.Step, st *state.StepState, line *StepDrift, lines map[string]*StepDrift) {
+	fp, module, err := r.fingerprint(ctx, s)
+	if err != nil {
+		line.Status, line.Error = DriftError, err.Error()
+		return
+	}
+	if fp != st.Fingerprint {
+		line.CodeChanged = true
+		line.Reason = "definition or inputs changed"
+		if module != "" && st.ModuleDigest != "" && module != st.ModuleDigest {
+			line.Reason = "module changed"
+		}
+	}
+	for _, d := range s.Deps {
+		if up := lines[d]; up != nil && up.CodeChanged && !line.CodeChanged {
+			line.CodeChanged, line.Reason = true, "upstream step "+d+" changed"
+		}
+	}
+}
+
+// runDriftJobs plans the steps with the one scheduler: no order among them,
+// up to Parallelism at once; a kind that panics fails its line only.
+func (e *Engine) runDriftJobs(ctx context.Context, name string, jobs []driftJob) {
+	byStep := map[string]driftJob{}
+	var names []string
 	for _, j := range jobs {
-		wg.Add(1)
-		go func(j job) {
-			defer wg.Done()
-			defer j.log.Close()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			e.emit(Event{Stack: opts.Name, Step: j.line.Step, Type: EventProgress, Message: "planning"})
-			res, err := j.pl.PlanStep(ctx, j.run)
-			if err != nil {
-				j.line.Status, j.line.Error = DriftError, fmt.Sprintf("%v (log: %s)", err, j.log.Name())
-				e.emit(Event{Stack: opts.Name, Step: j.line.Step, Type: EventFailed, Message: j.line.Error})
-				return
-			}
-			j.line.Plan = &res
-			switch {
-			case j.line.CodeChanged:
-				j.line.Status = DriftCodeChanged
-			case res.Changes:
-				j.line.Status = DriftInfrastructure
-			default:
-				j.line.Status = DriftUnchanged
-			}
-			e.emit(Event{Stack: opts.Name, Step: j.line.Step, Type: EventInfo, Message: j.line.Status})
-		}(j)
+		byStep[j.line.Step] = j
+		names = append(names, j.line.Step)
 	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("stack %q: plan interrupted: %w", opts.Name, err)
+	failed := flow.Run(ctx, flow.Independent(names), e.parallelism(), func(ctx context.Context, step string, _ func(flow.Gate)) error {
+		j := byStep[step]
+		defer j.log.Close()
+		e.planStep(ctx, name, j)
+		return nil
+	})
+	for step, msg := range failed {
+		line := byStep[step].line
+		line.Status, line.Error = DriftError, msg
 	}
+}
+
+// planStep runs one kind's plan and fills in its line.
+func (e *Engine) planStep(ctx context.Context, name string, j driftJob) {
+	e.emit(Event{Stack: name, Step: j.line.Step, Type: EventProgress, Message: "planning"})
+	res, err := j.pl.PlanStep(ctx, j.run)
+	if err != nil {
+		j.line.Status, j.line.Error = DriftError, fmt.Sprintf("%v (log: %s)", err, j.log.Name())
+		e.emit(Event{Stack: name, Step: j.line.Step, Type: EventFailed, Message: j.line.Error})
+		return
+	}
+	j.line.Plan = &res
+	switch {
+	case j.line.CodeChanged:
+		j.line.Status = DriftCodeChanged
+	case res.Changes:
+		j.line.Status = DriftInfrastructure
+	default:
+		j.line.Status = DriftUnchanged
+	}
+	e.emit(Event{Stack: name, Step: j.line.Step, Type: EventInfo, Message: j.line.Status})
+}
+
+// driftReport puts the lines in definition order, adds the steps the stack
+// has and the definition does not, and sums up.
+func driftReport(name, profile string, plan *definition.Graph, rec *state.Record, lines map[string]*StepDrift) *DriftReport {
+	report := &DriftReport{Stack: name, Profile: profile, Definition: plan.Def.File, Orphans: recordedOrphans(rec)}
 	for _, s := range plan.Steps {
 		report.Steps = append(report.Steps, *lines[s.Name])
 	}
@@ -212,7 +254,7 @@ func (e *Engine) Drift(ctx context.Context, opts DriftOptions) (*DriftReport, er
 			report.Errors++
 		}
 	}
-	return report, nil
+	return report
 }
 
 // planLog opens the local log of one step's plan. It stays on this workstation:
@@ -256,7 +298,7 @@ func (r *runner) drifted(ctx context.Context, s *definition.Step) bool {
 	if !r.refresh {
 		return false
 	}
-	kind, _ := r.e.Registry.Step(s.Kind)
+	kind := s.Impl
 	pl, ok := kind.(stack.Planner)
 	if !ok {
 		return false

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/stack-tools/stack/definition"
+	"github.com/stack-tools/stack/engine/flow"
 
 	"github.com/stack-tools/stack/stack"
 	"github.com/stack-tools/stack/state"
@@ -219,7 +220,7 @@ func (e *Engine) destroyDropped(ctx context.Context, w *state.RecordWriter, name
 			steps = append(steps, s)
 		}
 	}
-	r := &runner{e: e, plan: plan, w: w, live: map[string]stack.Outputs{}}
+	r := e.newRunner(plan, w)
 	dependents := func(s *definition.Step) []string {
 		var ds []string
 		for _, d := range plan.Dependents[s.Name] {
@@ -229,7 +230,7 @@ func (e *Engine) destroyDropped(ctx context.Context, w *state.RecordWriter, name
 		}
 		return ds
 	}
-	if failed := schedule(ctx, steps, e.parallelism(), dependents, r.destroyStep); len(failed) > 0 {
+	if failed := walk(ctx, steps, e.parallelism(), doneFirst(dependents), whole(r.destroyStep)); len(failed) > 0 {
 		if err := interrupted(ctx.Err(), w.Name(), failed, againCommand(w.Snapshot())); err != nil {
 			return err
 		}
@@ -346,7 +347,8 @@ func (e *Engine) apply(ctx context.Context, plan *definition.Graph, w *state.Rec
 }
 
 func (e *Engine) applyCandidates(ctx context.Context, plan *definition.Graph, w *state.RecordWriter, lease *state.HeldLease, candidates, force map[string]bool, replace, refresh bool) error {
-	r := &runner{e: e, plan: plan, w: w, live: map[string]stack.Outputs{}, replace: replace, refresh: refresh, fence: lease.FencePath()}
+	r := e.newRunner(plan, w)
+	r.replace, r.refresh, r.fence = replace, refresh, lease.FencePath()
 	var steps []*definition.Step
 	for _, s := range plan.Steps {
 		if candidates[s.Name] {
@@ -355,8 +357,8 @@ func (e *Engine) applyCandidates(ctx context.Context, plan *definition.Graph, w 
 	}
 	prepared := r.prepare(ctx, steps)
 	r.prepared = prepared
-	failed := flow(ctx, steps, e.parallelism(), r.needs, func(ctx context.Context, s *definition.Step, release func(gate)) error {
-		if _, ok := kindOf(r, s).(stack.Preparer); ok {
+	failed := walk(ctx, steps, e.parallelism(), r.needs, func(ctx context.Context, s *definition.Step, release func(flow.Gate)) error {
+		if _, ok := s.Impl.(stack.Preparer); ok {
 			r.timing.enter(s.Name)
 			defer r.timing.leave(s.Name)
 		}
@@ -457,20 +459,30 @@ func (e *Engine) Lock(ctx context.Context, name string) (*state.Lease, error) {
 // pruneCommand is the `stack up` a user runs to prune: the same file, stack
 // name and profile as the command that was refused.
 func pruneCommand(opts UpOptions, name string) string {
-	cmd := "stack up " + opts.Def.File
+	n := ""
 	if name != opts.Def.Name {
+		n = name
+	}
+	return upCommand(opts.Def.File, n, opts.Profile, opts.Only, opts.Skip) + " --prune"
+}
+
+// upCommand is the `stack up` line that repeats a selection: --name only
+// when name is not "".
+func upCommand(file, name, profile string, only, skip []string) string {
+	cmd := "stack up " + file
+	if name != "" {
 		cmd += " --name " + name
 	}
-	if opts.Profile != "" {
-		cmd += " --profile " + opts.Profile
+	if profile != "" {
+		cmd += " --profile " + profile
 	}
-	if len(opts.Only) > 0 {
-		cmd += " --only " + strings.Join(opts.Only, ",")
+	if len(only) > 0 {
+		cmd += " --only " + strings.Join(only, ",")
 	}
-	if len(opts.Skip) > 0 {
-		cmd += " --skip " + strings.Join(opts.Skip, ",")
+	if len(skip) > 0 {
+		cmd += " --skip " + strings.Join(skip, ",")
 	}
-	return cmd + " --prune"
+	return cmd
 }
 
 func sortStrings(l []string) []string { sort.Strings(l); return l }

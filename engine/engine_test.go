@@ -346,47 +346,6 @@ func assertNotInFiles(t *testing.T, secret string, dirs ...string) {
 	}
 }
 
-// When a step fails nothing new starts, running steps finish, and the next up
-// resumes from the recorded state.
-func TestFailureStopsNewStepsAndResumes(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	h := newHarness(t, filepath.Join(dir, "state"))
-	echo := copyModule(t, "echo", dir)
-	sleep := copyModule(t, "sleep", dir)
-	def := writeDef(t, dir, fmt.Sprintf(`{"name":"t4","steps":[
-	 {"name":"bad","module":%q,"vars":{"value":"${var.missing_on_purpose}"}},
-	 {"name":"slow","module":%q,"vars":{"seconds":1}},
-	 {"name":"after-slow","module":%q,"vars":{"value":"x"},"after":["slow"]}],
-	 "variables":{"missing_on_purpose":null}}`, echo, sleep, echo))
-	err := h.e.Up(ctx, engine.UpOptions{Def: def})
-	var re *engine.RunError
-	if !errors.As(err, &re) || re.Failed["bad"] == "" {
-		t.Fatalf("want a RunError naming bad, got %v", err)
-	}
-	rec, _ := h.e.Status(ctx, "t4")
-	if rec.Steps["slow"].Status != state.StatusApplied {
-		t.Errorf("the running step should finish: %s", rec.Steps["slow"].Status)
-	}
-	if rec.Steps["after-slow"].Status != state.StatusPending {
-		t.Errorf("no new step may start after a failure: after-slow is %s", rec.Steps["after-slow"].Status)
-	}
-	if rec.Steps["bad"].Status != state.StatusFailed || rec.Steps["bad"].Error == "" {
-		t.Errorf("bad: %+v", rec.Steps["bad"])
-	}
-
-	// Fix the definition; up resumes: slow is skipped, the rest run.
-	def = writeDef(t, dir, strings.Replace(string(def.Raw), `"missing_on_purpose":null`, `"missing_on_purpose":"fixed"`, 1))
-	h.reset()
-	if err := h.e.Up(ctx, engine.UpOptions{Def: def}); err != nil {
-		t.Fatal(err)
-	}
-	if got := sorted(h.ran(engine.EventApplied)); got != "after-slow,bad" {
-		t.Errorf("resume applied %s", got)
-	}
-	_ = h.e.Down(ctx, "t4")
-}
-
 // --parallelism 1 follows list order; a skipped handler is shown with its reason.
 func TestParallelismOneFollowsListOrder(t *testing.T) {
 	ctx := context.Background()
@@ -415,37 +374,6 @@ func TestParallelismOneFollowsListOrder(t *testing.T) {
 		t.Errorf("a skipped handler must not fail the step")
 	}
 	_ = h.e.Down(ctx, "t5")
-}
-
-// A second process cannot mutate a locked stack; the message names the holder.
-func TestLeaseBlocksSecondWriter(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	h := newHarness(t, filepath.Join(dir, "state"))
-	sleep := copyModule(t, "sleep", dir)
-	def := writeDef(t, dir, fmt.Sprintf(`{"name":"t6","steps":[{"name":"s","module":%q,"vars":{"seconds":2}}]}`, sleep))
-	done := make(chan error)
-	go func() { done <- h.e.Up(ctx, engine.UpOptions{Def: def}) }()
-	// Wait for the first up to hold the lease.
-	for i := 0; ; i++ {
-		if l, _ := h.e.Lock(ctx, "t6"); l != nil {
-			break
-		}
-		if i > 200 {
-			t.Fatal("first up never took the lock")
-		}
-		waitABit()
-	}
-	h2 := newHarness(t, filepath.Join(dir, "state"))
-	err := h2.e.Up(ctx, engine.UpOptions{Def: def})
-	var le *state.LockedError
-	if !errors.As(err, &le) || !strings.Contains(err.Error(), "locked by") || !strings.Contains(err.Error(), "up") {
-		t.Fatalf("want a LockedError naming the holder, got %v", err)
-	}
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	_ = h.e.Down(ctx, "t6")
 }
 
 // A definition that drops an applied step is refused: its resources would

@@ -3,120 +3,55 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 
 	"github.com/stack-tools/stack/definition"
+	"github.com/stack-tools/stack/engine/flow"
 
 	"github.com/stack-tools/stack/stack"
 )
 
-// gate is how far an upstream step must have got before a dependent may start.
-type gate int
+// walk runs fn for each step with the one scheduler (engine/flow): a step
+// starts once each of its deps among steps has reached the gate the step
+// needs from it (needs), at most par at a time, in definition order. It
+// returns the failures.
+func walk(ctx context.Context, steps []*definition.Step, par int, needs func(*definition.Step) map[string]flow.Gate,
+	fn func(ctx context.Context, s *definition.Step, release func(flow.Gate)) error) map[string]string {
+	byName := make(map[string]*definition.Step, len(steps))
+	tasks := make([]flow.Task, len(steps))
+	for i, s := range steps {
+		byName[s.Name] = s
+		tasks[i] = flow.Task{Name: s.Name, Needs: needs(s)}
+	}
+	return flow.Run(ctx, tasks, par, func(ctx context.Context, name string, release func(flow.Gate)) error {
+		return fn(ctx, byName[name], release)
+	})
+}
 
-const (
-	// gateOutputs: the upstream module's outputs are known; its completion
-	// handlers may still be running.
-	gateOutputs gate = 1
-	// gateDone: all the upstream's outputs are known, its handlers' included.
-	// What is left of it (record writes, log and module uploads) does not hold
-	// dependents back.
-	gateDone gate = 2
-)
+// doneFirst needs each of deps(s) done before s starts: down walks the graph
+// with the dependents as deps.
+func doneFirst(deps func(*definition.Step) []string) func(*definition.Step) map[string]flow.Gate {
+	return func(s *definition.Step) map[string]flow.Gate {
+		out := map[string]flow.Gate{}
+		for _, d := range deps(s) {
+			out[d] = flow.Done
+		}
+		return out
+	}
+}
 
-// flow runs fn for each step once each dep among steps has reached the gate
-// the step needs from it (needs; gateDone by default), at most par at a time,
-// picking ready steps in definition order. fn calls release as its step passes
-// a gate; a step frees its slot at gateDone, so its tail (record writes,
-// uploads) runs alongside the next steps. After a failure flow starts nothing
-// new and waits for running steps. It returns the failures.
-func flow(ctx context.Context, steps []*definition.Step, par int, needs func(*definition.Step) map[string]gate,
-	fn func(ctx context.Context, s *definition.Step, release func(gate)) error) map[string]string {
-	in := map[string]bool{}
-	need := map[string]map[string]gate{}
-	for _, s := range steps {
-		in[s.Name] = true
-		need[s.Name] = needs(s)
-	}
-	type msg struct {
-		name string
-		gate gate
-		end  bool
-		err  error
-	}
-	msgs := make(chan msg)
-	reached := map[string]gate{}
-	started := map[string]bool{}
-	slot := map[string]bool{} // steps holding a slot
-	failed := map[string]string{}
-	busy, alive := 0, 0
-	for {
-		for busy < par && len(failed) == 0 && ctx.Err() == nil {
-			var next *definition.Step
-			for _, s := range steps {
-				if started[s.Name] {
-					continue
-				}
-				ready := true
-				for d, g := range need[s.Name] {
-					if in[d] && reached[d] < g {
-						ready = false
-						break
-					}
-				}
-				if ready {
-					next = s
-					break
-				}
-			}
-			if next == nil {
-				break
-			}
-			started[next.Name], slot[next.Name] = true, true
-			busy++
-			alive++
-			go func(s *definition.Step) {
-				var err error
-				defer func() {
-					// A bug in a kind or handler fails its step, not the whole command.
-					if p := recover(); p != nil {
-						err = fmt.Errorf("internal error (please report it): %v", p)
-					}
-					msgs <- msg{name: s.Name, end: true, err: err}
-				}()
-				err = fn(ctx, s, func(g gate) { msgs <- msg{name: s.Name, gate: g} })
-			}(next)
-		}
-		if alive == 0 {
-			return failed
-		}
-		m := <-msgs
-		switch {
-		case m.end && m.err != nil:
-			failed[m.name] = m.err.Error()
-		case m.end:
-			m.gate = gateDone
-		}
-		if m.end {
-			alive--
-		}
-		if m.err == nil && m.gate > reached[m.name] {
-			reached[m.name] = m.gate
-		}
-		if slot[m.name] && (m.end || m.gate == gateDone) {
-			slot[m.name] = false
-			busy--
-		}
-	}
+// whole adapts a step function that passes no gate before it ends.
+func whole(fn func(context.Context, *definition.Step) error) func(context.Context, *definition.Step, func(flow.Gate)) error {
+	return func(ctx context.Context, s *definition.Step, _ func(flow.Gate)) error { return fn(ctx, s) }
 }
 
 // needs says which gate a step waits for on each of its deps. A dep it
 // follows with "after", or whose handler outputs it references, must be done;
 // a dep with handlers whose module outputs alone it references only needs
 // those outputs known: it starts while the dep's handlers run.
-func (r *runner) needs(s *definition.Step) map[string]gate {
-	out := map[string]gate{}
+func (r *runner) needs(s *definition.Step) map[string]flow.Gate {
+	out := map[string]flow.Gate{}
 	for _, d := range s.Deps {
-		out[d] = gateDone
+		out[d] = flow.Done
 	}
 	// Names referenced per upstream step.
 	refs := map[string]map[string]bool{}
@@ -146,7 +81,7 @@ func (r *runner) needs(s *definition.Step) map[string]gate {
 			continue
 		}
 		if handled, ok := r.handlerOutputNames(up); ok && !overlaps(names, handled) {
-			out[d] = gateOutputs
+			out[d] = flow.Outputs
 		}
 	}
 	return out
@@ -180,7 +115,7 @@ func overlaps(a, b map[string]bool) bool {
 
 // release makes a step's outputs so far visible to its dependents and lets
 // those waiting for gate g start.
-func (r *runner) release(s *definition.Step, outs stack.Outputs, g gate, release func(gate)) {
+func (r *runner) release(s *definition.Step, outs stack.Outputs, g flow.Gate, release func(flow.Gate)) {
 	cp := make(stack.Outputs, len(outs))
 	for k, v := range outs {
 		cp[k] = v

@@ -27,10 +27,10 @@ func (e *Engine) Orphans(ctx context.Context, name string) ([]stack.Orphan, erro
 		return nil, err
 	}
 	w := state.NewRecordWriter(e.Store, name, rec, ver)
-	r := &runner{e: e, plan: plan, w: w, live: map[string]stack.Outputs{}}
+	r := e.newRunner(plan, w)
 	known := map[string]bool{}
 	for _, s := range plan.Steps {
-		kind, _ := e.Registry.Step(s.Kind)
+		kind := s.Impl
 		f, ok := kind.(stack.OrphanFinder)
 		if st := rec.Steps[s.Name]; !ok || st == nil || st.Status == state.StatusPending || st.Status == state.StatusDestroyed {
 			continue

@@ -73,6 +73,12 @@ type Config struct {
 	// (default 5ms). Latency of each message runs to the end of its batch.
 	Batch     int
 	BatchWait time.Duration
+	// Kafka shapes producing to kafka:// targets (kafka.go).
+	Kafka *KafkaOptions
+	// Canned replays a targets file instead of the scenario (UseTargets).
+	Canned *Targets
+	// Forever makes the run last until stopped (forever.go).
+	Forever *Persistent
 }
 
 // Progress is a live summary.
@@ -108,7 +114,11 @@ func (c *Config) check() (pace.Schedule, error) {
 	if c.Duration < 0 {
 		return nil, errors.New("duration must be positive")
 	}
-	if c.Duration == 0 && c.Requests == 0 {
+	forever, err := c.checkForever()
+	if err != nil {
+		return nil, err
+	}
+	if c.Duration == 0 && c.Requests == 0 && !forever {
 		return nil, errors.New("give a duration (such as 30s) and/or a number of requests, so the run ends by itself")
 	}
 	s, err := c.Rate.Build(c.Duration)
@@ -181,7 +191,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	gen, err := scenario.NewGenerator(cfg.Scenario, generatorTarget(cfg.Target), cfg.Options)
+	gen, err := cfg.generator()
 	if err != nil {
 		return nil, err
 	}
@@ -199,7 +209,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	go func() {
 		select {
 		case <-ctx.Done():
-			stop(Errored, "interrupted: "+context.Cause(ctx).Error())
+			stop(cfg.stopped(ctx))
 		case <-stopCh:
 		}
 	}()
@@ -450,6 +460,7 @@ type collector struct {
 	windows      []Window
 	voter        *voter
 	votes        int
+	lastRoll     time.Time // a persistent run's last roll (forever.go)
 }
 
 func newCollector(names []string, cfg Config, sent []atomic.Uint64) *collector {
@@ -523,6 +534,7 @@ func (c *collector) rotate(start, from, to time.Time, stop func(verdict, reason 
 		}
 	}
 	c.windows = append(c.windows, w)
+	c.roll(start, to)
 	p := Progress{Elapsed: to.Sub(start), Sent: sentNow, Responses: c.total.responses, Success: c.total.success,
 		Late: c.total.late, InFlight: inFlight, WindowRate: w.Total.Rate,
 		WindowP99: time.Duration(c.win.hist.ValueAtQuantile(99)) * time.Microsecond, Votes: c.votes}

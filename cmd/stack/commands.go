@@ -31,6 +31,8 @@ type upOptions struct {
 	TTL        string
 	TTLSet     bool // --ttl was given
 	Refresh    bool
+	// MetricsAddr: generator steps serve live metrics here (a step's own wins).
+	MetricsAddr string
 }
 
 func newUpCmd(g *globalOptions) *cobra.Command {
@@ -62,7 +64,7 @@ is given: then the dropped steps are destroyed once the rest is up.`,
 	f.BoolVar(&o.Prune, "prune", false, "destroy applied steps the definition no longer has, once the rest is up")
 	f.IntVar(&o.Parallelism, "parallelism", 4, "how many steps may run at once; 1 follows the definition's order")
 	f.DurationVar(&o.LockTimeout, "lock-timeout", 0, "wait this long for another command holding the stack's lock (default: fail at once)")
-	f.StringVar(&g.metricsAddr, "metrics-addr", "", "generator steps serve live Prometheus /metrics here while they run (a step's \"metrics_addr\" wins)")
+	f.StringVar(&o.MetricsAddr, "metrics-addr", "", "generator steps serve live Prometheus /metrics here while they run (a step's \"metrics_addr\" wins)")
 	return cmd
 }
 
@@ -85,6 +87,7 @@ func runUp(ctx context.Context, o *upOptions) error {
 	start := time.Now()
 	var rec *state.Record
 	err = o.mutate(ctx, o.lockOptions, func(e *engine.Engine) error {
+		setMetricsAddr(e.Registry, o.MetricsAddr)
 		err := e.Up(ctx, engine.UpOptions{Def: def, Name: name, Profile: o.Profile, Only: o.Only, Skip: o.Skip, Prune: o.Prune,
 			ProfileSet: o.ProfileSet, TTL: ttl, Refresh: o.Refresh})
 		if err == nil {

@@ -163,7 +163,7 @@ func TestInvalidDefinitionsExit2AndChangeNothing(t *testing.T) {
 func TestKilledUpResumes(t *testing.T) {
 	stateDir := t.TempDir()
 	dir := t.TempDir()
-	sleep := filepath.Join(repoRoot(t), "stack", "testdata", "modules", "sleep")
+	sleep := filepath.Join(repoRoot(t), "testdata", "modules", "sleep")
 	def := filepath.Join(dir, "slow.json")
 	_ = os.WriteFile(def, []byte(fmt.Sprintf(`{"name":"slow","steps":[
 	  {"name":"first","module":%q,"vars":{"seconds":0,"tag":"1"}},
@@ -214,7 +214,7 @@ func TestKilledUpResumes(t *testing.T) {
 func TestInterruptedUpReleasesLockAndResumes(t *testing.T) {
 	stateDir := t.TempDir()
 	dir := t.TempDir()
-	sleep := filepath.Join(repoRoot(t), "stack", "testdata", "modules", "sleep")
+	sleep := filepath.Join(repoRoot(t), "testdata", "modules", "sleep")
 	def := filepath.Join(dir, "int.json")
 	_ = os.WriteFile(def, []byte(fmt.Sprintf(`{"name":"int","steps":[
 	  {"name":"long","module":%q,"vars":{"seconds":120,"tag":"x"}}]}`, sleep)), 0o644)

@@ -16,7 +16,6 @@ import (
 
 	"github.com/stack-tools/stack/load"
 	"github.com/stack-tools/stack/load/dumpster"
-	"github.com/stack-tools/stack/load/live"
 	"github.com/stack-tools/stack/load/pace"
 	"github.com/stack-tools/stack/load/report"
 	"github.com/stack-tools/stack/steps/generator"
@@ -33,6 +32,14 @@ type loadOptions struct {
 	Stop          load.StopPolicy
 	ReportDir     string
 	VegetaTargets uint64
+	// Kafka holds the --kafka-* flags (load_more.go).
+	Kafka load.KafkaOptions
+	// TargetsFile and TargetsLoop replay recorded requests (load_more.go).
+	TargetsFile string
+	TargetsLoop bool
+	// Forever is --duration 0: run until stopped (load_more.go).
+	Forever   bool
+	RollEvery time.Duration
 	// A fleet (fleet.go).
 	ZooKeeper, WorkersGroup string
 	WorkersCount            int
@@ -56,6 +63,7 @@ or errored. The auth token of signed scenarios comes from STACK_AUTH_TOKEN.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.runEnv, o.ZooKeeper = g.env(cmd), g.zookeeper
 			o.Run.AuthToken = os.Getenv("STACK_AUTH_TOKEN")
+			o.Forever = cmd.Flags().Changed("duration") && o.Run.Duration == 0
 			return runLoad(cmd.Context(), o)
 		},
 	}
@@ -69,7 +77,7 @@ func dur(d *pace.Duration) *time.Duration { return (*time.Duration)(d) }
 func addLoadFlags(cmd *cobra.Command, o *loadOptions) {
 	f, r, m := cmd.Flags(), &o.Run, &o.Run.Options
 	f.StringVar(&r.Scenario, "scenario", "", "scenario folder, or a built-in scenario: sms-inbound, track-events")
-	f.StringVar(&r.Target, "target", "", "base URL to send to (each message type's path is appended)")
+	f.StringVar(&r.Target, "target", "", "base URL to send to (each message type's path is appended), or a broker: sqs://QUEUE_URL, nsq://NSQD:4150/TOPIC, kafka://BROKER:9092,.../TOPIC (see docs/load-targets.md)")
 	f.StringVar(&o.Rate.Shape, "shape", "constant", "rate shape: constant, steps, ramp or trickle")
 	f.Float64Var(&o.Rate.Rate, "rate", 0, "requests per second (constant, trickle)")
 	f.Float64Var(&o.Rate.Start, "start", 0, "steps/ramp: starting requests per second")
@@ -77,7 +85,7 @@ func addLoadFlags(cmd *cobra.Command, o *loadOptions) {
 	f.DurationVar(dur(&o.Rate.Every), "every", 0, "steps: time between steps; trickle: time between requests")
 	f.Float64Var(&o.Rate.Max, "max", 0, "steps/ramp: highest requests per second")
 	f.DurationVar(dur(&o.Rate.Over), "over", 0, "ramp: time to reach --max (default --duration)")
-	f.DurationVar(dur(&r.Duration), "duration", 0, "how long to send")
+	f.DurationVar(dur(&r.Duration), "duration", 0, "how long to send; 0 runs until stopped (SIGTERM, Ctrl-C), rolling the report out hourly")
 	f.Uint64Var(&r.Requests, "requests", 0, "how many requests to send")
 	f.IntVar(&m.Senders, "senders", 0, "size of the pool of synthetic senders (default 100)")
 	f.StringVar(&m.Order, "order", "random", "message type order: random or grouped")
@@ -106,14 +114,15 @@ func addLoadFlags(cmd *cobra.Command, o *loadOptions) {
 	f.DurationVar(&o.WorkersWait, "workers-timeout", 5*time.Minute, "how long to wait for --workers-count workers to register")
 	f.IntVar(&r.Batch, "batch", 0, "sqs:// targets: messages per SendMessageBatch, 1..10 (default 10)")
 	f.DurationVar(dur(&r.BatchWait), "batch-wait", 0, "sqs:// targets: how long a batch waits to fill (default 5ms)")
+	addMoreLoadFlags(f, o)
 	f.DurationVar(dur(&r.Reload), "reload", 0, "re-read the scenario folder this often during the run (e.g. 30s); a bad template keeps the old one")
 }
 
 func loadUsage(format string, args ...any) error { return &usageError{fmt.Errorf(format, args...)} }
 
 func runLoad(ctx context.Context, o *loadOptions) error {
-	if o.Run.Target == "" {
-		return loadUsage("--target is required: the URL to send to")
+	if o.Run.Target == "" && o.TargetsFile == "" {
+		return loadUsage("--target is required: the URL to send to (or --targets-file to replay recorded requests)")
 	}
 	if o.VegetaTargets > 0 {
 		sc, err := generator.Resolve(ctx, "", o.Run.Scenario)
@@ -134,18 +143,7 @@ func runLoad(ctx context.Context, o *loadOptions) error {
 			fmt.Fprintln(o.ErrOut, p)
 		}
 	}
-	if addr := o.Run.MetricsAddr; addr != "" {
-		m := live.New()
-		mctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		at, err := m.Serve(mctx, addr)
-		if err != nil {
-			return loadUsage("%w", err)
-		}
-		fmt.Fprintf(o.ErrOut, "metrics: http://%s/metrics\n", at)
-		cfg.Observer = m
-	}
-	rep, err := runMaybeFleet(ctx, cfg, o.ZooKeeper, o.WorkersGroup, o.WorkersCount, o.WorkersWait, o.ErrOut)
+	rep, err := o.drive(ctx, cfg)
 	if tty {
 		fmt.Fprintln(o.ErrOut)
 	}
@@ -173,11 +171,20 @@ func runLoad(ctx context.Context, o *loadOptions) error {
 // loadConfig checks the flags that end and pace the run, reads the scenario
 // and builds the run's configuration, as a generator step does.
 func (o *loadOptions) loadConfig(ctx context.Context) (load.Config, error) {
-	if o.Run.Duration == 0 && o.Run.Requests == 0 {
-		return load.Config{}, loadUsage("give --duration (such as 1m) and/or --requests, so the run ends by itself")
+	if o.TargetsFile != "" {
+		return o.cannedConfig(ctx)
+	}
+	if o.Run.Duration == 0 && o.Run.Requests == 0 && !o.Forever {
+		return load.Config{}, loadUsage("give --duration (such as 1m) and/or --requests, so the run ends by itself (--duration 0: until stopped)")
 	}
 	if (o.Rate.Shape == "constant" || o.Rate.Shape == "") && o.Rate.Rate <= 0 {
 		return load.Config{}, loadUsage("--rate is required: requests per second (or choose --shape steps|ramp|trickle)")
+	}
+	if err := o.kafkaOptions(); err != nil {
+		return load.Config{}, err
+	}
+	if err := o.senders(ctx); err != nil {
+		return load.Config{}, err
 	}
 	sc, err := generator.Resolve(ctx, "", o.Run.Scenario)
 	if err != nil {
@@ -191,8 +198,8 @@ func (o *loadOptions) loadConfig(ctx context.Context) (load.Config, error) {
 		run.Stop = &stop
 	}
 	cfg := run.LoadConfig(sc)
-	if run.Reload > 0 {
-		cfg.Reload = scenarioReload(run.Scenario, "", time.Duration(run.Reload), o.ErrOut)
+	if err := o.persist(&cfg); err != nil {
+		return load.Config{}, err
 	}
 	return cfg, nil
 }

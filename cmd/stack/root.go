@@ -17,8 +17,6 @@ type globalOptions struct {
 	cacheDir  string
 	output    string
 	zookeeper string
-	// metricsAddr: `up --metrics-addr`, for generator steps.
-	metricsAddr string
 }
 
 func newRootCmd() *cobra.Command {

@@ -21,10 +21,12 @@ var allowed = map[string][]string{
 	"stack":            {"internal/"},
 	"definition":       {"internal/", "stack"},
 	"state":            {"internal/", "stack", "definition"},
-	"engine":           {"internal/", "stack", "definition", "state"},
+	"engine/flow":      nil, // the scheduler knows tasks by name only
+	"engine":           {"internal/", "stack", "definition", "state", "engine/flow"},
 	"steps/terraform/": {"internal/"}, // tfbackend: the contract stores give the kind
 	"steps/terraform":  {"internal/", "stack", "steps/terraform/tfbackend"},
 	"steps/generator":  {"internal/", "stack", "load", "load/", "stacks/scenarios"},
+	"steps/exec":       {"internal/", "stack"},
 	"handlers/":        {"internal/", "stack"},
 	"stores/":          {"internal/", "stack", "steps/terraform/tfbackend"},
 	"cmd/stack":        {""}, // the top: registers every plug-in

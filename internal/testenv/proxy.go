@@ -23,6 +23,7 @@ type Proxy struct {
 
 	mu        sync.Mutex
 	cut       bool
+	refused   int // connections refused while cut
 	hole      bool
 	conns     map[net.Conn]struct{}
 	swallowed map[net.Conn]struct{} // client sides of connections in the hole
@@ -52,6 +53,7 @@ func (p *Proxy) accept() {
 		p.mu.Lock()
 		switch {
 		case p.cut:
+			p.refused++
 			p.mu.Unlock()
 			reset(c)
 			continue
@@ -159,6 +161,14 @@ func (p *Proxy) Cut() {
 	for c := range conns {
 		reset(c)
 	}
+}
+
+// Refused counts the connections refused while cut, so a test can wait for
+// a client to have met the failure (a count, not a time).
+func (p *Proxy) Refused() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.refused
 }
 
 // Restore lets connections through again.

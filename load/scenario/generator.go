@@ -42,6 +42,8 @@ type Options struct {
 	Seed uint64 `json:"seed,omitempty"`
 	// Vars override the scenario's vars.
 	Vars map[string]string `json:"vars,omitempty"`
+	// SenderList replaces the synthetic pool with these senders (ParseSenders).
+	SenderList []Sender `json:"-"`
 	// AuthToken keys signed scenarios. Sensitive: never stored or printed.
 	AuthToken string `json:"-"`
 	// Part and Parts split a run among Parts processes (see SetPart): every
@@ -56,7 +58,14 @@ const DefaultAuthToken = "stack-synthetic-auth-token"
 // Sender is one synthetic identity.
 type Sender struct {
 	ID, Phone, Name, FirstName, LastName, Email, AnonymousID string
+	// Columns are a listed sender's columns by header (ParseSenders),
+	// {{.Sender.Columns.group}} in templates; nil for synthetic senders. A
+	// pointer keeps Sender comparable.
+	Columns *Columns
 }
+
+// Columns are the cells of a sender's row, by column name.
+type Columns map[string]string
 
 // Company is one tenant.
 type Company struct{ ID, Phone string }
@@ -86,6 +95,8 @@ type Message struct {
 	Body    []byte
 	// Sig is the signature header's value (nil when the scenario is not signed).
 	Sig []byte
+	// Target is the recorded request a canned run replays (Canned).
+	Target int
 }
 
 // RequestType is a message type as sent: its name, method, full URL and headers.
@@ -131,6 +142,8 @@ type Generator struct {
 	set     *template.Template
 	opts    Options
 	pending atomic.Pointer[templates]
+	// canned replays recorded requests (canned.go).
+	canned *canned
 }
 
 type prevMsg struct {
@@ -149,14 +162,15 @@ type kv struct{ k, v []byte }
 func NewGenerator(sc *Scenario, target string, o Options) (*Generator, error) {
 	base, err := url.Parse(target)
 	if err != nil || base.Scheme == "" || base.Host == "" {
-		return nil, fmt.Errorf("target %q: want an absolute http(s) URL such as http://127.0.0.1:8080", target)
+		return nil, fmt.Errorf("target %q: want an absolute http(s) URL such as http://127.0.0.1:8080, or a broker's: sqs://QUEUE_URL, nsq://NSQD:4150/TOPIC, kafka://BROKER:9092/TOPIC", target)
 	}
-	if base.Scheme != "http" && base.Scheme != "https" && base.Scheme != "sqs" {
-		return nil, fmt.Errorf("target %q: scheme must be http, https or sqs", target)
+	if base.Scheme != "http" && base.Scheme != "https" && base.Scheme != "sqs" && base.Scheme != "nsq" && base.Scheme != "kafka" {
+		return nil, fmt.Errorf("target %q: scheme must be http, https, sqs, nsq or kafka", target)
 	}
 	if o.Reuse < 0 || o.Duplicate < 0 || o.Reuse+o.Duplicate > 1 {
 		return nil, fmt.Errorf("reuse (%g) and duplicate (%g) are shares of messages: each 0..1 and together at most 1", o.Reuse, o.Duplicate)
 	}
+	o.Senders = poolSize(o)
 	if o.Senders == 0 {
 		o.Senders = 100
 	}
@@ -265,7 +279,7 @@ func NewGenerator(sc *Scenario, target string, o Options) (*Generator, error) {
 		return nil, fmt.Errorf("order: unknown %q (use random or grouped)", o.Order)
 	}
 	g.prev = make([]prevMsg, len(g.Types))
-	g.makeSenders(o.Senders)
+	g.setSenders(o)
 	if err := g.slice(o); err != nil {
 		return nil, err
 	}
@@ -285,6 +299,23 @@ func NewGenerator(sc *Scenario, target string, o Options) (*Generator, error) {
 	g.faker.Rand = rand.NewPCG(seq, 0x5851f42d4c957f2d)
 	g.set, g.opts = set, o
 	return g, nil
+}
+
+// poolSize is the number of senders: the list's when one is given.
+func poolSize(o Options) int {
+	if len(o.SenderList) > 0 {
+		return len(o.SenderList)
+	}
+	return o.Senders
+}
+
+// setSenders gives the run its senders: the list, else a synthetic pool.
+func (g *Generator) setSenders(o Options) {
+	if len(o.SenderList) > 0 {
+		g.Senders = o.SenderList
+		return
+	}
+	g.makeSenders(o.Senders)
 }
 
 func (g *Generator) makeSenders(n int) {
@@ -320,6 +351,9 @@ func (g *Generator) uniquePhone(seen map[string]bool) string {
 
 // Next fills m with the next message of the sequence, reusing m's buffers.
 func (g *Generator) Next(m *Message) error {
+	if g.canned != nil {
+		return g.nextCanned(m)
+	}
 	if p := g.pending.Load(); p != nil {
 		g.apply(p)
 	}

@@ -37,6 +37,9 @@ type Config struct {
 	// Options are the message fields: order, group, skip, senders, companies,
 	// reuse, duplicate, seed and vars, under their own JSON names.
 	scenario.Options
+	// Senders is a synthetic pool's size or {"file": "numbers.csv"}, a list
+	// of real senders (senders.go); it stands in for Options.Senders in JSON.
+	Senders scenario.SenderPool `json:"senders,omitempty"`
 	// AuthToken signs requests of signed scenarios; pass it from a variable.
 	// (Options keeps its token out of JSON; a definition names it here.)
 	AuthToken string `json:"auth_token,omitempty"`
@@ -57,9 +60,14 @@ type Config struct {
 	// Batch and BatchWait shape SendMessageBatch calls for sqs:// targets.
 	Batch     int           `json:"batch,omitempty"`
 	BatchWait pace.Duration `json:"batch_wait,omitempty"`
+	// Kafka shapes producing to kafka:// targets: per-type topics, key
+	// template, acks, linger, batch_bytes, compression.
+	Kafka *load.KafkaOptions `json:"kafka,omitempty"`
 
 	// refs names fields given as unresolved references (validation only).
 	refs map[string]bool
+	// senderList is what LoadSenders read.
+	senderList []scenario.Sender
 }
 
 // Kind implements stack.StepKind.
@@ -83,7 +91,7 @@ func hasRef(s string) bool { return strings.Contains(s, "${") }
 func decode(raw json.RawMessage) (*Config, error) {
 	var c Config
 	if err := stack.DecodeStrict(raw, &c); err != nil {
-		return nil, fmt.Errorf("generator step: %w (fields: scenario, target, rate, duration, requests, order, group, skip, senders, companies, reuse, duplicate, seed, vars, auth_token, stop, timeout, late_after, window, max_workers, insecure, workers, metrics_addr, reload, batch, batch_wait)", err)
+		return nil, fmt.Errorf("generator step: %w (fields: scenario, target, rate, duration, requests, order, group, skip, senders, companies, reuse, duplicate, seed, vars, auth_token, stop, timeout, late_after, window, max_workers, insecure, workers, metrics_addr, reload, batch, batch_wait, kafka)", err)
 	}
 	return &c, nil
 }
@@ -122,9 +130,16 @@ func (k *Kind) ValidateIn(dir string, raw json.RawMessage) error {
 		return err
 	}
 	var c struct {
-		Scenario string `json:"scenario"`
+		Scenario string              `json:"scenario"`
+		Senders  scenario.SenderPool `json:"senders"`
 	}
 	_ = json.Unmarshal(raw, &c)
+	if f := c.Senders.File; f != "" && !hasRef(f) && !s3scenario.Is(f) {
+		list := Config{Senders: c.Senders}
+		if err := list.LoadSenders(context.Background(), dir); err != nil {
+			return err
+		}
+	}
 	if c.Scenario == "" || hasRef(c.Scenario) || s3scenario.Is(c.Scenario) {
 		return nil // an s3:// scenario is read when the step runs
 	}
@@ -146,8 +161,8 @@ func (c *Config) check() error {
 	if c.Target == "" && !c.refs["target"] {
 		return fail("\"target\" is required: the URL to send to, such as \"${steps.web.outputs.webhook_url}\"")
 	}
-	if c.Target != "" && !hasRef(c.Target) && !strings.HasPrefix(c.Target, "http://") && !strings.HasPrefix(c.Target, "https://") && !load.IsSQS(c.Target) {
-		return fail("\"target\" %q must be an http:// or https:// URL, or sqs://QUEUE_URL", c.Target)
+	if c.Target != "" && !hasRef(c.Target) && !strings.HasPrefix(c.Target, "http://") && !strings.HasPrefix(c.Target, "https://") && !load.IsBroker(c.Target) {
+		return fail("\"target\" %q must be an http:// or https:// URL, sqs://QUEUE_URL, nsq://NSQD:4150/TOPIC or kafka://BROKER:9092/TOPIC", c.Target)
 	}
 	if err := c.checkExtras(); err != nil {
 		return fail("%w", err)
@@ -173,8 +188,11 @@ func (c *Config) check() error {
 	if c.Reuse < 0 || c.Duplicate < 0 || c.Reuse+c.Duplicate > 1 {
 		return fail("\"reuse\" (%g) and \"duplicate\" (%g) are shares of messages: each 0..1, together at most 1", c.Reuse, c.Duplicate)
 	}
-	if c.Senders < 0 || c.Senders > 1_000_000 {
-		return fail("\"senders\" %d: want 1..1000000", c.Senders)
+	if c.Senders.N < 0 || c.Senders.N > 1_000_000 {
+		return fail("\"senders\" %d: want 1..1000000, or {\"file\": \"numbers.csv\"}", c.Senders.N)
+	}
+	if c.Senders.File != "" && c.Workers != nil {
+		return fail("\"senders\": a sender file and \"workers\" together are not supported yet; use a synthetic pool with workers")
 	}
 	if c.Stop != nil {
 		if err := c.Stop.Check(); err != nil {
@@ -192,6 +210,9 @@ func (c *Config) check() error {
 	if c.MaxWorkers < 0 {
 		return fail("\"max_workers\" must be positive")
 	}
+	if err := c.Kafka.Check(); err != nil {
+		return fail("%w", err)
+	}
 	return nil
 }
 
@@ -206,7 +227,7 @@ func (c *Config) LoadConfig(sc *scenario.Scenario) load.Config {
 		Target: c.Target, Rate: *c.Rate, Duration: time.Duration(c.Duration), Requests: c.Requests,
 		Timeout: time.Duration(c.Timeout), LateAfter: time.Duration(c.LateAfter), Window: time.Duration(c.Window),
 		MaxWorkers: c.MaxWorkers, Insecure: c.Insecure, Stop: c.Stop,
-		Batch: c.Batch, BatchWait: time.Duration(c.BatchWait),
+		Batch: c.Batch, BatchWait: time.Duration(c.BatchWait), Kafka: c.Kafka,
 	}
 }
 
@@ -215,6 +236,10 @@ func (c *Config) LoadConfig(sc *scenario.Scenario) load.Config {
 func (c *Config) ScenarioOptions() scenario.Options {
 	o := c.Options
 	o.AuthToken = c.AuthToken
+	if c.Senders.N > 0 {
+		o.Senders = c.Senders.N
+	}
+	o.SenderList = c.senderList
 	return o
 }
 
@@ -226,6 +251,9 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 	}
 	sc, err := Resolve(ctx, run.Dir, c.Scenario)
 	if err != nil {
+		return nil, fmt.Errorf("generator step: %w", err)
+	}
+	if err := c.LoadSenders(ctx, run.Dir); err != nil {
 		return nil, fmt.Errorf("generator step: %w", err)
 	}
 	if err := c.check(); err != nil {

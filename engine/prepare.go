@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"path/filepath"
 	"sort"
@@ -13,72 +12,6 @@ import (
 	"github.com/stack-tools/stack/stack"
 	"github.com/stack-tools/stack/state"
 )
-
-// schedule runs fn for each step once its deps among steps have succeeded, at
-// most par at a time, picking ready steps in definition order. After a failure
-// it starts nothing new and waits for running steps. It returns the failures.
-func schedule(ctx context.Context, steps []*definition.Step, par int, deps func(*definition.Step) []string, fn func(context.Context, *definition.Step) error) map[string]string {
-	in := map[string]bool{}
-	for _, s := range steps {
-		in[s.Name] = true
-	}
-	state := map[string]int{} // 0 waiting, 1 running, 2 done
-	failed := map[string]string{}
-	type result struct {
-		name string
-		err  error
-	}
-	results := make(chan result)
-	running := 0
-	for {
-		for running < par && len(failed) == 0 && ctx.Err() == nil {
-			var next *definition.Step
-			for _, s := range steps {
-				if state[s.Name] != 0 {
-					continue
-				}
-				ready := true
-				for _, d := range deps(s) {
-					if in[d] && state[d] != 2 {
-						ready = false
-						break
-					}
-				}
-				if ready {
-					next = s
-					break
-				}
-			}
-			if next == nil {
-				break
-			}
-			state[next.Name] = 1
-			running++
-			go func(s *definition.Step) {
-				var err error
-				defer func() {
-					// A bug in a kind or handler fails its step, not the whole command.
-					if p := recover(); p != nil {
-						err = fmt.Errorf("internal error (please report it): %v", p)
-					}
-					results <- result{s.Name, err}
-				}()
-				err = fn(ctx, s)
-			}(next)
-		}
-		if running == 0 {
-			return failed
-		}
-		res := <-results
-		running--
-		if res.err != nil {
-			failed[res.name] = res.err.Error()
-			state[res.name] = 3
-			continue
-		}
-		state[res.name] = 2
-	}
-}
 
 // preparation tracks one step's early set-up.
 type preparation struct {
@@ -107,7 +40,7 @@ func (r *runner) prepare(ctx context.Context, steps []*definition.Step) map[stri
 	rec := r.w.Snapshot()
 	var queue []*definition.Step
 	for _, s := range steps {
-		kind, _ := r.e.Registry.Step(s.Kind)
+		kind := s.Impl
 		_, ok := kind.(stack.Preparer)
 		if st := rec.Steps[s.Name]; !ok || len(s.Deps) == 0 || (st != nil && st.Status == state.StatusApplied) {
 			continue
@@ -119,7 +52,7 @@ func (r *runner) prepare(ctx context.Context, steps []*definition.Step) map[stri
 	// The steps that start first set themselves up; preparing waits for them.
 	for _, s := range steps {
 		if _, ok := out[s.Name]; !ok && len(s.Deps) == 0 {
-			if _, ok := kindOf(r, s).(stack.Preparer); ok {
+			if _, ok := s.Impl.(stack.Preparer); ok {
 				r.timing.enter(s.Name)
 			}
 		}
@@ -143,7 +76,7 @@ func (r *runner) prepare(ctx context.Context, steps []*definition.Step) map[stri
 				}
 				p.started = true
 				p.mu.Unlock()
-				kind, _ := r.e.Registry.Step(s.Kind)
+				kind := s.Impl
 				clock := r.timing.aheadOf(s.Name)
 				_ = kind.(stack.Preparer).Prepare(ctx, &stack.StepRun{
 					Stack: r.w.Name(), Step: s.Name, Profile: r.plan.Profile, Owner: rec.CreatedBy,
@@ -160,9 +93,4 @@ func (r *runner) prepare(ctx context.Context, steps []*definition.Step) map[stri
 		}()
 	}
 	return out
-}
-
-func kindOf(r *runner, s *definition.Step) stack.StepKind {
-	k, _ := r.e.Registry.Step(s.Kind)
-	return k
 }
