@@ -45,7 +45,7 @@ func (e *Engine) fenced(ctx context.Context, lease *state.HeldLease, w *state.Re
 		cancel()
 		select {
 		case <-hit:
-			return &FencedError{Stack: w.Name(), Since: lease.LastRenewal(), Stopped: stopped, Lost: lease.Valid()}
+			return &FencedError{Stack: w.Name(), Since: lease.LastRenewal(), Stopped: stopped, Lost: lease.Valid(), Store: lease.RenewalError()}
 		default:
 			return nil
 		}
@@ -85,6 +85,7 @@ type FencedError struct {
 	Since   time.Time
 	Stopped []string
 	Lost    error // non-nil if the lease may be someone else's by now
+	Store   error // what the store answered the last renewal, if it failed
 }
 
 func (e *FencedError) Error() string {
@@ -92,8 +93,12 @@ func (e *FencedError) Error() string {
 	if len(e.Stopped) > 0 {
 		stopped = "it stopped steps " + strings.Join(e.Stopped, ", ")
 	}
-	return fmt.Sprintf("stack %q: this command lost the store (no renewal of its lock landed since %s) and stopped; %s. Another workstation may have taken the stack over: once the store is reachable, run `stack status %s`, then the command again (state a stopped Terraform could not save is pushed or reported as orphans)",
-		e.Stack, e.Since.Format(time.TimeOnly), stopped, e.Stack)
+	answer := ""
+	if e.Store != nil {
+		answer = " (the last renewal: " + e.Store.Error() + ")"
+	}
+	return fmt.Sprintf("stack %q: this command lost the store (no renewal of its lock landed since %s%s) and stopped; %s. Another workstation may have taken the stack over: once the store is reachable, run `stack status %s`, then the command again (state a stopped Terraform could not save is pushed or reported as orphans)",
+		e.Stack, e.Since.Format(time.TimeOnly), answer, stopped, e.Stack)
 }
 
-func (e *FencedError) Unwrap() error { return errors.Join(e.Lost, state.ErrFenced) }
+func (e *FencedError) Unwrap() error { return errors.Join(e.Store, e.Lost, state.ErrFenced) }

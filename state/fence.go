@@ -52,6 +52,7 @@ type fence struct {
 	ttl    time.Duration
 	last   time.Time // monotonic send time of the last landed renewal
 	lost   bool
+	err    error // the last renewal's failure, for the message
 	fenced chan struct{}
 	once   sync.Once
 }
@@ -77,8 +78,15 @@ func (f *fence) renewed(sent time.Time) {
 	if f.lost || sent.Before(f.last) {
 		return
 	}
-	f.last = sent
+	f.last, f.err = sent, nil
 	f.write(sent.Add(FenceAfter(f.ttl)), sent.Add(KillAfter(f.ttl)))
+}
+
+// failed records why a renewal did not land.
+func (f *fence) failed(err error) {
+	f.mu.Lock()
+	f.err = err
+	f.mu.Unlock()
 }
 
 // lose fences at once: someone else holds the lease.
@@ -152,6 +160,14 @@ func (h *HeldLease) LastRenewal() time.Time {
 	h.fence.mu.Lock()
 	defer h.fence.mu.Unlock()
 	return h.fence.last
+}
+
+// RenewalError is why the last renewal did not land (nil if it did, or
+// none failed): what the store answered, for the message of a fenced command.
+func (h *HeldLease) RenewalError() error {
+	h.fence.mu.Lock()
+	defer h.fence.mu.Unlock()
+	return h.fence.err
 }
 
 // TTL is the lease's time to live.

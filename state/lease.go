@@ -274,6 +274,7 @@ func (h *HeldLease) renewOnce() bool {
 		h.fence.renewed(sent)
 		return true
 	}
+	h.fence.failed(err)
 	return !errors.Is(err, stack.ErrConflict)
 }
 
