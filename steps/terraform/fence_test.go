@@ -1,0 +1,77 @@
+//go:build unix
+
+package terraform
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stack-tools/stack/stack"
+)
+
+// The package's test binary is also the shim, as the stack binary is.
+func TestMain(m *testing.M) {
+	RunShimIfAsked()
+	os.Exit(m.Run())
+}
+
+// The shim enforces the lease's fence file on its own (issue 20): past the
+// interrupt deadline Terraform's group gets SIGINT, past the kill deadline it
+// is killed, whatever the stack process is doing. The stand-in for Terraform
+// notes the interrupt and ignores it, so only the kill ends it.
+func TestShimEnforcesTheFence(t *testing.T) {
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "interrupted")
+	fake := filepath.Join(dir, "terraform")
+	script := "#!/bin/sh\ntrap 'touch " + marker + "' INT\nwhile true; do sleep 0.1; done\n"
+	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fence := filepath.Join(dir, "fence.json")
+	writeFence := func(interrupt, kill time.Time) {
+		b, _ := json.Marshal(stack.FenceFile{Lease: "l", InterruptAt: interrupt, KillAt: kill})
+		if err := os.WriteFile(fence, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFence(time.Now().Add(-time.Second), time.Now().Add(time.Hour))
+	shim := exec.Command(os.Args[0], "apply")
+	shim.Env = append(os.Environ(), shimExecEnv+"="+fake, shimFenceEnv+"="+fence, shimGraceEnv+"=1h")
+	if err := shim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- shim.Wait() }()
+	t.Cleanup(func() { _ = shim.Process.Kill() })
+	waitUntil(t, "the interrupt past the fence's interrupt deadline", func() bool {
+		_, err := os.Stat(marker)
+		return err == nil
+	})
+	select {
+	case err := <-done:
+		t.Fatalf("the shim ended before the kill deadline: %v", err)
+	default:
+	}
+	writeFence(time.Now().Add(-time.Second), time.Now().Add(-time.Second))
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("the shim exited 0 after its Terraform was killed")
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("Terraform still runs past the fence's kill deadline")
+	}
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for end := time.Now().Add(2 * time.Minute); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+	}
+}
