@@ -62,11 +62,8 @@ func runShim(bin string) int {
 	if procPath != "" {
 		dir = filepath.Dir(procPath)
 	}
-	outPath := filepath.Join(dir, fmt.Sprintf("terraform-%d.stdout", os.Getpid()))
-	errPath := filepath.Join(dir, fmt.Sprintf("terraform-%d.stderr", os.Getpid()))
-	outW, err1 := os.OpenFile(outPath, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	errW, err2 := os.OpenFile(errPath, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err := errors.Join(err1, err2); err != nil {
+	outPath, errPath, outW, errW, err := outputFiles(dir)
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "stack: %v\n", err)
 		return 1
 	}
@@ -95,19 +92,34 @@ func runShim(bin string) int {
 	_ = os.Remove(outPath)
 	_ = os.Remove(errPath)
 	code := exitCode(werr)
-	if procPath != "" {
-		// Done: nothing for a later command to wait for. (A shim killed with
-		// stack never gets here, and its Terraform stays on record.)
-		if p, err := readProcessFile(procPath); err == nil && p.ShimPID == os.Getpid() {
-			_ = os.Remove(procPath)
-		}
-	}
+	forget(procPath)
 	if sup.interrupted && pgid > 0 {
 		// Whatever Terraform's provisioners left in the group goes too (this
 		// shim with it; terraform-exec reports the interrupt).
 		_ = proc.KillGroup(pgid)
 	}
 	return code
+}
+
+// forget removes the process record once Terraform is done: nothing for a
+// later command to wait for. (A shim killed with stack never gets here, and
+// its Terraform stays on record.)
+func forget(procPath string) {
+	if procPath == "" {
+		return
+	}
+	if p, err := readProcessFile(procPath); err == nil && p.ShimPID == os.Getpid() {
+		_ = os.Remove(procPath)
+	}
+}
+
+// outputFiles creates the files Terraform writes its output to, in dir.
+func outputFiles(dir string) (outPath, errPath string, outW, errW *os.File, err error) {
+	outPath = filepath.Join(dir, fmt.Sprintf("terraform-%d.stdout", os.Getpid()))
+	errPath = filepath.Join(dir, fmt.Sprintf("terraform-%d.stderr", os.Getpid()))
+	outW, err1 := os.OpenFile(outPath, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	errW, err2 := os.OpenFile(errPath, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	return outPath, errPath, outW, errW, errors.Join(err1, err2)
 }
 
 func exitCode(err error) int {
