@@ -7,9 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/stack-tools/stack/internal/proc"
 	"github.com/stack-tools/stack/stack"
 )
 
@@ -74,4 +77,41 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("gave up waiting for %s", what)
 		}
 	}
+}
+
+// The shim dies with stack; the fence keeper it started then enforces the
+// fence on Terraform's group, so a killed stack's Terraform cannot write past
+// the lease either.
+func TestKeeperFencesTerraformAfterTheShimDied(t *testing.T) {
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "terraform")
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\ntrap '' INT\nwhile true; do sleep 0.1; done\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fence := filepath.Join(dir, "fence.json")
+	writeFence := func(at time.Time) {
+		b, _ := json.Marshal(stack.FenceFile{Lease: "l", InterruptAt: at, KillAt: at})
+		if err := os.WriteFile(fence, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFence(time.Now().Add(time.Hour))
+	shim := exec.Command(os.Args[0], "apply")
+	shim.Env = append(os.Environ(), shimExecEnv+"="+fake, shimFenceEnv+"="+fence, shimGraceEnv+"=1h")
+	if err := shim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pgid := shim.Process.Pid // the shim leads Terraform's group
+	t.Cleanup(func() { _ = proc.KillGroup(pgid) })
+	waitUntil(t, "Terraform to start under the shim", func() bool {
+		out, _ := exec.Command("pgrep", "-g", strconv.Itoa(pgid)).Output()
+		return len(strings.Fields(string(out))) >= 2
+	})
+	_ = shim.Process.Kill()
+	_ = shim.Wait()
+	if !proc.GroupAlive(pgid) {
+		t.Fatal("Terraform died with the shim; it must live on to save its state")
+	}
+	writeFence(time.Now().Add(-time.Second))
+	waitUntil(t, "the keeper to kill Terraform past the fence", func() bool { return !proc.GroupAlive(pgid) })
 }

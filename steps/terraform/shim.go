@@ -34,6 +34,7 @@ const interruptGrace = 2 * time.Minute
 // started it as one, and then exits. Programs that set Kind.Shim to their own
 // executable call it first thing in main.
 func RunShimIfAsked() {
+	runKeeperIfAsked()
 	bin := os.Getenv(shimExecEnv)
 	if bin == "" {
 		return

@@ -84,6 +84,7 @@ func runShim(bin string) int {
 	go func() { tail(outPath, os.Stdout, exited); relayed <- struct{}{} }()
 	go func() { tail(errPath, os.Stderr, exited); relayed <- struct{}{} }()
 
+	defer keepFence(pgid, fencePath)()
 	sup := &supervisor{cmd: cmd, pgid: pgid, grace: grace}
 	werr := sup.run(sigs, fencePath)
 	close(exited)
