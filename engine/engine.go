@@ -9,12 +9,13 @@ import (
 	"maps"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/stack-tools/stack/definition"
 	"github.com/stack-tools/stack/engine/flow"
+	"github.com/stack-tools/stack/internal/modsource"
 
 	"github.com/stack-tools/stack/stack"
 	"github.com/stack-tools/stack/state"
@@ -29,12 +30,20 @@ type Engine struct {
 	CacheDir string
 	// Parallelism caps how many steps run at once (default 4).
 	Parallelism int
+	// ListConcurrency caps how many stacks List reads at once
+	// (default DefaultListConcurrency).
+	ListConcurrency int
 	// LeaseTTL is how long a lease lives without renewal (default 30s).
 	LeaseTTL time.Duration
 	// LockTimeout is how long to wait for another holder's lease (default: fail at once).
 	LockTimeout time.Duration
 	// Events receives progress; it may be nil.
 	Events func(Event)
+
+	// Sources fetches remote module sources (git::, s3::, archives); nil
+	// fetches them into CacheDir/sources.
+	Sources     *modsource.Fetcher
+	sourcesOnce sync.Once
 
 	digestKey []byte // the store's secret for sensitive-output digests, loaded per command
 }
@@ -58,6 +67,10 @@ type UpOptions struct {
 	// Refresh plans the steps whose inputs did not change and applies again
 	// those whose infrastructure drifted (kinds that are Planners).
 	Refresh bool
+	// Vars are the variable values given now (--var, --var-file,
+	// STACK_VAR_); an existing stack keeps the ones it was brought up with
+	// for the rest.
+	Vars map[string]definition.VarSetting
 }
 
 // RunError says which steps failed. The stack's state records each error.
@@ -98,7 +111,7 @@ func (e *Engine) parallelism() int {
 
 // Validate checks a definition under a profile and selection without running anything.
 func (e *Engine) Validate(def *definition.Definition, opts definition.GraphOptions) (*definition.Graph, error) {
-	return definition.NewGraph(def, e.Registry, opts)
+	return e.graph(context.Background(), def, opts)
 }
 
 // Up brings a stack up: every selected step whose inputs changed, or that has
@@ -112,7 +125,7 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
 		return &definition.InvalidError{Problems: []definition.Problem{{Path: "--name", Msg: fmt.Sprintf("stack name %q is not valid: use lower-case letters, digits and dashes, starting with a letter, at most 40 characters", name)}}}
 	}
 	// Validate before taking the lock or touching state.
-	if _, err := definition.NewGraph(opts.Def, e.Registry, definition.GraphOptions{Profile: opts.Profile}); err != nil {
+	if _, err := e.graph(ctx, givenValues(opts.Def, opts.Vars), definition.GraphOptions{Profile: opts.Profile}); err != nil {
 		return err
 	}
 	lease, err := e.acquire(ctx, name, "up")
@@ -129,7 +142,11 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
 		return err
 	}
 	opts.Profile = e.chooseProfile(rec, opts)
-	plan, err := definition.NewGraph(opts.Def, e.Registry, definition.GraphOptions{Profile: opts.Profile, Only: opts.Only, Skip: opts.Skip, Applied: rec.Applied})
+	def, vars, err := e.chooseVars(opts.Def, rec, opts.Vars)
+	if err != nil {
+		return err
+	}
+	plan, err := e.graph(ctx, def, definition.GraphOptions{Profile: opts.Profile, Only: opts.Only, Skip: opts.Skip, Applied: rec.Applied})
 	if err != nil {
 		return err
 	}
@@ -158,6 +175,10 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
 		r.Definition = json.RawMessage(compactJSON(opts.Def.Raw))
 		r.Source, r.Dir = src, opts.Def.Dir
 		r.Profile, r.Only, r.Skip = opts.Profile, opts.Only, opts.Skip
+		r.Vars = nil
+		if len(vars) > 0 {
+			r.Vars = vars.Redacted(e.digestKey)
+		}
 		r.Status, r.Command = state.StatusRunning, "up"
 		for _, s := range plan.Steps {
 			if r.Steps[s.Name] == nil {
@@ -329,7 +350,7 @@ func (e *Engine) graphOf(ctx context.Context, rec *state.Record, raw json.RawMes
 		return nil, fmt.Errorf("the definition stored with stack %q no longer parses: %w", rec.Name, err)
 	}
 	opts.ModuleDir = e.moduleFallback(ctx, rec)
-	plan, err := definition.NewGraph(def, e.Registry, opts)
+	plan, err := e.graph(ctx, storedValues(def, rec), opts)
 	if err != nil {
 		return nil, fmt.Errorf("stack %q was created from %s, which is not valid on this workstation (are the modules checked out at %s?): %w", rec.Name, source, dir, err)
 	}
@@ -395,58 +416,6 @@ func (e *Engine) Status(ctx context.Context, name string) (*state.Record, error)
 	return rec, err
 }
 
-// Summary is one line of `stack list`.
-type Summary struct {
-	Name      string    `json:"name"`
-	Owner     string    `json:"owner"`
-	Profile   string    `json:"profile"`
-	Status    string    `json:"status"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
-	Steps     int       `json:"steps"`
-	Applied   int       `json:"applied"`
-	Locked    string    `json:"locked_by,omitempty"`
-
-	// TTL, expiry and the rough running cost of the steps whose modules declare one.
-	TTL       string      `json:"ttl,omitempty"`
-	ExpiresAt *time.Time  `json:"expires_at,omitempty"`
-	Expired   bool        `json:"expired,omitempty"`
-	Cost      *state.Cost `json:"cost,omitempty"`
-}
-
-// List returns every stack in the store.
-func (e *Engine) List(ctx context.Context) ([]Summary, error) {
-	keys, err := e.Store.List(ctx, "stacks/")
-	if err != nil {
-		return nil, fmt.Errorf("listing stacks in %s: %w", e.Store, err)
-	}
-	var out []Summary
-	for _, k := range keys {
-		if !strings.HasSuffix(k, "/stack.json") || strings.Count(k, "/") != 2 {
-			continue
-		}
-		name := strings.Split(k, "/")[1]
-		rec, _, err := state.LoadRecord(ctx, e.Store, name)
-		if err != nil {
-			continue // deleted in between
-		}
-		s := Summary{Name: name, Owner: rec.CreatedBy, Profile: rec.Profile, Status: rec.Status,
-			CreatedAt: rec.CreatedAt, UpdatedAt: rec.UpdatedAt, Steps: len(rec.Steps)}
-		for _, st := range rec.Steps {
-			if st.Status == state.StatusApplied {
-				s.Applied++
-			}
-		}
-		s.TTL, s.ExpiresAt, s.Expired, s.Cost = rec.TTL, rec.ExpiresAt, rec.Expired(time.Now()), rec.Cost(time.Now())
-		if l, _, err := state.ReadLease(ctx, e.Store, name); err == nil && !l.Stale() {
-			s.Locked = l.Holder()
-		}
-		out = append(out, s)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
-}
-
 // Lock returns the live lease of a stack, if any.
 func (e *Engine) Lock(ctx context.Context, name string) (*state.Lease, error) {
 	l, _, err := state.ReadLease(ctx, e.Store, name)
@@ -484,8 +453,6 @@ func upCommand(file, name, profile string, only, skip []string) string {
 	}
 	return cmd
 }
-
-func sortStrings(l []string) []string { sort.Strings(l); return l }
 
 func compactJSON(b []byte) []byte {
 	var buf bytes.Buffer

@@ -116,11 +116,13 @@ func (r *runner) resolver(ctx context.Context, own stack.Outputs) *stack.Resolve
 		vars = map[string]any{}
 	}
 	return &stack.Resolver{
-		Vars:    vars,
-		Stack:   map[string]string{"name": r.w.Name(), "profile": r.plan.Profile, "owner": r.w.Owner()},
-		Outputs: r.outputs,
-		Fill:    func(s string) (stack.Outputs, error) { return r.fill(ctx, s) },
-		Own:     own,
+		Vars:          vars,
+		SensitiveVars: r.plan.Def.Sensitive,
+		Withheld:      r.plan.Def.Withheld,
+		Stack:         map[string]string{"name": r.w.Name(), "profile": r.plan.Profile, "owner": r.w.Owner()},
+		Outputs:       r.outputs,
+		Fill:          func(s string) (stack.Outputs, error) { return r.fill(ctx, s) },
+		Own:           own,
 	}
 }
 
@@ -150,6 +152,10 @@ func (r *runner) stepRun(ctx context.Context, s *definition.Step, log io.Writer)
 		Progress: func(format string, args ...any) {
 			msg := fmt.Sprintf(format, args...)
 			r.e.emit(Event{Stack: r.w.Name(), Step: s.Name, Type: EventProgress, Message: msg})
+		},
+		Output: func(format string, args ...any) {
+			msg := fmt.Sprintf(format, args...)
+			r.e.emit(Event{Stack: r.w.Name(), Step: s.Name, Type: EventProgress, Message: msg, Output: true})
 		},
 		Artifacts:  &artifacts{st: r.e.Store, stack: r.w.Name(), step: s.Name},
 		SetProcess: r.processRecorder(ctx, s.Name),
@@ -326,12 +332,16 @@ func (a *application) begin(ctx context.Context, logFile *os.File) (*stack.StepR
 			}
 		})
 	})
-	run.Progress = func(format string, args ...any) {
-		progress(format, args...)
-		msg := fmt.Sprintf(format, args...)
-		fmt.Fprintf(logFile, "# %s\n", msg)
-		a.saver.set(msg)
+	output := run.Output
+	saved := func(show func(string, ...any)) func(string, ...any) {
+		return func(format string, args ...any) {
+			show(format, args...)
+			msg := fmt.Sprintf(format, args...)
+			fmt.Fprintf(logFile, "# %s\n", msg)
+			a.saver.set(msg)
+		}
 	}
+	run.Progress, run.Output = saved(progress), saved(output)
 	return run, running, nil
 }
 

@@ -115,6 +115,15 @@ type ModuleInspector interface {
 type ModuleInfo struct {
 	Variables map[string]bool // name -> required
 	Outputs   map[string]bool // name -> sensitive
+	// VarTypes holds each variable's declared type constraint in Terraform's
+	// type language ("list(string)"; "" or absent: any value).
+	VarTypes map[string]string
+	// OutputTypes holds the type of the outputs whose type is known offline
+	// (the same language); the others are absent.
+	OutputTypes map[string]string
+	// Resources are the addresses of what the module manages
+	// ("terraform_data.vpc"), for `stack plan` of a stack not yet up.
+	Resources []string
 }
 
 // ModuleFilter is implemented by step kinds whose tool writes working files

@@ -48,6 +48,10 @@ type Record struct {
 	// `stack reap` may destroy it.
 	TTL       string     `json:"ttl,omitempty"`
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	// Vars are the variable values given outside the definition (--var,
+	// --var-file, STACK_VAR_) that the stack was last brought up with;
+	// sensitive ones as digests only.
+	Vars stack.Outputs `json:"vars,omitempty"`
 }
 
 // Retired is what planning the destroy of dropped steps needs.
@@ -128,6 +132,9 @@ func ArtifactPrefix(name, step string) string {
 // ErrNoStack is returned for a stack the store does not have.
 var ErrNoStack = errors.New("no such stack")
 
+// ErrDamaged is returned for a record that is not valid JSON.
+var ErrDamaged = errors.New("damaged")
+
 // LoadRecord reads a stack's record.
 func LoadRecord(ctx context.Context, st stack.Store, name string) (*Record, string, error) {
 	data, ver, err := st.Get(ctx, RecordKey(name))
@@ -139,7 +146,7 @@ func LoadRecord(ctx context.Context, st stack.Store, name string) (*Record, stri
 	}
 	var r Record
 	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, "", fmt.Errorf("stack %q: the record at %s is damaged: %w", name, st.Location(RecordKey(name)), err)
+		return nil, "", fmt.Errorf("stack %q: the record at %s is %w: %w", name, st.Location(RecordKey(name)), ErrDamaged, err)
 	}
 	if r.Steps == nil {
 		r.Steps = map[string]*StepState{}

@@ -59,6 +59,10 @@ func TestDemoUpStatusDown(t *testing.T) {
 	if !strings.Contains(text, "output webhook_url") || !strings.Contains(text, "(sensitive)") {
 		t.Errorf("status text lacks outputs or hides nothing:\n%s", text)
 	}
+	// The load step traced its messages through the web step's pipeline to the sink.
+	if !strings.Contains(text, "output e2e_arrived") || strings.Contains(text, "e2e_arrived = 0\n") {
+		t.Errorf("status text lacks the load step's e2e arrivals:\n%s", text)
+	}
 
 	// No Terraform may run: point the kind at a binary that does not exist.
 	r := w.runEnv([]string{"STACK_TERRAFORM=/nonexistent/terraform"}, "up", "stacks/demo.json")

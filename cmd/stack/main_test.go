@@ -14,8 +14,9 @@ import (
 	"github.com/stack-tools/stack/steps/terraform"
 )
 
-// stackBin is the stack binary built once for this package's tests.
-var stackBin string
+// stackBin is the stack binary built once for this package's tests, shimBin
+// the Terraform shim it runs.
+var stackBin, shimBin string
 
 func TestMain(m *testing.M) {
 	// Tests that run commands in this process (newRegistry) make this test
@@ -32,6 +33,14 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "building stack: %v\n%s", err, out)
 		os.Exit(1)
 	}
+	// The small Terraform shim, built once here rather than into each test
+	// workstation's cache.
+	shimBin = filepath.Join(dir, "stack-tfshim")
+	if err := terraform.BuildShim(context.Background(), shimBin); err != nil {
+		fmt.Fprintf(os.Stderr, "building the Terraform shim: %v\n", err)
+		os.Exit(1)
+	}
+	os.Setenv(terraform.ShimEnv, shimBin)
 	code := m.Run()
 	stopServers()
 	os.RemoveAll(dir)
@@ -65,7 +74,7 @@ func newWorkstation(t *testing.T, state string, extraEnv ...string) *workstation
 		}
 		env = append(env, kv)
 	}
-	env = append(env, "HOME="+home, "XDG_CACHE_HOME="+filepath.Join(home, ".cache"), "STACK_STATE="+state)
+	env = append(env, "HOME="+home, "XDG_CACHE_HOME="+filepath.Join(home, ".cache"), "STACK_STATE="+state, terraform.ShimEnv+"="+shimBin)
 	env = append(env, extraEnv...)
 	return &workstation{t: t, home: home, state: state, env: env}
 }

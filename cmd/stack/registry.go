@@ -17,6 +17,7 @@ func newRegistry(g *globalOptions) *stack.Registry {
 	r := stack.NewRegistry()
 	tf := terraform.New(filepath.Join(g.cache(), "terraform"))
 	tf.Shim, _ = os.Executable() // main runs the shim when asked
+	tf.LightShim = true          // but a small one is cheaper (steps/terraform/shimbuild.go)
 	r.RegisterStep("terraform", tf)
 	gen := generator.New()
 	gen.ZooKeeper = g.zookeeper

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"slices"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -28,7 +30,10 @@ func newStatusCmd(g *globalOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "status NAME [STEP]",
 		Short: "Show a stack's steps, outputs, handlers and logs (from any workstation); with STEP, where the step's time went",
-		Args:  statusArgs,
+		Example: `  stack status demo
+  stack status demo web        # one step, phase by phase
+  stack status demo -o json`,
+		Args: statusArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.runEnv, o.Name, o.Step = g.env(cmd), args[0], optionalArg(args, 1)
 			return runStatus(cmd.Context(), o)
@@ -76,6 +81,7 @@ func printStatus(w io.Writer, rec *state.Record, lock *state.Lease, loc string) 
 	fmt.Fprintf(w, "  profile %s · created by %s %s ago · last %q by %s %s ago\n", profile, rec.CreatedBy,
 		ago(rec.CreatedAt), rec.Command, rec.UpdatedBy, ago(rec.UpdatedAt))
 	fmt.Fprintf(w, "  definition %s · state %s\n", rec.Source, loc)
+	printVars(w, rec)
 	if line := lockLine(lock); line != "" {
 		fmt.Fprintln(w, line)
 	}
@@ -159,7 +165,23 @@ func outputText(o stack.Output) string {
 	if o.Sensitive {
 		return "(sensitive)"
 	}
+	if f, ok := o.Value.(float64); ok {
+		return figure(f)
+	}
 	return jsonText(o.Value)
+}
+
+// figure is a number for people: whole numbers as they are, others rounded
+// to two decimals, or four significant digits below 1 (a ratio such as
+// 0.9987), never 100.20551255455693.
+func figure(f float64) string {
+	switch {
+	case f == math.Trunc(f) && math.Abs(f) < 1e15:
+		return strconv.FormatFloat(f, 'f', 0, 64)
+	case math.Abs(f) >= 1:
+		return strconv.FormatFloat(round(f, 2), 'f', -1, 64)
+	}
+	return strconv.FormatFloat(f, 'g', 4, 64)
 }
 
 func sortedOutputNames(o stack.Outputs) []string { return slices.Sorted(maps.Keys(o)) }
@@ -179,52 +201,6 @@ func ago(t time.Time) string {
 	}
 }
 
-// listOptions are the inputs of `stack list`.
-type listOptions struct {
-	runEnv
-}
-
-func newListCmd(g *globalOptions) *cobra.Command {
-	o := &listOptions{}
-	return &cobra.Command{
-		Use:   "list",
-		Short: "List every stack in the store with owner, profile, age, state, expiry and cost",
-		Args:  exactArgs(0, "no arguments"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o.runEnv = g.env(cmd)
-			return runList(cmd.Context(), o)
-		},
-	}
-}
-
-func runList(ctx context.Context, o *listOptions) error {
-	e, err := o.Engine(ctx)
-	if err != nil {
-		return err
-	}
-	list, err := e.List(ctx)
-	if err != nil {
-		return err
-	}
-	if o.JSON {
-		if list == nil {
-			list = []engine.Summary{}
-		}
-		return writeJSON(o.Out, list)
-	}
-	if len(list) == 0 {
-		fmt.Fprintf(o.ErrOut, "no stacks in %s\n", e.Store)
-		return nil
-	}
-	tw := tabwriter.NewWriter(o.Out, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tOWNER\tPROFILE\tAGE\tSTATUS\tSTEPS\tEXPIRES\tCOST\tLOCKED BY")
-	for _, s := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d/%d applied\t%s\t%s\t%s\n", s.Name, s.Owner, s.Profile, ago(s.CreatedAt), s.Status, s.Applied, s.Steps,
-			expiry(s.ExpiresAt), costText(s.Cost), s.Locked)
-	}
-	return tw.Flush()
-}
-
 // outputsOptions are the inputs of `stack outputs`.
 type outputsOptions struct {
 	runEnv
@@ -237,6 +213,8 @@ func newOutputsCmd(g *globalOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "outputs NAME [STEP]",
 		Short: "Show a stack's outputs (sensitive values are never shown)",
+		Example: `  stack outputs demo
+  stack outputs demo web -o json`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 1 || len(args) > 2 {
 				return &usageError{fmt.Errorf("outputs takes NAME and optionally STEP; see `stack outputs --help`")}

@@ -5,7 +5,6 @@
 package generator
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,8 +12,8 @@ import (
 	"time"
 
 	"github.com/stack-tools/stack/load"
+	"github.com/stack-tools/stack/load/e2e"
 	"github.com/stack-tools/stack/load/pace"
-	"github.com/stack-tools/stack/load/report"
 	"github.com/stack-tools/stack/load/scenario"
 	"github.com/stack-tools/stack/load/scenario/s3scenario"
 	"github.com/stack-tools/stack/stack"
@@ -44,12 +43,15 @@ type Config struct {
 	// (Options keeps its token out of JSON; a definition names it here.)
 	AuthToken string `json:"auth_token,omitempty"`
 
-	Stop       *load.StopPolicy `json:"stop,omitempty"`
-	Timeout    pace.Duration    `json:"timeout,omitempty"`
-	LateAfter  pace.Duration    `json:"late_after,omitempty"`
-	Window     pace.Duration    `json:"window,omitempty"`
-	MaxWorkers int              `json:"max_workers,omitempty"`
-	Insecure   bool             `json:"insecure,omitempty"`
+	Stop      *load.StopPolicy `json:"stop,omitempty"`
+	Timeout   pace.Duration    `json:"timeout,omitempty"`
+	LateAfter pace.Duration    `json:"late_after,omitempty"`
+	Window    pace.Duration    `json:"window,omitempty"`
+	// MaxConnections caps concurrent requests, one connection each;
+	// max_workers is its old name ("workers" are fleet machines).
+	MaxConnections int  `json:"max_connections,omitempty"`
+	MaxWorkers     int  `json:"max_workers,omitempty"`
+	Insecure       bool `json:"insecure,omitempty"`
 
 	// Workers splits the load among `stack load-worker` processes (fleet.go).
 	Workers *Workers `json:"workers,omitempty"`
@@ -63,6 +65,9 @@ type Config struct {
 	// Kafka shapes producing to kafka:// targets: per-type topics, key
 	// template, acks, linger, batch_bytes, compression.
 	Kafka *load.KafkaOptions `json:"kafka,omitempty"`
+	// E2E traces each message to its arrivals at probes at the far end of
+	// the pipeline: {"probes": [...], "expect": {"TYPE": N}, "wait": "2m"}.
+	E2E *e2e.Config `json:"e2e,omitempty"`
 
 	// refs names fields given as unresolved references (validation only).
 	refs map[string]bool
@@ -91,7 +96,13 @@ func hasRef(s string) bool { return strings.Contains(s, "${") }
 func decode(raw json.RawMessage) (*Config, error) {
 	var c Config
 	if err := stack.DecodeStrict(raw, &c); err != nil {
-		return nil, fmt.Errorf("generator step: %w (fields: scenario, target, rate, duration, requests, order, group, skip, senders, companies, reuse, duplicate, seed, vars, auth_token, stop, timeout, late_after, window, max_workers, insecure, workers, metrics_addr, reload, batch, batch_wait, kafka)", err)
+		return nil, fmt.Errorf("generator step: %w (fields: scenario, target, rate, duration, requests, order, group, skip, senders, companies, reuse, duplicate, seed, vars, auth_token, stop, timeout, late_after, window, max_connections, insecure, workers, metrics_addr, reload, batch, batch_wait, kafka, e2e)", err)
+	}
+	switch {
+	case c.MaxConnections != 0 && c.MaxWorkers != 0:
+		return nil, fmt.Errorf("generator step: \"max_connections\" and \"max_workers\" (its old name) are both given: keep \"max_connections\"")
+	case c.MaxConnections != 0:
+		c.MaxWorkers = c.MaxConnections
 	}
 	return &c, nil
 }
@@ -143,10 +154,15 @@ func (k *Kind) ValidateIn(dir string, raw json.RawMessage) error {
 	if c.Scenario == "" || hasRef(c.Scenario) || s3scenario.Is(c.Scenario) {
 		return nil // an s3:// scenario is read when the step runs
 	}
-	if _, err := scenario.Resolve(dir, c.Scenario, scenarios.Builtin()); err != nil {
+	sc, err := scenario.Resolve(dir, c.Scenario, scenarios.Builtin())
+	if err != nil {
 		return fmt.Errorf("scenario: %w", err)
 	}
-	return nil
+	full, err := decode(raw)
+	if err != nil {
+		return err
+	}
+	return full.checkE2E(sc.TypeNames())
 }
 
 // check validates c; fields given as references (c.refs) are checked once resolved.
@@ -165,6 +181,9 @@ func (c *Config) check() error {
 		return fail("\"target\" %q must be an http:// or https:// URL, sqs://QUEUE_URL, nsq://NSQD:4150/TOPIC or kafka://BROKER:9092/TOPIC", c.Target)
 	}
 	if err := c.checkExtras(); err != nil {
+		return fail("%w", err)
+	}
+	if err := c.checkE2E(nil); err != nil {
 		return fail("%w", err)
 	}
 	if c.Rate == nil && c.refs["rate"] {
@@ -208,7 +227,7 @@ func (c *Config) check() error {
 		}
 	}
 	if c.MaxWorkers < 0 {
-		return fail("\"max_workers\" must be positive")
+		return fail("\"max_connections\" must be positive")
 	}
 	if err := c.Kafka.Check(); err != nil {
 		return fail("%w", err)
@@ -227,7 +246,7 @@ func (c *Config) LoadConfig(sc *scenario.Scenario) load.Config {
 		Target: c.Target, Rate: *c.Rate, Duration: time.Duration(c.Duration), Requests: c.Requests,
 		Timeout: time.Duration(c.Timeout), LateAfter: time.Duration(c.LateAfter), Window: time.Duration(c.Window),
 		MaxWorkers: c.MaxWorkers, Insecure: c.Insecure, Stop: c.Stop,
-		Batch: c.Batch, BatchWait: time.Duration(c.BatchWait), Kafka: c.Kafka,
+		Batch: c.Batch, BatchWait: time.Duration(c.BatchWait), Kafka: c.Kafka, E2E: c.E2E,
 	}
 }
 
@@ -260,13 +279,9 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 		return nil, err
 	}
 	cfg := c.LoadConfig(sc)
-	var last time.Time
 	cfg.Progress = func(p load.Progress) {
 		fmt.Fprintln(run.Log, p.String())
-		if run.Progress != nil && time.Since(last) >= 5*time.Second {
-			last = time.Now()
-			run.Progress("%s", p.String())
-		}
+		run.ToolOutput("%s", p.String()) // every window: the live table's row follows the run
 	}
 	fmt.Fprintf(run.Log, "load: scenario %s (%s) -> %s\n", sc.Name, sc.Source, cfg.Target)
 	rep, err := k.run(ctx, run, c, cfg)
@@ -275,26 +290,17 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 	}
 	fmt.Fprintf(run.Log, "load: %s %s\n", rep.Verdict, rep.Reason)
 
-	var js, page bytes.Buffer
-	if err := report.JSON(&js, rep); err != nil {
+	jsonAt, htmlAt, err := storeReports(ctx, run, rep)
+	if err != nil {
 		return nil, err
 	}
-	if err := report.HTML(&page, rep); err != nil {
+	if err := storeTrace(ctx, run, rep); err != nil {
 		return nil, err
 	}
-	jsonAt, err := run.Artifacts.PutArtifact(ctx, "load-report.json", js.Bytes())
-	if err != nil {
-		return nil, fmt.Errorf("generator step: storing the JSON report: %w", err)
-	}
-	htmlAt, err := run.Artifacts.PutArtifact(ctx, "load-report.html", page.Bytes())
-	if err != nil {
-		return nil, fmt.Errorf("generator step: storing the HTML report: %w", err)
-	}
-	fmt.Fprintf(run.Log, "load: report %s\nload: report %s\n", jsonAt, htmlAt)
 	if rep.Verdict != load.Passed {
 		return nil, fmt.Errorf("load %s: %s (report: %s)", rep.Verdict, rep.Reason, htmlAt)
 	}
-	return outputs(rep, jsonAt, htmlAt), nil
+	return withE2E(outputs(rep, jsonAt, htmlAt), rep), nil
 }
 
 // Destroy implements stack.StepKind: load leaves nothing behind to destroy.

@@ -2,10 +2,13 @@ package terraform
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/hashicorp/terraform-config-inspect/tfconfig"
 	"github.com/hashicorp/terraform-exec/tfexec"
@@ -15,28 +18,42 @@ import (
 )
 
 // ensureInit runs `terraform init` unless the data directory was initialised
-// for the module and backend as they are now.
+// for the module and backend as they are now. Steps initialising the same
+// module under the same backend take turns, so that one init serves them all
+// (see initFromSibling); a module initialised by another stack before needs
+// none (see initFromTemplate).
 func (k *Kind) ensureInit(ctx context.Context, s *session) error {
-	// The variables file does not change what init does.
-	digest, err := stack.DirDigest(s.srcDir, stack.ModuleFiles{
+	// The variables file does not change what init does; the backend's is
+	// counted apart, so that moduleDigest is the same in every stack.
+	moduleDigest, err := stack.DirDigest(s.srcDir, stack.ModuleFiles{
 		Skip: func(name string, isDir bool) bool {
-			return name == varsFile || skipModuleFile(name, isDir)
+			return name == varsFile || name == backendFile || skipModuleFile(name, isDir)
 		},
 		Calls: localModuleCalls,
 	})
 	if err != nil {
 		return err
 	}
+	backend, err := os.ReadFile(filepath.Join(s.srcDir, backendFile))
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256([]byte(moduleDigest + "\x00" + string(backend)))
+	digest := hex.EncodeToString(sum[:])
 	marker := filepath.Join(s.dataDir, "stack-init")
 	if old, _ := os.ReadFile(marker); string(old) == digest {
 		return nil
 	}
 	s.run.Phase("init")
-	if !k.initFromSibling(s, digest) {
+	mu, _ := k.initTurns.LoadOrStore(digest, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
+	if !k.initFromSibling(s, digest) && !k.initFromTemplate(s, moduleDigest) {
 		s.run.Progress("terraform init")
 		if err := k.init(ctx, s); err != nil {
 			return err
 		}
+		k.keepTemplate(s, moduleDigest)
 	}
 	if err := os.WriteFile(marker, []byte(digest), 0o600); err != nil {
 		return err

@@ -15,7 +15,7 @@ import (
 // `terraform output` must never write to the log.
 func (s *session) stream(fn func(w io.Writer) error) error {
 	w := newProgressWriter(s.run)
-	w.created = func(addr, id string) { s.created(s.journal, addr, id) }
+	w.created = func(addr, id string) { s.noteCreated(s.journal, addr, id) }
 	err := fn(w)
 	s.tf.SetStdout(io.Discard)
 	return w.wrap(err)
@@ -154,7 +154,7 @@ func (w *progressWriter) line(b []byte) {
 		w.run.Phase("apply") // the plan is done
 	}
 	if l.hasProgress {
-		w.run.Progress("%s", l.progress)
+		w.run.ToolOutput("%s", l.progress)
 	}
 	if l.diag != "" {
 		w.diags = append(w.diags, l.diag)

@@ -12,7 +12,8 @@ import (
 // launcher returns the program terraform-exec runs and its environment: the
 // shim when the Kind has one, else Terraform itself.
 func (k *Kind) launcher(bin string, run *stack.StepRun, env map[string]string) string {
-	if k.Shim == "" || !shimSupported {
+	shim := k.shimPath(run)
+	if shim == "" || !shimSupported {
 		return bin
 	}
 	env[shimExecEnv] = bin
@@ -21,7 +22,7 @@ func (k *Kind) launcher(bin string, run *stack.StepRun, env map[string]string) s
 	if run.Fence != "" {
 		env[shimFenceEnv] = run.Fence
 	}
-	return k.Shim
+	return shim
 }
 
 func (k *Kind) grace() time.Duration {

@@ -15,8 +15,10 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/go-version"
 	"github.com/hashicorp/terraform-exec/tfexec"
 
 	"github.com/stack-tools/stack/stack"
@@ -38,13 +40,22 @@ type Kind struct {
 	// then runs in a process group of its own that outlives a killed stack
 	// (see shim.go). Without it Terraform runs directly.
 	Shim string
+	// LightShim, with Shim set, runs Terraform under the small shim built
+	// from package tfshim instead (see shimbuild.go), falling back to Shim.
+	LightShim bool
 	// InterruptGrace is how long Terraform may take to stop after Ctrl-C before
 	// its process group is killed (default 2m).
 	InterruptGrace time.Duration
 
-	findOnce sync.Once
-	execPath string
-	findErr  error
+	shimOnce  sync.Once
+	lightShim string // the small shim's path, "" if there is none
+
+	findOnce  sync.Once
+	execPath  string
+	findErr   error
+	tfVersion *version.Version // execPath's, nil if it could not be asked
+	// versionRuns counts `terraform version` runs (see binaryVersion).
+	versionRuns atomic.Int32
 	// initMu serialises `terraform init` in this process: the plugin cache is not
 	// safe for concurrent installs. A file lock covers other processes.
 	initMu sync.Mutex
@@ -53,6 +64,11 @@ type Kind struct {
 	// inited maps an init digest to a data directory initialised with it
 	// (see initFromSibling).
 	inited sync.Map
+	// initTurns holds a mutex per init digest (see ensureInit).
+	initTurns sync.Map
+	// created holds the work folders whose workspace a preparation just
+	// created: their state is empty, and the apply need not read it.
+	created sync.Map
 }
 
 // New returns the kind, keeping its caches under cacheDir.
@@ -87,6 +103,8 @@ type session struct {
 	backend tfbackend.Backend
 	srcDir  string
 	dataDir string
+	version *version.Version // Terraform's, if known
+	created bool             // the workspace was just created, without state
 	// journal is the running command's (unsaved.go), nil if none.
 	journal *journal
 }
@@ -102,7 +120,8 @@ func (k *Kind) prepare(ctx context.Context, run *stack.StepRun) (*session, error
 	if err != nil {
 		return nil, err
 	}
-	s := &session{run: run, backend: tfb, srcDir: filepath.Join(run.WorkDir, "module"), dataDir: filepath.Join(run.WorkDir, "data")}
+	s := &session{run: run, backend: tfb, srcDir: filepath.Join(run.WorkDir, "module"), dataDir: filepath.Join(run.WorkDir, "data"), version: k.tfVersion}
+	_, s.created = k.created.LoadAndDelete(run.WorkDir)
 	// A Terraform left by a dead command may still be applying from this copy.
 	if err := waitSurvivor(ctx, run); err != nil {
 		return nil, err
@@ -149,6 +168,7 @@ func (k *Kind) handle(bin string, s *session) (*tfexec.Terraform, error) {
 	if err != nil {
 		return nil, err
 	}
+	seedVersion(tf, k.tfVersion)
 	if err := tf.SetEnv(env); err != nil {
 		return nil, err
 	}
@@ -174,6 +194,9 @@ func (k *Kind) Prepare(ctx context.Context, run *stack.StepRun) error {
 	run.Phase("workspace")
 	if _, err = s.selectWorkspace(ctx, true); err == nil {
 		k.handOver(run.WorkDir, s.tf)
+		if s.created {
+			k.created.Store(run.WorkDir, true)
+		}
 	}
 	return err
 }

@@ -153,9 +153,9 @@ func (s *session) beginJournal(ctx context.Context, cmd string) *journal {
 	return j
 }
 
-// created notes a resource the command created; it is written at once, so
+// noteCreated notes a resource the command created; it is written at once, so
 // a kill a moment later still leaves its id.
-func (s *session) created(j *journal, addr, id string) {
+func (s *session) noteCreated(j *journal, addr, id string) {
 	if j == nil || id == "" {
 		return
 	}

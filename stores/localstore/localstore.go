@@ -25,6 +25,8 @@ type Store struct {
 	root string
 }
 
+var _ stack.DirLister = (*Store)(nil)
+
 // Open returns the store rooted at dir, creating it if needed.
 func Open(dir string) (*Store, error) {
 	abs, err := filepath.Abs(dir)
@@ -215,6 +217,26 @@ func (s *Store) List(_ context.Context, prefix string) ([]string, error) {
 	return keys, err
 }
 
+// ListDirs names the folders directly under prefix: one directory read
+// instead of a walk of every stack's logs and reports.
+func (s *Store) ListDirs(_ context.Context, prefix string) ([]string, error) {
+	dir := filepath.Join(s.root, "objects", filepath.FromSlash(prefix))
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var dirs []string
+	for _, e := range entries {
+		if e.IsDir() {
+			dirs = append(dirs, e.Name())
+		}
+	}
+	return dirs, nil // os.ReadDir sorts by name
+}
+
 // TerraformBackend keeps Terraform state under the state directory, one
 // workspace per step.
 func (s *Store) TerraformBackend(stackName, step string) tfbackend.Backend {
@@ -229,6 +251,17 @@ func (s *Store) TerraformBackend(stackName, step string) tfbackend.Backend {
 			return nil, stack.ErrNotFound
 		}
 		return data, err
+	}, NewWorkspace: func(_ context.Context, workspace string, _ []byte) (bool, error) {
+		// `terraform workspace new` on the local backend makes the folder
+		// and nothing else: the first apply writes the state.
+		p := filepath.Join(dir, workspace)
+		if _, err := os.Stat(p); err == nil {
+			return false, nil
+		}
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			return false, fmt.Errorf("creating Terraform workspace folder %s: %w; check that the state directory is writable", p, err)
+		}
+		return true, nil
 	}}
 }
 

@@ -1,10 +1,14 @@
 package s3store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"path"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/stack-tools/stack/stack"
 	"github.com/stack-tools/stack/steps/terraform/tfbackend"
@@ -62,7 +66,31 @@ func (s *Store) TerraformBackend(stackName, step string) tfbackend.Backend {
 			return err
 		}
 		return s.Delete(ctx, path.Join(dir, StateKey+".tflock"), stack.AnyVersion)
+	}, NewWorkspace: func(ctx context.Context, workspace string, emptyState []byte) (bool, error) {
+		return s.createState(ctx, path.Join(TFStatePrefix, stackName, workspace, StateKey), emptyState)
 	}}
+}
+
+// createState writes a new workspace's first state as `terraform workspace
+// new` does on the s3 backend: the object alone, typed application/json,
+// without metadata, and only if there is none yet (If-None-Match), which
+// stands in for the lock Terraform takes meanwhile. A workspace that exists
+// already is left as it is (false).
+func (s *Store) createState(ctx context.Context, key string, data []byte) (bool, error) {
+	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:      aws.String(s.bucket),
+		Key:         aws.String(s.objectKey(key)),
+		Body:        bytes.NewReader(data),
+		ContentType: aws.String("application/json"),
+		IfNoneMatch: aws.String("*"),
+	})
+	if err == nil {
+		return true, nil
+	}
+	if err = s.wrap("write", key, err); errors.Is(err, stack.ErrConflict) {
+		return false, nil
+	}
+	return false, fmt.Errorf("creating Terraform workspace state: %w", err)
 }
 
 // StatePrefix is the store key prefix under which a stack's Terraform state

@@ -21,4 +21,10 @@ type Backend struct {
 	// command killed then leaves a lock `terraform force-unlock` cannot reach,
 	// since no workspace exists to select. The caller holds the stack's lease.
 	DropNewWorkspaceLock func(ctx context.Context, workspace string) error `json:"-"`
+	// NewWorkspace, if set, creates a workspace as `terraform workspace new`
+	// does for this backend, without running Terraform, and reports whether
+	// it did (false: it existed already, and is left as it is). emptyState is
+	// the state Terraform writes for a new workspace, for backends that store
+	// one. The caller holds the stack's lease.
+	NewWorkspace func(ctx context.Context, workspace string, emptyState []byte) (created bool, err error) `json:"-"`
 }

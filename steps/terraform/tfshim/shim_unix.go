@@ -1,6 +1,6 @@
 //go:build unix
 
-package terraform
+package tfshim
 
 import (
 	"errors"
@@ -13,22 +13,19 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/stack-tools/stack/internal/proc"
-	"github.com/stack-tools/stack/stack"
 )
 
 // shimSupported says whether Kind.Shim is used on this platform.
 const shimSupported = true
 
 func runShim(bin string) int {
-	procPath := os.Getenv(shimProcFileEnv)
-	grace, err := time.ParseDuration(os.Getenv(shimGraceEnv))
+	procPath := os.Getenv(ProcFileEnv)
+	grace, err := time.ParseDuration(os.Getenv(GraceEnv))
 	if err != nil || grace <= 0 {
-		grace = interruptGrace
+		grace = DefaultGrace
 	}
-	fencePath := os.Getenv(shimFenceEnv)
-	for _, e := range []string{shimExecEnv, shimProcFileEnv, shimGraceEnv, shimFenceEnv} {
+	fencePath := os.Getenv(FenceEnv)
+	for _, e := range []string{ExecEnv, ProcFileEnv, GraceEnv, FenceEnv} {
 		_ = os.Unsetenv(e)
 	}
 	if !durable(os.Args[1:]) {
@@ -43,11 +40,11 @@ func runShim(bin string) int {
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	signal.Ignore(syscall.SIGPIPE, syscall.SIGHUP) // stack may be gone; keep relaying nothing quietly
 
-	pgid, err := proc.OwnGroup()
+	pgid, err := ownGroup()
 	if err != nil {
 		pgid = 0 // no group of our own: interrupts go to Terraform alone
 	}
-	rec := &processFile{Host: proc.Host(), PGID: pgid, ShimPID: os.Getpid(), Command: command(os.Args[1:]), Started: time.Now().UTC()}
+	rec := &ProcessFile{Host: host(), PGID: pgid, ShimPID: os.Getpid(), Command: command(os.Args[1:]), Started: time.Now().UTC()}
 	if procPath != "" {
 		// Recorded before Terraform starts: if stack dies from here on, the
 		// next command knows which group to wait for.
@@ -97,21 +94,9 @@ func runShim(bin string) int {
 	if sup.interrupted && pgid > 0 {
 		// Whatever Terraform's provisioners left in the group goes too (this
 		// shim with it; terraform-exec reports the interrupt).
-		_ = proc.KillGroup(pgid)
+		_ = killGroup(pgid)
 	}
 	return code
-}
-
-// forget removes the process record once Terraform is done: nothing for a
-// later command to wait for. (A shim killed with stack never gets here, and
-// its Terraform stays on record.)
-func forget(procPath string) {
-	if procPath == "" {
-		return
-	}
-	if p, err := readProcessFile(procPath); err == nil && p.ShimPID == os.Getpid() {
-		_ = os.Remove(procPath)
-	}
 }
 
 // outputFiles creates the files Terraform writes its output to, in dir.
@@ -121,6 +106,18 @@ func outputFiles(dir string) (outPath, errPath string, outW, errW *os.File, err 
 	outW, err1 := os.OpenFile(outPath, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	errW, err2 := os.OpenFile(errPath, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	return outPath, errPath, outW, errW, errors.Join(err1, err2)
+}
+
+// forget removes the process record once Terraform is done: nothing for a
+// later command to wait for. (A shim killed with stack never gets here, and
+// its Terraform stays on record.)
+func forget(procPath string) {
+	if procPath == "" {
+		return
+	}
+	if p, err := ReadProcessFile(procPath); err == nil && p.ShimPID == os.Getpid() {
+		_ = os.Remove(procPath)
+	}
 }
 
 func exitCode(err error) int {
@@ -197,15 +194,11 @@ func (s *supervisor) run(sigs <-chan os.Signal, fencePath string) error {
 	}
 }
 
-// fenceCheckEvery is how often the fence file is read: small against any
-// lease TTL (the fence leaves TTL/3 between interrupt and kill).
-const fenceCheckEvery = 100 * time.Millisecond
-
 func (s *supervisor) checkFence(path string) {
 	if path == "" || s.killed.Load() {
 		return
 	}
-	f, err := stack.ReadFenceFile(path)
+	f, err := ReadFence(path)
 	if err != nil {
 		return // released: stack is done with the lease
 	}
@@ -228,7 +221,7 @@ func (s *supervisor) interrupt() {
 	}
 	s.interrupted = true
 	if s.pgid > 0 {
-		_ = proc.InterruptGroup(s.pgid)
+		_ = interruptGroup(s.pgid)
 	} else {
 		_ = s.cmd.Process.Signal(os.Interrupt)
 	}
@@ -238,7 +231,7 @@ func (s *supervisor) interrupt() {
 func (s *supervisor) kill() {
 	s.killed.Store(true)
 	if s.pgid > 0 {
-		_ = proc.KillGroup(s.pgid)
+		_ = killGroup(s.pgid)
 	} else {
 		_ = s.cmd.Process.Kill()
 	}

@@ -1,6 +1,6 @@
 //go:build unix
 
-package terraform
+package tfshim
 
 import (
 	"fmt"
@@ -8,10 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"syscall"
 	"time"
-
-	"github.com/stack-tools/stack/internal/proc"
-	"github.com/stack-tools/stack/stack"
 )
 
 // The fence keeper enforces the lease's fence on Terraform's process group
@@ -59,7 +57,7 @@ func startKeeper(pgid int, fencePath string) (*os.File, error) {
 	k := exec.Command(self)
 	k.Env = append(os.Environ(), keeperPGIDEnv+"="+strconv.Itoa(pgid), keeperFenceEnv+"="+fencePath)
 	k.Stdin = r
-	k.SysProcAttr = proc.NewSessionAttr()
+	k.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // not in the group, not with stack
 	if err := k.Start(); err != nil {
 		w.Close()
 		return nil, err
@@ -68,7 +66,7 @@ func startKeeper(pgid int, fencePath string) (*os.File, error) {
 	return w, nil
 }
 
-// runKeeperIfAsked turns this process into a fence keeper when the shim
+// runKeeperIfAsked turns this process into a fence keeper when a shim
 // started it as one, and then exits.
 func runKeeperIfAsked() {
 	pgid, err := strconv.Atoi(os.Getenv(keeperPGIDEnv))
@@ -81,8 +79,8 @@ func runKeeperIfAsked() {
 func runKeeper(pgid int, fencePath string, shim io.Reader) int {
 	_, _ = io.Copy(io.Discard, shim) // until the shim is gone
 	interrupted := false
-	for proc.GroupAlive(pgid) {
-		f, err := stack.ReadFenceFile(fencePath)
+	for groupAlive(pgid) {
+		f, err := ReadFence(fencePath)
 		if err != nil {
 			return 0 // released: the lease ended in order
 		}
@@ -90,10 +88,10 @@ func runKeeper(pgid int, fencePath string, shim io.Reader) int {
 		switch {
 		case now.After(f.KillAt):
 			fmt.Fprintf(os.Stderr, "stack: fence keeper: the lease Terraform (process group %d) ran under may expire now: killing it\n", pgid)
-			_ = proc.KillGroup(pgid)
+			_ = killGroup(pgid)
 		case now.After(f.InterruptAt) && !interrupted:
 			interrupted = true
-			_ = proc.InterruptGroup(pgid)
+			_ = interruptGroup(pgid)
 		}
 		time.Sleep(fenceCheckEvery)
 	}

@@ -1,6 +1,6 @@
 //go:build unix
 
-package terraform
+package tfshim
 
 import (
 	"encoding/json"
@@ -16,10 +16,25 @@ import (
 	"github.com/stack-tools/stack/stack"
 )
 
-// The package's test binary is also the shim, as the stack binary is.
+// The package's test binary is also the shim (and its keeper).
 func TestMain(m *testing.M) {
-	RunShimIfAsked()
+	RunIfAsked()
 	os.Exit(m.Run())
+}
+
+// The fence file package state writes (stack.FenceFile) is the one the shim
+// reads.
+func TestFenceFileFormat(t *testing.T) {
+	at := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	b, _ := json.Marshal(stack.FenceFile{Lease: "l", InterruptAt: at, KillAt: at.Add(time.Second)})
+	p := filepath.Join(t.TempDir(), "f.json")
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := ReadFence(p)
+	if err != nil || !f.InterruptAt.Equal(at) || !f.KillAt.Equal(at.Add(time.Second)) {
+		t.Fatalf("read %+v, %v", f, err)
+	}
 }
 
 // The shim enforces the lease's fence file on its own (issue 20): past the
@@ -43,7 +58,7 @@ func TestShimEnforcesTheFence(t *testing.T) {
 	}
 	writeFence(time.Now().Add(-time.Second), time.Now().Add(time.Hour))
 	shim := exec.Command(os.Args[0], "apply")
-	shim.Env = append(os.Environ(), shimExecEnv+"="+fake, shimFenceEnv+"="+fence, shimGraceEnv+"=1h")
+	shim.Env = append(os.Environ(), ExecEnv+"="+fake, FenceEnv+"="+fence, GraceEnv+"=1h")
 	if err := shim.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +112,7 @@ func TestKeeperFencesTerraformAfterTheShimDied(t *testing.T) {
 	}
 	writeFence(time.Now().Add(time.Hour))
 	shim := exec.Command(os.Args[0], "apply")
-	shim.Env = append(os.Environ(), shimExecEnv+"="+fake, shimFenceEnv+"="+fence, shimGraceEnv+"=1h")
+	shim.Env = append(os.Environ(), ExecEnv+"="+fake, FenceEnv+"="+fence, GraceEnv+"=1h")
 	if err := shim.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,6 @@
 //go:build !unix
 
-package terraform
+package tfshim
 
 // shimSupported is false: without process groups the shim could not do its
 // job, so Terraform runs directly.
