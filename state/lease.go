@@ -254,7 +254,7 @@ func (h *HeldLease) renewOnce() bool {
 	sent := time.Now()
 	h.lease.Expires = sent.UTC().Add(h.ttl)
 	data, _ := json.MarshalIndent(h.lease, "", "  ")
-	ctx, cancel := context.WithTimeout(context.Background(), renewEvery(h.ttl))
+	ctx, cancel := context.WithDeadline(context.Background(), h.renewalDeadline(sent))
 	defer cancel()
 	ver, err := h.st.Put(ctx, LeaseKey(h.stack), data, h.version)
 	if errors.Is(err, stack.ErrConflict) {
@@ -276,6 +276,21 @@ func (h *HeldLease) renewOnce() bool {
 	}
 	h.fence.failed(err)
 	return !errors.Is(err, stack.ErrConflict)
+}
+
+// renewalDeadline is how long a renewal sent at sent may take: a slow store
+// (a loaded machine, fsync) must not fence the holder while a renewal could
+// still land in time, so it may run until the holder's kill deadline, and at
+// least one renewal period.
+func (h *HeldLease) renewalDeadline(sent time.Time) time.Time {
+	return later(h.LastRenewal().Add(KillAfter(h.ttl)), sent.Add(renewEvery(h.ttl)))
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // Release stops renewing and deletes the lease if it is still ours. Calls
