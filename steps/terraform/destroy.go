@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
 
@@ -26,6 +27,11 @@ func (k *Kind) Destroy(ctx context.Context, run *stack.StepRun) error {
 			return err
 		}
 	}
+	// The init marker goes first: a kill in the middle of removing the working
+	// copy must not leave a marker saying init is done beside a data folder
+	// that lost its backend state (seen in the kill-point test: the next down
+	// then failed with "Backend initialization required").
+	_ = os.Remove(filepath.Join(s.dataDir, "stack-init"))
 	return os.RemoveAll(run.WorkDir)
 }
 
