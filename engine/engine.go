@@ -117,12 +117,9 @@ func (e *Engine) Validate(def *definition.Definition, opts definition.GraphOptio
 // Up brings a stack up: every selected step whose inputs changed, or that has
 // not finished, is applied; the rest are skipped.
 func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
-	name := opts.Name
-	if name == "" {
-		name = opts.Def.Name
-	}
-	if !definition.ValidName(name) {
-		return &definition.InvalidError{Problems: []definition.Problem{{Path: "--name", Msg: fmt.Sprintf("stack name %q is not valid: use lower-case letters, digits and dashes, starting with a letter, at most 40 characters", name)}}}
+	name, err := stackName(opts)
+	if err != nil {
+		return err
 	}
 	// Validate before taking the lock or touching state.
 	if _, err := e.graph(ctx, givenValues(opts.Def, opts.Vars), definition.GraphOptions{Profile: opts.Profile}); err != nil {
@@ -136,7 +133,6 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
 	if err := e.loadDigestKey(ctx); err != nil {
 		return err
 	}
-
 	rec, ver, err := state.LoadRecord(ctx, e.Store, name)
 	if err != nil && !errors.Is(err, state.ErrNoStack) {
 		return err
@@ -161,12 +157,8 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
 			"stack %q has step(s) %s applied, but this definition does not have them; put them back, or run `%s` to destroy them once the rest is up",
 			name, strings.Join(orphans, ", "), pruneCommand(opts, name))}}}
 	}
-	retired := rec.Retired
-	if len(orphans) == 0 {
-		retired = nil
-	} else if retired == nil {
-		retired = &state.Retired{Definition: rec.Definition, Source: rec.Source, Dir: rec.Dir, Profile: rec.Profile}
-	} else if err := e.retiredCovers(ctx, rec, orphans); err != nil {
+	retired, err := e.retiredFor(ctx, rec, orphans)
+	if err != nil {
 		return err
 	}
 	w := state.NewRecordWriter(e.Store, name, rec, ver).Under(lease)
@@ -175,10 +167,7 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
 		r.Definition = json.RawMessage(compactJSON(opts.Def.Raw))
 		r.Source, r.Dir = src, opts.Def.Dir
 		r.Profile, r.Only, r.Skip = opts.Profile, opts.Only, opts.Skip
-		r.Vars = nil
-		if len(vars) > 0 {
-			r.Vars = vars.Redacted(e.digestKey)
-		}
+		r.Vars = e.remembered(vars)
 		r.Status, r.Command = state.StatusRunning, "up"
 		for _, s := range plan.Steps {
 			if r.Steps[s.Name] == nil {
@@ -198,6 +187,31 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
 		return nil
 	}
 	return e.destroyRetired(ctx, w, orphans)
+}
+
+// stackName is the name up gives the stack: --name, else the definition's.
+func stackName(opts UpOptions) (string, error) {
+	name := opts.Name
+	if name == "" {
+		name = opts.Def.Name
+	}
+	if !definition.ValidName(name) {
+		return "", &definition.InvalidError{Problems: []definition.Problem{{Path: "--name", Msg: fmt.Sprintf("stack name %q is not valid: use lower-case letters, digits and dashes, starting with a letter, at most 40 characters", name)}}}
+	}
+	return name, nil
+}
+
+// retiredFor is the definition steps dropped now are destroyed with: none
+// when nothing is dropped, the one an unfinished prune kept (if it has them),
+// else the one the stack was applied with.
+func (e *Engine) retiredFor(ctx context.Context, rec *state.Record, orphans []string) (*state.Retired, error) {
+	switch {
+	case len(orphans) == 0:
+		return nil, nil
+	case rec.Retired == nil:
+		return &state.Retired{Definition: rec.Definition, Source: rec.Source, Dir: rec.Dir, Profile: rec.Profile}, nil
+	}
+	return rec.Retired, e.retiredCovers(ctx, rec, orphans)
 }
 
 // retiredCovers checks that steps dropped now were in the definition an
