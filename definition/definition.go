@@ -2,12 +2,11 @@ package definition
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -29,6 +28,15 @@ type Definition struct {
 	Raw []byte
 	// TTL is the default time to live of stacks made from it ("" for none).
 	TTL string
+	// Sensitive names the variables whose values are secrets: they reach a
+	// module the way sensitive outputs do and the stack keeps only a digest.
+	Sensitive map[string]bool
+	// Withheld maps a variable whose value is not known on this workstation
+	// (a sensitive value the stack keeps as a digest) to how to give it.
+	Withheld map[string]string
+	// origins says which file of an extends chain wrote each value (nil for
+	// a definition without "extends").
+	origins *node
 }
 
 // StepDef is one step as written, before a profile is applied.
@@ -118,16 +126,9 @@ func ValidName(s string) bool { return nameRE.MatchString(s) }
 
 // LoadDefinition reads and parses a definition file. It checks syntax and shape;
 // Validate checks the rest.
+// It follows "extends" through local files only; Load reads s3:// ones too.
 func LoadDefinition(file string) (*Definition, error) {
-	raw, err := os.ReadFile(file)
-	if err != nil {
-		return nil, &InvalidError{Problems: []Problem{{File: file, Msg: fmt.Sprintf("cannot read the definition: %v", err)}}}
-	}
-	dir, err := filepath.Abs(filepath.Dir(file))
-	if err != nil {
-		return nil, err
-	}
-	return ParseDefinition(file, dir, raw)
+	return Load(context.Background(), file, LoadOptions{})
 }
 
 // ParseDefinition parses a definition held in memory; dir is the folder module
@@ -139,7 +140,7 @@ func ParseDefinition(file, dir string, raw []byte) (*Definition, error) {
 		return nil, err
 	}
 	def := &Definition{File: file, Dir: dir, Raw: raw}
-	p.fields(top, "", "name", "description", "ttl", "variables", "steps")
+	p.fields(top, "", "name", "description", "ttl", "variables", "sensitive_variables", "steps")
 	p.str(top, "", "name", &def.Name, true)
 	p.str(top, "", "description", &def.Description, false)
 	p.str(top, "", "ttl", &def.TTL, false)
@@ -149,6 +150,7 @@ func ParseDefinition(file, dir string, raw []byte) (*Definition, error) {
 	if v, ok := top["variables"]; ok {
 		p.decodeInto(v, &def.Variables, "variables")
 	}
+	p.sensitive(top, def)
 	var steps []json.RawMessage
 	if v, ok := top["steps"]; ok {
 		p.decodeInto(v, &steps, "steps")
@@ -162,6 +164,25 @@ func ParseDefinition(file, dir string, raw []byte) (*Definition, error) {
 		return nil, &InvalidError{Problems: p.problems}
 	}
 	return def, nil
+}
+
+// sensitive reads "sensitive_variables": names from "variables".
+func (p *parser) sensitive(top map[string]json.RawMessage, def *Definition) {
+	v, ok := top["sensitive_variables"]
+	if !ok {
+		return
+	}
+	var names []string
+	if !p.decodeInto(v, &names, "sensitive_variables") {
+		return
+	}
+	def.Sensitive = map[string]bool{}
+	for i, n := range names {
+		if _, ok := def.Variables[n]; !ok {
+			p.add(fmt.Sprintf("sensitive_variables[%d]", i), "%q is not in \"variables\"; declare it there (with a default, or \"\" and give it with STACK_VAR_%s)", n, n)
+		}
+		def.Sensitive[n] = true
+	}
 }
 
 type parser struct {

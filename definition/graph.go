@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/stack-tools/stack/internal/modsource"
 	"github.com/stack-tools/stack/stack"
 )
 
@@ -57,11 +58,14 @@ type GraphOptions struct {
 	// ModuleDir may replace a step's module folder (with a stored snapshot when
 	// the folder is not on this workstation).
 	ModuleDir func(step, dir string) string
+	// Fetch brings a remote module source (git::, s3::, archives) into the
+	// cache and returns its folder; nil refuses remote sources.
+	Fetch func(source string) (string, error)
 }
 
 // NewGraph validates def completely and applies the profile. Nothing runs.
 func NewGraph(def *Definition, reg *stack.Registry, opts GraphOptions) (*Graph, error) {
-	v := &validator{def: def, reg: reg, file: def.File}
+	v := &validator{def: def, reg: reg}
 	p := &Graph{Def: def, Profile: opts.Profile, ByName: map[string]*Step{}, Dependents: map[string][]string{}}
 	if def.Name == "" || !ValidName(def.Name) {
 		v.add("name", "stack name %q is not valid: use lower-case letters, digits and dashes, starting with a letter, at most 40 characters", def.Name)
@@ -73,7 +77,7 @@ func NewGraph(def *Definition, reg *stack.Registry, opts GraphOptions) (*Graph, 
 		known := def.ProfileNames()
 		v.addFlag("--profile", "no step defines profile %q (defined: %s)", opts.Profile, listOr(known, "none"))
 	}
-	v.moduleDir = opts.ModuleDir
+	v.moduleDir, v.fetch = opts.ModuleDir, opts.Fetch
 	for i, sd := range def.Steps {
 		s := v.step(i, sd, opts.Profile)
 		if s == nil {
@@ -91,6 +95,7 @@ func NewGraph(def *Definition, reg *stack.Registry, opts GraphOptions) (*Graph, 
 	}
 	for _, s := range p.Steps {
 		v.refs(p, s)
+		v.types(p, s)
 	}
 	if len(v.problems) == 0 {
 		if cycle := findCycle(p); cycle != nil {
@@ -119,18 +124,53 @@ func listOr(l []string, none string) string {
 type validator struct {
 	inspected map[string]inspection // module folder -> what it declares
 	moduleDir func(step, dir string) string
+	fetch     func(source string) (string, error)
 	def       *Definition
 	reg       *stack.Registry
-	file      string
 	problems  []Problem
 }
 
 func (v *validator) add(path, format string, args ...any) {
-	v.problems = append(v.problems, Problem{File: v.file, Path: path, Msg: fmt.Sprintf(format, args...)})
+	file, path := v.def.locate(path)
+	v.problems = append(v.problems, Problem{File: file, Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
 func (v *validator) addFlag(flag, format string, args ...any) {
 	v.problems = append(v.problems, Problem{Path: flag, Msg: fmt.Sprintf(format, args...)})
+}
+
+// applyProfile overrides a step's module, vars, handlers and kind fields
+// (extra) with those of its profile, remembering where each came from.
+func applyProfile(s *Step, pr ProfileDef, profile string, extra map[string]json.RawMessage) {
+	s.profile = profile
+	pp := s.path + ".profiles." + profile
+	if pr.Module != "" {
+		s.raw, s.modulePath = pr.Module, pp+".module"
+	}
+	for k, val := range pr.Vars {
+		s.Vars[k], s.varPath[k] = val, pp+".vars."+k
+	}
+	if pr.HasOnComplete {
+		s.Handlers = pr.OnComplete
+	}
+	for k, val := range pr.Extra {
+		extra[k] = val
+	}
+}
+
+// handlers checks that each of a step's handlers exists and accepts its config.
+func (v *validator) handlers(s *Step) {
+	for j, h := range s.Handlers {
+		hp := fmt.Sprintf("%s.on_complete[%d]", s.path, j)
+		hk, ok := v.reg.Handler(h.Handler)
+		if !ok {
+			v.add(hp+".handler", "unknown handler %q; known handlers: %s", h.Handler, listOr(v.reg.HandlerNames(), "none"))
+			continue
+		}
+		if err := hk.Validate(h.Config); err != nil {
+			v.add(hp, "handler %q: %v", h.Handler, err)
+		}
+	}
 }
 
 func (v *validator) step(i int, sd StepDef, profile string) *Step {
@@ -149,20 +189,7 @@ func (v *validator) step(i int, sd StepDef, profile string) *Step {
 		extra[k] = val
 	}
 	if pr, ok := sd.Profiles[profile]; ok && profile != "" {
-		s.profile = profile
-		pp := path + ".profiles." + profile
-		if pr.Module != "" {
-			s.raw, s.modulePath = pr.Module, pp+".module"
-		}
-		for k, val := range pr.Vars {
-			s.Vars[k], s.varPath[k] = val, pp+".vars."+k
-		}
-		if pr.HasOnComplete {
-			s.Handlers = pr.OnComplete
-		}
-		for k, val := range pr.Extra {
-			extra[k] = val
-		}
+		applyProfile(s, pr, profile, extra)
 	}
 	kind, ok := v.reg.Step(sd.Kind)
 	if !ok {
@@ -189,6 +216,20 @@ func (v *validator) step(i int, sd StepDef, profile string) *Step {
 	case !kind.NeedsModule() && s.raw != "":
 		v.add(path+".module", "%s steps take no module; remove \"module\"", sd.Kind)
 	case s.raw != "":
+		v.module(s, kind)
+	}
+	v.handlers(s)
+	return s
+}
+
+// module finds a step's module folder, fetching a remote source, and checks
+// its vars against what the module declares.
+func (v *validator) module(s *Step, kind stack.StepKind) {
+	if modsource.IsRemote(s.raw) {
+		if !v.remoteModule(s) {
+			return
+		}
+	} else {
 		s.Module = s.raw
 		if !filepath.IsAbs(s.Module) {
 			s.Module = filepath.Join(v.def.Dir, s.raw)
@@ -196,24 +237,34 @@ func (v *validator) step(i int, sd StepDef, profile string) *Step {
 		if v.moduleDir != nil {
 			s.Module = v.moduleDir(s.Name, s.Module)
 		}
-		if st, err := os.Stat(s.Module); err != nil || !st.IsDir() {
-			v.add(s.modulePath, "module folder %q does not exist (looked in %s); fix the path, relative to the definition file", s.raw, s.Module)
-		} else if insp, ok := kind.(stack.ModuleInspector); ok {
-			v.moduleVars(s, insp)
+	}
+	if st, err := os.Stat(s.Module); err != nil || !st.IsDir() {
+		v.add(s.modulePath, "module folder %q does not exist (looked in %s); fix the path, relative to the definition file", s.raw, s.Module)
+	} else if insp, ok := kind.(stack.ModuleInspector); ok {
+		v.moduleVars(s, insp)
+	}
+}
+
+// remoteModule fetches a remote module source (git::, s3::, an archive);
+// when that fails, the copy stored with the stack serves, if there is one.
+func (v *validator) remoteModule(s *Step) bool {
+	if v.fetch == nil {
+		v.add(s.modulePath, "module %q is a remote source, which this command does not fetch; use a local folder here", s.raw)
+		return false
+	}
+	dir, err := v.fetch(s.raw)
+	if err == nil {
+		s.Module = dir
+		return true
+	}
+	if v.moduleDir != nil {
+		if stored := v.moduleDir(s.Name, ""); stored != "" {
+			s.Module = stored
+			return true
 		}
 	}
-	for j, h := range s.Handlers {
-		hp := fmt.Sprintf("%s.on_complete[%d]", path, j)
-		hk, ok := v.reg.Handler(h.Handler)
-		if !ok {
-			v.add(hp+".handler", "unknown handler %q; known handlers: %s", h.Handler, listOr(v.reg.HandlerNames(), "none"))
-			continue
-		}
-		if err := hk.Validate(h.Config); err != nil {
-			v.add(hp, "handler %q: %v", h.Handler, err)
-		}
-	}
-	return s
+	v.add(s.modulePath, "%v; check the source (git::URL?ref=TAG//SUBFOLDER, s3::URL, an archive URL) and that this workstation can reach it", err)
+	return false
 }
 
 type inspection struct {
@@ -251,7 +302,12 @@ func (v *validator) moduleVars(s *Step, insp stack.ModuleInspector) {
 	}
 	for _, name := range slices.Sorted(maps.Keys(s.Vars)) {
 		if _, ok := info.Variables[name]; !ok {
-			v.add(s.varPath[name], "%s: variable %q is not declared by the module; declared: %s", s.where(), name, listOr(slices.Sorted(maps.Keys(info.Variables)), "none"))
+			declared := slices.Sorted(maps.Keys(info.Variables))
+			hint := ""
+			if d := Suggest(name, declared); d != "" {
+				hint = fmt.Sprintf(" (did you mean %q?)", d)
+			}
+			v.add(s.varPath[name], "%s: module has no variable %q%s; its variables are: %s", s.where(), name, hint, listOr(declared, "none"))
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(info.Variables)) {

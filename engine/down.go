@@ -79,6 +79,24 @@ func (e *Engine) down(ctx context.Context, name string, check func(*state.Record
 		return &RunError{Stack: name, Failed: failed}
 	}
 	// Everything is gone: remove what the store holds for the stack.
+	if err := e.removeStackKeys(ctx, name); err != nil {
+		return err
+	}
+	if err := e.Store.Delete(ctx, state.RecordKey(name), stack.AnyVersion); err != nil {
+		return err
+	}
+	released = true
+	lease.Release()
+	_ = os.RemoveAll(filepath.Join(e.CacheDir, "work", name))
+	e.emit(Event{Stack: name, Type: EventInfo, Message: "stack removed"})
+	e.reportOrphans(ctx, name, plan)
+	return nil
+}
+
+// removeStackKeys deletes what the store holds for a stack but its record
+// and lease (logs, reports, module copies), and what the store keeps for
+// Terraform outside them.
+func (e *Engine) removeStackKeys(ctx context.Context, name string) error {
 	keys, err := e.Store.List(ctx, state.StackPrefix(name))
 	if err != nil {
 		return err
@@ -92,18 +110,8 @@ func (e *Engine) down(ctx context.Context, name string, check func(*state.Record
 		}
 	}
 	if f, ok := e.Store.(stack.Forgetter); ok {
-		if err := f.Forget(ctx, name); err != nil {
-			return err
-		}
+		return f.Forget(ctx, name)
 	}
-	if err := e.Store.Delete(ctx, state.RecordKey(name), stack.AnyVersion); err != nil {
-		return err
-	}
-	released = true
-	lease.Release()
-	_ = os.RemoveAll(filepath.Join(e.CacheDir, "work", name))
-	e.emit(Event{Stack: name, Type: EventInfo, Message: "stack removed"})
-	e.reportOrphans(ctx, name, plan)
 	return nil
 }
 

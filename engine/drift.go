@@ -112,7 +112,8 @@ func (e *Engine) driftGraph(ctx context.Context, rec *state.Record, def *definit
 	if def == nil {
 		return e.graphOf(ctx, rec, rec.Definition, rec.Source, rec.Dir, gopts)
 	}
-	return definition.NewGraph(def, e.Registry, gopts)
+	gopts.ModuleDir = e.moduleFallback(ctx, rec)
+	return e.graph(ctx, storedValues(def, rec), gopts)
 }
 
 // driftJob is one step's plan to run.

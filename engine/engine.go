@@ -11,10 +11,12 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/stack-tools/stack/definition"
 	"github.com/stack-tools/stack/engine/flow"
+	"github.com/stack-tools/stack/internal/modsource"
 
 	"github.com/stack-tools/stack/stack"
 	"github.com/stack-tools/stack/state"
@@ -35,6 +37,11 @@ type Engine struct {
 	LockTimeout time.Duration
 	// Events receives progress; it may be nil.
 	Events func(Event)
+
+	// Sources fetches remote module sources (git::, s3::, archives); nil
+	// fetches them into CacheDir/sources.
+	Sources     *modsource.Fetcher
+	sourcesOnce sync.Once
 
 	digestKey []byte // the store's secret for sensitive-output digests, loaded per command
 }
@@ -58,6 +65,10 @@ type UpOptions struct {
 	// Refresh plans the steps whose inputs did not change and applies again
 	// those whose infrastructure drifted (kinds that are Planners).
 	Refresh bool
+	// Vars are the variable values given now (--var, --var-file,
+	// STACK_VAR_); an existing stack keeps the ones it was brought up with
+	// for the rest.
+	Vars map[string]definition.VarSetting
 }
 
 // RunError says which steps failed. The stack's state records each error.
@@ -98,7 +109,7 @@ func (e *Engine) parallelism() int {
 
 // Validate checks a definition under a profile and selection without running anything.
 func (e *Engine) Validate(def *definition.Definition, opts definition.GraphOptions) (*definition.Graph, error) {
-	return definition.NewGraph(def, e.Registry, opts)
+	return e.graph(context.Background(), def, opts)
 }
 
 // Up brings a stack up: every selected step whose inputs changed, or that has
@@ -112,7 +123,7 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
 		return &definition.InvalidError{Problems: []definition.Problem{{Path: "--name", Msg: fmt.Sprintf("stack name %q is not valid: use lower-case letters, digits and dashes, starting with a letter, at most 40 characters", name)}}}
 	}
 	// Validate before taking the lock or touching state.
-	if _, err := definition.NewGraph(opts.Def, e.Registry, definition.GraphOptions{Profile: opts.Profile}); err != nil {
+	if _, err := e.graph(ctx, givenValues(opts.Def, opts.Vars), definition.GraphOptions{Profile: opts.Profile}); err != nil {
 		return err
 	}
 	lease, err := state.AcquireLease(ctx, e.Store, name, "up", e.ttl(), e.LockTimeout)
@@ -129,7 +140,11 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
 		return err
 	}
 	opts.Profile = e.chooseProfile(rec, opts)
-	plan, err := definition.NewGraph(opts.Def, e.Registry, definition.GraphOptions{Profile: opts.Profile, Only: opts.Only, Skip: opts.Skip, Applied: rec.Applied})
+	def, vars, err := e.chooseVars(opts.Def, rec, opts.Vars)
+	if err != nil {
+		return err
+	}
+	plan, err := e.graph(ctx, def, definition.GraphOptions{Profile: opts.Profile, Only: opts.Only, Skip: opts.Skip, Applied: rec.Applied})
 	if err != nil {
 		return err
 	}
@@ -158,6 +173,10 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
 		r.Definition = json.RawMessage(compactJSON(opts.Def.Raw))
 		r.Source, r.Dir = src, opts.Def.Dir
 		r.Profile, r.Only, r.Skip = opts.Profile, opts.Only, opts.Skip
+		r.Vars = nil
+		if len(vars) > 0 {
+			r.Vars = vars.Redacted(e.digestKey)
+		}
 		r.Status, r.Command = state.StatusRunning, "up"
 		for _, s := range plan.Steps {
 			if r.Steps[s.Name] == nil {
@@ -329,7 +348,7 @@ func (e *Engine) graphOf(ctx context.Context, rec *state.Record, raw json.RawMes
 		return nil, fmt.Errorf("the definition stored with stack %q no longer parses: %w", rec.Name, err)
 	}
 	opts.ModuleDir = e.moduleFallback(ctx, rec)
-	plan, err := definition.NewGraph(def, e.Registry, opts)
+	plan, err := e.graph(ctx, storedValues(def, rec), opts)
 	if err != nil {
 		return nil, fmt.Errorf("stack %q was created from %s, which is not valid on this workstation (are the modules checked out at %s?): %w", rec.Name, source, dir, err)
 	}
@@ -460,23 +479,31 @@ func (e *Engine) Lock(ctx context.Context, name string) (*state.Lease, error) {
 // pruneCommand is the `stack up` a user runs to prune: the same file, stack
 // name and profile as the command that was refused.
 func pruneCommand(opts UpOptions, name string) string {
-	cmd := "stack up " + opts.Def.File
+	n := ""
 	if name != opts.Def.Name {
-		cmd += " --name " + name
+		n = name
 	}
-	if opts.Profile != "" {
-		cmd += " --profile " + opts.Profile
-	}
-	if len(opts.Only) > 0 {
-		cmd += " --only " + strings.Join(opts.Only, ",")
-	}
-	if len(opts.Skip) > 0 {
-		cmd += " --skip " + strings.Join(opts.Skip, ",")
-	}
-	return cmd + " --prune"
+	return upCommand(opts.Def.File, n, opts.Profile, opts.Only, opts.Skip) + " --prune"
 }
 
-func sortStrings(l []string) []string { sort.Strings(l); return l }
+// upCommand is the `stack up` line that repeats a selection: --name only
+// when name is not "".
+func upCommand(file, name, profile string, only, skip []string) string {
+	cmd := "stack up " + file
+	if name != "" {
+		cmd += " --name " + name
+	}
+	if profile != "" {
+		cmd += " --profile " + profile
+	}
+	if len(only) > 0 {
+		cmd += " --only " + strings.Join(only, ",")
+	}
+	if len(skip) > 0 {
+		cmd += " --skip " + strings.Join(skip, ",")
+	}
+	return cmd
+}
 
 func compactJSON(b []byte) []byte {
 	var buf bytes.Buffer

@@ -23,4 +23,7 @@ type Event struct {
 	Type    string        `json:"type"`
 	Message string        `json:"message,omitempty"`
 	Elapsed time.Duration `json:"elapsed,omitempty"`
+	// Output marks a progress event that is a line of the step's tool's own
+	// output (Terraform's, a load window) rather than stack's.
+	Output bool `json:"output,omitempty"`
 }

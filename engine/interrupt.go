@@ -46,15 +46,5 @@ func againCommand(rec *state.Record) string {
 	if rec.Command != "up" || rec.Source == "" {
 		return fmt.Sprintf("stack %s %s", rec.Command, rec.Name)
 	}
-	cmd := "stack up " + rec.Source + " --name " + rec.Name
-	if rec.Profile != "" {
-		cmd += " --profile " + rec.Profile
-	}
-	if len(rec.Only) > 0 {
-		cmd += " --only " + strings.Join(rec.Only, ",")
-	}
-	if len(rec.Skip) > 0 {
-		cmd += " --skip " + strings.Join(rec.Skip, ",")
-	}
-	return cmd
+	return upCommand(rec.Source, rec.Name, rec.Profile, rec.Only, rec.Skip)
 }

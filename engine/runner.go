@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -99,11 +100,13 @@ func (r *runner) resolver(ctx context.Context, own stack.Outputs) *stack.Resolve
 		vars = map[string]any{}
 	}
 	return &stack.Resolver{
-		Vars:    vars,
-		Stack:   map[string]string{"name": r.w.Name(), "profile": r.plan.Profile, "owner": r.w.Owner()},
-		Outputs: r.outputs,
-		Fill:    func(s string) (stack.Outputs, error) { return r.fill(ctx, s) },
-		Own:     own,
+		Vars:          vars,
+		SensitiveVars: r.plan.Def.Sensitive,
+		Withheld:      r.plan.Def.Withheld,
+		Stack:         map[string]string{"name": r.w.Name(), "profile": r.plan.Profile, "owner": r.w.Owner()},
+		Outputs:       r.outputs,
+		Fill:          func(s string) (stack.Outputs, error) { return r.fill(ctx, s) },
+		Own:           own,
 	}
 }
 
@@ -133,6 +136,10 @@ func (r *runner) stepRun(ctx context.Context, s *definition.Step, log io.Writer)
 		Progress: func(format string, args ...any) {
 			msg := fmt.Sprintf(format, args...)
 			r.e.emit(Event{Stack: r.w.Name(), Step: s.Name, Type: EventProgress, Message: msg})
+		},
+		Output: func(format string, args ...any) {
+			msg := fmt.Sprintf(format, args...)
+			r.e.emit(Event{Stack: r.w.Name(), Step: s.Name, Type: EventProgress, Message: msg, Output: true})
 		},
 		Artifacts:  &artifacts{st: r.e.Store, stack: r.w.Name(), step: s.Name},
 		SetProcess: r.processRecorder(ctx, s.Name),
@@ -201,43 +208,88 @@ func (r *runner) fingerprint(ctx context.Context, s *definition.Step) (fp, modul
 	return hex.EncodeToString(h.Sum(nil))[:32], module, nil
 }
 
+// applyStep applies one step unless its fingerprint says nothing changed:
+// the record says it runs, the kind applies it, its outputs open the gates of
+// dependents, its handlers run, and the record says it is applied.
 func (r *runner) applyStep(ctx context.Context, s *definition.Step, force bool, release func(flow.Gate)) error {
 	fp, moduleDigest, err := r.fingerprint(ctx, s)
 	if err != nil {
 		return r.fail(ctx, s, time.Now(), err)
 	}
 	prev := r.w.StepState(s.Name)
-	if !force && prev != nil && prev.Status == state.StatusApplied && prev.Fingerprint == fp && !r.drifted(ctx, s) {
+	if !force && !runsAlways(s.Impl, s) && prev != nil && prev.Status == state.StatusApplied && prev.Fingerprint == fp && !r.drifted(ctx, s) {
 		r.e.emit(Event{Stack: r.w.Name(), Step: s.Name, Type: EventUnchanged, Message: "unchanged"})
 		return nil
 	}
-	start := time.Now()
-	clock := r.timing.of(s.Name)
-	clock.lap("record")
-	if err := os.MkdirAll(filepath.Join(r.e.CacheDir, "work", r.w.Name()), 0o700); err != nil {
-		return r.fail(ctx, s, start, err)
+	a := &application{r: r, s: s, prev: prev, fp: fp, module: moduleDigest, start: time.Now(), clock: r.timing.of(s.Name)}
+	a.clock.lap("record")
+	logFile, closeLog, err := r.openStepLog(ctx, s.Name)
+	if err != nil {
+		return r.fail(ctx, s, a.start, err)
 	}
-	logPath := filepath.Join(r.e.CacheDir, "work", r.w.Name(), s.Name+".log")
+	defer closeLog()
+	run, running, err := a.begin(ctx, logFile)
+	if err != nil {
+		return err
+	}
+	defer a.saver.stop()
+	outs, err := a.apply(ctx, run, running)
+	if err != nil {
+		return err
+	}
+	states, err := a.handlers(ctx, run, outs, release)
+	if err != nil {
+		return err
+	}
+	return a.finish(ctx, outs, states)
+}
+
+// application is one step being applied by applyStep.
+type application struct {
+	r      *runner
+	s      *definition.Step
+	prev   *state.StepState
+	fp     string // fingerprint
+	module string // module digest
+	start  time.Time
+	clock  *phaseClock
+	saver  *progressSaver
+}
+
+// openStepLog creates the step's log on this workstation; closing it stores
+// a copy with the stack.
+func (r *runner) openStepLog(ctx context.Context, step string) (*os.File, func(), error) {
+	if err := os.MkdirAll(filepath.Join(r.e.CacheDir, "work", r.w.Name()), 0o700); err != nil {
+		return nil, nil, err
+	}
+	logPath := filepath.Join(r.e.CacheDir, "work", r.w.Name(), step+".log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
-		return r.fail(ctx, s, start, err)
+		return nil, nil, err
 	}
-	logLoc := r.e.Store.Location(state.LogKey(r.w.Name(), s.Name))
-	defer func() {
+	return logFile, func() {
 		logFile.Close()
 		if data, err := os.ReadFile(logPath); err == nil {
-			_, _ = r.e.Store.Put(context.WithoutCancel(ctx), state.LogKey(r.w.Name(), s.Name), data, stack.AnyVersion)
+			_, _ = r.e.Store.Put(context.WithoutCancel(ctx), state.LogKey(r.w.Name(), step), data, stack.AnyVersion)
 		}
-	}()
-	interrupted := interruptedBefore(prev)
+	}, nil
+}
+
+// begin records the step as running and builds its run, with progress going
+// to the terminal, the log and the record. running reports when the record
+// saying so has been written.
+func (a *application) begin(ctx context.Context, logFile *os.File) (*stack.StepRun, func() error, error) {
+	r, s := a.r, a.s
+	logLoc := r.e.Store.Location(state.LogKey(r.w.Name(), s.Name))
+	interrupted := interruptedBefore(a.prev)
 	if err := r.bg.UpdateStep(ctx, r.w, s.Name, func(st *state.StepState) {
-		t := start.UTC()
+		t := a.start.UTC()
 		st.Interrupted = interrupted
 		st.Status, st.Kind, st.Error, st.Progress = state.StatusRunning, s.Kind, "", ""
 		st.StartedAt, st.FinishedAt, st.RunBy, st.Log = &t, nil, state.Me(), logLoc
 		st.Phases, st.Ahead = nil, nil
 	}); err != nil {
-		return err
+		return nil, nil, err
 	}
 	// The kind may start Terraform only once the record says the step runs:
 	// a command that dies after that must leave the step marked interrupted
@@ -246,79 +298,101 @@ func (r *runner) applyStep(ctx context.Context, s *definition.Step, force bool, 
 	r.e.emit(Event{Stack: r.w.Name(), Step: s.Name, Type: EventStart, Message: s.Kind})
 	run, err := r.stepRun(ctx, s, logFile)
 	if err != nil {
-		return r.fail(ctx, s, start, err)
+		return nil, nil, r.fail(ctx, s, a.start, err)
 	}
 	run.Interrupted = interrupted
 	progress := run.Progress
-	saver := newProgressSaver(func(msg string) {
+	a.saver = newProgressSaver(func(msg string) {
 		_ = r.w.UpdateStep(ctx, s.Name, func(st *state.StepState) {
 			if st.Status == state.StatusRunning {
 				st.Progress = msg
 			}
 		})
 	})
-	defer saver.stop()
-	run.Progress = func(format string, args ...any) {
-		progress(format, args...)
-		msg := fmt.Sprintf(format, args...)
-		fmt.Fprintf(logFile, "# %s\n", msg)
-		saver.set(msg)
+	output := run.Output
+	saved := func(show func(string, ...any)) func(string, ...any) {
+		return func(format string, args ...any) {
+			show(format, args...)
+			msg := fmt.Sprintf(format, args...)
+			fmt.Fprintf(logFile, "# %s\n", msg)
+			a.saver.set(msg)
+		}
 	}
-	kind := s.Impl
-	r.claim(s.Name, clock)
+	run.Progress, run.Output = saved(progress), saved(output)
+	return run, running, nil
+}
+
+// apply takes the step's preparation over and lets the kind apply it once
+// the running record is written.
+func (a *application) apply(ctx context.Context, run *stack.StepRun, running func() error) (stack.Outputs, error) {
+	r, s := a.r, a.s
+	r.claim(s.Name, a.clock)
 	if err := running(); err != nil {
-		return r.fail(ctx, s, start, err)
+		return nil, r.fail(ctx, s, a.start, err)
 	}
-	run.OnPhase = clock.kindMark
-	clock.standIn("apply")
-	outs, err := kind.Apply(ctx, run)
+	run.OnPhase = a.clock.kindMark
+	a.clock.standIn("apply")
+	outs, err := s.Impl.Apply(ctx, run)
 	if err != nil {
-		return r.fail(ctx, s, start, err)
+		return nil, r.fail(ctx, s, a.start, err)
 	}
 	if outs == nil {
 		outs = stack.Outputs{}
 	}
-	clock.lap("record")
+	return outs, nil
+}
+
+// handlers opens the outputs gate, runs the completion handlers, opens the
+// done gate and stores a copy of a changed module.
+func (a *application) handlers(ctx context.Context, run *stack.StepRun, outs stack.Outputs, release func(flow.Gate)) ([]state.HandlerState, error) {
+	r, s := a.r, a.s
+	a.clock.lap("record")
 	if len(s.Handlers) > 0 {
 		// Keep the module's outputs even if a handler fails: dependents and a rerun need them.
 		applied := outs.Redacted(r.e.digestKey)
 		if err := r.bg.UpdateStep(ctx, r.w, s.Name, func(st *state.StepState) { st.Outputs = applied; st.Applies++ }); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	r.release(s, outs, flow.Outputs, release)
-	clock.lap("handlers")
-	states, err := r.runHandlers(ctx, s, run, outs, prev)
+	a.clock.lap("handlers")
+	states, err := r.runHandlers(ctx, s, run, outs, a.prev)
 	if err != nil {
 		_ = r.bg.UpdateStep(ctx, r.w, s.Name, func(st *state.StepState) { st.Handlers = states })
-		return r.fail(ctx, s, start, err)
+		return nil, r.fail(ctx, s, a.start, err)
 	}
-	clock.lap("record")
+	a.clock.lap("record")
 	r.release(s, outs, flow.Done, release)
-	if moduleDigest != "" && (prev == nil || prev.ModuleDigest != moduleDigest) {
-		if err := r.e.saveModule(ctx, r.w.Name(), s.Module, moduleDigest, moduleFiles(s.Impl)); err != nil {
-			return r.fail(ctx, s, start, fmt.Errorf("storing a copy of the module: %w", err))
+	if a.module != "" && (a.prev == nil || a.prev.ModuleDigest != a.module) {
+		if err := r.e.saveModule(ctx, r.w.Name(), s.Module, a.module, moduleFiles(s.Impl)); err != nil {
+			return nil, r.fail(ctx, s, a.start, fmt.Errorf("storing a copy of the module: %w", err))
 		}
 	}
-	clock.lap("")
+	a.clock.lap("")
+	return states, nil
+}
+
+// finish records the step as applied.
+func (a *application) finish(ctx context.Context, outs stack.Outputs, states []state.HandlerState) error {
+	r, s := a.r, a.s
 	end := time.Now()
 	cost, costKnown := r.stepCost(s)
 	applied := outs.Redacted(r.e.digestKey)
 	if err := r.bg.UpdateStep(ctx, r.w, s.Name, func(st *state.StepState) {
 		t := end.UTC()
 		st.SetCost(cost, costKnown, end)
-		r.timing.record(s.Name, start, st)
-		st.Status, st.Fingerprint, st.Outputs, st.Handlers = state.StatusApplied, fp, applied, states
-		st.ModuleDigest = moduleDigest
+		r.timing.record(s.Name, a.start, st)
+		st.Status, st.Fingerprint, st.Outputs, st.Handlers = state.StatusApplied, a.fp, applied, states
+		st.ModuleDigest = a.module
 		if len(s.Handlers) == 0 {
 			st.Applies++
 		}
-		st.FinishedAt, st.Seconds, st.Progress, st.Error = &t, end.Sub(start).Seconds(), "", ""
+		st.FinishedAt, st.Seconds, st.Progress, st.Error = &t, end.Sub(a.start).Seconds(), "", ""
 		st.Interrupted, st.Process = false, nil
 	}); err != nil {
 		return err
 	}
-	r.e.emit(Event{Stack: r.w.Name(), Step: s.Name, Type: EventApplied, Elapsed: end.Sub(start)})
+	r.e.emit(Event{Stack: r.w.Name(), Step: s.Name, Type: EventApplied, Elapsed: end.Sub(a.start)})
 	return nil
 }
 
@@ -427,15 +501,30 @@ func (r *runner) fail(ctx context.Context, s *definition.Step, start time.Time, 
 		msg, shown = "interrupted: "+msg, "interrupted"
 	}
 	r.timing.of(s.Name).lap("")
+	var failed *stack.FailedRun
+	errors.As(cause, &failed)
 	_ = r.bg.UpdateStep(ctx, r.w, s.Name, func(st *state.StepState) {
 		t := end.UTC()
 		st.Status, st.Error, st.FinishedAt, st.Seconds, st.Progress = state.StatusFailed, msg, &t, end.Sub(start).Seconds(), ""
+		if failed != nil && failed.Outputs != nil {
+			st.Outputs = failed.Outputs.Redacted(r.e.digestKey)
+		}
 		st.Interrupted = st.Interrupted || ctx.Err() != nil
 		r.timing.record(s.Name, start, st)
 	})
 	_ = r.bg.Drain() // a failure is written before it is reported
 	r.e.emit(Event{Stack: r.w.Name(), Step: s.Name, Type: EventFailed, Message: shown, Elapsed: end.Sub(start)})
 	return cause
+}
+
+// runsAlways says whether a step asks to run on every up (AlwaysRunner).
+func runsAlways(k stack.StepKind, s *definition.Step) bool {
+	a, ok := k.(stack.AlwaysRunner)
+	if !ok {
+		return false
+	}
+	cfg, err := json.Marshal(s.Config)
+	return err == nil && a.RunsAlways(cfg)
 }
 
 type artifacts struct {

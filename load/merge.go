@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/stack-tools/stack/load/e2e"
 )
 
 // Histograms are a run's (or a window's) HDR histograms of latency in
@@ -114,6 +116,13 @@ func Merge(reports []*Report) (*Report, error) {
 		}
 		out.Types = append(out.Types, TypeStats{Name: t.Name, Stats: s})
 	}
+	var e2es []*e2e.Report
+	for _, r := range parts {
+		e2es = append(e2es, r.E2E)
+	}
+	if out.E2E, err = e2e.Merge(e2es); err != nil {
+		return nil, err
+	}
 	n := 0
 	for _, r := range parts {
 		n = max(n, len(r.Windows))
@@ -170,6 +179,7 @@ func mergeStats(parts []Stats, hists []string, secs float64) (Stats, error) {
 		s.Throughput = float64(s.Success) / secs
 	}
 	s.Latency = mergedLatency(h, s.Latency.Max, sumMs)
+	s.Distribution = distribution(h, s.Latency.Max)
 	return s, nil
 }
 
@@ -180,7 +190,7 @@ func mergedLatency(h *hdrhistogram.Histogram, maxMs, sumMs float64) Latency {
 	if n := h.TotalCount(); n > 0 {
 		l.Max, l.Mean = maxMs, sumMs/float64(n)
 	}
-	return l
+	return l.capped()
 }
 
 func mergeWindows(ws []Window) (Window, error) {

@@ -1,7 +1,11 @@
 package load
 
 import (
+	"io"
+	"math"
 	"time"
+
+	"github.com/stack-tools/stack/load/e2e"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 )
@@ -17,6 +21,8 @@ const (
 
 // Report is the result of a run, written as JSON and rendered as HTML.
 type Report struct {
+	// Run names the run among the runs of one load step (generator.RunID).
+	Run      string    `json:"run,omitempty"`
 	Scenario string    `json:"scenario"`
 	Target   string    `json:"target"`
 	Shape    string    `json:"shape"`
@@ -38,6 +44,10 @@ type Report struct {
 	Workers []WorkerShare `json:"workers,omitempty"`
 	// Hist holds the run's histograms when Config.Histograms asks for them.
 	Hist *Histograms `json:"-"`
+	// E2E is what arrived at the far end, when the run had probes.
+	E2E *e2e.Report `json:"e2e,omitempty"`
+	// Trace writes where each message went (WriteTrace).
+	Trace func(io.Writer) error `json:"-"`
 }
 
 // TypeStats are the results of one message type.
@@ -65,6 +75,16 @@ type Stats struct {
 	BytesOut     uint64            `json:"bytes_out"`
 	BytesIn      uint64            `json:"bytes_in"`
 	Latency      Latency           `json:"latency_ms"`
+	// Distribution is the latency at percentiles from 0 to 100, as
+	// HdrHistogram's percentile distribution lists them (closer together
+	// towards 100), for the report's latency-by-percentile chart.
+	Distribution []Quantile `json:"distribution,omitempty"`
+}
+
+// Quantile is one point of a latency distribution.
+type Quantile struct {
+	Percentile float64 `json:"percentile"`
+	Ms         float64 `json:"ms"`
 }
 
 // Latency percentiles in milliseconds.
@@ -128,7 +148,39 @@ func latencyOf(h *hdrhistogram.Histogram, maxUs, sumUs int64) Latency {
 		P999: ms(p[99.9]),
 		Max:  ms(maxUs),
 		Mean: float64(sumUs) / float64(n) / 1e3,
+	}.capped()
+}
+
+// capped keeps every percentile at or below the exact maximum: a histogram
+// reports the top of a value's bucket (3 significant digits), which can lie
+// above the largest value recorded. No max (0) caps nothing.
+func (l Latency) capped() Latency {
+	if l.Max <= 0 {
+		return l
 	}
+	for _, p := range []*float64{&l.P50, &l.P90, &l.P99, &l.P999} {
+		*p = min(*p, l.Max)
+	}
+	return l
+}
+
+// distribution lists h's latency at percentiles that halve the distance to
+// 100 every five steps (HdrHistogram's ticks per half distance), as far as
+// h's count resolves them, then the exact max (maxMs) at 100.
+func distribution(h *hdrhistogram.Histogram, maxMs float64) []Quantile {
+	n := h.TotalCount()
+	if n == 0 {
+		return nil
+	}
+	var out []Quantile
+	for i := 0; ; i++ {
+		p := 100 * (1 - math.Pow(2, -float64(i)/5))
+		if 1/(1-p/100) > float64(n) || p >= 99.9999 {
+			break
+		}
+		out = append(out, Quantile{Percentile: math.Round(p*1e4) / 1e4, Ms: min(float64(h.ValueAtQuantile(p))/1e3, maxMs)})
+	}
+	return append(out, Quantile{Percentile: 100, Ms: maxMs})
 }
 
 func ratio(a, b uint64) float64 {

@@ -24,6 +24,7 @@ import (
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/stack-tools/stack/internal/proc"
+	"github.com/stack-tools/stack/load/e2e"
 	"github.com/stack-tools/stack/load/pace"
 	"github.com/stack-tools/stack/load/scenario"
 )
@@ -73,6 +74,14 @@ type Config struct {
 	// (default 5ms). Latency of each message runs to the end of its batch.
 	Batch     int
 	BatchWait time.Duration
+	// Kafka shapes producing to kafka:// targets (kafka.go).
+	Kafka *KafkaOptions
+	// Canned replays a targets file instead of the scenario (UseTargets).
+	Canned *Targets
+	// Forever makes the run last until stopped (forever.go).
+	Forever *Persistent
+	// E2E traces every message to its arrivals at the probes (e2e.go).
+	E2E *e2e.Config
 }
 
 // Progress is a live summary.
@@ -89,10 +98,16 @@ type Progress struct {
 	Votes      int
 }
 
+// String is the progress line: the last window's rate and p99, then the
+// run's totals so far, each labelled as such.
 func (p Progress) String() string {
-	return fmt.Sprintf("%6.1fs sent %d (%.1f/s) ok %.2f%% p99 %s late %d in flight %d votes %d",
-		p.Elapsed.Seconds(), p.Sent, p.WindowRate, 100*ratio(p.Success, p.Responses),
-		p.WindowP99.Round(time.Microsecond), p.Late, p.InFlight, p.Votes)
+	p99 := "-"
+	if p.WindowP99 > 0 {
+		p99 = p.WindowP99.Round(time.Microsecond).String()
+	}
+	return fmt.Sprintf("%6.1fs  window: %.1f/s p99 %s  total: sent %d ok %.2f%% late %d in flight %d votes %d",
+		p.Elapsed.Seconds(), p.WindowRate, p99, p.Sent, 100*ratio(p.Success, p.Responses),
+		p.Late, p.InFlight, p.Votes)
 }
 
 // Observer sees each response as it arrives, from one goroutine.
@@ -108,7 +123,11 @@ func (c *Config) check() (pace.Schedule, error) {
 	if c.Duration < 0 {
 		return nil, errors.New("duration must be positive")
 	}
-	if c.Duration == 0 && c.Requests == 0 {
+	forever, err := c.checkForever()
+	if err != nil {
+		return nil, err
+	}
+	if c.Duration == 0 && c.Requests == 0 && !forever {
 		return nil, errors.New("give a duration (such as 30s) and/or a number of requests, so the run ends by itself")
 	}
 	s, err := c.Rate.Build(c.Duration)
@@ -161,12 +180,16 @@ func clamp(v, lo, hi int) int { return max(lo, min(v, hi)) }
 type job struct {
 	msg      scenario.Message
 	intended time.Time
+	due      time.Duration
 }
 
 type result struct {
 	typ     int32
 	kind    scenario.Kind
 	code    int32
+	sender  int32
+	seq     uint64
+	due     time.Duration
 	latency time.Duration
 	lag     time.Duration
 	in, out int64
@@ -176,12 +199,23 @@ type result struct {
 // Run sends the scenario's messages at the target until the schedule ends, the
 // stop policy votes to stop, or ctx is cancelled, and reports. The error is for
 // a run that could not start; how the run went is in Report.Verdict.
+//
+// A run is four pieces, as in vegeta's Attack: a pacer loop that hands each
+// message to the worker pool at its intended time (feed), the pool of senders
+// (workers), the drain of requests in flight, and the verdict (stopper).
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	sched, err := cfg.check()
 	if err != nil {
 		return nil, err
 	}
-	gen, err := scenario.NewGenerator(cfg.Scenario, generatorTarget(cfg.Target), cfg.Options)
+	if cfg.E2E != nil && cfg.Options.Run == 0 {
+		cfg.Options.Run = scenario.NewRun()
+	}
+	gen, err := cfg.generator()
+	if err != nil {
+		return nil, err
+	}
+	tracker, err := cfg.newTracker(ctx, gen)
 	if err != nil {
 		return nil, err
 	}
@@ -189,154 +223,31 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	for i, t := range gen.Types {
 		names[i] = t.Name
 	}
-
-	stopCh := make(chan struct{})
-	var stopOnce sync.Once
-	var stopVerdict, stopReason string
-	stop := func(verdict, reason string) {
-		stopOnce.Do(func() { stopVerdict, stopReason = verdict, reason; close(stopCh) })
-	}
-	go func() {
-		select {
-		case <-ctx.Done():
-			stop(Errored, "interrupted: "+context.Cause(ctx).Error())
-		case <-stopCh:
-		}
-	}()
-
-	reg := &connRegistry{conns: map[net.Conn]struct{}{}}
-	sendCtx, abortSends := context.WithCancel(context.Background())
-	defer abortSends()
-	newSender, err := cfg.senders(ctx, gen, reg)
+	st := newStopper(ctx, cfg)
+	w, err := newWorkers(ctx, cfg, gen, len(names))
 	if err != nil {
 		return nil, err
 	}
+	defer w.abort()
 	if cfg.Reload != nil {
-		go cfg.Reload.run(sendCtx, gen, generatorTarget(cfg.Target), cfg.Scenario)
+		go cfg.Reload.run(w.sendCtx, gen, generatorTarget(cfg.Target), cfg.Scenario)
 	}
-
-	sent := make([]atomic.Uint64, len(names))
-	results := make(chan result, 4096)
-	col := newCollector(names, cfg, sent)
+	col := newCollector(names, cfg, w.sent)
+	col.e2e = tracker
 	colDone := make(chan struct{})
-
-	jobs := make(chan *job)
-	pool := sync.Pool{New: func() any { return new(job) }}
-	var wg sync.WaitGroup
-	workers := 0
-	spawn := func(s sender) {
-		workers++
-		wg.Add(1)
-		if s == nil {
-			s = newSender()
-		}
-		go func() {
-			defer wg.Done()
-			defer s.close()
-			for j := range jobs {
-				t := j.msg.Type
-				sentAt := time.Now()
-				sent[t].Add(1)
-				code, in, err := s.send(sendCtx, &j.msg, sentAt.Add(cfg.Timeout))
-				done := time.Now()
-				from := j.intended
-				if sentAt.Before(from) {
-					from = sentAt
-				}
-				if err != nil && sendCtx.Err() != nil {
-					err = errAborted
-				}
-				results <- result{typ: int32(t), kind: j.msg.Kind, code: int32(code), latency: done.Sub(from),
-					lag: sentAt.Sub(j.intended), in: in, out: int64(len(j.msg.Body)), err: err}
-				pool.Put(j)
-			}
-		}()
-	}
 	// Open the first connections before the clock starts, so the first
 	// requests do not wait for them (and start late).
-	first := make([]sender, cfg.Workers)
-	var warm sync.WaitGroup
-	for i := range first {
-		first[i] = newSender()
-		warm.Add(1)
-		go func(s sender) { defer warm.Done(); s.warm(ctx, time.Now().Add(cfg.Timeout)) }(first[i])
-	}
-	warm.Wait()
-	for _, s := range first {
-		spawn(s)
-	}
+	w.warm(ctx)
 	waitUntil(ctx, cfg.StartAt)
 	start := time.Now()
-	go func() { col.run(start, results, stop); close(colDone) }()
+	stopTracking := tracker.start(start)
+	go func() { col.run(start, w.results, st.stop); close(colDone) }()
 
-	var genErr error
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-loop:
-	for n := uint64(0); ; n++ {
-		if cfg.Requests > 0 && n >= cfg.Requests {
-			break
-		}
-		due := sched.Due(n)
-		if cfg.Duration > 0 && due >= cfg.Duration {
-			break
-		}
-		j := pool.Get().(*job)
-		if err := gen.Next(&j.msg); err != nil {
-			genErr = fmt.Errorf("message %d: %w", n, err)
-			break
-		}
-		j.intended = start.Add(due)
-		if wait := time.Until(j.intended); wait > 50*time.Microsecond {
-			timer.Reset(wait)
-			select {
-			case <-timer.C:
-			case <-stopCh:
-				timer.Stop()
-				break loop
-			}
-		}
-		select {
-		case jobs <- j:
-			continue
-		case <-stopCh:
-			break loop
-		default:
-		}
-		// No sender is idle: start one more if allowed, else wait (this request
-		// and the ones behind it will be late, and counted so).
-		if workers < cfg.MaxWorkers {
-			spawn(nil)
-		}
-		select {
-		case jobs <- j:
-		case <-stopCh:
-			break loop
-		}
-	}
+	genErr := feed(cfg, sched, gen, w, start, st.ch)
 	sendEnd := time.Now()
-	close(jobs)
-
-	// Let requests in flight finish; a stop or interruption cuts them short.
-	drained := make(chan struct{})
-	go func() { wg.Wait(); close(drained) }()
-	select {
-	case <-drained:
-	case <-stopCh:
-		grace := time.NewTimer(min(cfg.Timeout, 2*time.Second))
-		if ctx.Err() != nil {
-			grace.Reset(0)
-		}
-		select {
-		case <-drained:
-		case <-grace.C:
-			abortSends()
-			reg.abort()
-			<-drained
-		}
-	}
-	close(results)
+	w.drain(ctx, st.ch)
 	<-colDone
+	stopTracking()
 
 	rep := col.report(start, sendEnd)
 	rep.Scenario = cfg.Scenario.Name
@@ -344,9 +255,40 @@ loop:
 	rep.Shape = sched.String()
 	rep.Seed = gen.Seed
 	rep.Stop = cfg.Stop
+	st.verdict(rep, genErr)
+	tracker.finish(ctx, sendEnd, rep)
+	return rep, nil
+}
+
+// stopper ends a run early: the stop policy's vote, or ctx cancelled.
+type stopper struct {
+	ch                      chan struct{} // closed on the first stop
+	once                    sync.Once
+	stopVerdict, stopReason string
+}
+
+func newStopper(ctx context.Context, cfg Config) *stopper {
+	st := &stopper{ch: make(chan struct{})}
+	go func() {
+		select {
+		case <-ctx.Done():
+			st.stop(cfg.stopped(ctx))
+		case <-st.ch:
+		}
+	}()
+	return st
+}
+
+func (st *stopper) stop(verdict, reason string) {
+	st.once.Do(func() { st.stopVerdict, st.stopReason = verdict, reason; close(st.ch) })
+}
+
+// verdict says how the run went: passed, the stop's verdict, or errored when
+// the generator failed or nothing answered.
+func (st *stopper) verdict(rep *Report, genErr error) {
 	select {
-	case <-stopCh:
-		rep.Verdict, rep.Reason = stopVerdict, stopReason
+	case <-st.ch:
+		rep.Verdict, rep.Reason = st.stopVerdict, st.stopReason
 	default:
 		rep.Verdict = Passed
 	}
@@ -356,7 +298,165 @@ loop:
 	case rep.Verdict == Passed && rep.Total.Sent > 0 && rep.Total.Responses == 0:
 		rep.Verdict, rep.Reason = Errored, "no request got a response: "+topError(rep.Total.ErrorTexts)
 	}
-	return rep, nil
+}
+
+// workers is the pool of senders: each takes jobs, sends, and reports a
+// result. It grows, up to cfg.MaxWorkers, when no sender is idle.
+type workers struct {
+	cfg       Config
+	jobs      chan *job
+	free      sync.Pool // of *job
+	wg        sync.WaitGroup
+	n         int // senders started
+	newSender func() sender
+	reg       *connRegistry
+	sent      []atomic.Uint64 // per type, counted as each leaves
+	results   chan result
+	sendCtx   context.Context
+	abort     context.CancelFunc // cuts requests in flight short
+}
+
+func newWorkers(ctx context.Context, cfg Config, gen *scenario.Generator, types int) (*workers, error) {
+	w := &workers{cfg: cfg, jobs: make(chan *job), reg: &connRegistry{conns: map[net.Conn]struct{}{}},
+		sent: make([]atomic.Uint64, types), results: make(chan result, 4096)}
+	w.free.New = func() any { return new(job) }
+	w.sendCtx, w.abort = context.WithCancel(context.Background())
+	var err error
+	if w.newSender, err = cfg.senders(ctx, gen, w.reg); err != nil {
+		w.abort()
+		return nil, err
+	}
+	return w, nil
+}
+
+// warm opens the starting senders' connections, then starts them.
+func (w *workers) warm(ctx context.Context) {
+	first := make([]sender, w.cfg.Workers)
+	var warm sync.WaitGroup
+	for i := range first {
+		first[i] = w.newSender()
+		warm.Add(1)
+		go func(s sender) { defer warm.Done(); s.warm(ctx, time.Now().Add(w.cfg.Timeout)) }(first[i])
+	}
+	warm.Wait()
+	for _, s := range first {
+		w.spawn(s)
+	}
+}
+
+// spawn starts one more sender (a new one when s is nil).
+func (w *workers) spawn(s sender) {
+	w.n++
+	w.wg.Add(1)
+	if s == nil {
+		s = w.newSender()
+	}
+	go w.work(s)
+}
+
+// work sends jobs until the pool closes; latency counts from the intended
+// time (or the send, if that was earlier).
+func (w *workers) work(s sender) {
+	defer w.wg.Done()
+	defer s.close()
+	for j := range w.jobs {
+		t := j.msg.Type
+		sentAt := time.Now()
+		w.sent[t].Add(1)
+		code, in, err := s.send(w.sendCtx, &j.msg, sentAt.Add(w.cfg.Timeout))
+		done := time.Now()
+		from := j.intended
+		if sentAt.Before(from) {
+			from = sentAt
+		}
+		if err != nil && w.sendCtx.Err() != nil {
+			err = errAborted
+		}
+		w.results <- result{typ: int32(t), kind: j.msg.Kind, code: int32(code), sender: int32(j.msg.Sender),
+			seq: j.msg.Seq, due: j.due, latency: done.Sub(from),
+			lag: sentAt.Sub(j.intended), in: in, out: int64(len(j.msg.Body)), err: err}
+		w.free.Put(j)
+	}
+}
+
+// hand gives j to an idle sender, starting one more if none is idle and the
+// cap allows, else waiting (this request and the ones behind it will be
+// late, and counted so). It returns false when the run stopped.
+func (w *workers) hand(j *job, stop <-chan struct{}) bool {
+	select {
+	case w.jobs <- j:
+		return true
+	case <-stop:
+		return false
+	default:
+	}
+	if w.n < w.cfg.MaxWorkers {
+		w.spawn(nil)
+	}
+	select {
+	case w.jobs <- j:
+		return true
+	case <-stop:
+		return false
+	}
+}
+
+// drain lets requests in flight finish; a stop or interruption cuts them
+// short after a grace period. The results channel is closed after it.
+func (w *workers) drain(ctx context.Context, stop <-chan struct{}) {
+	close(w.jobs)
+	drained := make(chan struct{})
+	go func() { w.wg.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-stop:
+		grace := time.NewTimer(min(w.cfg.Timeout, 2*time.Second))
+		if ctx.Err() != nil {
+			grace.Reset(0)
+		}
+		select {
+		case <-drained:
+		case <-grace.C:
+			w.abort()
+			w.reg.abort()
+			<-drained
+		}
+	}
+	close(w.results)
+}
+
+// feed is the open model's pacer loop: message n goes to the pool at its
+// intended time, whatever the target does, until the schedule ends or the
+// run stops. It returns the generator's error, if it failed.
+func feed(cfg Config, sched pace.Schedule, gen *scenario.Generator, w *workers, start time.Time, stop <-chan struct{}) error {
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for n := uint64(0); ; n++ {
+		if cfg.Requests > 0 && n >= cfg.Requests {
+			return nil
+		}
+		due := sched.Due(n)
+		if cfg.Duration > 0 && due >= cfg.Duration {
+			return nil
+		}
+		j := w.free.Get().(*job)
+		if err := gen.Next(&j.msg); err != nil {
+			return fmt.Errorf("message %d: %w", n, err)
+		}
+		j.intended, j.due = start.Add(due), due
+		if wait := time.Until(j.intended); wait > 50*time.Microsecond {
+			timer.Reset(wait)
+			select {
+			case <-timer.C:
+			case <-stop:
+				timer.Stop()
+				return nil
+			}
+		}
+		if !w.hand(j, stop) {
+			return nil
+		}
+	}
 }
 
 var errAborted = errors.New("aborted: the run stopped before the response came")
@@ -450,6 +550,8 @@ type collector struct {
 	windows      []Window
 	voter        *voter
 	votes        int
+	lastRoll     time.Time // a persistent run's last roll (forever.go)
+	e2e          *tracking
 }
 
 func newCollector(names []string, cfg Config, sent []atomic.Uint64) *collector {
@@ -478,6 +580,7 @@ func (c *collector) run(start time.Time, results <-chan result, stop func(verdic
 				return
 			}
 			lateAfter := c.cfg.LateAfter
+			c.e2e.sent(&r)
 			c.total.add(&r, lateAfter)
 			c.types[r.typ].add(&r, lateAfter)
 			c.win.add(&r, lateAfter)
@@ -516,13 +619,14 @@ func (c *collector) rotate(start, from, to time.Time, stop func(verdict, reason 
 	if c.voter != nil {
 		pct := time.Duration(c.win.hist.ValueAtQuantile(c.voter.policy.Percentile)) * time.Microsecond
 		votes, why, halt := c.voter.add(windowHealth{sent: sentWin, responses: c.win.responses, errors: c.win.errors,
-			success: c.win.success, latency: pct, inFlight: inFlight})
+			success: c.win.success, latency: pct, inFlight: inFlight, e2e: c.e2e.judge(to, c.voter.policy.Percentile)})
 		w.Votes, w.Unhealthy, c.votes = votes, why, votes
 		if halt && stop != nil {
 			stop(Stopped, fmt.Sprintf("stopped by vote after %.0fs: %d unhealthy windows outweighed healthy ones (last: %s)", w.End, votes, why))
 		}
 	}
 	c.windows = append(c.windows, w)
+	c.roll(start, to)
 	p := Progress{Elapsed: to.Sub(start), Sent: sentNow, Responses: c.total.responses, Success: c.total.success,
 		Late: c.total.late, InFlight: inFlight, WindowRate: w.Total.Rate,
 		WindowP99: time.Duration(c.win.hist.ValueAtQuantile(99)) * time.Microsecond, Votes: c.votes}
@@ -570,6 +674,7 @@ func stats(a *acc, sent uint64, secs float64) Stats {
 		MaxLagMs: float64(a.maxLag) / 1e6, SuccessRatio: ratio(a.success, a.responses+a.errors),
 		BytesOut: a.out, BytesIn: a.in, Latency: latencyOf(a.hist, a.maxUs, a.sumUs),
 		Codes: map[string]uint64{}, ErrorTexts: map[string]uint64{}, Bodies: map[string]uint64{}}
+	s.Distribution = distribution(a.hist, s.Latency.Max)
 	if secs > 0 {
 		s.Rate = float64(sent) / secs
 		s.Throughput = float64(a.success) / secs

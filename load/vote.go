@@ -17,6 +17,11 @@ type StopPolicy struct {
 	Percentile float64       `json:"percentile,omitempty"`
 	Votes      int           `json:"votes,omitempty"`
 	Window     pace.Duration `json:"window,omitempty"`
+	// MaxE2ELatency and MaxLost bound the far end (runs with e2e probes):
+	// a message arriving (or still missing) later than MaxE2ELatency votes,
+	// and more than MaxLost lost arrivals vote and fail the run.
+	MaxE2ELatency pace.Duration `json:"max_e2e_latency,omitempty"`
+	MaxLost       *int          `json:"max_lost,omitempty"`
 }
 
 // Check validates the policy and fills in defaults (percentile 99, 3 votes, 1s windows).
@@ -27,8 +32,11 @@ func (p *StopPolicy) Check() error {
 	if p.MaxLatency < 0 {
 		return fmt.Errorf("stop.max_latency: must be positive, such as \"250ms\"")
 	}
-	if p.MinSuccess == 0 && p.MaxLatency == 0 {
-		return fmt.Errorf("stop: give min_success (such as 0.98) and/or max_latency (such as \"250ms\")")
+	if p.MaxE2ELatency < 0 || (p.MaxLost != nil && *p.MaxLost < 0) {
+		return fmt.Errorf("stop.max_e2e_latency and stop.max_lost must not be negative")
+	}
+	if p.MinSuccess == 0 && p.MaxLatency == 0 && p.MaxE2ELatency == 0 && p.MaxLost == nil {
+		return fmt.Errorf("stop: give min_success (such as 0.98), max_latency (such as \"250ms\"), or with e2e probes max_e2e_latency and max_lost")
 	}
 	if p.Percentile == 0 {
 		p.Percentile = 99
@@ -56,11 +64,15 @@ type windowHealth struct {
 	sent, responses, errors, success uint64
 	latency                          time.Duration // at the policy's percentile
 	inFlight                         int64
+	e2e                              string // why the far end is unhealthy (e2e.Tracker.Judge)
 }
 
 // judge returns why a window is unhealthy, "" when healthy, and whether it
 // carries information at all (an idle window neither adds nor removes a vote).
 func (p *StopPolicy) judge(w windowHealth) (why string, counts bool) {
+	if w.e2e != "" {
+		return w.e2e, true
+	}
 	if w.responses+w.errors == 0 {
 		if w.inFlight > 0 && w.sent > 0 {
 			return fmt.Sprintf("no responses to %d requests in flight", w.inFlight), true

@@ -70,6 +70,10 @@ type StepRun struct {
 	Log io.Writer
 	// Progress reports a short human line about what the step is doing now.
 	Progress func(format string, args ...any)
+	// Output reports a line of the tool's own output (Terraform's progress,
+	// a load window) as Progress does, marked so that plain output can leave
+	// it out. nil: Progress. Kinds call ToolOutput.
+	Output func(format string, args ...any)
 	// Artifacts stores files (reports) with the stack and returns where they are.
 	Artifacts Artifacts
 	// Interrupted says the step's last run stopped before it finished: a kind
@@ -246,6 +250,17 @@ func NewHandlerRun(stackName, step string, config json.RawMessage, outputs Outpu
 			Outputs: func(s string) (Outputs, error) { return nil, fmt.Errorf("no step %q in this test run", s) },
 			Own:     outputs,
 		},
+	}
+}
+
+// ToolOutput reports a line of the step's tool's own output: through Output,
+// or Progress when the engine gives no Output.
+func (r *StepRun) ToolOutput(format string, args ...any) {
+	switch {
+	case r.Output != nil:
+		r.Output(format, args...)
+	case r.Progress != nil:
+		r.Progress(format, args...)
 	}
 }
 

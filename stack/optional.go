@@ -5,6 +5,24 @@ import (
 	"encoding/json"
 )
 
+// AlwaysRunner is implemented by kinds whose steps may ask to run on every
+// `up` even when nothing they depend on changed (a test suite's step).
+type AlwaysRunner interface {
+	RunsAlways(config json.RawMessage) bool
+}
+
+// FailedRun is the error of a step that ran and failed but whose outputs say
+// why (a test step's per-test results): the engine records Outputs with the
+// failure so `stack status` shows them. Dependents still see the step as not
+// applied.
+type FailedRun struct {
+	Err     error
+	Outputs Outputs
+}
+
+func (e *FailedRun) Error() string { return e.Err.Error() }
+func (e *FailedRun) Unwrap() error { return e.Err }
+
 // Planner is implemented by kinds that can tell whether applying a step now
 // would change its infrastructure, without changing anything: no state
 // written, no lock taken, nothing stored. run.WorkDir is a working copy of its
@@ -90,6 +108,15 @@ type ModuleInspector interface {
 type ModuleInfo struct {
 	Variables map[string]bool // name -> required
 	Outputs   map[string]bool // name -> sensitive
+	// VarTypes holds each variable's declared type constraint in Terraform's
+	// type language ("list(string)"; "" or absent: any value).
+	VarTypes map[string]string
+	// OutputTypes holds the type of the outputs whose type is known offline
+	// (the same language); the others are absent.
+	OutputTypes map[string]string
+	// Resources are the addresses of what the module manages
+	// ("terraform_data.vpc"), for `stack plan` of a stack not yet up.
+	Resources []string
 }
 
 // ModuleFilter is implemented by step kinds whose tool writes working files

@@ -65,9 +65,13 @@ func FindRefs(v any, path string, fn func(r Ref, path string, err error)) {
 
 // Resolver expands references for one step (or handler).
 type Resolver struct {
-	Vars    map[string]any
-	Stack   map[string]string
-	Outputs func(step string) (Outputs, error) // upstream step outputs
+	Vars map[string]any
+	// SensitiveVars names the variables whose values are secrets; Withheld
+	// maps a variable whose value is not known here to what to do about it.
+	SensitiveVars map[string]bool
+	Withheld      map[string]string
+	Stack         map[string]string
+	Outputs       func(step string) (Outputs, error) // upstream step outputs
 	// Fill reads an upstream step's sensitive values, which the store does not keep.
 	Fill func(step string) (Outputs, error)
 	Own  Outputs // the step's own outputs, for handlers
@@ -77,11 +81,14 @@ type Resolver struct {
 func (r *Resolver) Lookup(rf Ref) (Output, error) {
 	switch rf.Kind {
 	case "var":
+		if hint, ok := r.Withheld[rf.Name]; ok {
+			return Output{}, fmt.Errorf("variable %q: %s", rf.Name, hint)
+		}
 		v, ok := r.Vars[rf.Name]
 		if !ok {
 			return Output{}, fmt.Errorf("variable %q is not defined in the stack's \"variables\"", rf.Name)
 		}
-		return Output{Value: v}, nil
+		return Output{Value: v, Sensitive: r.SensitiveVars[rf.Name]}, nil
 	case "stack":
 		return Output{Value: r.Stack[rf.Name]}, nil
 	case "own":

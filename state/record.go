@@ -48,6 +48,10 @@ type Record struct {
 	// `stack reap` may destroy it.
 	TTL       string     `json:"ttl,omitempty"`
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	// Vars are the variable values given outside the definition (--var,
+	// --var-file, STACK_VAR_) that the stack was last brought up with;
+	// sensitive ones as digests only.
+	Vars stack.Outputs `json:"vars,omitempty"`
 }
 
 // Retired is what planning the destroy of dropped steps needs.

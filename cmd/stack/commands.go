@@ -22,6 +22,7 @@ import (
 type upOptions struct {
 	runEnv
 	lockOptions
+	varOptions
 	File       string
 	Name       string // "" is the definition's name
 	Profile    string
@@ -31,6 +32,8 @@ type upOptions struct {
 	TTL        string
 	TTLSet     bool // --ttl was given
 	Refresh    bool
+	// MetricsAddr: generator steps serve live metrics here (a step's own wins).
+	MetricsAddr string
 }
 
 func newUpCmd(g *globalOptions) *cobra.Command {
@@ -55,19 +58,20 @@ is given: then the dropped steps are destroyed once the rest is up.`,
 	f := cmd.Flags()
 	f.StringVar(&o.Name, "name", "", "stack name (default: the definition's name)")
 	f.StringVar(&o.Profile, "profile", "", "profile to apply to each step, e.g. minimal or production (default: the stack's own, for an existing stack)")
-	f.StringVar(&o.TTL, "ttl", "", "destroy the stack with `stack reap` once it is unused this long, e.g. 8h (default: the definition's \"ttl\", else the stack's; 0: never)")
+	f.StringVar(&o.TTL, "ttl", "", "let stack reap destroy the stack once it is unused this long, e.g. 8h (default: the definition's \"ttl\", else the stack's; 0: never)")
 	f.StringSliceVar(&o.Only, "only", nil, "run only these steps (comma-separated)")
 	f.StringSliceVar(&o.Skip, "skip", nil, "leave these steps out (comma-separated)")
-	f.BoolVar(&o.Refresh, "refresh", false, "also run terraform plan for unchanged steps and apply again those whose infrastructure drifted (see `stack plan`)")
+	f.BoolVar(&o.Refresh, "refresh", false, "also run terraform plan for unchanged steps and apply again those whose infrastructure drifted (as stack plan does)")
 	f.BoolVar(&o.Prune, "prune", false, "destroy applied steps the definition no longer has, once the rest is up")
 	f.IntVar(&o.Parallelism, "parallelism", 4, "how many steps may run at once; 1 follows the definition's order")
-	f.DurationVar(&o.LockTimeout, "lock-timeout", 0, "wait this long for another command holding the stack's lock (default: fail at once)")
-	f.StringVar(&g.metricsAddr, "metrics-addr", "", "generator steps serve live Prometheus /metrics here while they run (a step's \"metrics_addr\" wins)")
+	addLockTimeout(f, &o.LockTimeout, "the stack's lock")
+	f.StringVar(&o.MetricsAddr, "metrics-addr", "", "generator steps serve live Prometheus /metrics here while they run (a step's \"metrics_addr\" wins)")
+	addVarFlags(f, &o.varOptions)
 	return cmd
 }
 
 func runUp(ctx context.Context, o *upOptions) error {
-	def, err := definition.LoadDefinition(o.File)
+	def, err := loadDefinition(o.File)
 	if err != nil {
 		return err
 	}
@@ -82,11 +86,16 @@ func runUp(ctx context.Context, o *upOptions) error {
 	if err != nil {
 		return err
 	}
+	vars, err := o.settings(def)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	var rec *state.Record
 	err = o.mutate(ctx, o.lockOptions, func(e *engine.Engine) error {
+		setMetricsAddr(e.Registry, o.MetricsAddr)
 		err := e.Up(ctx, engine.UpOptions{Def: def, Name: name, Profile: o.Profile, Only: o.Only, Skip: o.Skip, Prune: o.Prune,
-			ProfileSet: o.ProfileSet, TTL: ttl, Refresh: o.Refresh})
+			ProfileSet: o.ProfileSet, TTL: ttl, Refresh: o.Refresh, Vars: vars})
 		if err == nil {
 			// For the closing lines; they are left out if it cannot be read.
 			rec, _ = e.Status(ctx, name)
@@ -134,14 +143,19 @@ func newDownCmd(g *globalOptions) *cobra.Command {
 	o := &downOptions{}
 	cmd := &cobra.Command{
 		Use:   "down NAME",
-		Short: "Tear a stack down and delete its state",
-		Args:  exactArgs(1, "NAME"),
+		Short: "Tear a stack down and delete its state, logs and reports",
+		Long: `Tear every step down, dependents first: completion handlers undo what they did,
+Terraform destroys the resources, and the stack's record, logs and load reports are
+deleted from the store.`,
+		Example: `  stack down demo
+  stack down bfcm --lock-timeout 10m   # wait for another workstation's command to finish`,
+		Args: exactArgs(1, "NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.runEnv, o.Name = g.mutatingEnv(cmd), args[0]
 			return runDown(cmd.Context(), o)
 		},
 	}
-	cmd.Flags().DurationVar(&o.LockTimeout, "lock-timeout", 0, "wait this long for another command holding the stack's lock")
+	addLockTimeout(cmd.Flags(), &o.LockTimeout, "the stack's lock")
 	cmd.Flags().IntVar(&o.Parallelism, "parallelism", 4, "how many steps may be torn down at once")
 	return cmd
 }
@@ -168,26 +182,45 @@ func newRerunCmd(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rerun-step NAME STEP",
 		Short: "Re-apply one step and its handlers, then the dependents whose inputs changed",
-		Args:  exactArgs(2, "NAME and STEP"),
+		Example: `  stack rerun-step demo load        # run the load step again (its earlier reports are kept)
+  stack rerun-step bfcm aurora --replace   # restore another snapshot instead of adopting the clone`,
+		Args: exactArgs(2, "NAME and STEP"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.runEnv, o.Name, o.Step = g.mutatingEnv(cmd), args[0], args[1]
 			return runRerun(cmd.Context(), o)
 		},
 	}
-	cmd.Flags().DurationVar(&o.LockTimeout, "lock-timeout", 0, "wait this long for another command holding the stack's lock")
+	addLockTimeout(cmd.Flags(), &o.LockTimeout, "the stack's lock")
 	cmd.Flags().BoolVar(&o.Replace, "replace", false, "let handlers replace what they made (e.g. restore a different snapshot) instead of adopting it")
 	return cmd
 }
 
 func runRerun(ctx context.Context, o *rerunOptions) error {
-	return o.mutate(ctx, o.lockOptions, func(e *engine.Engine) error {
-		return e.RerunStep(ctx, o.Name, o.Step, engine.RerunOptions{Replace: o.Replace})
+	start := time.Now()
+	var rec *state.Record
+	err := o.mutate(ctx, o.lockOptions, func(e *engine.Engine) error {
+		err := e.RerunStep(ctx, o.Name, o.Step, engine.RerunOptions{Replace: o.Replace})
+		if err == nil {
+			rec, _ = e.Status(ctx, o.Name) // for the closing lines; left out if unreadable
+		}
+		return err
 	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.ErrOut, "step %s of stack %q re-applied (%s). See `stack status %s`.\n", o.Step, o.Name, time.Since(start).Round(10*time.Millisecond), o.Name)
+	if rec != nil {
+		printExpiry(o.ErrOut, rec)
+		printLoadReports(o.ErrOut, rec)
+	}
+	return nil
 }
 
 // validateOptions are the inputs of `stack validate`.
 type validateOptions struct {
 	runEnv
+	varOptions
+	Explain    bool
 	File       string
 	Profile    string
 	Only, Skip []string
@@ -198,7 +231,9 @@ func newValidateCmd(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "validate FILE",
 		Short: "Check a definition completely without running anything",
-		Args:  exactArgs(1, "FILE"),
+		Example: `  stack validate stacks/demo.json
+  stack validate stacks/sms-inbound.json --profile production -o json`,
+		Args: exactArgs(1, "FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.runEnv, o.File = g.env(cmd), args[0]
 			return runValidate(o)
@@ -207,15 +242,23 @@ func newValidateCmd(g *globalOptions) *cobra.Command {
 	cmd.Flags().StringVar(&o.Profile, "profile", "", "validate under this profile")
 	cmd.Flags().StringSliceVar(&o.Only, "only", nil, "check a selection of steps")
 	cmd.Flags().StringSliceVar(&o.Skip, "skip", nil, "check a selection without these steps")
+	addVarFlags(cmd.Flags(), &o.varOptions)
+	addExplainFlag(cmd.Flags(), &o.Explain)
 	return cmd
 }
 
 func runValidate(o *validateOptions) error {
-	def, err := definition.LoadDefinition(o.File)
+	def, err := loadDefinition(o.File)
 	if err != nil {
 		return err
 	}
-	e := &engine.Engine{Registry: o.Registry()}
+	if o.Explain {
+		explain(o.Out, def)
+	}
+	if def, err = o.withValues(def); err != nil {
+		return err
+	}
+	e := &engine.Engine{Registry: o.Registry(), CacheDir: o.CacheDir}
 	plan, err := e.Validate(def, definition.GraphOptions{Profile: o.Profile, Only: o.Only, Skip: o.Skip})
 	if err != nil {
 		return err
@@ -259,7 +302,9 @@ func newUnlockCmd(g *globalOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "unlock NAME",
 		Short: "Break a stack's lock on purpose (when its holder is gone)",
-		Args:  exactArgs(1, "NAME"),
+		Example: `  stack status bfcm   # says who holds the lock, and whether the holder died
+  stack unlock bfcm`,
+		Args: exactArgs(1, "NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.runEnv, o.Name = g.env(cmd), args[0]
 			return runUnlock(cmd.Context(), o)

@@ -51,7 +51,7 @@ func TestCommandLineMistakesExit2(t *testing.T) {
 func TestCommandMessagesOnAStack(t *testing.T) {
 	state := t.TempDir()
 	dir := t.TempDir()
-	sleep := filepath.Join(repoRoot(t), "stack", "testdata", "modules", "sleep")
+	sleep := filepath.Join(repoRoot(t), "testdata", "modules", "sleep")
 	def := filepath.Join(dir, "edges.json")
 	write := func(steps string) {
 		t.Helper()
@@ -120,7 +120,7 @@ func TestCommandMessagesOnAStack(t *testing.T) {
 // A STACK_TERRAFORM that points nowhere is named as the problem.
 func TestWrongStackTerraformIsNamed(t *testing.T) {
 	dir := t.TempDir()
-	sleep := filepath.Join(repoRoot(t), "stack", "testdata", "modules", "sleep")
+	sleep := filepath.Join(repoRoot(t), "testdata", "modules", "sleep")
 	def := filepath.Join(dir, "tf.json")
 	_ = os.WriteFile(def, []byte(fmt.Sprintf(`{"name":"tfpath","steps":[{"name":"a","module":%q,"vars":{"seconds":0}}]}`, sleep)), 0o644)
 	w := newWorkstation(t, filepath.Join(dir, "state"))

@@ -59,6 +59,10 @@ func TestDemoUpStatusDown(t *testing.T) {
 	if !strings.Contains(text, "output webhook_url") || !strings.Contains(text, "(sensitive)") {
 		t.Errorf("status text lacks outputs or hides nothing:\n%s", text)
 	}
+	// The load step traced its messages through the web step's pipeline to the sink.
+	if !strings.Contains(text, "output e2e_arrived") || strings.Contains(text, "e2e_arrived = 0\n") {
+		t.Errorf("status text lacks the load step's e2e arrivals:\n%s", text)
+	}
 
 	// No Terraform may run: point the kind at a binary that does not exist.
 	r := w.runEnv([]string{"STACK_TERRAFORM=/nonexistent/terraform"}, "up", "stacks/demo.json")
@@ -163,7 +167,7 @@ func TestInvalidDefinitionsExit2AndChangeNothing(t *testing.T) {
 func TestKilledUpResumes(t *testing.T) {
 	stateDir := t.TempDir()
 	dir := t.TempDir()
-	sleep := filepath.Join(repoRoot(t), "stack", "testdata", "modules", "sleep")
+	sleep := filepath.Join(repoRoot(t), "testdata", "modules", "sleep")
 	def := filepath.Join(dir, "slow.json")
 	_ = os.WriteFile(def, []byte(fmt.Sprintf(`{"name":"slow","steps":[
 	  {"name":"first","module":%q,"vars":{"seconds":0,"tag":"1"}},
@@ -214,7 +218,7 @@ func TestKilledUpResumes(t *testing.T) {
 func TestInterruptedUpReleasesLockAndResumes(t *testing.T) {
 	stateDir := t.TempDir()
 	dir := t.TempDir()
-	sleep := filepath.Join(repoRoot(t), "stack", "testdata", "modules", "sleep")
+	sleep := filepath.Join(repoRoot(t), "testdata", "modules", "sleep")
 	def := filepath.Join(dir, "int.json")
 	_ = os.WriteFile(def, []byte(fmt.Sprintf(`{"name":"int","steps":[
 	  {"name":"long","module":%q,"vars":{"seconds":120,"tag":"x"}}]}`, sleep)), 0o644)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/stack-tools/stack/engine"
 	"github.com/stack-tools/stack/stack"
@@ -21,14 +22,19 @@ type runEnv struct {
 	// Progress shows engine events while the engine works: a live table on a
 	// terminal, plain lines otherwise, JSON lines with JSON. nil shows none.
 	Progress io.Writer
+	// Verbose (-v): plain progress also shows what each step's tool prints.
+	Verbose  bool
 	Engine   func(context.Context) (*engine.Engine, error)
 	Registry func() *stack.Registry
+	// CacheDir is this workstation's cache, for commands that need no store
+	// (validate fetches remote modules there).
+	CacheDir string
 }
 
 // env is the runEnv of cmd: results on stdout, messages and progress on stderr.
 func (g *globalOptions) env(cmd *cobra.Command) runEnv {
-	return runEnv{Out: cmd.OutOrStdout(), ErrOut: cmd.ErrOrStderr(), JSON: g.output == "json", Progress: cmd.ErrOrStderr(),
-		Engine: g.engine, Registry: func() *stack.Registry { return newRegistry(g) }}
+	return runEnv{Out: cmd.OutOrStdout(), ErrOut: cmd.ErrOrStderr(), JSON: g.output == "json", Progress: cmd.ErrOrStderr(), Verbose: g.verbose,
+		Engine: g.engine, Registry: func() *stack.Registry { return newRegistry(g) }, CacheDir: g.cache()}
 }
 
 // mutatingEnv is env for commands that change a stack: their JSON event
@@ -57,11 +63,16 @@ func (env *runEnv) withEngine(ctx context.Context, fn func(e *engine.Engine) err
 		return err
 	}
 	if env.Progress != nil {
-		v := newProgress(env.Progress, env.output())
+		v := newProgress(env.Progress, env.output(), env.Verbose)
 		defer v.close()
 		e.Events = v.event
 	}
 	return fn(e)
+}
+
+// addLockTimeout adds --lock-timeout, which waits for the holder of lock.
+func addLockTimeout(f *pflag.FlagSet, d *time.Duration, lock string) {
+	f.DurationVar(d, "lock-timeout", 0, "wait this long for another command holding "+lock+", e.g. 10m (default 0: fail at once, naming the holder)")
 }
 
 // lockOptions are the flags of commands that change stacks under their lock.

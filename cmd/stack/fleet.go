@@ -12,7 +12,6 @@ import (
 	"github.com/stack-tools/stack/load"
 	"github.com/stack-tools/stack/load/fleet"
 	"github.com/stack-tools/stack/load/live"
-	"github.com/stack-tools/stack/load/scenario"
 	"github.com/stack-tools/stack/steps/generator"
 )
 
@@ -74,29 +73,19 @@ func runLoadWorker(ctx context.Context, o *workerOptions) error {
 	return w.Work(ctx)
 }
 
-// runMaybeFleet runs cfg in this process, or split among a fleet's workers.
-func runMaybeFleet(ctx context.Context, cfg load.Config, servers, group string, count int, wait time.Duration, stderr io.Writer) (*load.Report, error) {
-	if count == 0 {
-		return load.Run(ctx, cfg)
-	}
-	if group == "" {
+// drive runs cfg in this process or split among a fleet's workers, with
+// live metrics and reloading as the flags say.
+func (o *loadOptions) drive(ctx context.Context, cfg load.Config) (*load.Report, error) {
+	d := generator.Drive{MetricsAddr: o.Run.MetricsAddr, Reload: time.Duration(o.Run.Reload), Scenario: o.Run.Scenario,
+		Count: o.WorkersCount, Servers: o.ZooKeeper, Group: o.WorkersGroup, Wait: o.WorkersWait,
+		Log: o.ErrOut, Progress: func(line string) {}}
+	if d.Count > 0 && d.Group == "" {
 		return nil, &usageError{fmt.Errorf("--workers-count needs --workers-group: the group the workers joined with `stack load-worker --group`")}
 	}
-	if servers == "" {
+	if d.Count > 0 && d.Servers == "" {
 		return nil, &usageError{fmt.Errorf("--workers-count needs --zookeeper (or STACK_ZOOKEEPER): where the workers registered")}
 	}
-	c := &fleet.Coordinator{Conn: fleet.Conn{Servers: servers, Group: group, Log: stderr}, Count: count, WaitTimeout: wait,
-		Progress: func(line string) { fmt.Fprintln(stderr, line) }}
-	return c.Run(ctx, cfg)
-}
-
-// scenarioReload re-reads the scenario (folder, built-in or s3://) every d.
-func scenarioReload(nameOrDir, base string, d time.Duration, log io.Writer) *load.Reload {
-	return &load.Reload{Every: d,
-		Load: func(ctx context.Context) (*scenario.Scenario, error) {
-			return generator.Resolve(ctx, base, nameOrDir)
-		},
-		Log: func(format string, args ...any) { fmt.Fprintf(log, format+"\n", args...) }}
+	return d.Run(ctx, cfg)
 }
 
 // printShares lists the workers of a fleet run, missing ones first in mind.

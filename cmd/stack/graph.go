@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -25,14 +26,16 @@ func newGraphCmd(g *globalOptions) *cobra.Command {
 	o := &graphOptions{}
 	cmd := &cobra.Command{
 		Use:   "graph FILE|NAME",
-		Short: "Print the step graph as Graphviz dot or Mermaid, with status colours for a stack",
+		Short: "Print the step graph as Graphviz dot, Mermaid or JSON, with status colours for a stack",
 		Long: `Print the steps and their dependencies (from "after" and ${steps...} references),
 with the profile applied. Given a definition FILE, the graph is the definition's;
 given the NAME of a stack, it is the stack's stored definition under its profile,
 each step coloured by its status (applied green, running yellow, failed red,
-pending grey).`,
+pending grey). With -o json it prints the steps, their dependencies and statuses
+as JSON instead.`,
 		Example: `  stack graph stacks/demo.json --profile production | dot -Tsvg > demo.svg
-  stack graph bfcm --format mermaid        # paste into a Markdown file`,
+  stack graph bfcm --format mermaid        # paste into a Markdown file
+  stack graph bfcm -o json`,
 		Args: exactArgs(1, "FILE or NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.runEnv, o.Target = g.env(cmd), args[0]
@@ -90,5 +93,31 @@ func runGraph(ctx context.Context, o *graphOptions) error {
 			status[n] = st.Status
 		}
 	}
+	if o.JSON {
+		return writeGraphJSON(o.Out, plan, status)
+	}
 	return WriteGraph(o.Out, plan, o.Format, status)
+}
+
+// writeGraphJSON is graph -o json: the steps in order, each with its kind,
+// the steps it depends on, and for a stack its status.
+func writeGraphJSON(w io.Writer, plan *definition.Graph, status map[string]string) error {
+	type node struct {
+		Name   string   `json:"name"`
+		Kind   string   `json:"kind"`
+		After  []string `json:"after"`
+		Status string   `json:"status,omitempty"`
+	}
+	nodes := []node{}
+	for _, s := range plan.Order() {
+		n := node{Name: s.Name, Kind: s.Kind, After: append([]string{}, s.Deps...)}
+		if status != nil {
+			n.Status = status[s.Name]
+			if n.Status == "" {
+				n.Status = state.StatusPending
+			}
+		}
+		nodes = append(nodes, n)
+	}
+	return writeJSON(w, map[string]any{"name": plan.Def.Name, "profile": plan.Profile, "steps": nodes})
 }

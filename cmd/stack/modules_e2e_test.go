@@ -11,7 +11,7 @@ import (
 // is; `stack down` removes it.
 func TestUpModuleWithSymlinkAndOutsideModule(t *testing.T) {
 	dir := t.TempDir()
-	module := filepath.Join(repoRoot(t), "stack", "testdata", "modules", "tree", "app")
+	module := filepath.Join(repoRoot(t), "testdata", "modules", "tree", "app")
 	def := writeFile(t, filepath.Join(dir, "tree.json"), `{"name":"tree","steps":[
 	 {"name":"a","module":"`+filepath.ToSlash(module)+`","vars":{"value":"A"}}]}`)
 	w := newWorkstation(t, filepath.Join(dir, "state"))

@@ -3,11 +3,15 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+
 	"github.com/stack-tools/stack/state"
+	"github.com/stack-tools/stack/steps/exec"
 )
 
 // statusArgs accepts NAME and an optional STEP.
@@ -44,6 +48,9 @@ func printStepStatus(w io.Writer, output string, rec *state.Record, step string)
 	}
 	if s.Error != "" {
 		fmt.Fprintf(w, "  error: %s\n", s.Error)
+	}
+	if t, ok := exec.Summarize(s.Outputs); ok {
+		printTests(w, t)
 	}
 	if len(s.Phases)+len(s.Ahead) == 0 {
 		fmt.Fprintln(w, "  no phase timings recorded (the step has not run since stack recorded them)")
@@ -91,4 +98,48 @@ func sumPhases(ps []state.Phase) string {
 		parts[i] = fmt.Sprintf("%s %.2fs", n, total[n])
 	}
 	return strings.Join(parts, " · ")
+}
+
+// maxTestsShown bounds the tests `stack status NAME STEP` lists one by one.
+const maxTestsShown = 50
+
+// printTests is an exec step's part of `stack status NAME STEP`: its exit
+// code, where its output went, and its tests, failing ones first.
+func printTests(w io.Writer, t exec.Summary) {
+	fmt.Fprintf(w, "  exit code %d · stdout %s · stderr %s\n", t.ExitCode, t.Stdout, t.Stderr)
+	if t.Tests == 0 && len(t.Results) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "  tests: %d passed, %d failed, %d skipped of %d (every result: %s)\n", t.Passed, t.Failed, t.Skipped, t.Tests, t.Junit)
+	shown := 0
+	failed := map[string]bool{}
+	for _, n := range t.FailedTests {
+		failed[n] = true
+		if shown < maxTestsShown {
+			fmt.Fprintf(w, "    FAIL  %s\n", n)
+			shown++
+		}
+	}
+	for _, n := range slices.Sorted(maps.Keys(t.Results)) {
+		if failed[n] || shown >= maxTestsShown {
+			continue
+		}
+		fmt.Fprintf(w, "    %-5s %s\n", statusWord(t.Results[n]), n)
+		shown++
+	}
+	if more := t.Tests - shown; more > 0 {
+		fmt.Fprintf(w, "    ... %d more\n", more)
+	}
+}
+
+func statusWord(s string) string {
+	switch s {
+	case exec.Passed:
+		return "ok"
+	case exec.Skipped:
+		return "skip"
+	case exec.Failed, exec.Errored:
+		return "FAIL"
+	}
+	return s
 }

@@ -15,6 +15,7 @@ import (
 // planOptions are the inputs of `stack plan`.
 type planOptions struct {
 	runEnv
+	varOptions
 	Name        string
 	File        string // "" compares with the definition stored with the stack
 	Profile     string
@@ -54,6 +55,7 @@ checked.`,
 	}
 	cmd.Flags().StringVar(&o.Profile, "profile", "", "compare under this profile (default: the stack's)")
 	cmd.Flags().IntVar(&o.Parallelism, "parallelism", 4, "how many steps to plan at once")
+	addVarFlags(cmd.Flags(), &o.varOptions)
 	return cmd
 }
 
@@ -65,7 +67,10 @@ func runPlan(ctx context.Context, o *planOptions) error {
 	var def *definition.Definition
 	if o.File != "" {
 		var err error
-		if def, err = definition.LoadDefinition(o.File); err != nil {
+		if def, err = loadDefinition(o.File); err != nil {
+			return err
+		}
+		if done, err := planNewStack(ctx, o, def); done {
 			return err
 		}
 	}

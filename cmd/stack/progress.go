@@ -16,15 +16,17 @@ import (
 // progress shows engine events: a live table on a terminal, plain lines
 // otherwise, JSON lines with --output json.
 type progress struct {
-	w     io.Writer
-	mode  string // live, plain, json
-	mu    sync.Mutex
-	start time.Time
-	rows  []*row
-	byKey map[string]*row
-	drawn int
-	stop  chan struct{}
-	done  chan struct{}
+	w    io.Writer
+	mode string // live, plain, json
+	// verbose: plain mode also prints progress lines (Terraform's, load windows).
+	verbose bool
+	mu      sync.Mutex
+	start   time.Time
+	rows    []*row
+	byKey   map[string]*row
+	drawn   int
+	stop    chan struct{}
+	done    chan struct{}
 }
 
 type row struct {
@@ -36,8 +38,8 @@ type row struct {
 	elapsed time.Duration
 }
 
-func newProgress(w io.Writer, output string) *progress {
-	p := &progress{w: w, mode: "plain", start: time.Now(), byKey: map[string]*row{}}
+func newProgress(w io.Writer, output string, verbose bool) *progress {
+	p := &progress{w: w, mode: "plain", verbose: verbose, start: time.Now(), byKey: map[string]*row{}}
 	if output == "json" {
 		p.mode = "json"
 	} else if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) && os.Getenv("TERM") != "dumb" {
@@ -58,6 +60,9 @@ func (p *progress) event(ev engine.Event) {
 		_ = enc.Encode(ev)
 		return
 	case "plain":
+		if ev.Output && !p.verbose {
+			return // what the step's tool prints: in its log, and here with -v
+		}
 		fmt.Fprintf(p.w, "[%6.1fs] %s\n", time.Since(p.start).Seconds(), plainLine(ev))
 		return
 	}
@@ -75,6 +80,9 @@ func (p *progress) event(ev engine.Event) {
 	}
 	switch ev.Type {
 	case engine.EventProgress:
+		if r.state == "" {
+			r.state, r.started = ev.Type, time.Now() // stack plan's steps start with progress
+		}
 		r.msg = ev.Message
 	case engine.EventHandler:
 		r.msg = ev.Message
@@ -84,6 +92,14 @@ func (p *progress) event(ev engine.Event) {
 		r.state, r.started, r.msg, r.note = ev.Type, time.Now(), "", ""
 	case engine.EventApplied:
 		r.state, r.msg, r.elapsed = ev.Type, r.note, ev.Elapsed
+	case engine.EventInfo:
+		// A step's result that is no transition of its own: stack plan's
+		// verdict on it ("unchanged", "infrastructure drifted"), a note.
+		if r.state == "" || r.state == engine.EventProgress {
+			r.state, r.msg, r.elapsed = ev.Message, "", time.Since(r.started)
+			return
+		}
+		r.msg = ev.Message
 	default:
 		r.state, r.msg, r.elapsed = ev.Type, ev.Message, ev.Elapsed
 	}
@@ -143,12 +159,16 @@ func (p *progress) draw() {
 			width = w
 		}
 	}
+	if len(p.rows) > 0 {
+		fmt.Fprintln(p.w, tableHeader)
+		p.drawn++
+	}
 	for _, r := range p.rows {
 		el := r.elapsed
-		if r.state == engine.EventStart || r.state == engine.EventDestroy {
+		if r.state == engine.EventStart || r.state == engine.EventDestroy || r.state == engine.EventProgress {
 			el = time.Since(r.started)
 		}
-		line := fmt.Sprintf("%-20s %-10s %7.1fs  %s", r.step, label(r.state), el.Seconds(), r.msg)
+		line := tableRow(r.step, label(r.state), el, r.msg)
 		if len(line) > width-1 {
 			line = line[:width-1]
 		}
@@ -157,12 +177,21 @@ func (p *progress) draw() {
 	}
 }
 
+// The live table: a header, then one row per step.
+var tableHeader = fmt.Sprintf("%-20s %-10s %8s  %s", "STEP", "STATUS", "TIME", "NOW")
+
+func tableRow(step, status string, el time.Duration, msg string) string {
+	return fmt.Sprintf("%-20s %-10s %7.1fs  %s", step, status, el.Seconds(), msg)
+}
+
 func label(state string) string {
 	switch state {
 	case engine.EventStart:
 		return "applying"
 	case engine.EventDestroy:
 		return "destroying"
+	case engine.EventProgress:
+		return "running"
 	}
 	return state
 }

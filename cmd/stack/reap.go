@@ -36,7 +36,7 @@ Stacks without a TTL are never reaped.`,
 		},
 	}
 	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "only list the expired stacks; change nothing")
-	cmd.Flags().DurationVar(&o.LockTimeout, "lock-timeout", 0, "wait this long for a command holding an expired stack's lock")
+	addLockTimeout(cmd.Flags(), &o.LockTimeout, "an expired stack's lock")
 	cmd.Flags().IntVar(&o.Parallelism, "parallelism", 4, "how many steps of one stack may be torn down at once")
 	return cmd
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/stack-tools/stack/handlers/aurora"
 	"github.com/stack-tools/stack/handlers/zookeeper"
 	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/steps/exec"
 	"github.com/stack-tools/stack/steps/generator"
 	"github.com/stack-tools/stack/steps/terraform"
 )
@@ -19,9 +20,20 @@ func newRegistry(g *globalOptions) *stack.Registry {
 	tf.LightShim = true          // but a small one is cheaper (steps/terraform/shimbuild.go)
 	r.RegisterStep("terraform", tf)
 	gen := generator.New()
-	gen.ZooKeeper, gen.MetricsAddr = g.zookeeper, g.metricsAddr
+	gen.ZooKeeper = g.zookeeper
 	r.RegisterStep("generator", gen)
+	r.RegisterStep("exec", exec.New())
 	r.RegisterHandler("aurora", aurora.New(aurora.Options{}))
 	r.RegisterHandler("zookeeper", zookeeper.New(zookeeper.OptionsFromEnv(g.zookeeper, os.Getenv)))
 	return r
+}
+
+// setMetricsAddr makes generator steps serve live metrics at addr (`up
+// --metrics-addr`) unless a step names its own.
+func setMetricsAddr(r *stack.Registry, addr string) {
+	if k, ok := r.Step("generator"); ok && addr != "" {
+		if gen, ok := k.(*generator.Kind); ok {
+			gen.MetricsAddr = addr
+		}
+	}
 }

@@ -17,8 +17,8 @@ type globalOptions struct {
 	cacheDir  string
 	output    string
 	zookeeper string
-	// metricsAddr: `up --metrics-addr`, for generator steps.
-	metricsAddr string
+	// verbose: plain progress also shows what each step's tool prints (-v).
+	verbose bool
 }
 
 func newRootCmd() *cobra.Command {
@@ -28,7 +28,13 @@ func newRootCmd() *cobra.Command {
 		Short: "Stand up synthetic environments, drive load at them, tear them down",
 		Long: `stack brings up a stack of steps (Terraform modules, load generators) defined in
 JSON, keeps its state in a shared store so any workstation can pick it up, and
-tears it down again.`,
+tears it down again.
+
+Start with the demo: stack up stacks/demo.json, then stack status demo.`,
+		Example: `  stack up stacks/demo.json
+  stack status demo
+  stack down demo
+  source <(stack completion bash)   # complete stack names, steps and flag values`,
 		Version:       version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -46,7 +52,8 @@ tears it down again.`,
 	pf.StringVar(&g.state, "state", os.Getenv("STACK_STATE"), "where stack state lives: a directory or s3://BUCKET/PREFIX (env STACK_STATE; default a per-user directory)")
 	pf.StringVar(&g.cacheDir, "cache-dir", os.Getenv("STACK_CACHE"), "this workstation's scratch space for working copies and plugins (env STACK_CACHE)")
 	pf.StringVarP(&g.output, "output", "o", "text", "output format: text or json")
-	pf.StringVar(&g.zookeeper, "zookeeper", os.Getenv("STACK_ZOOKEEPER"), "ZooKeeper hosts (host:port,...) for the zookeeper handler (env STACK_ZOOKEEPER)")
+	pf.StringVar(&g.zookeeper, "zookeeper", os.Getenv("STACK_ZOOKEEPER"), "ZooKeeper hosts (host:port,...) for the zookeeper handler and load fleets (env STACK_ZOOKEEPER)")
+	pf.BoolVarP(&g.verbose, "verbose", "v", false, "without a terminal: also print what each step's tool prints (Terraform's lines, load windows); the step's log always has them")
 
 	root.AddCommand(
 		newUpCmd(g),
@@ -60,10 +67,16 @@ tears it down again.`,
 		newLoadCmd(g),
 		newLoadWorkerCmd(g),
 		newDumpsterCmd(),
+		newTraceCmd(g),
 		newPlanCmd(g),
 		newGraphCmd(g),
 		newReapCmd(g),
+		newReportCmd(g),
 	)
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	addBuiltinExamples(root)
+	registerCompletions(root, g)
 	return root
 }
 
@@ -93,4 +106,20 @@ func (g *globalOptions) engine(ctx context.Context) (*engine.Engine, error) {
 		e.LeaseTTL = d
 	}
 	return e, nil
+}
+
+// addBuiltinExamples gives cobra's own commands (help, completion and its
+// shells) examples like every other command.
+func addBuiltinExamples(root *cobra.Command) {
+	for _, c := range root.Commands() {
+		switch c.Name() {
+		case "help":
+			c.Example = "  stack help up\n  stack up --help"
+		case "completion":
+			c.Example = "  source <(stack completion bash)\n  stack completion zsh > \"${fpath[1]}/_stack\""
+			for _, sh := range c.Commands() {
+				sh.Example = fmt.Sprintf("  stack completion %s --help   # where to put the script for %s", sh.Name(), sh.Name())
+			}
+		}
+	}
 }

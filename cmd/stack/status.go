@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"slices"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -28,7 +30,10 @@ func newStatusCmd(g *globalOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "status NAME [STEP]",
 		Short: "Show a stack's steps, outputs, handlers and logs (from any workstation); with STEP, where the step's time went",
-		Args:  statusArgs,
+		Example: `  stack status demo
+  stack status demo web        # one step, phase by phase
+  stack status demo -o json`,
+		Args: statusArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.runEnv, o.Name, o.Step = g.env(cmd), args[0], optionalArg(args, 1)
 			return runStatus(cmd.Context(), o)
@@ -76,6 +81,7 @@ func printStatus(w io.Writer, rec *state.Record, lock *state.Lease, loc string) 
 	fmt.Fprintf(w, "  profile %s · created by %s %s ago · last %q by %s %s ago\n", profile, rec.CreatedBy,
 		ago(rec.CreatedAt), rec.Command, rec.UpdatedBy, ago(rec.UpdatedAt))
 	fmt.Fprintf(w, "  definition %s · state %s\n", rec.Source, loc)
+	printVars(w, rec)
 	if line := lockLine(lock); line != "" {
 		fmt.Fprintln(w, line)
 	}
@@ -142,7 +148,23 @@ func outputText(o stack.Output) string {
 	if o.Sensitive {
 		return "(sensitive)"
 	}
+	if f, ok := o.Value.(float64); ok {
+		return figure(f)
+	}
 	return jsonText(o.Value)
+}
+
+// figure is a number for people: whole numbers as they are, others rounded
+// to two decimals, or four significant digits below 1 (a ratio such as
+// 0.9987), never 100.20551255455693.
+func figure(f float64) string {
+	switch {
+	case f == math.Trunc(f) && math.Abs(f) < 1e15:
+		return strconv.FormatFloat(f, 'f', 0, 64)
+	case math.Abs(f) >= 1:
+		return strconv.FormatFloat(round(f, 2), 'f', -1, 64)
+	}
+	return strconv.FormatFloat(f, 'g', 4, 64)
 }
 
 func sortedOutputNames(o stack.Outputs) []string { return slices.Sorted(maps.Keys(o)) }
@@ -172,7 +194,9 @@ func newListCmd(g *globalOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
 		Short: "List every stack in the store with owner, profile, age, state, expiry and cost",
-		Args:  exactArgs(0, "no arguments"),
+		Example: `  stack list
+  stack list --state s3://my-bucket/synthetic -o json`,
+		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.runEnv = g.env(cmd)
 			return runList(cmd.Context(), o)
@@ -220,6 +244,8 @@ func newOutputsCmd(g *globalOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "outputs NAME [STEP]",
 		Short: "Show a stack's outputs (sensitive values are never shown)",
+		Example: `  stack outputs demo
+  stack outputs demo web -o json`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 1 || len(args) > 2 {
 				return &usageError{fmt.Errorf("outputs takes NAME and optionally STEP; see `stack outputs --help`")}

@@ -5,30 +5,42 @@ import (
 	"strings"
 )
 
-// version says which build this is: the module version when installed with
-// `go install ...@vX`, else the VCS revision Go stamped into the binary.
+// version says which build this is: the module version (a tag with `go
+// install ...@vX`, a pseudo-version or "(devel)" in a checkout) and the VCS
+// revision Go stamped into the binary, with the Go version.
 func version() string {
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
-		return "unknown"
+		return "unknown (no build information in this binary)"
 	}
+	return versionOf(info)
+}
+
+func versionOf(info *debug.BuildInfo) string {
 	v := info.Main.Version
-	var rev, modified string
+	if v == "" {
+		v = "(devel)"
+	}
+	var rev, at, modified string
 	for _, s := range info.Settings {
 		switch s.Key {
 		case "vcs.revision":
 			rev = s.Value
+		case "vcs.time":
+			at = s.Value
 		case "vcs.modified":
 			if s.Value == "true" {
-				modified = "+dirty"
+				modified = ", modified"
 			}
 		}
 	}
-	if (v == "" || v == "(devel)") && rev != "" {
-		v = "devel " + rev[:min(12, len(rev))] + modified
+	vcs := "no commit recorded: build with go install ./cmd/stack in a git clone, without -buildvcs=false"
+	if rev != "" {
+		vcs = "commit " + rev[:min(12, len(rev))]
+		if at != "" {
+			vcs += " of " + at
+		}
+		vcs += modified
 	}
-	if v == "" {
-		v = "(devel)"
-	}
-	return strings.TrimSpace(v + " " + info.GoVersion)
+	return strings.TrimSpace(v + " (" + vcs + ") " + info.GoVersion)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -402,6 +403,40 @@ func (s *session) deleteCluster(ctx context.Context, id string, recorded []strin
 	if err := s.checkOwner(cl); err != nil {
 		return err
 	}
+	if err := s.deleteInstances(ctx, id, clusterInstances(cl, recorded), start); err != nil {
+		return err
+	}
+	in := &rds.DeleteDBClusterInput{DBClusterIdentifier: aws.String(id), SkipFinalSnapshot: aws.Bool(!finalSnapshot)}
+	if finalSnapshot {
+		in.FinalDBSnapshotIdentifier = aws.String(FinalSnapshotID(id, time.Now()))
+		s.progress("deleting cluster %s, keeping final snapshot %s", id, aws.ToString(in.FinalDBSnapshotIdentifier))
+	}
+	if gone, err := s.askDeleteCluster(ctx, in); gone || err != nil {
+		return err
+	}
+	return s.poll(ctx, "cluster "+id+" to be deleted", func() (bool, error) {
+		cl, err := s.describeCluster(ctx, id)
+		if err != nil {
+			return false, fmt.Errorf("aurora: %w", err)
+		}
+		if cl == nil {
+			return true, nil
+		}
+		st := aws.ToString(cl.Status)
+		if st != "deleting" {
+			// Ask again: a cluster still busy with its instances refuses at first.
+			if gone, err := s.askDeleteCluster(ctx, in); gone || err != nil {
+				return gone, err
+			}
+		}
+		s.progress("deleting cluster %s: status %s, %s", id, st, elapsed(start))
+		return false, nil
+	})
+}
+
+// clusterInstances lists, sorted, the instances a cluster has and those a
+// record says it had.
+func clusterInstances(cl *types.DBCluster, recorded []string) []string {
 	names := map[string]bool{}
 	for _, iid := range recorded {
 		names[iid] = true
@@ -409,17 +444,17 @@ func (s *session) deleteCluster(ctx context.Context, id string, recorded []strin
 	for _, m := range cl.DBClusterMembers {
 		names[aws.ToString(m.DBInstanceIdentifier)] = true
 	}
-	instances := make([]string, 0, len(names))
-	for iid := range names {
-		instances = append(instances, iid)
-	}
-	sort.Strings(instances)
+	return slices.Sorted(maps.Keys(names))
+}
+
+// deleteInstances starts deleting instances and waits until all are gone.
+func (s *session) deleteInstances(ctx context.Context, id string, instances []string, start time.Time) error {
 	for _, iid := range instances {
 		if err := s.deleteInstance(ctx, iid); err != nil {
 			return err
 		}
 	}
-	err = s.poll(ctx, "the instances of cluster "+id+" to be deleted", func() (bool, error) {
+	return s.poll(ctx, "the instances of cluster "+id+" to be deleted", func() (bool, error) {
 		left := 0
 		for _, iid := range instances {
 			_, err := s.api.DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{DBInstanceIdentifier: aws.String(iid)})
@@ -434,45 +469,20 @@ func (s *session) deleteCluster(ctx context.Context, id string, recorded []strin
 		s.progress("deleting cluster %s: %d instance(s) left, %s", id, left, elapsed(start))
 		return left == 0, nil
 	})
-	if err != nil {
-		return err
+}
+
+// askDeleteCluster asks RDS to delete the cluster; gone is true when it
+// already was. A cluster still busy refuses, which is not an error.
+func (s *session) askDeleteCluster(ctx context.Context, in *rds.DeleteDBClusterInput) (gone bool, err error) {
+	id := aws.ToString(in.DBClusterIdentifier)
+	_, err = s.api.DeleteDBCluster(ctx, in)
+	switch {
+	case isClusterNotFound(err):
+		return true, nil
+	case err != nil && !isCode(err, "InvalidDBClusterStateFault"):
+		return false, fmt.Errorf("aurora: delete cluster %s: %w", id, explain(err, "DeleteDBCluster", id))
 	}
-	in := &rds.DeleteDBClusterInput{DBClusterIdentifier: aws.String(id), SkipFinalSnapshot: aws.Bool(!finalSnapshot)}
-	if finalSnapshot {
-		in.FinalDBSnapshotIdentifier = aws.String(FinalSnapshotID(id, time.Now()))
-		s.progress("deleting cluster %s, keeping final snapshot %s", id, aws.ToString(in.FinalDBSnapshotIdentifier))
-	}
-	deleteCluster := func() (gone bool, err error) {
-		_, err = s.api.DeleteDBCluster(ctx, in)
-		switch {
-		case isClusterNotFound(err):
-			return true, nil
-		case err != nil && !isCode(err, "InvalidDBClusterStateFault"):
-			return false, fmt.Errorf("aurora: delete cluster %s: %w", id, explain(err, "DeleteDBCluster", id))
-		}
-		return false, nil
-	}
-	if gone, err := deleteCluster(); gone || err != nil {
-		return err
-	}
-	return s.poll(ctx, "cluster "+id+" to be deleted", func() (bool, error) {
-		cl, err := s.describeCluster(ctx, id)
-		if err != nil {
-			return false, fmt.Errorf("aurora: %w", err)
-		}
-		if cl == nil {
-			return true, nil
-		}
-		st := aws.ToString(cl.Status)
-		if st != "deleting" {
-			// Ask again: a cluster still busy with its instances refuses at first.
-			if gone, err := deleteCluster(); gone || err != nil {
-				return gone, err
-			}
-		}
-		s.progress("deleting cluster %s: status %s, %s", id, st, elapsed(start))
-		return false, nil
-	})
+	return false, nil
 }
 
 // FinalSnapshotID names the snapshot kept when a cluster is torn down with

@@ -138,8 +138,8 @@ func (s *session) read(paths []string) (map[string]*znode, error) {
 	return state, nil
 }
 
-// multi runs the plan's operations as one transaction.
-func (s *session) multi(p *plan) ([]zk.MultiResponse, error) {
+// multi runs the transaction's operations as one transaction.
+func (s *session) multi(p *txn) ([]zk.MultiResponse, error) {
 	res, err := s.conn.Multi(p.ops...)
 	if err == nil {
 		return res, nil

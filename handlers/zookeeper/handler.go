@@ -239,14 +239,14 @@ func (s *session) apply(ctx context.Context, run *stack.HandlerRun, t target, pr
 	}
 }
 
-// attempt is one read-plan-write round. It moves *prev to the pending record
+// attempt is one read-compare-write round. It moves *prev to the pending record
 // once that is stored, so a retry after an unknown outcome knows what it owns.
 func (s *session) attempt(run *stack.HandlerRun, t target, prev *record, what string) (record, []string, error) {
 	state, err := s.read(t.paths(*prev))
 	if err != nil {
 		return record{}, nil, err
 	}
-	p, err := makePlan(t, *prev, state)
+	p, err := newTxn(t, *prev, state)
 	if err != nil {
 		return record{}, nil, err
 	}

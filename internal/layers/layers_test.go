@@ -26,6 +26,7 @@ var allowed = map[string][]string{
 	"steps/terraform/": {"internal/"}, // tfbackend: the contract stores give the kind
 	"steps/terraform":  {"internal/", "stack", "steps/terraform/tfbackend"},
 	"steps/generator":  {"internal/", "stack", "load", "load/", "stacks/scenarios"},
+	"steps/exec":       {"internal/", "stack"},
 	"handlers/":        {"internal/", "stack"},
 	"stores/":          {"internal/", "stack", "steps/terraform/tfbackend"},
 	"cmd/stack":        {""}, // the top: registers every plug-in

@@ -14,10 +14,11 @@ type Proxy struct {
 	target string
 	ln     net.Listener
 
-	mu    sync.Mutex
-	cut   bool
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
+	mu      sync.Mutex
+	cut     bool
+	refused int // connections refused while cut
+	conns   map[net.Conn]struct{}
+	wg      sync.WaitGroup
 }
 
 // StartProxy forwards connections on a free port to target (host:port).
@@ -41,6 +42,7 @@ func (p *Proxy) accept() {
 		}
 		p.mu.Lock()
 		if p.cut {
+			p.refused++
 			p.mu.Unlock()
 			reset(c)
 			continue
@@ -110,6 +112,14 @@ func (p *Proxy) Cut() {
 	for c := range conns {
 		reset(c)
 	}
+}
+
+// Refused counts the connections refused while cut, so a test can wait for
+// a client to have met the failure (a count, not a time).
+func (p *Proxy) Refused() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.refused
 }
 
 // Restore lets connections through again.

@@ -44,8 +44,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // Serve accepts on l until ctx ends.
-func (s *Server) Serve(ctx context.Context, l net.Listener) error {
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 5 * time.Minute}
+func (s *Server) Serve(ctx context.Context, l net.Listener) error { return serve(ctx, l, s) }
+
+func serve(ctx context.Context, l net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 5 * time.Minute}
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -67,6 +69,11 @@ type Options struct {
 	LogFile string // with Background: where the detached process writes
 	// Raw serves with the minimal HTTP/1.1 sink (benchmarks) instead of net/http.
 	Raw bool
+	// Probe, when its Journal is set, makes the sink an e2e probe (probe.go).
+	Probe ProbeOptions
+	// Pipeline, when set, makes it the demo's platform instead of a sink:
+	// webhooks are processed and replied to at this URL (pipeline.go).
+	Pipeline string
 }
 
 // Run listens, writes the URL and PID files, and serves until ctx ends.
@@ -89,6 +96,14 @@ func Run(ctx context.Context, o Options) error {
 		defer os.Remove(o.URLFile)
 	}
 	fmt.Fprintln(os.Stderr, "dumpster: accepting webhooks at", url)
+	if o.Probe.Journal != "" {
+		return runProbe(ctx, l, o.Probe)
+	}
+	if o.Pipeline != "" {
+		p := &Pipeline{Outbound: o.Pipeline, Delay: 40 * time.Millisecond, Slow: 60 * time.Millisecond}
+		p.Start(ctx)
+		return serve(ctx, l, p)
+	}
 	if o.Raw {
 		return (&Server{}).ServeRaw(ctx, l)
 	}

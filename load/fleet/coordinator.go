@@ -15,7 +15,9 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/stack-tools/stack/load"
+	"github.com/stack-tools/stack/load/e2e"
 	"github.com/stack-tools/stack/load/pace"
+	"github.com/stack-tools/stack/load/scenario"
 )
 
 // Coordinator plans a run, has Count workers of the group run it, and merges
@@ -78,30 +80,10 @@ func (c *Coordinator) Run(ctx context.Context, cfg load.Config) (*load.Report, e
 	}
 	plan.Workers = workers
 	plan.StartWithin = pace.Duration(c.ReadyTimeout + 30*time.Second)
-	idents := map[string]Identity{}
-	for _, w := range workers {
-		var id Identity
-		if data, _, err := conn.Get(path.Join(g, "workers", w)); err == nil {
-			_ = json.Unmarshal(data, &id)
-		}
-		idents[w] = id
-	}
-	data, err := json.Marshal(plan)
+	idents := c.identities(conn, workers)
+	run, err := c.writePlan(conn, plan)
 	if err != nil {
 		return nil, err
-	}
-	if len(data) > 1000_000 {
-		return nil, fmt.Errorf("the run's plan is %d bytes, more than a ZooKeeper node holds (1 MB): the scenario's templates are too large to ship to workers", len(data))
-	}
-	// The run's node and its folders appear together (one transaction), so a
-	// worker that sees the plan can always join the barrier. Names sort by time.
-	run := path.Join(g, "runs", "r-"+time.Now().UTC().Format("20060102T150405.000000000Z"))
-	ops := []any{&zk.CreateRequest{Path: run, Data: data, Acl: acl}}
-	for _, sub := range []string{"ready", "progress", "results", "done"} {
-		ops = append(ops, &zk.CreateRequest{Path: path.Join(run, sub), Acl: acl})
-	}
-	if _, err := conn.Multi(ops...); err != nil {
-		return nil, fmt.Errorf("writing the plan to %s: %w", run, err)
 	}
 	if !c.Keep {
 		defer func() { _ = deleteTree(conn, run) }()
@@ -131,6 +113,41 @@ func (c *Coordinator) Run(ctx context.Context, cfg load.Config) (*load.Report, e
 	return c.merge(cfg, plan, workers, idents, results, missing, lastSent, string(stopped))
 }
 
+// identities reads what each worker says of itself (host, pid, metrics).
+func (c *Coordinator) identities(conn *zk.Conn, workers []string) map[string]Identity {
+	idents := map[string]Identity{}
+	for _, w := range workers {
+		var id Identity
+		if data, _, err := conn.Get(path.Join(c.group(), "workers", w)); err == nil {
+			_ = json.Unmarshal(data, &id)
+		}
+		idents[w] = id
+	}
+	return idents
+}
+
+// writePlan creates the run's node with its plan and its folders in one
+// transaction, so a worker that sees the plan can always join the barrier.
+// Run names sort by time.
+func (c *Coordinator) writePlan(conn *zk.Conn, plan *Plan) (string, error) {
+	data, err := json.Marshal(plan)
+	if err != nil {
+		return "", err
+	}
+	if len(data) > 1000_000 {
+		return "", fmt.Errorf("the run's plan is %d bytes, more than a ZooKeeper node holds (1 MB): the scenario's templates are too large to ship to workers", len(data))
+	}
+	run := path.Join(c.group(), "runs", "r-"+time.Now().UTC().Format("20060102T150405.000000000Z"))
+	ops := []any{&zk.CreateRequest{Path: run, Data: data, Acl: acl}}
+	for _, sub := range []string{"ready", "progress", "results", "done"} {
+		ops = append(ops, &zk.CreateRequest{Path: path.Join(run, sub), Acl: acl})
+	}
+	if _, err := conn.Multi(ops...); err != nil {
+		return "", fmt.Errorf("writing the plan to %s: %w", run, err)
+	}
+	return run, nil
+}
+
 func shortNames(ws []string) []string {
 	out := make([]string, len(ws))
 	for i, w := range ws {
@@ -158,12 +175,16 @@ func (c *Coordinator) plan(cfg load.Config) (*Plan, error) {
 	if o.Seed == 0 {
 		o.Seed = rand.Uint64()>>11 | 1
 	}
+	if cfg.E2E != nil && o.Run == 0 {
+		o.Run = scenario.NewRun() // one run id for every share: ids say which share sent them
+	}
 	token := o.AuthToken
 	o.AuthToken = ""
 	p := &Plan{Scenario: files, Source: cfg.Scenario.Source, Target: cfg.Target, Rate: cfg.Rate,
 		Duration: pace.Duration(cfg.Duration), Requests: cfg.Requests, Options: o, AuthTokenSHA256: tokenHash(token),
 		Timeout: pace.Duration(cfg.Timeout), LateAfter: pace.Duration(cfg.LateAfter), Window: pace.Duration(cfg.Window),
-		MaxWorkers: cfg.MaxWorkers, Insecure: cfg.Insecure, Stop: cfg.Stop, Batch: cfg.Batch, BatchWait: pace.Duration(cfg.BatchWait)}
+		MaxWorkers: cfg.MaxWorkers, Insecure: cfg.Insecure, Stop: cfg.Stop, Batch: cfg.Batch, BatchWait: pace.Duration(cfg.BatchWait),
+		E2E: withoutTokens(cfg.E2E)}
 	// Check the plan as the first worker will see it, before anyone waits.
 	if _, err := p.config(0, token); err != nil {
 		return nil, err
@@ -264,57 +285,24 @@ func (c *Coordinator) barrier(ctx context.Context, conn *zk.Conn, run string, wo
 
 // gather waits for every ready worker's result, noting the ones lost.
 func (c *Coordinator) gather(ctx context.Context, conn *zk.Conn, run string, workers, ready []string, at time.Time, cfg load.Config) (map[string]*result, map[string]string) {
-	results := map[string]*result{}
-	missing := map[string]string{}
+	g := &gathering{c: c, conn: conn, run: run, ready: ready, at: at,
+		results: map[string]*result{}, missing: map[string]string{}, lastProgress: map[string]int64{}}
 	for _, w := range workers {
 		if !slices.Contains(ready, w) {
-			missing[w] = "not ready when the run started"
+			g.missing[w] = "not ready when the run started"
 		}
 	}
 	// The run ends by the schedule; allow for the slowest responses, late
 	// senders and writing the results before a silent worker counts as lost.
-	end := at.Add(runLength(cfg) + cfg.Timeout + 10*time.Second + runLength(cfg)/10)
-	if cfg.Timeout == 0 {
-		end = end.Add(10 * time.Second)
-	}
-	deadline := time.NewTimer(time.Until(end))
+	deadline := time.NewTimer(time.Until(at.Add(silentAfter(cfg))))
 	defer deadline.Stop()
 	tick := time.NewTicker(5 * time.Second)
 	defer tick.Stop()
 	interrupted := false
-	lastProgress := map[string]int64{}
 	for {
-		done, _, doneWatch, err := conn.ChildrenW(path.Join(run, "done"))
-		if err != nil {
-			done = nil
-			doneWatch = nil
-		}
-		alive, _, aliveWatch, aliveErr := conn.ChildrenW(path.Join(c.group(), "workers"))
-		if aliveErr != nil {
-			aliveWatch = nil
-		}
-		pending := 0
-		for _, w := range ready {
-			if results[w] != nil || missing[w] != "" {
-				continue
-			}
-			if slices.Contains(done, w) {
-				res, err := readResult(conn, run, w)
-				if err != nil {
-					missing[w] = "its result could not be read: " + err.Error()
-				} else {
-					results[w] = res
-				}
-				continue
-			}
-			if aliveErr == nil && !slices.Contains(alive, w) {
-				missing[w] = fmt.Sprintf("the worker left ZooKeeper %.1fs into the run, without a result (it died, or lost its session)", time.Since(at).Seconds())
-				continue
-			}
-			pending++
-		}
+		pending, doneWatch, aliveWatch := g.poll()
 		if pending == 0 {
-			return results, missing
+			return g.results, g.missing
 		}
 		select {
 		case <-ctx.Done():
@@ -330,27 +318,104 @@ func (c *Coordinator) gather(ctx context.Context, conn *zk.Conn, run string, wor
 			c.sayProgress(conn, run, ready, at)
 		case <-deadline.C:
 			// A worker still writing progress is behind, not lost: wait on.
-			busy := false
-			for _, w := range ready {
-				if results[w] == nil && missing[w] == "" {
-					if _, st, err := conn.Exists(path.Join(run, "progress", w)); err == nil && st != nil && st.Mzxid != lastProgress[w] {
-						lastProgress[w] = st.Mzxid
-						busy = true
-					}
-				}
-			}
-			if busy && !interrupted {
+			if g.progressing() && !interrupted {
 				deadline.Reset(15 * time.Second)
 				continue
 			}
-			for _, w := range ready {
-				if results[w] == nil && missing[w] == "" {
-					missing[w] = fmt.Sprintf("no result and no progress %s after the run's scheduled end", (time.Since(at) - runLength(cfg)).Round(time.Second))
-				}
-			}
-			return results, missing
+			g.giveUp(cfg)
+			return g.results, g.missing
 		}
 	}
+}
+
+// gathering is the state of one gather: results in, workers lost.
+type gathering struct {
+	c            *Coordinator
+	conn         *zk.Conn
+	run          string
+	ready        []string
+	at           time.Time
+	results      map[string]*result
+	missing      map[string]string
+	lastProgress map[string]int64 // a worker's last progress write seen
+}
+
+// waiting says whether worker w has neither a result nor a reason it is lost.
+func (g *gathering) waiting(w string) bool { return g.results[w] == nil && g.missing[w] == "" }
+
+// poll reads the results written and the workers alive, and returns how
+// many are still pending and the watches that fire when that changes.
+func (g *gathering) poll() (pending int, doneWatch, aliveWatch <-chan zk.Event) {
+	done, _, doneWatch, err := g.conn.ChildrenW(path.Join(g.run, "done"))
+	if err != nil {
+		done, doneWatch = nil, nil
+	}
+	alive, _, aliveWatch, aliveErr := g.conn.ChildrenW(path.Join(g.c.group(), "workers"))
+	if aliveErr != nil {
+		aliveWatch = nil
+	}
+	for _, w := range g.ready {
+		switch {
+		case !g.waiting(w):
+		case slices.Contains(done, w):
+			res, err := readResult(g.conn, g.run, w)
+			if err != nil {
+				g.missing[w] = "its result could not be read: " + err.Error()
+			} else {
+				g.results[w] = res
+			}
+		case aliveErr == nil && !slices.Contains(alive, w):
+			g.missing[w] = fmt.Sprintf("the worker left ZooKeeper %.1fs into the run, without a result (it died, or lost its session)", time.Since(g.at).Seconds())
+		default:
+			pending++
+		}
+	}
+	return pending, doneWatch, aliveWatch
+}
+
+// progressing says whether a pending worker wrote progress since last asked.
+func (g *gathering) progressing() bool {
+	busy := false
+	for _, w := range g.ready {
+		if !g.waiting(w) {
+			continue
+		}
+		if _, st, err := g.conn.Exists(path.Join(g.run, "progress", w)); err == nil && st != nil && st.Mzxid != g.lastProgress[w] {
+			g.lastProgress[w] = st.Mzxid
+			busy = true
+		}
+	}
+	return busy
+}
+
+// giveUp counts every pending worker as lost.
+func (g *gathering) giveUp(cfg load.Config) {
+	for _, w := range g.ready {
+		if g.waiting(w) {
+			g.missing[w] = fmt.Sprintf("no result and no progress %s after the run's scheduled end", (time.Since(g.at) - runLength(cfg)).Round(time.Second))
+		}
+	}
+}
+
+// withoutTokens keeps probe tokens out of ZooKeeper: workers read theirs
+// from STACK_PROBE_TOKEN (or the probe's token_env).
+func withoutTokens(c *e2e.Config) *e2e.Config {
+	if c == nil {
+		return nil
+	}
+	return c.WithoutTokens()
+}
+
+// silentAfter is how long after the start a worker's silence means it is lost.
+func silentAfter(cfg load.Config) time.Duration {
+	d := runLength(cfg) + cfg.Timeout + 10*time.Second + runLength(cfg)/10
+	if cfg.Timeout == 0 {
+		d += 10 * time.Second
+	}
+	if cfg.E2E != nil {
+		d += max(time.Duration(cfg.E2E.Wait), 30*time.Second) + 30*time.Second // shares wait for stragglers
+	}
+	return d
 }
 
 // runLength is how long the schedule sends.
@@ -384,8 +449,8 @@ func (c *Coordinator) sayProgress(conn *zk.Conn, run string, ready []string, at 
 	if sum.Responses > 0 {
 		ok = 100 * float64(sum.Success) / float64(sum.Responses)
 	}
-	c.say("%6.1fs %d workers: sent %d (%.1f/s) ok %.2f%% late %d in flight %d",
-		time.Since(at).Seconds(), len(ready), sum.Sent, sum.Rate, ok, sum.Late, sum.InFlight)
+	c.say("%6.1fs %d workers  window: %.1f/s  total: sent %d ok %.2f%% late %d in flight %d",
+		time.Since(at).Seconds(), len(ready), sum.Rate, sum.Sent, ok, sum.Late, sum.InFlight)
 }
 
 func readProgress(conn *zk.Conn, run, w string) (progress, bool) {
@@ -425,6 +490,14 @@ func readResult(conn *zk.Conn, run, w string) (*result, error) {
 				res.Report.Windows[i].Hist = res.WindowHists[i]
 			}
 		}
+		if e := res.Report.E2E; e != nil {
+			e.Hist = res.E2EHist
+			for i := range e.Windows {
+				if i < len(res.E2EWindowHists) {
+					e.Windows[i].Hist = res.E2EWindowHists[i]
+				}
+			}
+		}
 	}
 	return &res, nil
 }
@@ -434,7 +507,7 @@ func (c *Coordinator) merge(cfg load.Config, plan *Plan, workers []string, ident
 	results map[string]*result, missing map[string]string, lastSent map[string]uint64, stopped string) (*load.Report, error) {
 	var reps []*load.Report
 	var shares []load.WorkerShare
-	var errs, lost, stops []string
+	var errs, lost, stops, partial []string
 	for i, w := range workers {
 		id := idents[w]
 		sh := load.WorkerShare{Part: i, Parts: len(workers), Name: shortName(w), Host: id.Host, PID: id.PID}
@@ -460,6 +533,8 @@ func (c *Coordinator) merge(cfg load.Config, plan *Plan, workers []string, ident
 				}
 			case load.Errored:
 				errs = append(errs, fmt.Sprintf("share %d (worker %s): %s", i+1, sh.Name, res.Report.Reason))
+			case load.Incomplete:
+				partial = append(partial, fmt.Sprintf("share %d (worker %s): %s", i+1, sh.Name, res.Report.Reason))
 			}
 		}
 		shares = append(shares, sh)
@@ -488,10 +563,15 @@ func (c *Coordinator) merge(cfg load.Config, plan *Plan, workers []string, ident
 		rep.Reason = fmt.Sprintf("%d of %d shares missing, this report holds the others only: %s", len(lost), len(workers), strings.Join(lost, "; "))
 	case len(errs) > 0:
 		rep.Verdict, rep.Reason = load.Errored, strings.Join(errs, "; ")
+	case len(partial) > 0:
+		rep.Verdict, rep.Reason = load.Incomplete, strings.Join(partial, "; ")
 	case len(stops) > 0:
 		rep.Verdict, rep.Reason = load.Stopped, stops[0]
 	case rep.Total.Sent > 0 && rep.Total.Responses == 0:
 		rep.Verdict, rep.Reason = load.Errored, "no request got a response"
+	}
+	if cfg.Stop != nil {
+		rep.CheckLost(cfg.Stop.MaxLost) // each share kept within it; the sum may not
 	}
 	return rep, nil
 }

@@ -35,6 +35,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/stack-tools/stack/load"
+	"github.com/stack-tools/stack/load/e2e"
 	"github.com/stack-tools/stack/load/pace"
 	"github.com/stack-tools/stack/load/scenario"
 )
@@ -203,6 +204,9 @@ type Plan struct {
 	Stop            *load.StopPolicy `json:"stop,omitempty"`
 	Batch           int              `json:"batch,omitempty"`
 	BatchWait       pace.Duration    `json:"batch_wait,omitempty"`
+	// E2E traces messages to the probes; every share pulls them and keeps
+	// the arrivals of its own messages (ids say which share sent them).
+	E2E *e2e.Config `json:"e2e,omitempty"`
 	// Workers are the workers' node names, in part order.
 	Workers []string `json:"workers"`
 	// StartWithin: a worker that sees no start this long after the plan gives
@@ -236,6 +240,10 @@ func (p *Plan) config(part int, authToken string) (load.Config, error) {
 		Timeout: time.Duration(p.Timeout), LateAfter: time.Duration(p.LateAfter), Window: time.Duration(p.Window),
 		MaxWorkers: p.MaxWorkers, Insecure: p.Insecure, Batch: p.Batch, BatchWait: time.Duration(p.BatchWait),
 		Histograms: true}
+	if p.E2E != nil {
+		e := *p.E2E
+		cfg.E2E = &e
+	}
 	if p.Requests > 0 {
 		cfg.Requests = pace.Requests(p.Requests, part, n)
 		if cfg.Requests == 0 {
@@ -276,6 +284,9 @@ type result struct {
 	Report      *load.Report       `json:"report,omitempty"`
 	Hist        *load.Histograms   `json:"hist,omitempty"`
 	WindowHists []*load.Histograms `json:"window_hists,omitempty"`
+	// E2EHist and E2EWindowHists carry the e2e histograms (not in the report's JSON).
+	E2EHist        *e2e.Hists          `json:"e2e_hist,omitempty"`
+	E2EWindowHists []map[string]string `json:"e2e_window_hists,omitempty"`
 }
 
 const chunk = 512 << 10

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -63,27 +64,15 @@ func (w *Worker) Work(ctx context.Context) error {
 			return err
 		}
 	}
-	id, _ := json.Marshal(w.Identity)
-	me := ""
-	register := func() error {
-		// The protected form survives a lost connection during the create
-		// without leaving a second node behind.
-		p, err := conn.CreateProtectedEphemeralSequential(path.Join(g, "workers", "w-"), id, acl)
-		if err != nil {
-			return fmt.Errorf("registering in %s: %w", g, err)
-		}
-		me = path.Base(p)
-		fmt.Fprintf(w.Out, "worker %s registered in group %s at %s\n", shortName(me), w.Group, w.Servers)
-		return nil
-	}
-	if err := register(); err != nil {
+	me, err := w.register(conn)
+	if err != nil {
 		return err
 	}
 	seen := map[string]bool{}
 	for {
 		// A session that expired took the registration with it: register again.
 		if ok, _, err := conn.Exists(path.Join(g, "workers", me)); err == nil && !ok {
-			if err := register(); err != nil {
+			if me, err = w.register(conn); err != nil {
 				return err
 			}
 		}
@@ -96,36 +85,50 @@ func (w *Worker) Work(ctx context.Context) error {
 			sleep(ctx, time.Second)
 			continue
 		}
-		sort.Strings(runs)
-		for _, r := range runs {
-			if seen[r] {
-				continue
-			}
-			seen[r] = true
-			run := path.Join(g, "runs", r)
-			data, _, err := conn.Get(run)
-			if err != nil {
-				continue
-			}
-			var plan Plan
-			if err := json.Unmarshal(data, &plan); err != nil {
-				continue
-			}
-			part := -1
-			for i, name := range plan.Workers {
-				if name == me {
-					part = i
-				}
-			}
-			if part < 0 {
-				continue
-			}
-			w.share(ctx, conn, run, me, part, &plan)
-		}
+		w.runShares(ctx, conn, me, runs, seen)
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-watch:
+		}
+	}
+}
+
+// register adds the worker to its group and returns its node's name.
+func (w *Worker) register(conn *zk.Conn) (string, error) {
+	g := w.group()
+	id, _ := json.Marshal(w.Identity)
+	// The protected form survives a lost connection during the create
+	// without leaving a second node behind.
+	p, err := conn.CreateProtectedEphemeralSequential(path.Join(g, "workers", "w-"), id, acl)
+	if err != nil {
+		return "", fmt.Errorf("registering in %s: %w", g, err)
+	}
+	me := path.Base(p)
+	fmt.Fprintf(w.Out, "worker %s registered in group %s at %s\n", shortName(me), w.Group, w.Servers)
+	return me, nil
+}
+
+// runShares runs, in order, the shares given to worker me in runs it has not
+// seen yet.
+func (w *Worker) runShares(ctx context.Context, conn *zk.Conn, me string, runs []string, seen map[string]bool) {
+	sort.Strings(runs)
+	for _, r := range runs {
+		if seen[r] {
+			continue
+		}
+		seen[r] = true
+		run := path.Join(w.group(), "runs", r)
+		data, _, err := conn.Get(run)
+		if err != nil {
+			continue
+		}
+		var plan Plan
+		if err := json.Unmarshal(data, &plan); err != nil {
+			continue
+		}
+		if part := slices.Index(plan.Workers, me); part >= 0 {
+			w.share(ctx, conn, run, me, part, &plan)
 		}
 	}
 }
@@ -211,10 +214,7 @@ func (w *Worker) share(ctx context.Context, conn *zk.Conn, run, me string, part 
 	if errors.As(context.Cause(runCtx), &gs) && rep.Verdict == load.Errored && ctx.Err() == nil {
 		rep.Verdict, rep.Reason = load.Stopped, gs.reason
 	}
-	res.Report, res.Hist = rep, rep.Hist
-	for _, win := range rep.Windows {
-		res.WindowHists = append(res.WindowHists, win.Hist)
-	}
+	res.set(rep)
 	fmt.Fprintf(w.Out, "worker %s: run %s %s: sent %d, success %.2f%%\n", name, path.Base(run), rep.Verdict, rep.Total.Sent, 100*rep.Total.SuccessRatio)
 }
 
@@ -330,4 +330,18 @@ func writeResult(conn *zk.Conn, run, me string, res *result) error {
 	}
 	_, err = conn.Create(path.Join(run, "done", me), []byte(strconv.Itoa(n)), 0, acl)
 	return err
+}
+
+// set puts rep in the result with the histograms its JSON leaves out.
+func (res *result) set(rep *load.Report) {
+	res.Report, res.Hist = rep, rep.Hist
+	for _, win := range rep.Windows {
+		res.WindowHists = append(res.WindowHists, win.Hist)
+	}
+	if rep.E2E != nil {
+		res.E2EHist = rep.E2E.Hist
+		for _, win := range rep.E2E.Windows {
+			res.E2EWindowHists = append(res.E2EWindowHists, win.Hist)
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,6 +28,8 @@ type Metrics struct {
 	votes     prometheus.Gauge
 	cache     map[string]map[int]prometheus.Counter
 	hists     map[string]prometheus.Observer
+	e2e       *prometheus.HistogramVec // e2e.go
+	e2eOnce   sync.Once
 }
 
 // New registers the generator's metrics in a fresh registry.

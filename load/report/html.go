@@ -1,6 +1,6 @@
 // Package report renders a load.Report as a self-contained HTML page: tables
-// per message type and inline SVG charts of latency and throughput over time
-// (no scripts, no external assets, so it opens anywhere and can be archived).
+// per message type and inline SVG charts over time and by percentile (no
+// scripts, no external assets, so it opens anywhere and can be archived).
 package report
 
 import (
@@ -25,123 +25,138 @@ func JSON(w io.Writer, rep *load.Report) error {
 
 // HTML writes the report as one HTML page.
 func HTML(w io.Writer, rep *load.Report) error {
-	names := make([]string, 0, len(rep.Types))
-	for _, t := range rep.Types {
-		names = append(names, t.Name)
-	}
-	series := func(pick func(load.WindowStats) float64, withTotal bool) []line {
-		var out []line
-		if withTotal {
-			out = append(out, line{Name: "all", Color: "#222", Points: points(rep.Windows, func(w load.Window) float64 { return pick(w.Total) })})
-		}
-		for i, n := range names {
-			out = append(out, line{Name: n, Color: palette[i%len(palette)], Points: points(rep.Windows, func(w load.Window) float64 { return pick(w.Types[n]) })})
-		}
-		return out
-	}
-	charts := []chart{
-		{Title: "Latency p99 (ms) by message type", Lines: series(func(s load.WindowStats) float64 { return s.Latency.P99 }, false)},
-		{Title: "Latency p50 (ms) by message type", Lines: series(func(s load.WindowStats) float64 { return s.Latency.P50 }, false)},
-		{Title: "Throughput (2xx responses/s) by message type", Lines: series(func(s load.WindowStats) float64 { return s.Throughput }, true)},
-		{Title: "Send rate (requests/s) by message type", Lines: series(func(s load.WindowStats) float64 { return s.Rate }, true)},
-	}
-	for i := range charts {
-		charts[i].render()
-	}
 	return page.Execute(w, struct {
 		R      *load.Report
-		Charts []chart
-	}{rep, charts})
+		Charts []plot
+		E2E    template.HTML
+	}{rep, append(charts(rep), e2eCharts(rep)...), e2eTables(rep)}) // e2e.go
 }
 
 var palette = []string{"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"}
 
-type point struct{ X, Y float64 }
+const allColor = "#222"
 
-func points(ws []load.Window, f func(load.Window) float64) []point {
-	out := make([]point, len(ws))
-	for i, w := range ws {
-		out[i] = point{w.End, f(w)}
+// charts are one run's charts: latency p99 and p50, rates, late requests and
+// errors per window, and latency by percentile; each with an "all" line.
+func charts(rep *load.Report) []plot {
+	end := runEnd(rep)
+	typed := func(id, title string, pick func(load.WindowStats) (float64, bool), unit string) plot {
+		p := plot{ID: id, Title: title, XMax: end, XTicks: timeTicks(end), XLabel: "seconds since the start"}
+		p.Series = append(p.Series, series{Name: "all", Color: allColor, Pts: windowPts(rep, "", pick, unit)})
+		for i, t := range rep.Types {
+			p.Series = append(p.Series, series{Name: t.Name, Color: palette[i%len(palette)], Pts: windowPts(rep, t.Name, pick, unit)})
+		}
+		return p
+	}
+	measured := func(f func(load.Latency) float64) func(load.WindowStats) (float64, bool) {
+		return func(s load.WindowStats) (float64, bool) { return f(s.Latency), s.Responses > 0 }
+	}
+	always := func(f func(load.WindowStats) float64) func(load.WindowStats) (float64, bool) {
+		return func(s load.WindowStats) (float64, bool) { return f(s), true }
+	}
+	rates := typed("rate", "Requests sent per second (dashed: 2xx responses per second, all types)", always(func(s load.WindowStats) float64 { return s.Rate }), "/s")
+	rates.Series = slices.Insert(rates.Series, 1, series{Name: "all 2xx", Color: allColor, Dash: true,
+		Pts: windowPts(rep, "", always(func(s load.WindowStats) float64 { return s.Throughput }), "/s")})
+	trouble := plot{ID: "late-errors", Title: "Late requests, errors and non-2xx responses per window (all types)", XMax: end, XTicks: timeTicks(end), XLabel: "seconds since the start",
+		Series: []series{
+			{Name: "late", Color: "#ff7f0e", Pts: windowPts(rep, "", always(func(s load.WindowStats) float64 { return float64(s.Late) }), " late")},
+			{Name: "errors", Color: "#d62728", Pts: windowPts(rep, "", always(func(s load.WindowStats) float64 { return float64(s.Errors) }), " errors")},
+			{Name: "non-2xx", Color: "#9467bd", Pts: windowPts(rep, "", always(func(s load.WindowStats) float64 { return float64(s.Responses - s.Success) }), " non-2xx")},
+		}}
+	return []plot{
+		typed("p99", "Latency p99 (ms) per window", measured(func(l load.Latency) float64 { return l.P99 }), " ms"),
+		typed("p50", "Latency p50 (ms) per window", measured(func(l load.Latency) float64 { return l.P50 }), " ms"),
+		rates, trouble, distributionPlot(rep),
+	}
+}
+
+// runEnd is the x axis' end: the last window's end, or how long it sent.
+func runEnd(rep *load.Report) float64 {
+	end := rep.Seconds
+	for _, w := range rep.Windows {
+		end = math.Max(end, w.End)
+	}
+	return end
+}
+
+// windowPts are a type's values per window ("" for all types), over each
+// window from its start to its end; windows pick rejects are left out.
+func windowPts(rep *load.Report, typ string, pick func(load.WindowStats) (float64, bool), unit string) []pt {
+	var out []pt
+	for _, w := range rep.Windows {
+		if w.End-w.Start < rep.WindowSeconds/10 {
+			continue // the run's last moments: too short for a rate (the table has them)
+		}
+		s := w.Total
+		if typ != "" {
+			var ok bool
+			if s, ok = w.Types[typ]; !ok {
+				continue
+			}
+		}
+		v, ok := pick(s)
+		if !ok {
+			continue
+		}
+		out = append(out, pt{X0: w.Start, X1: w.End, Y: v, Tip: fmt.Sprintf("%s%s, %s to %s", num(v), unit, timeLabel(w.Start, w.End), timeLabel(w.End, w.End))})
 	}
 	return out
 }
 
-type line struct {
-	Name   string
-	Color  string
-	Points []point
-	Path   string
-}
-
-type chart struct {
-	Title            string
-	Lines            []line
-	XTicks, YTicks   []tick
-	Width, Height    int
-	Left, Top, PlotW int
-	PlotH, Bottom    int
-}
-
-type tick struct {
-	Pos   float64
-	Label string
-}
-
-func (c *chart) render() {
-	c.Width, c.Height, c.Left, c.Top = 900, 260, 60, 10
-	c.PlotW, c.PlotH = c.Width-c.Left-150, c.Height-c.Top-30
-	c.Bottom = c.Top + c.PlotH
-	maxX, maxY := 1e-9, 1e-9
-	for _, l := range c.Lines {
-		for _, p := range l.Points {
-			maxX, maxY = math.Max(maxX, p.X), math.Max(maxY, p.Y)
+// distributionPlot is latency by percentile, as HdrHistogram plots it: the
+// x axis is log10(1/(1-p)), so 90%, 99%, 99.9% are equally far apart.
+func distributionPlot(reps ...*load.Report) plot {
+	p := plot{ID: "distribution", Title: "Latency (ms) by percentile, whole run (log axis: each step right is ten times rarer)", XLabel: "percentile"}
+	add := func(name, color string, dash bool, d []load.Quantile) {
+		pts := quantilePts(d)
+		for _, q := range pts {
+			p.XMax = math.Max(p.XMax, q.X0)
+		}
+		p.Series = append(p.Series, series{Name: name, Color: color, Dash: dash, Pts: pts})
+	}
+	if len(reps) == 1 {
+		add("all", allColor, false, reps[0].Total.Distribution)
+		for i, t := range reps[0].Types {
+			add(t.Name, palette[i%len(palette)], false, t.Distribution)
+		}
+	} else {
+		for i, r := range reps {
+			add(runName(i), allColor, i > 0, r.Total.Distribution)
 		}
 	}
-	maxY = nice(maxY)
-	for i := range c.Lines {
-		var b strings.Builder
-		for j, p := range c.Lines[i].Points {
-			x := float64(c.Left) + p.X/maxX*float64(c.PlotW)
-			y := float64(c.Bottom) - p.Y/maxY*float64(c.PlotH)
-			if j == 0 {
-				fmt.Fprintf(&b, "M%.1f %.1f", x, y)
-			} else {
-				fmt.Fprintf(&b, " L%.1f %.1f", x, y)
-			}
-		}
-		c.Lines[i].Path = b.String()
+	p.XMax = math.Max(1, math.Ceil(p.XMax))
+	for i := 0; float64(i) <= p.XMax; i++ {
+		p.XTicks = append(p.XTicks, tick{float64(i), percentLabel(100 * (1 - math.Pow(10, -float64(i))))})
 	}
-	for i := 0; i <= 4; i++ {
-		v := maxY * float64(i) / 4
-		c.YTicks = append(c.YTicks, tick{float64(c.Bottom) - float64(i)/4*float64(c.PlotH), fmt.Sprintf("%.4g", v)})
-		s := maxX * float64(i) / 4
-		c.XTicks = append(c.XTicks, tick{float64(c.Left) + float64(i)/4*float64(c.PlotW), timeLabel(s, maxX)})
-	}
+	return p
 }
 
-// timeLabel writes an x-axis time so that ticks a fraction of a second apart
-// stay distinct, and hours-long trickle runs read in minutes.
-func timeLabel(s, maxX float64) string {
-	switch {
-	case maxX < 20:
-		return fmt.Sprintf("%gs", math.Round(s*100)/100)
-	case maxX < 1200:
-		return fmt.Sprintf("%.0fs", s)
-	default:
-		return fmt.Sprintf("%gm", math.Round(s/6)/10)
+// quantilePts places a distribution on the log axis; the max (100%) goes
+// one tick-half past the last percentile the count resolved.
+func quantilePts(d []load.Quantile) []pt {
+	var out []pt
+	last := 0.0
+	for _, q := range d {
+		x := last + 0.5
+		if q.Percentile < 100 {
+			x = math.Log10(1 / (1 - q.Percentile/100))
+			last = x
+		}
+		out = append(out, pt{X0: x, X1: x, Y: q.Ms, Tip: fmt.Sprintf("%s ms at %s", num(q.Ms), percentLabel(q.Percentile))})
 	}
+	return out
 }
 
-// nice rounds v up to 1, 2 or 5 times a power of ten.
-func nice(v float64) float64 {
-	p := math.Pow(10, math.Floor(math.Log10(v)))
-	for _, m := range []float64{1, 2, 5, 10} {
-		if v <= m*p {
-			return m * p
-		}
+func percentLabel(p float64) string {
+	if p >= 100 {
+		return "max"
 	}
-	return 10 * p
+	return fmt.Sprintf("%s%%", strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.4f", p), "0"), "."))
 }
+
+// runName is a run's name in a comparison's legends: A, B (the page's first
+// table says which run each is).
+func runName(i int) string { return string(rune('A' + i)) }
 
 func codes(m map[string]uint64) string {
 	var parts []string
@@ -151,48 +166,68 @@ func codes(m map[string]uint64) string {
 	return strings.Join(parts, " ")
 }
 
-var page = template.Must(template.New("report").Funcs(template.FuncMap{
-	"pct":   func(f float64) string { return fmt.Sprintf("%.2f%%", 100*f) },
-	"f1":    func(f float64) string { return fmt.Sprintf("%.1f", f) },
-	"f2":    func(f float64) string { return fmt.Sprintf("%.2f", f) },
+// ms is a latency for the tables, or "-" when nothing answered.
+func ms(s load.Stats, v float64) string {
+	if s.Responses == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+var funcs = template.FuncMap{
+	"pct": func(f float64) string { return fmt.Sprintf("%.2f%%", 100*f) },
+	"f1":  func(f float64) string { return fmt.Sprintf("%.1f", f) },
+	"f2":  func(f float64) string { return fmt.Sprintf("%.2f", f) },
+	"ms": func(s any, v float64) string {
+		if p, ok := s.(*load.Stats); ok {
+			return ms(*p, v)
+		}
+		st, _ := s.(load.Stats)
+		return ms(st, v)
+	},
+	"wms":   func(s load.WindowStats, v float64) string { return ms(load.Stats{Responses: s.Responses}, v) },
 	"codes": codes,
 	"keys":  func(m map[string]uint64) []string { return slices.Sorted(maps.Keys(m)) },
 	"add":   func(a, b int) int { return a + b },
-	"mul":   func(a, b int) int { return a * b },
-}).Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Load report: {{.R.Scenario}} → {{.R.Target}}</title>
-<style>
+	"list":  func(rs ...*load.Report) []*load.Report { return rs },
+}
+
+const style = `<style>
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
 th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
 .verdict{font-size:1.3em;padding:.4em .8em;display:inline-block;border-radius:4px}
-.passed{background:#dfd}.stopped{background:#fdb}.errored{background:#fcc}
-svg{background:#fff;border:1px solid #ddd;margin:.5em 0}svg text{font-size:11px}
-</style></head><body>
-<h1>Load report: {{.R.Scenario}}</h1>
+.passed{background:#dfd}.stopped{background:#fdb}.errored,.incomplete{background:#fcc}
+svg.chart{display:block;width:100%;height:auto;background:#fff;border:1px solid #ddd;margin:.5em 0}
+svg text{font-size:12px;fill:#333}.grid{stroke:#eee}.ylabel{text-anchor:end;dominant-baseline:middle}
+.xlabel,.xtitle,.empty{text-anchor:middle}.empty{font-size:16px;fill:#999}
+.pt{fill-opacity:0;stroke:none;cursor:crosshair}.pt:hover{fill-opacity:1}
+</style>`
+
+var page = template.Must(template.New("report").Funcs(funcs).Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Load report: {{.R.Scenario}} → {{.R.Target}}</title>
+` + style + `</head><body>
+<h1>Load report: {{.R.Scenario}}{{with .R.Run}} · run {{.}}{{end}}</h1>
 <p class="verdict {{.R.Verdict}}">{{.R.Verdict}}{{if .R.Reason}}: {{.R.Reason}}{{end}}</p>
 <p>Target {{.R.Target}} · {{.R.Shape}} · seed {{.R.Seed}} · started {{.R.Started.Format "2006-01-02 15:04:05 MST"}} · sent for {{f1 .R.Seconds}}s ·
 windows of {{.R.WindowSeconds}}s · late = left more than {{.R.LateAfterMs}}ms after its intended time.
-Latency runs from each request's intended send time to the end of its response.</p>
+Latency runs from each request's intended send time to the end of its response; "-" means no response to measure.
+Hover a chart's line for its values.</p>
 <table><tr><th>type</th><th>sent</th><th>rate/s</th><th>responses</th><th>success</th><th>errors</th><th>late</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>p99.9 ms</th><th>max ms</th><th>codes</th></tr>
-{{range .R.Types}}<tr><td>{{.Name}}</td><td>{{.Sent}}</td><td>{{f1 .Rate}}</td><td>{{.Responses}}</td><td>{{pct .SuccessRatio}}</td><td>{{.Errors}}</td><td>{{.Late}}</td><td>{{f2 .Latency.P50}}</td><td>{{f2 .Latency.P90}}</td><td>{{f2 .Latency.P99}}</td><td>{{f2 .Latency.P999}}</td><td>{{f2 .Latency.Max}}</td><td>{{codes .Codes}}</td></tr>
-{{end}}{{with .R.Total}}<tr><th>all</th><th>{{.Sent}}</th><th>{{f1 .Rate}}</th><th>{{.Responses}}</th><th>{{pct .SuccessRatio}}</th><th>{{.Errors}}</th><th>{{.Late}}</th><th>{{f2 .Latency.P50}}</th><th>{{f2 .Latency.P90}}</th><th>{{f2 .Latency.P99}}</th><th>{{f2 .Latency.P999}}</th><th>{{f2 .Latency.Max}}</th><th>{{codes .Codes}}</th></tr>{{end}}
+{{range .R.Types}}<tr><td>{{.Name}}</td><td>{{.Sent}}</td><td>{{f1 .Rate}}</td><td>{{.Responses}}</td><td>{{pct .SuccessRatio}}</td><td>{{.Errors}}</td><td>{{.Late}}</td><td>{{ms .Stats .Latency.P50}}</td><td>{{ms .Stats .Latency.P90}}</td><td>{{ms .Stats .Latency.P99}}</td><td>{{ms .Stats .Latency.P999}}</td><td>{{ms .Stats .Latency.Max}}</td><td>{{codes .Codes}}</td></tr>
+{{end}}{{with .R.Total}}<tr><th>all</th><th>{{.Sent}}</th><th>{{f1 .Rate}}</th><th>{{.Responses}}</th><th>{{pct .SuccessRatio}}</th><th>{{.Errors}}</th><th>{{.Late}}</th><th>{{ms . .Latency.P50}}</th><th>{{ms . .Latency.P90}}</th><th>{{ms . .Latency.P99}}</th><th>{{ms . .Latency.P999}}</th><th>{{ms . .Latency.Max}}</th><th>{{codes .Codes}}</th></tr>{{end}}
 </table>
 {{with .R.Workers}}<h3>Workers</h3><table><tr><th>share</th><th>worker</th><th>host</th><th>pid</th><th>sent</th><th>verdict</th><th>reason</th></tr>
 {{range .}}<tr><td>{{add .Part 1}} of {{.Parts}}</td><td>{{.Name}}</td><td>{{.Host}}</td><td>{{.PID}}</td><td>{{.Sent}}</td><td>{{if .Missing}}<b>missing</b>{{else}}{{.Verdict}}{{end}}</td><td>{{.Reason}}</td></tr>
 {{end}}</table>{{end}}
+{{.E2E}}
 {{with .R.Total.ErrorTexts}}{{$m := .}}<h3>Errors</h3><table>{{range $k := keys .}}<tr><td>{{$k}}</td><td>{{index $m $k}}</td></tr>{{end}}</table>{{end}}
 {{range .Charts}}<h3>{{.Title}}</h3>
-<svg width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" xmlns="http://www.w3.org/2000/svg">
-{{$c := .}}{{range .YTicks}}<line x1="{{$c.Left}}" x2="{{add $c.Left $c.PlotW}}" y1="{{.Pos}}" y2="{{.Pos}}" stroke="#eee"/><text x="{{add $c.Left -5}}" y="{{.Pos}}" text-anchor="end" dominant-baseline="middle">{{.Label}}</text>
-{{end}}{{range .XTicks}}<text x="{{.Pos}}" y="{{add $c.Bottom 15}}" text-anchor="middle">{{.Label}}</text>
-{{end}}{{range $i, $l := .Lines}}<path d="{{.Path}}" fill="none" stroke="{{.Color}}" stroke-width="1.5"/>
-<rect x="{{add (add $c.Left $c.PlotW) 10}}" y="{{add $c.Top (mul $i 16)}}" width="10" height="10" fill="{{.Color}}"/><text x="{{add (add $c.Left $c.PlotW) 25}}" y="{{add (add $c.Top (mul $i 16)) 9}}">{{.Name}}</text>
-{{end}}</svg>
+{{.SVG}}
 {{end}}
 <h3>Windows</h3>
-<table><tr><th>from s</th><th>to s</th><th>sent</th><th>rate/s</th><th>2xx/s</th><th>success</th><th>late</th><th>p50 ms</th><th>p99 ms</th><th>votes</th><th>unhealthy</th></tr>
-{{range .R.Windows}}<tr><td>{{f1 .Start}}</td><td>{{f1 .End}}</td><td>{{.Total.Sent}}</td><td>{{f1 .Total.Rate}}</td><td>{{f1 .Total.Throughput}}</td><td>{{pct .Total.SuccessRatio}}</td><td>{{.Total.Late}}</td><td>{{f2 .Total.Latency.P50}}</td><td>{{f2 .Total.Latency.P99}}</td><td>{{.Votes}}</td><td>{{.Unhealthy}}</td></tr>
+<table><tr><th>from s</th><th>to s</th><th>sent</th><th>rate/s</th><th>2xx/s</th><th>success</th><th>errors</th><th>late</th><th>p50 ms</th><th>p99 ms</th><th>votes</th><th>unhealthy</th></tr>
+{{range .R.Windows}}<tr><td>{{f1 .Start}}</td><td>{{f1 .End}}</td><td>{{.Total.Sent}}</td><td>{{f1 .Total.Rate}}</td><td>{{f1 .Total.Throughput}}</td><td>{{pct .Total.SuccessRatio}}</td><td>{{.Total.Errors}}</td><td>{{.Total.Late}}</td><td>{{wms .Total .Total.Latency.P50}}</td><td>{{wms .Total .Total.Latency.P99}}</td><td>{{.Votes}}</td><td>{{.Unhealthy}}</td></tr>
 {{end}}</table>
 </body></html>
 `))

@@ -40,8 +40,14 @@ type Options struct {
 	Duplicate float64 `json:"duplicate,omitempty"`
 	// Seed makes the sequence reproducible; 0 picks one at random.
 	Seed uint64 `json:"seed,omitempty"`
+	// Run, when non-zero (NewRun), makes message ids run-unique and
+	// traceable: each encodes the run, the part and the sequence number
+	// (runid.go) instead of being drawn from the seeded sequence.
+	Run uint64 `json:"run,omitempty"`
 	// Vars override the scenario's vars.
 	Vars map[string]string `json:"vars,omitempty"`
+	// SenderList replaces the synthetic pool with these senders (ParseSenders).
+	SenderList []Sender `json:"-"`
 	// AuthToken keys signed scenarios. Sensitive: never stored or printed.
 	AuthToken string `json:"-"`
 	// Part and Parts split a run among Parts processes (see SetPart): every
@@ -56,7 +62,14 @@ const DefaultAuthToken = "stack-synthetic-auth-token"
 // Sender is one synthetic identity.
 type Sender struct {
 	ID, Phone, Name, FirstName, LastName, Email, AnonymousID string
+	// Columns are a listed sender's columns by header (ParseSenders),
+	// {{.Sender.Columns.group}} in templates; nil for synthetic senders. A
+	// pointer keeps Sender comparable.
+	Columns *Columns
 }
+
+// Columns are the cells of a sender's row, by column name.
+type Columns map[string]string
 
 // Company is one tenant.
 type Company struct{ ID, Phone string }
@@ -86,6 +99,8 @@ type Message struct {
 	Body    []byte
 	// Sig is the signature header's value (nil when the scenario is not signed).
 	Sig []byte
+	// Target is the recorded request a canned run replays (Canned).
+	Target int
 }
 
 // RequestType is a message type as sent: its name, method, full URL and headers.
@@ -114,6 +129,8 @@ type Generator struct {
 	rng     *rand.Rand
 	faker   *gofakeit.Faker
 	idFmt   IDFormat
+	run     uint64
+	part    int
 	data    Data
 	prev    []prevMsg
 	seq     uint64
@@ -131,6 +148,8 @@ type Generator struct {
 	set     *template.Template
 	opts    Options
 	pending atomic.Pointer[templates]
+	// canned replays recorded requests (canned.go).
+	canned *canned
 }
 
 type prevMsg struct {
@@ -145,40 +164,13 @@ type prevMsg struct {
 type kv struct{ k, v []byte }
 
 // NewGenerator prepares a run of sc against target (the base URL each type's
-// path is appended to).
+// path is appended to): options checked and defaulted, the type table built,
+// the grouped cycle laid out, and each type rendered once.
 func NewGenerator(sc *Scenario, target string, o Options) (*Generator, error) {
-	base, err := url.Parse(target)
-	if err != nil || base.Scheme == "" || base.Host == "" {
-		return nil, fmt.Errorf("target %q: want an absolute http(s) URL such as http://127.0.0.1:8080", target)
+	base, skip, err := checkOptions(sc, target, &o)
+	if err != nil {
+		return nil, err
 	}
-	if base.Scheme != "http" && base.Scheme != "https" && base.Scheme != "sqs" {
-		return nil, fmt.Errorf("target %q: scheme must be http, https or sqs", target)
-	}
-	if o.Reuse < 0 || o.Duplicate < 0 || o.Reuse+o.Duplicate > 1 {
-		return nil, fmt.Errorf("reuse (%g) and duplicate (%g) are shares of messages: each 0..1 and together at most 1", o.Reuse, o.Duplicate)
-	}
-	if o.Senders == 0 {
-		o.Senders = 100
-	}
-	if o.Senders < 0 || o.Senders > 1_000_000 {
-		return nil, fmt.Errorf("senders: want 1..1000000, got %d", o.Senders)
-	}
-	if len(o.Companies) == 0 {
-		o.Companies = []string{"synthetic"}
-	}
-	if o.Seed == 0 {
-		o.Seed = rand.Uint64()>>11 | 1 // exact in JSON numbers
-	}
-	skip := map[string]bool{}
-	for _, s := range o.Skip {
-		skip[s] = true
-	}
-	for s := range skip {
-		if !slices.Contains(sc.TypeNames(), s) {
-			return nil, fmt.Errorf("skip: scenario %s has no message type %q (types: %s)", sc.Name, s, strings.Join(sc.TypeNames(), ", "))
-		}
-	}
-
 	g := &Generator{
 		Seed:  o.Seed,
 		reuse: o.Reuse,
@@ -186,6 +178,13 @@ func NewGenerator(sc *Scenario, target string, o Options) (*Generator, error) {
 		rng:   rand.New(rand.NewPCG(o.Seed, 0x9e3779b97f4a7c15)),
 		faker: gofakeit.NewFaker(rand.NewPCG(o.Seed, 0x5851f42d4c957f2d), false),
 		idFmt: sc.MessageID,
+		run:   o.Run,
+		part:  o.Part,
+	}
+	if o.Run != 0 {
+		if err := checkRun(sc.MessageID, o.Parts); err != nil {
+			return nil, err
+		}
 	}
 	vars := map[string]string{}
 	for k, v := range sc.Vars {
@@ -207,6 +206,72 @@ func NewGenerator(sc *Scenario, target string, o Options) (*Generator, error) {
 	if sc.Sign != nil {
 		g.signer = hmac.New(sha1.New, []byte(token))
 	}
+	g.addTypes(sc, base, skip, compiler{set: set, funcs: funcs, vars: vars})
+	if len(g.Types) == 0 {
+		return nil, fmt.Errorf("skip: every message type of scenario %s is skipped; leave at least one", sc.Name)
+	}
+	if err := g.order(o); err != nil {
+		return nil, err
+	}
+	g.prev = make([]prevMsg, len(g.Types))
+	g.setSenders(o)
+	if err := g.slice(o); err != nil {
+		return nil, err
+	}
+	for _, c := range o.Companies {
+		g.Company = append(g.Company, Company{ID: c, Phone: g.uniquePhone(nil)})
+	}
+	if err := g.renderOnce(sc); err != nil {
+		return nil, err
+	}
+	seq := partSeed(o.Seed, o.Part, o.Parts)
+	g.rng = rand.New(rand.NewPCG(seq, 0x9e3779b97f4a7c15))
+	g.faker.Rand = rand.NewPCG(seq, 0x5851f42d4c957f2d)
+	g.set, g.opts = set, o
+	return g, nil
+}
+
+// checkOptions checks a run's target and options and fills in defaults; it
+// returns the target's URL and the skipped types.
+func checkOptions(sc *Scenario, target string, o *Options) (*url.URL, map[string]bool, error) {
+	base, err := url.Parse(target)
+	if err != nil || base.Scheme == "" || base.Host == "" {
+		return nil, nil, fmt.Errorf("target %q: want an absolute http(s) URL such as http://127.0.0.1:8080, or a broker's: sqs://QUEUE_URL, nsq://NSQD:4150/TOPIC, kafka://BROKER:9092/TOPIC", target)
+	}
+	if base.Scheme != "http" && base.Scheme != "https" && base.Scheme != "sqs" && base.Scheme != "nsq" && base.Scheme != "kafka" {
+		return nil, nil, fmt.Errorf("target %q: scheme must be http, https, sqs, nsq or kafka", target)
+	}
+	if o.Reuse < 0 || o.Duplicate < 0 || o.Reuse+o.Duplicate > 1 {
+		return nil, nil, fmt.Errorf("reuse (%g) and duplicate (%g) are shares of messages: each 0..1 and together at most 1", o.Reuse, o.Duplicate)
+	}
+	o.Senders = poolSize(*o)
+	if o.Senders == 0 {
+		o.Senders = 100
+	}
+	if o.Senders < 0 || o.Senders > 1_000_000 {
+		return nil, nil, fmt.Errorf("senders: want 1..1000000, got %d", o.Senders)
+	}
+	if len(o.Companies) == 0 {
+		o.Companies = []string{"synthetic"}
+	}
+	if o.Seed == 0 {
+		o.Seed = rand.Uint64()>>11 | 1 // exact in JSON numbers
+	}
+	skip := map[string]bool{}
+	for _, s := range o.Skip {
+		skip[s] = true
+	}
+	for s := range skip {
+		if !slices.Contains(sc.TypeNames(), s) {
+			return nil, nil, fmt.Errorf("skip: scenario %s has no message type %q (types: %s)", sc.Name, s, strings.Join(sc.TypeNames(), ", "))
+		}
+	}
+	return base, skip, nil
+}
+
+// addTypes builds the type table: each type not skipped with its URL, its
+// compiled body and its share of the weights.
+func (g *Generator) addTypes(sc *Scenario, base *url.URL, skip map[string]bool, c compiler) {
 	total := 0.0
 	for _, t := range sc.Types {
 		if skip[t.Name] {
@@ -228,63 +293,74 @@ func NewGenerator(sc *Scenario, target string, o Options) (*Generator, error) {
 		var tm *template.Template
 		var ops []op
 		if t.Body != "" {
-			tm = set.Lookup(t.Body)
-			c := compiler{set: set, funcs: funcs, vars: vars}
+			tm = c.set.Lookup(t.Body)
 			ops, _ = c.compile(t.Body)
 		}
 		g.tmpl = append(g.tmpl, tm)
 		g.fast = append(g.fast, ops)
 	}
-	if len(g.Types) == 0 {
-		return nil, fmt.Errorf("skip: every message type of scenario %s is skipped; leave at least one", sc.Name)
-	}
 	for i := range g.weights {
 		g.weights[i] /= total
 	}
+}
+
+// order lays out the grouped cycle (each type's share of o.Group messages in
+// a row) when the order is grouped.
+func (g *Generator) order(o Options) error {
 	switch o.Order {
 	case "", "random":
+		return nil
 	case "grouped":
-		n := o.Group
-		if n <= 0 {
-			n = 1000
-		}
-		if n < len(g.Types) {
-			return nil, fmt.Errorf("group: a grouped cycle of %d messages cannot hold %d types", n, len(g.Types))
-		}
-		prev := 0
-		for t, cum := range g.weights {
-			end := int(cum*float64(n) + 0.5)
-			if t == len(g.weights)-1 {
-				end = n
-			}
-			for ; prev < end; prev++ {
-				g.group = append(g.group, t)
-			}
-		}
 	default:
-		return nil, fmt.Errorf("order: unknown %q (use random or grouped)", o.Order)
+		return fmt.Errorf("order: unknown %q (use random or grouped)", o.Order)
 	}
-	g.prev = make([]prevMsg, len(g.Types))
-	g.makeSenders(o.Senders)
-	if err := g.slice(o); err != nil {
-		return nil, err
+	n := o.Group
+	if n <= 0 {
+		n = 1000
 	}
-	for _, c := range o.Companies {
-		g.Company = append(g.Company, Company{ID: c, Phone: g.uniquePhone(nil)})
+	if n < len(g.Types) {
+		return fmt.Errorf("group: a grouped cycle of %d messages cannot hold %d types", n, len(g.Types))
 	}
-	// Render each type once now, so a template that fails at run time fails here,
-	// naming its type; then start the sequence afresh.
+	prev := 0
+	for t, cum := range g.weights {
+		end := int(cum*float64(n) + 0.5)
+		if t == len(g.weights)-1 {
+			end = n
+		}
+		for ; prev < end; prev++ {
+			g.group = append(g.group, t)
+		}
+	}
+	return nil
+}
+
+// renderOnce renders each type once, so a template that fails at run time
+// fails here, naming its type.
+func (g *Generator) renderOnce(sc *Scenario) error {
 	var m Message
 	for t := range g.Types {
 		if err := g.render(&m, t); err != nil {
-			return nil, fmt.Errorf("scenario %s, type %s: %w", sc.Name, g.Types[t].Name, err)
+			return fmt.Errorf("scenario %s, type %s: %w", sc.Name, g.Types[t].Name, err)
 		}
 	}
-	seq := partSeed(o.Seed, o.Part, o.Parts)
-	g.rng = rand.New(rand.NewPCG(seq, 0x9e3779b97f4a7c15))
-	g.faker.Rand = rand.NewPCG(seq, 0x5851f42d4c957f2d)
-	g.set, g.opts = set, o
-	return g, nil
+	return nil
+}
+
+// poolSize is the number of senders: the list's when one is given.
+func poolSize(o Options) int {
+	if len(o.SenderList) > 0 {
+		return len(o.SenderList)
+	}
+	return o.Senders
+}
+
+// setSenders gives the run its senders: the list, else a synthetic pool.
+func (g *Generator) setSenders(o Options) {
+	if len(o.SenderList) > 0 {
+		g.Senders = o.SenderList
+		return
+	}
+	g.makeSenders(o.Senders)
 }
 
 func (g *Generator) makeSenders(n int) {
@@ -320,6 +396,9 @@ func (g *Generator) uniquePhone(seen map[string]bool) string {
 
 // Next fills m with the next message of the sequence, reusing m's buffers.
 func (g *Generator) Next(m *Message) error {
+	if g.canned != nil {
+		return g.nextCanned(m)
+	}
 	if p := g.pending.Load(); p != nil {
 		g.apply(p)
 	}
@@ -339,7 +418,7 @@ func (g *Generator) Next(m *Message) error {
 	case p.have && u < g.dup+g.reuse:
 		m.Kind = Reused
 		m.Sender, m.Company = p.sender, p.company
-		m.ID = g.newID()
+		m.ID = g.newID(m.Seq)
 		m.Body = append(m.Body[:0], p.body...)
 		replaceAll(m.Body, p.id, m.ID)
 		g.sign(m)
@@ -379,7 +458,7 @@ func (g *Generator) render(m *Message, t int) error {
 	if len(g.Company) > 1 {
 		m.Company = g.rng.IntN(len(g.Company))
 	}
-	m.ID = g.newID()
+	m.ID = g.newID(m.Seq)
 	d := &g.data
 	d.Type, d.Seq, d.MessageID = g.Types[t].Name, m.Seq, m.ID
 	d.Sender, d.Company = &g.Senders[m.Sender], &g.Company[m.Company]
@@ -400,7 +479,11 @@ func (g *Generator) render(m *Message, t int) error {
 	return nil
 }
 
-func (g *Generator) newID() string {
+func (g *Generator) newID(seq uint64) string {
+	if g.run != 0 {
+		g.idbuf = appendRunID(g.idbuf[:0], g.idFmt, g.run, g.part, seq)
+		return string(g.idbuf)
+	}
 	b := g.idbuf[:0]
 	b = append(b, g.idFmt.Prefix...)
 	var raw [32]byte

@@ -33,3 +33,6 @@ func partSeed(seed uint64, part, parts int) uint64 {
 	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
 	return z ^ (z >> 31)
 }
+
+// SenderRange is this part's slice of Senders: [lo, hi).
+func (g *Generator) SenderRange() (lo, hi int) { return g.senderLo, g.senderLo + g.senderN }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -59,47 +60,94 @@ func (c *Config) checkExtras() error {
 	return nil
 }
 
-// run drives the load in this process or through the fleet, with live
-// metrics and reloading when asked.
-func (k *Kind) run(ctx context.Context, run *stack.StepRun, c *Config, cfg load.Config) (*load.Report, error) {
-	if addr := firstNonEmpty(c.MetricsAddr, k.MetricsAddr); addr != "" {
+// Drive says how a load run is driven: in this process or split among a
+// fleet of `stack load-worker`s, with live metrics and template reloading when
+// asked. Generator steps and `stack load` both run their load through it.
+type Drive struct {
+	// MetricsAddr, if set, serves Prometheus /metrics there while the run lasts.
+	MetricsAddr string
+	// Reload re-reads Scenario (a folder relative to Base, a built-in name or
+	// s3://) every Reload, when positive; not with a fleet.
+	Reload         time.Duration
+	Scenario, Base string
+	// Count > 0 splits the run among Count workers of Group, found in the
+	// ZooKeeper at Servers, waiting up to Wait for them to register.
+	Count          int
+	Servers, Group string
+	Wait           time.Duration
+	// Log takes detailed lines; Progress, if set, short ones for people.
+	Log      io.Writer
+	Progress func(line string)
+}
+
+// Run runs cfg as d says.
+func (d Drive) Run(ctx context.Context, cfg load.Config) (*load.Report, error) {
+	if d.MetricsAddr != "" {
 		m := live.New()
 		mctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		at, err := m.Serve(mctx, addr)
+		at, err := m.Serve(mctx, d.MetricsAddr)
 		if err != nil {
-			return nil, fmt.Errorf("generator step: metrics_addr: %w", err)
+			return nil, &MetricsError{Err: err}
 		}
-		fmt.Fprintf(run.Log, "load: metrics on http://%s/metrics\n", at)
-		if run.Progress != nil {
-			run.Progress("metrics on http://%s/metrics", at)
-		}
+		d.say("metrics on http://%s/metrics", at)
 		cfg.Observer = m
 	}
-	if c.Reload > 0 {
-		cfg.Reload = &load.Reload{Every: time.Duration(c.Reload),
+	if d.Reload > 0 {
+		cfg.Reload = &load.Reload{Every: d.Reload,
 			Load: func(ctx context.Context) (*scenario.Scenario, error) {
-				return Resolve(ctx, run.Dir, c.Scenario)
+				return Resolve(ctx, d.Base, d.Scenario)
 			},
-			Log: func(format string, args ...any) { fmt.Fprintf(run.Log, "load: "+format+"\n", args...) }}
+			Log: func(format string, args ...any) { fmt.Fprintf(d.Log, "load: "+format+"\n", args...) }}
 	}
-	if c.Workers == nil {
+	if d.Count == 0 {
 		return load.Run(ctx, cfg)
 	}
-	servers := firstNonEmpty(c.Workers.ZooKeeper, k.ZooKeeper)
-	if servers == "" {
-		return nil, errors.New("generator step: workers: no ZooKeeper to find them in: give workers.zookeeper, --zookeeper or STACK_ZOOKEEPER")
+	if d.Group == "" || d.Servers == "" {
+		return nil, errors.New("a fleet run needs the workers' group and the ZooKeeper they registered in")
 	}
-	co := &fleet.Coordinator{Conn: fleet.Conn{Servers: servers, Group: c.Workers.Group, Log: run.Log},
-		Count: c.Workers.Count, WaitTimeout: time.Duration(c.Workers.Timeout),
-		Progress: func(line string) {
-			fmt.Fprintln(run.Log, "load: "+line)
-			if run.Progress != nil {
-				run.Progress("%s", line)
-			}
-		}}
+	co := &fleet.Coordinator{Conn: fleet.Conn{Servers: d.Servers, Group: d.Group, Log: d.Log},
+		Count: d.Count, WaitTimeout: d.Wait, Progress: func(line string) { d.say("%s", line) }}
 	return co.Run(ctx, cfg)
 }
+
+// say writes a line to the log and to Progress.
+func (d Drive) say(format string, args ...any) {
+	line := fmt.Sprintf(format, args...)
+	fmt.Fprintln(d.Log, "load: "+line)
+	if d.Progress != nil {
+		d.Progress(line)
+	}
+}
+
+// run drives a step's load as its config says.
+func (k *Kind) run(ctx context.Context, run *stack.StepRun, c *Config, cfg load.Config) (*load.Report, error) {
+	d := Drive{MetricsAddr: firstNonEmpty(c.MetricsAddr, k.MetricsAddr), Reload: time.Duration(c.Reload),
+		Scenario: c.Scenario, Base: run.Dir, Log: run.Log}
+	if run.Progress != nil {
+		d.Progress = func(line string) { run.Progress("%s", line) }
+	}
+	if c.Workers != nil {
+		d.Count, d.Group, d.Wait = c.Workers.Count, c.Workers.Group, time.Duration(c.Workers.Timeout)
+		d.Servers = firstNonEmpty(c.Workers.ZooKeeper, k.ZooKeeper)
+		if d.Servers == "" {
+			return nil, errors.New("generator step: workers: no ZooKeeper to find them in: give workers.zookeeper, --zookeeper or STACK_ZOOKEEPER")
+		}
+	}
+	rep, err := d.Run(ctx, cfg)
+	var me *MetricsError
+	if errors.As(err, &me) {
+		return nil, fmt.Errorf("generator step: metrics_addr: %w", me.Err)
+	}
+	return rep, err
+}
+
+// MetricsError says the metrics address could not be served (in use, or
+// not an address): a usage problem, not a load failure.
+type MetricsError struct{ Err error }
+
+func (e *MetricsError) Error() string { return e.Err.Error() }
+func (e *MetricsError) Unwrap() error { return e.Err }
 
 // Resolve reads a scenario folder (relative to base), a built-in scenario or
 // an s3://BUCKET/PREFIX.

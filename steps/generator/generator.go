@@ -5,7 +5,6 @@
 package generator
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,8 +12,8 @@ import (
 	"time"
 
 	"github.com/stack-tools/stack/load"
+	"github.com/stack-tools/stack/load/e2e"
 	"github.com/stack-tools/stack/load/pace"
-	"github.com/stack-tools/stack/load/report"
 	"github.com/stack-tools/stack/load/scenario"
 	"github.com/stack-tools/stack/load/scenario/s3scenario"
 	"github.com/stack-tools/stack/stack"
@@ -37,16 +36,22 @@ type Config struct {
 	// Options are the message fields: order, group, skip, senders, companies,
 	// reuse, duplicate, seed and vars, under their own JSON names.
 	scenario.Options
+	// Senders is a synthetic pool's size or {"file": "numbers.csv"}, a list
+	// of real senders (senders.go); it stands in for Options.Senders in JSON.
+	Senders scenario.SenderPool `json:"senders,omitempty"`
 	// AuthToken signs requests of signed scenarios; pass it from a variable.
 	// (Options keeps its token out of JSON; a definition names it here.)
 	AuthToken string `json:"auth_token,omitempty"`
 
-	Stop       *load.StopPolicy `json:"stop,omitempty"`
-	Timeout    pace.Duration    `json:"timeout,omitempty"`
-	LateAfter  pace.Duration    `json:"late_after,omitempty"`
-	Window     pace.Duration    `json:"window,omitempty"`
-	MaxWorkers int              `json:"max_workers,omitempty"`
-	Insecure   bool             `json:"insecure,omitempty"`
+	Stop      *load.StopPolicy `json:"stop,omitempty"`
+	Timeout   pace.Duration    `json:"timeout,omitempty"`
+	LateAfter pace.Duration    `json:"late_after,omitempty"`
+	Window    pace.Duration    `json:"window,omitempty"`
+	// MaxConnections caps concurrent requests, one connection each;
+	// max_workers is its old name ("workers" are fleet machines).
+	MaxConnections int  `json:"max_connections,omitempty"`
+	MaxWorkers     int  `json:"max_workers,omitempty"`
+	Insecure       bool `json:"insecure,omitempty"`
 
 	// Workers splits the load among `stack load-worker` processes (fleet.go).
 	Workers *Workers `json:"workers,omitempty"`
@@ -57,9 +62,17 @@ type Config struct {
 	// Batch and BatchWait shape SendMessageBatch calls for sqs:// targets.
 	Batch     int           `json:"batch,omitempty"`
 	BatchWait pace.Duration `json:"batch_wait,omitempty"`
+	// Kafka shapes producing to kafka:// targets: per-type topics, key
+	// template, acks, linger, batch_bytes, compression.
+	Kafka *load.KafkaOptions `json:"kafka,omitempty"`
+	// E2E traces each message to its arrivals at probes at the far end of
+	// the pipeline: {"probes": [...], "expect": {"TYPE": N}, "wait": "2m"}.
+	E2E *e2e.Config `json:"e2e,omitempty"`
 
 	// refs names fields given as unresolved references (validation only).
 	refs map[string]bool
+	// senderList is what LoadSenders read.
+	senderList []scenario.Sender
 }
 
 // Kind implements stack.StepKind.
@@ -83,7 +96,13 @@ func hasRef(s string) bool { return strings.Contains(s, "${") }
 func decode(raw json.RawMessage) (*Config, error) {
 	var c Config
 	if err := stack.DecodeStrict(raw, &c); err != nil {
-		return nil, fmt.Errorf("generator step: %w (fields: scenario, target, rate, duration, requests, order, group, skip, senders, companies, reuse, duplicate, seed, vars, auth_token, stop, timeout, late_after, window, max_workers, insecure, workers, metrics_addr, reload, batch, batch_wait)", err)
+		return nil, fmt.Errorf("generator step: %w (fields: scenario, target, rate, duration, requests, order, group, skip, senders, companies, reuse, duplicate, seed, vars, auth_token, stop, timeout, late_after, window, max_connections, insecure, workers, metrics_addr, reload, batch, batch_wait, kafka, e2e)", err)
+	}
+	switch {
+	case c.MaxConnections != 0 && c.MaxWorkers != 0:
+		return nil, fmt.Errorf("generator step: \"max_connections\" and \"max_workers\" (its old name) are both given: keep \"max_connections\"")
+	case c.MaxConnections != 0:
+		c.MaxWorkers = c.MaxConnections
 	}
 	return &c, nil
 }
@@ -122,16 +141,28 @@ func (k *Kind) ValidateIn(dir string, raw json.RawMessage) error {
 		return err
 	}
 	var c struct {
-		Scenario string `json:"scenario"`
+		Scenario string              `json:"scenario"`
+		Senders  scenario.SenderPool `json:"senders"`
 	}
 	_ = json.Unmarshal(raw, &c)
+	if f := c.Senders.File; f != "" && !hasRef(f) && !s3scenario.Is(f) {
+		list := Config{Senders: c.Senders}
+		if err := list.LoadSenders(context.Background(), dir); err != nil {
+			return err
+		}
+	}
 	if c.Scenario == "" || hasRef(c.Scenario) || s3scenario.Is(c.Scenario) {
 		return nil // an s3:// scenario is read when the step runs
 	}
-	if _, err := scenario.Resolve(dir, c.Scenario, scenarios.Builtin()); err != nil {
+	sc, err := scenario.Resolve(dir, c.Scenario, scenarios.Builtin())
+	if err != nil {
 		return fmt.Errorf("scenario: %w", err)
 	}
-	return nil
+	full, err := decode(raw)
+	if err != nil {
+		return err
+	}
+	return full.checkE2E(sc.TypeNames())
 }
 
 // check validates c; fields given as references (c.refs) are checked once resolved.
@@ -146,10 +177,13 @@ func (c *Config) check() error {
 	if c.Target == "" && !c.refs["target"] {
 		return fail("\"target\" is required: the URL to send to, such as \"${steps.web.outputs.webhook_url}\"")
 	}
-	if c.Target != "" && !hasRef(c.Target) && !strings.HasPrefix(c.Target, "http://") && !strings.HasPrefix(c.Target, "https://") && !load.IsSQS(c.Target) {
-		return fail("\"target\" %q must be an http:// or https:// URL, or sqs://QUEUE_URL", c.Target)
+	if c.Target != "" && !hasRef(c.Target) && !strings.HasPrefix(c.Target, "http://") && !strings.HasPrefix(c.Target, "https://") && !load.IsBroker(c.Target) {
+		return fail("\"target\" %q must be an http:// or https:// URL, sqs://QUEUE_URL, nsq://NSQD:4150/TOPIC or kafka://BROKER:9092/TOPIC", c.Target)
 	}
 	if err := c.checkExtras(); err != nil {
+		return fail("%w", err)
+	}
+	if err := c.checkE2E(nil); err != nil {
 		return fail("%w", err)
 	}
 	if c.Rate == nil && c.refs["rate"] {
@@ -173,8 +207,11 @@ func (c *Config) check() error {
 	if c.Reuse < 0 || c.Duplicate < 0 || c.Reuse+c.Duplicate > 1 {
 		return fail("\"reuse\" (%g) and \"duplicate\" (%g) are shares of messages: each 0..1, together at most 1", c.Reuse, c.Duplicate)
 	}
-	if c.Senders < 0 || c.Senders > 1_000_000 {
-		return fail("\"senders\" %d: want 1..1000000", c.Senders)
+	if c.Senders.N < 0 || c.Senders.N > 1_000_000 {
+		return fail("\"senders\" %d: want 1..1000000, or {\"file\": \"numbers.csv\"}", c.Senders.N)
+	}
+	if c.Senders.File != "" && c.Workers != nil {
+		return fail("\"senders\": a sender file and \"workers\" together are not supported yet; use a synthetic pool with workers")
 	}
 	if c.Stop != nil {
 		if err := c.Stop.Check(); err != nil {
@@ -190,7 +227,10 @@ func (c *Config) check() error {
 		}
 	}
 	if c.MaxWorkers < 0 {
-		return fail("\"max_workers\" must be positive")
+		return fail("\"max_connections\" must be positive")
+	}
+	if err := c.Kafka.Check(); err != nil {
+		return fail("%w", err)
 	}
 	return nil
 }
@@ -206,7 +246,7 @@ func (c *Config) LoadConfig(sc *scenario.Scenario) load.Config {
 		Target: c.Target, Rate: *c.Rate, Duration: time.Duration(c.Duration), Requests: c.Requests,
 		Timeout: time.Duration(c.Timeout), LateAfter: time.Duration(c.LateAfter), Window: time.Duration(c.Window),
 		MaxWorkers: c.MaxWorkers, Insecure: c.Insecure, Stop: c.Stop,
-		Batch: c.Batch, BatchWait: time.Duration(c.BatchWait),
+		Batch: c.Batch, BatchWait: time.Duration(c.BatchWait), Kafka: c.Kafka, E2E: c.E2E,
 	}
 }
 
@@ -215,6 +255,10 @@ func (c *Config) LoadConfig(sc *scenario.Scenario) load.Config {
 func (c *Config) ScenarioOptions() scenario.Options {
 	o := c.Options
 	o.AuthToken = c.AuthToken
+	if c.Senders.N > 0 {
+		o.Senders = c.Senders.N
+	}
+	o.SenderList = c.senderList
 	return o
 }
 
@@ -228,17 +272,16 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 	if err != nil {
 		return nil, fmt.Errorf("generator step: %w", err)
 	}
+	if err := c.LoadSenders(ctx, run.Dir); err != nil {
+		return nil, fmt.Errorf("generator step: %w", err)
+	}
 	if err := c.check(); err != nil {
 		return nil, err
 	}
 	cfg := c.LoadConfig(sc)
-	var last time.Time
 	cfg.Progress = func(p load.Progress) {
 		fmt.Fprintln(run.Log, p.String())
-		if run.Progress != nil && time.Since(last) >= 5*time.Second {
-			last = time.Now()
-			run.Progress("%s", p.String())
-		}
+		run.ToolOutput("%s", p.String()) // every window: the live table's row follows the run
 	}
 	fmt.Fprintf(run.Log, "load: scenario %s (%s) -> %s\n", sc.Name, sc.Source, cfg.Target)
 	rep, err := k.run(ctx, run, c, cfg)
@@ -247,26 +290,17 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 	}
 	fmt.Fprintf(run.Log, "load: %s %s\n", rep.Verdict, rep.Reason)
 
-	var js, page bytes.Buffer
-	if err := report.JSON(&js, rep); err != nil {
+	jsonAt, htmlAt, err := storeReports(ctx, run, rep)
+	if err != nil {
 		return nil, err
 	}
-	if err := report.HTML(&page, rep); err != nil {
+	if err := storeTrace(ctx, run, rep); err != nil {
 		return nil, err
 	}
-	jsonAt, err := run.Artifacts.PutArtifact(ctx, "load-report.json", js.Bytes())
-	if err != nil {
-		return nil, fmt.Errorf("generator step: storing the JSON report: %w", err)
-	}
-	htmlAt, err := run.Artifacts.PutArtifact(ctx, "load-report.html", page.Bytes())
-	if err != nil {
-		return nil, fmt.Errorf("generator step: storing the HTML report: %w", err)
-	}
-	fmt.Fprintf(run.Log, "load: report %s\nload: report %s\n", jsonAt, htmlAt)
 	if rep.Verdict != load.Passed {
 		return nil, fmt.Errorf("load %s: %s (report: %s)", rep.Verdict, rep.Reason, htmlAt)
 	}
-	return outputs(rep, jsonAt, htmlAt), nil
+	return withE2E(outputs(rep, jsonAt, htmlAt), rep), nil
 }
 
 // Destroy implements stack.StepKind: load leaves nothing behind to destroy.

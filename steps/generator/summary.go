@@ -3,6 +3,7 @@ package generator
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 
 	"github.com/stack-tools/stack/load"
 	"github.com/stack-tools/stack/stack"
@@ -17,10 +18,11 @@ func outputs(rep *load.Report, jsonAt, htmlAt string) stack.Outputs {
 		"report_json":   {Value: jsonAt},
 		"report_html":   {Value: htmlAt},
 		"sent":          {Value: t.Sent},
-		"success_ratio": {Value: t.SuccessRatio},
-		"rate":          {Value: t.Rate},
+		"success_ratio": {Value: round(t.SuccessRatio, 6)},
+		"rate":          {Value: round(t.Rate, 2)},
 		"late":          {Value: t.Late},
-		"p99_ms":        {Value: t.Latency.P99},
+		"p99_ms":        {Value: round(t.Latency.P99, 3)},
+		"run":           {Value: rep.Run},
 		"seed":          {Value: rep.Seed},
 	}
 }
@@ -57,6 +59,12 @@ func Summarize(o stack.Outputs) (s Summary, ok bool) {
 func (s Summary) String() string {
 	return fmt.Sprintf("%s, %d requests at %.1f/s, success %.2f%%, p99 %vms, %d late\n  report: %s",
 		s.Verdict, s.Sent, s.Rate, 100*s.SuccessRatio, s.P99Ms, s.Late, s.ReportHTML)
+}
+
+// round keeps digits decimals: outputs are read by people (stack status).
+func round(v float64, digits int) float64 {
+	p := math.Pow(10, float64(digits))
+	return math.Round(v*p) / p
 }
 
 func number(v any) float64 {

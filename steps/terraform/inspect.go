@@ -53,6 +53,7 @@ func InspectModule(dir string) (stack.ModuleInfo, error) {
 	for name, o := range mod.Outputs {
 		info.Outputs[name] = o.Sensitive
 	}
+	addTypes(dir, mod, &info)
 	return info, nil
 }
 

@@ -139,7 +139,7 @@ func (w *progressWriter) line(b []byte) {
 		w.run.Phase("apply") // the plan is done
 	}
 	if l.hasProgress {
-		w.run.Progress("%s", l.progress)
+		w.run.ToolOutput("%s", l.progress)
 	}
 	if l.diag != "" {
 		w.diags = append(w.diags, l.diag)

@@ -32,16 +32,10 @@ func Load(ctx context.Context, uri string) (*scenario.Scenario, error) {
 	if prefix != "" {
 		prefix += "/"
 	}
-	cfg, err := config.LoadDefaultConfig(ctx)
+	client, err := newClient(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("scenario %s: AWS configuration: %w", uri, err)
+		return nil, fmt.Errorf("scenario %s: %w", uri, err)
 	}
-	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
-		o.DisableLogOutputChecksumValidationSkipped = true
-		if o.BaseEndpoint != nil {
-			o.UsePathStyle = true
-		}
-	})
 	files := map[string]string{}
 	pages := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix), Delimiter: aws.String("/")})
 	for pages.HasMorePages() {
@@ -67,4 +61,47 @@ func Load(ctx context.Context, uri string) (*scenario.Scenario, error) {
 		}
 	}
 	return scenario.FromFiles(files, uri)
+}
+
+func newClient(ctx context.Context) (*s3.Client, error) {
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("AWS configuration: %w", err)
+	}
+	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+		o.DisableLogOutputChecksumValidationSkipped = true
+		if o.BaseEndpoint != nil {
+			o.UsePathStyle = true
+		}
+	}), nil
+}
+
+// ReadObject reads one object (s3://BUCKET/KEY) of at most limit bytes, with
+// the same configuration as Load: a sender list, a targets file.
+func ReadObject(ctx context.Context, uri string, limit int64) ([]byte, error) {
+	u, err := url.Parse(uri)
+	key := ""
+	if err == nil {
+		key = strings.TrimPrefix(u.Path, "/")
+	}
+	if err != nil || u.Scheme != "s3" || u.Host == "" || key == "" {
+		return nil, fmt.Errorf("%q: want s3://BUCKET/KEY", uri)
+	}
+	client, err := newClient(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", uri, err)
+	}
+	out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(u.Host), Key: aws.String(key)})
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", uri, err)
+	}
+	defer out.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(out.Body, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", uri, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is over %d bytes", uri, limit)
+	}
+	return b, nil
 }

@@ -67,6 +67,7 @@ module "asg" {
     zookeeper = var.zookeeper
     group     = var.worker_group
     args      = join(" ", var.worker_args)
+    token     = var.probe_token
   })
   subnet_ids       = var.subnet_ids
   min_size         = var.instance_count

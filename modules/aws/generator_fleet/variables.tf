@@ -70,3 +70,10 @@ variable "ami_ssm_parameter" {
   type        = string
   default     = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
 }
+
+variable "probe_token" {
+  description = "Bearer token of the stack's e2e probes (the mail dumpster's probe_token), for the workers' pulls: STACK_PROBE_TOKEN."
+  type        = string
+  default     = ""
+  sensitive   = true
+}

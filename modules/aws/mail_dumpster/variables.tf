@@ -60,3 +60,20 @@ variable "ami_ssm_parameter" {
   type        = string
   default     = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
 }
+
+variable "stack_binary_s3_uri" {
+  description = "s3://bucket/key of a linux build of stack: the sink then runs `stack dumpster --journal --smtp`, an e2e probe (one instance). \"\" keeps the plain sink."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.stack_binary_s3_uri == "" || can(regex("^s3://[^/]+/.+$", var.stack_binary_s3_uri))
+    error_message = "stack_binary_s3_uri must look like s3://bucket/path/to/stack."
+  }
+}
+
+variable "probe_port" {
+  description = "Port of the probe's pull endpoint (probe mode)."
+  type        = number
+  default     = 8025
+}

@@ -1,6 +1,8 @@
-# webhook_dumpster: a local sink that accepts and discards webhooks, the demo's
-# load target (the twin of the users' mail_dumpster). It runs `stack dumpster`
-# in the background on 127.0.0.1 (a free port) and stops it on destroy.
+# webhook_dumpster: a local sink that accepts webhooks, the demo's far end
+# (the twin of the users' mail_dumpster). It runs `stack dumpster` in the
+# background on 127.0.0.1 (a free port) as an e2e probe: every arrival goes
+# to a journal that load steps pull (probe_url), so each message the demo
+# sends is traced to its reply. It stops on destroy.
 # Only built-in terraform_data and local-exec: no provider download.
 # Terraform runs with STACK_BIN set to the running stack binary.
 
@@ -26,6 +28,7 @@ resource "terraform_data" "sink" {
     url_file = "${local.dir}/url"
     pid_file = "${local.dir}/pid"
     log_file = "${local.dir}/log"
+    journal  = "${local.dir}/journal"
   }
   # The folder is chosen once, when the sink starts: a plan from another
   # working copy (stack plan, another workstation) must not see it as changed.
@@ -36,18 +39,23 @@ resource "terraform_data" "sink" {
   }
 
   provisioner "local-exec" {
-    command = "\"$${STACK_BIN:-stack}\" dumpster --background --addr 127.0.0.1:0 --path '${self.input.path}' --url-file '${self.input.url_file}' --pid-file '${self.input.pid_file}' --log-file '${self.input.log_file}'"
+    command = "\"$${STACK_BIN:-stack}\" dumpster --background --addr 127.0.0.1:0 --path '${self.input.path}' --url-file '${self.input.url_file}' --pid-file '${self.input.pid_file}' --log-file '${self.input.log_file}' --journal '${self.input.journal}' --name sink"
   }
 
   provisioner "local-exec" {
     when    = destroy
-    command = "\"$${STACK_BIN:-stack}\" dumpster --stop --pid-file '${self.output.pid_file}' --log-file '${self.output.log_file}'"
+    command = "\"$${STACK_BIN:-stack}\" dumpster --stop --pid-file '${self.output.pid_file}' --log-file '${self.output.log_file}' --journal '${try(self.output.journal, "")}'"
   }
 }
 
 output "webhook_url" {
   description = "URL of the sink's webhook endpoint."
   value       = trimspace(try(file(terraform_data.sink.output.url_file), ""))
+}
+
+output "probe_url" {
+  description = "The sink's base URL: where load steps pull what arrived (e2e probes)."
+  value       = try(regex("^https?://[^/]+", trimspace(file(terraform_data.sink.output.url_file))), "")
 }
 
 variable "stack_identity" {

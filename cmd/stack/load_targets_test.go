@@ -1,0 +1,194 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// A wrong broker flag is a usage error (exit 2) that names the flag.
+func TestLoadKafkaFlagErrors(t *testing.T) {
+	w := newWorkstation(t, t.TempDir())
+	for flag, want := range map[string]string{
+		"--kafka-acks=some":       `--kafka-acks "some": use all`,
+		"--kafka-compression=rar": `--kafka-compression "rar"`,
+		"--kafka-key={{.Sender":   `--kafka-key`,
+		"--kafka-batch-bytes=-1":  `--kafka-batch-bytes must be positive`,
+	} {
+		r := w.run("load", "--scenario", "sms-inbound", "--target", "kafka://127.0.0.1:1/t", "--rate", "1", "--requests", "1", flag)
+		if r.code != 2 || !strings.Contains(r.stderr, want) {
+			t.Errorf("%s: exit %d, stderr %q; want 2 and %q", flag, r.code, r.stderr, want)
+		}
+	}
+}
+
+// --senders-file sends as the listed senders only; a bad list is a usage
+// error (exit 2) naming the file and its bad lines, and nothing is sent.
+func TestLoadSendersFile(t *testing.T) {
+	var mu sync.Mutex
+	from := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		mu.Lock()
+		from[r.PostForm.Get("From")]++
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	good := filepath.Join(dir, "numbers.csv")
+	bad := filepath.Join(dir, "bad.csv")
+	if err := os.WriteFile(good, []byte("phone,name\n+15550100001,Ada\n+15550100002,Alan\n+15550100003,Grace\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, []byte("phone,name\n+15550100001,Ada\n5550100,Bob\n+15550100001,Ada again\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w := newWorkstation(t, t.TempDir())
+	args := []string{"load", "--scenario", "sms-inbound", "--target", srv.URL + "/sms", "--rate", "200", "--requests", "60", "--report-dir", ""}
+	r := w.run(append(args, "--senders-file", bad)...)
+	if r.code != 2 || !strings.Contains(r.stderr, "line 3: phone \"5550100\" is not in E.164") || !strings.Contains(r.stderr, "line 4: phone +15550100001 repeats line 2") {
+		t.Errorf("bad list: exit %d\n%s", r.code, r.stderr)
+	}
+	mu.Lock()
+	if len(from) != 0 {
+		t.Errorf("a bad list still sent %v", from)
+	}
+	mu.Unlock()
+	w.must(append(args, "--senders-file", good)...)
+	mu.Lock()
+	defer mu.Unlock()
+	total := 0
+	for f, n := range from {
+		if !strings.HasPrefix(f, "+1555010000") {
+			t.Errorf("%d messages from %q, not a listed sender", n, f)
+		}
+		total += n
+	}
+	if total != 60 || len(from) < 2 {
+		t.Errorf("from %v", from)
+	}
+}
+
+// --targets-file replays recorded requests (Vegeta's http format or JSON
+// lines) on the schedule: once, or looping up to --requests; a bad file is
+// a usage error naming its lines.
+func TestLoadTargetsFile(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, r.Method+" "+r.URL.RequestURI()+" "+r.Header.Get("X-Test")+" "+string(b))
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	write("body.json", `{"hello": 1}`)
+	httpFile := write("targets.http", "GET "+srv.URL+"/a\n\nPOST "+srv.URL+"/b\nX-Test: yes\n@body.json\n\nGET "+srv.URL+"/c?x=1\n")
+	jsonFile := write("targets.jsonl", `{"method": "PUT", "url": "`+srv.URL+`/d", "body": "aGk=", "header": {"X-Test": ["j"]}}`+"\n")
+	badFile := write("bad.jsonl", `{"method": "GET", "url": "`+srv.URL+`/ok"}`+"\n"+`{"method": "GET", "url": "/relative"}`+"\n"+`{"method": "GET", "url": `+"\n")
+	take := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		out := got
+		got = nil
+		sort.Strings(out)
+		return out
+	}
+	w := newWorkstation(t, t.TempDir())
+	base := []string{"load", "--rate", "100", "--report-dir", ""}
+
+	w.must(append(base, "--targets-file", httpFile)...)
+	if g := strings.Join(take(), "|"); g != `GET /a  |GET /c?x=1  |POST /b yes {"hello": 1}` {
+		t.Errorf("once through the http format: %s", g)
+	}
+	w.must(append(base, "--targets-file", jsonFile, "--targets-loop", "--requests", "4")...)
+	if g := take(); len(g) != 4 || g[0] != "PUT /d j hi" || g[3] != g[0] {
+		t.Errorf("looping JSON lines: %v", g)
+	}
+	r := w.run(append(base, "--targets-file", badFile)...)
+	if r.code != 2 || !strings.Contains(r.stderr, "2 bad targets") || !strings.Contains(r.stderr, "line 2: url \"/relative\"") || !strings.Contains(r.stderr, "line 3:") {
+		t.Errorf("bad file: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := w.run(append(base, "--targets-file", httpFile, "--target", srv.URL)...); r.code != 2 || !strings.Contains(r.stderr, "not both") {
+		t.Errorf("--target with --targets-file: exit %d %s", r.code, r.stderr)
+	}
+	if g := take(); len(g) != 0 {
+		t.Errorf("refused runs sent %v", g)
+	}
+}
+
+// `stack load --duration 0` runs until SIGTERM: it rolls its report out
+// while it runs, and on SIGTERM writes the last report and exits 0.
+func TestLoadUntilSIGTERM(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no SIGTERM")
+	}
+	var got atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { got.Add(1) }))
+	defer srv.Close()
+	reports := t.TempDir()
+	w := newWorkstation(t, t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // bounds a broken run only
+	defer cancel()
+	cmd := w.cmd(ctx, nil, "load", "--scenario", "sms-inbound", "--target", srv.URL+"/sms", "--rate", "50",
+		"--duration", "0", "--roll-every", "50ms", "--report-dir", reports)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		rolled, _ := filepath.Glob(filepath.Join(reports, "load-report-*.json"))
+		if len(rolled) >= 2 && got.Load() > 0 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("no rolled reports\n%s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("after SIGTERM: %v\n%s", err, stderr.String())
+	}
+	var rep struct {
+		Verdict, Reason string
+		Total           struct{ Sent uint64 }
+	}
+	b, err := os.ReadFile(filepath.Join(reports, "load-report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Verdict != "passed" || !strings.HasPrefix(rep.Reason, "stopped") || rep.Total.Sent == 0 {
+		t.Errorf("last report: %+v", rep)
+	}
+	if _, err := os.Stat(filepath.Join(reports, "load-summary.json")); err != nil {
+		t.Errorf("no running summary: %v", err)
+	}
+}

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// git runs git in dir for a test.
+func git(t *testing.T, dir string, args ...string) {
+	t.Helper()
+	c := exec.Command("git", args...)
+	c.Dir = dir
+	c.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
+	if out, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// A module from a git repository at a tag is applied; when the tag moves,
+// plan says "module changed" for that step; another workstation, with another
+// cache and without the repository, brings the stack down from the copy
+// stored with it.
+func TestGitModuleSource(t *testing.T) {
+	repo := t.TempDir()
+	mod := filepath.Join(repo, "modules", "echo")
+	if err := os.MkdirAll(mod, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tf := "variable \"value\" {\n  type = string\n}\n\nresource \"terraform_data\" \"v\" {\n  input = var.value\n}\n\noutput \"value\" {\n  value = terraform_data.v.output\n}\n"
+	if err := os.WriteFile(filepath.Join(mod, "main.tf"), []byte(tf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git(t, repo, "init", "-q", "-b", "main")
+	git(t, repo, "add", ".")
+	git(t, repo, "commit", "-q", "-m", "echo")
+	git(t, repo, "tag", "v1")
+
+	defDir := t.TempDir()
+	file := filepath.Join(defDir, "remote.json")
+	def := `{"name": "remote", "steps": [{"name": "a", "module": "git::file://` + repo + `//modules/echo?ref=v1", "vars": {"value": "x"}}]}`
+	if err := os.WriteFile(file, []byte(def), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stateDir := t.TempDir()
+	w := newWorkstation(t, stateDir)
+	w.must("validate", file)
+	w.must("up", file)
+	if got := w.status("remote").Steps["a"].Outputs["value"].Value; got != "x" {
+		t.Fatalf("output value = %v, want x", got)
+	}
+	if r := w.run("plan", "remote", file); r.code != 0 {
+		t.Fatalf("plan before the tag moved: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	// Move the tag to a commit that changes the module.
+	if err := os.WriteFile(filepath.Join(mod, "more.tf"), []byte("output \"extra\" {\n  value = \"more\"\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git(t, repo, "add", ".")
+	git(t, repo, "commit", "-q", "-m", "more")
+	git(t, repo, "tag", "-f", "v1")
+	r := w.run("plan", "remote", file)
+	if r.code != 2 || !strings.Contains(r.stdout, "module changed") {
+		t.Fatalf("plan after the tag moved: exit %d, want 2 and \"module changed\"\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, line := range strings.Split(r.stdout, "\n") {
+		if strings.HasPrefix(line, "a ") && !strings.Contains(line, "module changed") {
+			t.Errorf("step a: %q, want module changed", line)
+		}
+	}
+
+	if err := os.RemoveAll(repo); err != nil {
+		t.Fatal(err)
+	}
+	other := newWorkstation(t, stateDir)
+	other.must("down", "remote")
+}
