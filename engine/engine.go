@@ -9,7 +9,6 @@ import (
 	"maps"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +30,9 @@ type Engine struct {
 	CacheDir string
 	// Parallelism caps how many steps run at once (default 4).
 	Parallelism int
+	// ListConcurrency caps how many stacks List reads at once
+	// (default DefaultListConcurrency).
+	ListConcurrency int
 	// LeaseTTL is how long a lease lives without renewal (default 30s).
 	LeaseTTL time.Duration
 	// LockTimeout is how long to wait for another holder's lease (default: fail at once).
@@ -115,12 +117,9 @@ func (e *Engine) Validate(def *definition.Definition, opts definition.GraphOptio
 // Up brings a stack up: every selected step whose inputs changed, or that has
 // not finished, is applied; the rest are skipped.
 func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
-	name := opts.Name
-	if name == "" {
-		name = opts.Def.Name
-	}
-	if !definition.ValidName(name) {
-		return &definition.InvalidError{Problems: []definition.Problem{{Path: "--name", Msg: fmt.Sprintf("stack name %q is not valid: use lower-case letters, digits and dashes, starting with a letter, at most 40 characters", name)}}}
+	name, err := stackName(opts)
+	if err != nil {
+		return err
 	}
 	// Validate before taking the lock or touching state.
 	if _, err := e.graph(ctx, givenValues(opts.Def, opts.Vars), definition.GraphOptions{Profile: opts.Profile}); err != nil {
@@ -134,7 +133,6 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
 	if err := e.loadDigestKey(ctx); err != nil {
 		return err
 	}
-
 	rec, ver, err := state.LoadRecord(ctx, e.Store, name)
 	if err != nil && !errors.Is(err, state.ErrNoStack) {
 		return err
@@ -159,12 +157,8 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
 			"stack %q has step(s) %s applied, but this definition does not have them; put them back, or run `%s` to destroy them once the rest is up",
 			name, strings.Join(orphans, ", "), pruneCommand(opts, name))}}}
 	}
-	retired := rec.Retired
-	if len(orphans) == 0 {
-		retired = nil
-	} else if retired == nil {
-		retired = &state.Retired{Definition: rec.Definition, Source: rec.Source, Dir: rec.Dir, Profile: rec.Profile}
-	} else if err := e.retiredCovers(ctx, rec, orphans); err != nil {
+	retired, err := e.retiredFor(ctx, rec, orphans)
+	if err != nil {
 		return err
 	}
 	w := state.NewRecordWriter(e.Store, name, rec, ver)
@@ -196,6 +190,31 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
 		return nil
 	}
 	return e.destroyRetired(ctx, w, orphans)
+}
+
+// stackName is the name up gives the stack: --name, else the definition's.
+func stackName(opts UpOptions) (string, error) {
+	name := opts.Name
+	if name == "" {
+		name = opts.Def.Name
+	}
+	if !definition.ValidName(name) {
+		return "", &definition.InvalidError{Problems: []definition.Problem{{Path: "--name", Msg: fmt.Sprintf("stack name %q is not valid: use lower-case letters, digits and dashes, starting with a letter, at most 40 characters", name)}}}
+	}
+	return name, nil
+}
+
+// retiredFor is the definition steps dropped now are destroyed with: none
+// when nothing is dropped, the one an unfinished prune kept (if it has them),
+// else the one the stack was applied with.
+func (e *Engine) retiredFor(ctx context.Context, rec *state.Record, orphans []string) (*state.Retired, error) {
+	switch {
+	case len(orphans) == 0:
+		return nil, nil
+	case rec.Retired == nil:
+		return &state.Retired{Definition: rec.Definition, Source: rec.Source, Dir: rec.Dir, Profile: rec.Profile}, nil
+	}
+	return rec.Retired, e.retiredCovers(ctx, rec, orphans)
 }
 
 // retiredCovers checks that steps dropped now were in the definition an
@@ -413,58 +432,6 @@ func (e *Engine) apply(ctx context.Context, plan *definition.Graph, w *state.Rec
 func (e *Engine) Status(ctx context.Context, name string) (*state.Record, error) {
 	rec, _, err := state.LoadRecord(ctx, e.Store, name)
 	return rec, err
-}
-
-// Summary is one line of `stack list`.
-type Summary struct {
-	Name      string    `json:"name"`
-	Owner     string    `json:"owner"`
-	Profile   string    `json:"profile"`
-	Status    string    `json:"status"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
-	Steps     int       `json:"steps"`
-	Applied   int       `json:"applied"`
-	Locked    string    `json:"locked_by,omitempty"`
-
-	// TTL, expiry and the rough running cost of the steps whose modules declare one.
-	TTL       string      `json:"ttl,omitempty"`
-	ExpiresAt *time.Time  `json:"expires_at,omitempty"`
-	Expired   bool        `json:"expired,omitempty"`
-	Cost      *state.Cost `json:"cost,omitempty"`
-}
-
-// List returns every stack in the store.
-func (e *Engine) List(ctx context.Context) ([]Summary, error) {
-	keys, err := e.Store.List(ctx, "stacks/")
-	if err != nil {
-		return nil, fmt.Errorf("listing stacks in %s: %w", e.Store, err)
-	}
-	var out []Summary
-	for _, k := range keys {
-		if !strings.HasSuffix(k, "/stack.json") || strings.Count(k, "/") != 2 {
-			continue
-		}
-		name := strings.Split(k, "/")[1]
-		rec, _, err := state.LoadRecord(ctx, e.Store, name)
-		if err != nil {
-			continue // deleted in between
-		}
-		s := Summary{Name: name, Owner: rec.CreatedBy, Profile: rec.Profile, Status: rec.Status,
-			CreatedAt: rec.CreatedAt, UpdatedAt: rec.UpdatedAt, Steps: len(rec.Steps)}
-		for _, st := range rec.Steps {
-			if st.Status == state.StatusApplied {
-				s.Applied++
-			}
-		}
-		s.TTL, s.ExpiresAt, s.Expired, s.Cost = rec.TTL, rec.ExpiresAt, rec.Expired(time.Now()), rec.Cost(time.Now())
-		if l, _, err := state.ReadLease(ctx, e.Store, name); err == nil && !l.Stale() {
-			s.Locked = l.Holder()
-		}
-		out = append(out, s)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
 }
 
 // Lock returns the live lease of a stack, if any.

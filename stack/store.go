@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
+	"strings"
 )
 
 // ErrNotFound is returned by a Store for a key that does not exist.
@@ -44,3 +46,34 @@ type Forgetter interface {
 const AnyVersion = "*"
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+// DirLister is implemented by stores that can name the folders one level
+// below a prefix without listing every key under them. On S3 that is a
+// delimiter listing: one request per 1,000 stacks, where a full listing of
+// stacks/ returns tens of keys per stack (logs, reports, module snapshots).
+type DirLister interface {
+	// ListDirs returns the names of the folders directly under prefix (which
+	// ends in "/"), sorted, without prefix or trailing slash.
+	ListDirs(ctx context.Context, prefix string) ([]string, error)
+}
+
+// ListDirs names the folders directly under prefix, through the store's
+// DirLister if it has one, else from a full List.
+func ListDirs(ctx context.Context, st Store, prefix string) ([]string, error) {
+	if dl, ok := st.(DirLister); ok {
+		return dl.ListDirs(ctx, prefix)
+	}
+	keys, err := st.List(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	var dirs []string
+	for _, k := range keys {
+		if name, _, isDir := strings.Cut(strings.TrimPrefix(k, prefix), "/"); isDir && name != "" {
+			dirs = append(dirs, name)
+		}
+	}
+	// Keys sort "a-b/x" before "a/x": sort the names themselves.
+	slices.Sort(dirs)
+	return slices.Compact(dirs), nil
+}

@@ -128,6 +128,9 @@ func ArtifactPrefix(name, step string) string {
 // ErrNoStack is returned for a stack the store does not have.
 var ErrNoStack = errors.New("no such stack")
 
+// ErrDamaged is returned for a record that is not valid JSON.
+var ErrDamaged = errors.New("damaged")
+
 // LoadRecord reads a stack's record.
 func LoadRecord(ctx context.Context, st stack.Store, name string) (*Record, string, error) {
 	data, ver, err := st.Get(ctx, RecordKey(name))
@@ -139,7 +142,7 @@ func LoadRecord(ctx context.Context, st stack.Store, name string) (*Record, stri
 	}
 	var r Record
 	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, "", fmt.Errorf("stack %q: the record at %s is damaged: %w", name, st.Location(RecordKey(name)), err)
+		return nil, "", fmt.Errorf("stack %q: the record at %s is %w: %w", name, st.Location(RecordKey(name)), ErrDamaged, err)
 	}
 	if r.Steps == nil {
 		r.Steps = map[string]*StepState{}

@@ -165,7 +165,7 @@ func runDown(ctx context.Context, o *downOptions) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(o.ErrOut, "stack %q is down and its state deleted.\n", o.Name)
+	fmt.Fprintf(o.ErrOut, "stack %q is down and its state deleted, with its logs and load reports.\n", o.Name)
 	return nil
 }
 

@@ -38,7 +38,14 @@ func (w *workstation) status(name string) statusJSON {
 func TestDemoUpStatusDown(t *testing.T) {
 	stateDir := t.TempDir()
 	w := newWorkstation(t, stateDir)
-	w.must("up", "stacks/demo.json")
+	up := w.must("up", "stacks/demo.json")
+	// Plain output (no terminal): step transitions, not Terraform's own lines.
+	if !strings.Contains(up.stderr, "network: applied") || strings.Contains(up.stderr, "terraform_data.") {
+		t.Errorf("up's plain output should show transitions and no Terraform lines:\n%s", up.stderr)
+	}
+	if !strings.Contains(up.stderr, "load-report.html\n") {
+		t.Errorf("up does not end with where the load report is:\n%s", up.stderr)
+	}
 	s := w.status("demo")
 	if len(s.Steps) < 6 {
 		t.Fatalf("demo has %d steps, want at least 6", len(s.Steps))
@@ -71,6 +78,12 @@ func TestDemoUpStatusDown(t *testing.T) {
 	}
 	if n := strings.Count(r.stderr, "unchanged"); n != len(s.Steps) {
 		t.Errorf("second up: %d steps unchanged, want %d:\n%s", n, len(s.Steps), r.stderr)
+	}
+
+	// With -v, plain output has Terraform's lines too; rerun-step ends with a summary.
+	if r := w.must("rerun-step", "demo", "network", "-v"); !strings.Contains(r.stderr, "network: progress terraform_data.vpc: ") ||
+		!strings.Contains(r.stderr, `step network of stack "demo" re-applied (`) {
+		t.Errorf("rerun-step -v: want Terraform's lines and a summary line:\n%s", r.stderr)
 	}
 
 	w.must("down", "demo")

@@ -59,7 +59,7 @@ func TestRunPlanAndReapWithoutCobra(t *testing.T) {
 	}
 
 	out.Reset()
-	ro := &reapOptions{runEnv: env, DryRun: true, lockOptions: lockOptions{Parallelism: 1}}
+	ro := &reapOptions{runEnv: env, DryRun: true, Stacks: 1}
 	if err := runReap(ctx, ro); err != nil || !strings.Contains(errOut.String(), "no expired stacks") {
 		t.Errorf("reap --dry-run with nothing expired: %v\n%s%s", err, out.String(), errOut.String())
 	}

@@ -15,6 +15,9 @@ type reapOptions struct {
 	runEnv
 	lockOptions
 	DryRun bool
+	// Stacks is how many expired stacks are torn down at once (--parallelism);
+	// each tears down its steps at the engine's default parallelism.
+	Stacks int
 }
 
 func newReapCmd(g *globalOptions) *cobra.Command {
@@ -24,7 +27,8 @@ func newReapCmd(g *globalOptions) *cobra.Command {
 		Short: "Destroy every stack whose TTL ran out",
 		Long: `Destroy every stack in the store whose TTL expired (set with ` + "`up --ttl 8h`" + ` or the
 definition's "ttl"; every up and rerun-step extends it). Each stack is torn down
-like ` + "`stack down`" + `, under its own lock; a stack that fails does not stop the others.
+like ` + "`stack down`" + `, under its own lock, --parallelism stacks at a time; a stack
+that fails does not stop the others.
 A summary ends the run; the exit status is 1 if any stack could not be destroyed.
 Stacks without a TTL are never reaped.`,
 		Example: `  stack reap --dry-run     # list what would be destroyed
@@ -37,15 +41,18 @@ Stacks without a TTL are never reaped.`,
 	}
 	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "only list the expired stacks; change nothing")
 	addLockTimeout(cmd.Flags(), &o.LockTimeout, "an expired stack's lock")
-	cmd.Flags().IntVar(&o.Parallelism, "parallelism", 4, "how many steps of one stack may be torn down at once")
+	cmd.Flags().IntVar(&o.Stacks, "parallelism", 4, "how many expired stacks are torn down at once (each under its own lock)")
 	return cmd
 }
 
 func runReap(ctx context.Context, o *reapOptions) error {
+	if o.Stacks < 1 {
+		return &usageError{fmt.Errorf("--parallelism %d: use 1 or more (how many expired stacks are torn down at once)", o.Stacks)}
+	}
 	var results []engine.ReapResult
 	err := o.mutate(ctx, o.lockOptions, func(e *engine.Engine) error {
 		var err error
-		results, err = e.Reap(ctx, engine.ReapOptions{DryRun: o.DryRun})
+		results, err = e.Reap(ctx, engine.ReapOptions{DryRun: o.DryRun, Parallelism: o.Stacks})
 		return err
 	})
 	if err != nil {

@@ -111,6 +111,11 @@ func runReport(ctx context.Context, o *reportOptions) error {
 		return err
 	}
 	if len(ids) == 0 {
+		// A step run before runs were kept has only its latest report.
+		latest := path.Join("stacks", o.Name, "artifacts", o.Step, generator.ReportHTML)
+		if _, _, err := e.Store.Get(ctx, latest); err == nil {
+			return fmt.Errorf("step %s of stack %q has no kept runs, only the report of its last run (made before runs were kept): %s; `stack rerun-step %s %s` starts keeping them", o.Step, o.Name, e.Store.Location(latest), o.Name, o.Step)
+		}
 		return fmt.Errorf("step %s of stack %q has no kept runs yet: `stack up` or `stack rerun-step %s %s` runs it", o.Step, o.Name, o.Name, o.Step)
 	}
 	for _, id := range []string{o.Run, o.Compare} {

@@ -127,7 +127,7 @@ func TestRunStackCommandsWithoutCobra(t *testing.T) {
 	if err := runUnlock(ctx, &unlockOptions{runEnv: te.runEnv, Name: "gen"}); err != nil || te.errOut.String() != "stack \"gen\" was not locked\n" {
 		t.Errorf("unlock: %v %q", err, te.errOut)
 	}
-	if err := runDown(ctx, &downOptions{runEnv: te.runEnv, Name: "gen"}); err != nil || !strings.Contains(te.errOut.String(), `stack "gen" is down and its state deleted.`) {
+	if err := runDown(ctx, &downOptions{runEnv: te.runEnv, Name: "gen"}); err != nil || !strings.Contains(te.errOut.String(), `stack "gen" is down and its state deleted, with its logs and load reports.`) {
 		t.Errorf("down: %v\n%s", err, te.errOut)
 	}
 	if err := runStatus(ctx, &statusOptions{runEnv: te.runEnv, Name: "gen"}); !errors.Is(err, state.ErrNoStack) {

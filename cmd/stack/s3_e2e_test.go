@@ -226,6 +226,12 @@ func TestS3TwoWorkstationsShareAStack(t *testing.T) {
 		noStateOrSecret(t, ws.home, m.SecretKey)
 	}
 
+	// B lists A's load run, kept in the bucket (down removes it below).
+	if runs := b.must("report", "bfcm", "load").stdout; !strings.Contains(runs, "passed") || !strings.Contains(runs, "s3://") ||
+		!strings.Contains(runs, "/artifacts/load/runs/r-") {
+		t.Errorf("B's report list of A's load runs:\n%s", runs)
+	}
+
 	before := sb.Steps["queue"].Applies
 	b.must("rerun-step", "bfcm", "queue")
 	sa := a.status("bfcm")

@@ -184,54 +184,6 @@ func ago(t time.Time) string {
 	}
 }
 
-// listOptions are the inputs of `stack list`.
-type listOptions struct {
-	runEnv
-}
-
-func newListCmd(g *globalOptions) *cobra.Command {
-	o := &listOptions{}
-	return &cobra.Command{
-		Use:   "list",
-		Short: "List every stack in the store with owner, profile, age, state, expiry and cost",
-		Example: `  stack list
-  stack list --state s3://my-bucket/synthetic -o json`,
-		Args: exactArgs(0, "no arguments"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o.runEnv = g.env(cmd)
-			return runList(cmd.Context(), o)
-		},
-	}
-}
-
-func runList(ctx context.Context, o *listOptions) error {
-	e, err := o.Engine(ctx)
-	if err != nil {
-		return err
-	}
-	list, err := e.List(ctx)
-	if err != nil {
-		return err
-	}
-	if o.JSON {
-		if list == nil {
-			list = []engine.Summary{}
-		}
-		return writeJSON(o.Out, list)
-	}
-	if len(list) == 0 {
-		fmt.Fprintf(o.ErrOut, "no stacks in %s\n", e.Store)
-		return nil
-	}
-	tw := tabwriter.NewWriter(o.Out, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tOWNER\tPROFILE\tAGE\tSTATUS\tSTEPS\tEXPIRES\tCOST\tLOCKED BY")
-	for _, s := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d/%d applied\t%s\t%s\t%s\n", s.Name, s.Owner, s.Profile, ago(s.CreatedAt), s.Status, s.Applied, s.Steps,
-			expiry(s.ExpiresAt), costText(s.Cost), s.Locked)
-	}
-	return tw.Flush()
-}
-
 // outputsOptions are the inputs of `stack outputs`.
 type outputsOptions struct {
 	runEnv

@@ -23,7 +23,7 @@ var allowed = map[string][]string{
 	"state":            {"internal/", "stack", "definition"},
 	"engine/flow":      nil, // the scheduler knows tasks by name only
 	"engine":           {"internal/", "stack", "definition", "state", "engine/flow"},
-	"steps/terraform/": {"internal/"}, // tfbackend: the contract stores give the kind; tfshim: the shim, built alone
+	"steps/terraform/": {"internal/"}, // tfbackend (the contract stores give the kind), tfshim
 	"steps/terraform":  {"internal/", "stack", "steps/terraform/tfbackend", "steps/terraform/tfshim"},
 	"steps/generator":  {"internal/", "stack", "load", "load/", "stacks/scenarios"},
 	"steps/exec":       {"internal/", "stack"},

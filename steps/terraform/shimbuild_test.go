@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/stack-tools/stack/stack"
-	"github.com/stack-tools/stack/stores/localstore"
 	"github.com/stack-tools/stack/steps/terraform/tfshim"
+	"github.com/stack-tools/stack/stores/localstore"
 )
 
 // The small shim, built from package tfshim with the Go toolchain and kept in

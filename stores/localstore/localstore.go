@@ -25,6 +25,8 @@ type Store struct {
 	root string
 }
 
+var _ stack.DirLister = (*Store)(nil)
+
 // Open returns the store rooted at dir, creating it if needed.
 func Open(dir string) (*Store, error) {
 	abs, err := filepath.Abs(dir)
@@ -213,6 +215,26 @@ func (s *Store) List(_ context.Context, prefix string) ([]string, error) {
 	})
 	sort.Strings(keys)
 	return keys, err
+}
+
+// ListDirs names the folders directly under prefix: one directory read
+// instead of a walk of every stack's logs and reports.
+func (s *Store) ListDirs(_ context.Context, prefix string) ([]string, error) {
+	dir := filepath.Join(s.root, "objects", filepath.FromSlash(prefix))
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var dirs []string
+	for _, e := range entries {
+		if e.IsDir() {
+			dirs = append(dirs, e.Name())
+		}
+	}
+	return dirs, nil // os.ReadDir sorts by name
 }
 
 // TerraformBackend keeps Terraform state under the state directory, one

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -98,5 +99,38 @@ func TestConcurrentWritersLoseNothing(t *testing.T) {
 	data, _, _ := s.Get(ctx, "counter")
 	if string(data) != strconv.Itoa(writers*each) {
 		t.Errorf("counter = %s, want %d", data, writers*each)
+	}
+}
+
+// ListDirs reads one folder; stack.ListDirs falls back on List for a store
+// without it, with the same answer.
+func TestListDirsAndItsFallback(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.ListDirs(ctx, "stacks/"); err != nil || len(got) != 0 {
+		t.Fatalf("ListDirs of an empty store = %q, %v", got, err)
+	}
+	for _, k := range []string{"stacks/a/stack.json", "stacks/a/logs/x.log", "stacks/a-b/lease.json", "stacks/b/stack.json",
+		"stacks/c/artifacts/s/r.html", "stacks/loose", "tfstate/d/x"} {
+		if _, err := s.Put(ctx, k, []byte(k), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	direct, err := s.ListDirs(ctx, "stacks/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A store that only has the Store methods.
+	fallback, err := stack.ListDirs(ctx, struct{ stack.Store }{s}, "stacks/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, got := range [][]string{direct, fallback} {
+		if want := "a,a-b,b,c"; strings.Join(got, ",") != want {
+			t.Errorf("ListDirs(stacks/) = %q, want %s", got, want)
+		}
 	}
 }

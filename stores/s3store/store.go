@@ -55,6 +55,9 @@ const (
 	maxBackoff  = time.Second
 )
 
+// idleConns is how many connections to the server are kept open between requests.
+const idleConns = 64
+
 // Store is a stack.Store on an S3 bucket and key prefix.
 type Store struct {
 	client    *s3.Client
@@ -68,7 +71,10 @@ type Store struct {
 	maxAttempts int
 }
 
-var _ stack.Store = (*Store)(nil)
+var (
+	_ stack.Store     = (*Store)(nil)
+	_ stack.DirLister = (*Store)(nil)
+)
 
 // Open connects to s3://BUCKET/PREFIX and checks that the bucket is reachable.
 func Open(ctx context.Context, rawURL string) (*Store, error) {
@@ -81,7 +87,14 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 		// must fail an attempt rather than block the command forever.
 		config.WithHTTPClient(awshttp.NewBuildableClient().
 			WithDialerOptions(func(d *net.Dialer) { d.Timeout = 5 * time.Second }).
-			WithTransportOptions(func(tr *http.Transport) { tr.ResponseHeaderTimeout = 30 * time.Second })))
+			WithTransportOptions(func(tr *http.Transport) {
+				tr.ResponseHeaderTimeout = 30 * time.Second
+				// `stack list` reads up to 64 stacks at once (engine.DefaultListConcurrency);
+				// with the SDK's 10 idle connections per host, most of those
+				// would pay a new TCP (and TLS) handshake on every request.
+				tr.MaxIdleConnsPerHost = idleConns
+				tr.MaxIdleConns = idleConns
+			})))
 	if err != nil {
 		return nil, fmt.Errorf("state store %s: load AWS configuration (AWS_PROFILE, AWS_* variables, ~/.aws/config): %w", rawURL, err)
 	}
@@ -292,6 +305,34 @@ func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
 	}
 	sort.Strings(keys)
 	return keys, nil
+}
+
+// ListDirs names the folders directly under prefix with a delimiter listing:
+// S3 returns each folder once as a common prefix, so listing 1,000 stacks is
+// one request however many logs and reports each holds.
+func (s *Store) ListDirs(ctx context.Context, prefix string) ([]string, error) {
+	base := s.objectKey(prefix)
+	pages := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{
+		Bucket:    aws.String(s.bucket),
+		Prefix:    aws.String(base),
+		Delimiter: aws.String("/"),
+	}, func(o *s3.ListObjectsV2PaginatorOptions) {
+		o.Limit = s.pageSize
+	})
+	var dirs []string
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, s.wrap("list", prefix, err)
+		}
+		for _, p := range page.CommonPrefixes {
+			if d := strings.TrimSuffix(strings.TrimPrefix(aws.ToString(p.Prefix), base), "/"); d != "" {
+				dirs = append(dirs, d)
+			}
+		}
+	}
+	sort.Strings(dirs)
+	return dirs, nil
 }
 
 // Location is the s3:// URL of a key.

@@ -242,6 +242,37 @@ func TestListPaginatesAndStaysInPrefix(t *testing.T) {
 	}
 }
 
+// ListDirs names each stack once, from a delimiter listing that pages through
+// the folders and not through every key under them, and stays in the prefix.
+func TestListDirsPaginatesAndStaysInPrefix(t *testing.T) {
+	s := openStore(t)
+	ctx := context.Background()
+	neighbour, err := Open(ctx, "s3://"+minio.Bucket+"/"+prefix(t)+"-other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := neighbour.Put(ctx, "stacks/zz/stack.json", []byte("{}"), stack.AnyVersion); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"stacks/a/stack.json", "stacks/a/logs/x.log", "stacks/a-b/lease.json", "stacks/b/stack.json",
+		"stacks/c/artifacts/s/r.html", "stacks/loose", "tfstate/d/x/terraform.tfstate"} {
+		if _, err := s.Put(ctx, k, []byte(k), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.pageSize = 2 // four folders and a loose key: three pages
+	got, err := s.ListDirs(ctx, "stacks/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "a,a-b,b,c"; strings.Join(got, ",") != want {
+		t.Fatalf("ListDirs(stacks/) = %q, want %s", got, want)
+	}
+	if none, err := s.ListDirs(ctx, "nothing/"); err != nil || len(none) != 0 {
+		t.Fatalf("ListDirs(nothing/) = %q, %v; want empty", none, err)
+	}
+}
+
 // Twenty writers, each with its own connection, increment one counter with
 // read-modify-write and retry on conflict; no increment may be lost.
 func TestConcurrentWritersNeverLoseAnUpdate(t *testing.T) {
