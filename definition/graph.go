@@ -212,7 +212,11 @@ func (v *validator) step(i int, sd StepDef, profile string) *Step {
 	}
 	switch {
 	case kind.NeedsModule() && s.raw == "":
-		v.add(path+".module", "step %q needs a \"module\": the folder of its Terraform module, relative to %s", sd.Name, v.def.Dir)
+		what := "its Terraform module"
+		if sd.Kind == "exec" {
+			what = "the files its command runs (tests, scripts), copied to its working copy"
+		}
+		v.add(path+".module", "step %q needs a \"module\": the folder of %s, relative to %s", sd.Name, what, v.def.Dir)
 	case !kind.NeedsModule() && s.raw != "":
 		v.add(path+".module", "%s steps take no module; remove \"module\"", sd.Kind)
 	case s.raw != "":

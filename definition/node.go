@@ -186,7 +186,10 @@ func mergeStepField(key string, p, c *node) *node {
 	return c
 }
 
-var pathToken = regexp.MustCompile(`^([^\[]*)((?:\[\d+\])*)$`)
+var (
+	pathToken = regexp.MustCompile(`^([^\[]*)((?:\[\d+\])*)$`)
+	digits    = regexp.MustCompile(`\d+`)
+)
 
 // locate returns the file that wrote the value at path in the merged
 // definition and its path in that file.
@@ -202,7 +205,7 @@ func (n *node) locate(top, path string) (string, string) {
 			return top, path
 		}
 		s := step{key: m[1]}
-		for _, d := range regexp.MustCompile(`\d+`).FindAllString(m[2], -1) {
+		for _, d := range digits.FindAllString(m[2], -1) {
 			i, _ := strconv.Atoi(d)
 			s.idx = append(s.idx, i)
 		}

@@ -113,10 +113,37 @@ func checkType(src string, val cty.Value) error {
 
 // typeMismatch is the message for a var whose value does not fit the
 // module's declared type.
-func typeMismatch(s *Step, name, declared string, given any, err error) string {
+func typeMismatch(s *Step, name, declared string, given any, stands string, err error) string {
 	b, _ := json.Marshal(given)
-	return fmt.Sprintf("%s: variable %q is declared %s, but the value given is %s: %s; give a value of type %s",
-		s.where(), name, declared, b, convertMessage(err), declared)
+	return fmt.Sprintf("%s: variable %q is declared %s, but the value given is %s%s: %s; give a value of type %s",
+		s.where(), name, declared, b, stands, convertMessage(err), declared)
+}
+
+// standsFor says what a value that is one reference stands for, when known:
+// " = VALUE" for a stack variable, " (an output of type T)" for an upstream
+// output of known type.
+func standsFor(v any, val cty.Value, def *Definition) string {
+	str, ok := v.(string)
+	if !ok {
+		return ""
+	}
+	m := refRE.FindStringSubmatch(str)
+	if m == nil || m[0] != str {
+		return ""
+	}
+	rf, err := stack.ParseRef(m[1])
+	switch {
+	case err != nil:
+		return ""
+	case rf.Kind == "var" && def.Sensitive[rf.Name]:
+		return " (sensitive)"
+	case rf.Kind == "var":
+		b, _ := json.Marshal(def.Variables[rf.Name])
+		return " = " + string(b)
+	case rf.Kind == "step" && !val.IsKnown() && val.Type() != cty.DynamicPseudoType:
+		return fmt.Sprintf(" (an output of type %s)", typeexpr.TypeString(val.Type()))
+	}
+	return ""
 }
 
 func convertMessage(err error) string {
@@ -156,6 +183,26 @@ func (v *validator) types(p *Graph, s *Step) {
 	}
 	if info, err := v.inspect(insp, s.Module); err == nil {
 		v.checkVarTypes(p, s, info)
+		v.checkSensitive(p, s, info)
+	}
+}
+
+// checkSensitive refuses a sensitive stack variable given to a module
+// variable not declared sensitive: Terraform would show it in plans and
+// logs, and return it in outputs the stack stores.
+func (v *validator) checkSensitive(p *Graph, s *Step, info stack.ModuleInfo) {
+	if info.SensitiveVars == nil || len(p.Def.Sensitive) == 0 {
+		return
+	}
+	for _, name := range slices.Sorted(maps.Keys(s.Vars)) {
+		if info.SensitiveVars[name] {
+			continue
+		}
+		stack.FindRefs(s.Vars[name], "", func(r stack.Ref, _ string, err error) {
+			if err == nil && r.Kind == "var" && p.Def.Sensitive[r.Name] {
+				v.add(s.varPath[name], "%s: variable %q gets the sensitive variable %q, but the module does not declare it sensitive; add `sensitive = true` to variable %q in the module, so that Terraform keeps the value out of plans, logs and outputs", s.where(), name, r.Name, name)
+			}
+		})
 	}
 }
 
@@ -184,8 +231,9 @@ func (v *validator) checkVarTypes(p *Graph, s *Step, info stack.ModuleInfo) {
 		if declared == "" {
 			continue
 		}
-		if err := checkType(declared, ctyValue(s.Vars[name], refs)); err != nil {
-			v.add(s.varPath[name], "%s", typeMismatch(s, name, declared, s.Vars[name], err))
+		val := ctyValue(s.Vars[name], refs)
+		if err := checkType(declared, val); err != nil {
+			v.add(s.varPath[name], "%s", typeMismatch(s, name, declared, s.Vars[name], standsFor(s.Vars[name], val, p.Def), err))
 		}
 	}
 }

@@ -125,3 +125,27 @@ func TestUnknownModuleVariableSuggests(t *testing.T) {
 		t.Fatalf("got %v\nwant %s", err, want)
 	}
 }
+
+// A sensitive stack variable may only reach module variables declared sensitive.
+func TestSensitiveVariableNeedsSensitiveModuleVariable(t *testing.T) {
+	echo, _ := filepath.Abs(filepath.Join("..", "testdata", "modules", "echo"))
+	reg := stack.NewRegistry()
+	reg.RegisterStep("terraform", terraform.New(t.TempDir()))
+	for _, c := range []struct {
+		vars string
+		ok   bool
+	}{
+		{`{"value": "v", "secret": "${var.token}"}`, true},
+		{`{"value": "prefix-${var.token}"}`, false},
+	} {
+		def, err := definition.ParseDefinition("s.json", t.TempDir(), []byte(`{"name": "s", "variables": {"token": "t"}, "sensitive_variables": ["token"],
+		  "steps": [{"name": "a", "module": "`+echo+`", "vars": `+c.vars+`}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = definition.NewGraph(def, reg, definition.GraphOptions{})
+		if c.ok != (err == nil) || (err != nil && (!strings.Contains(err.Error(), `steps[0].vars.value: `) || !strings.Contains(err.Error(), "sensitive = true"))) {
+			t.Errorf("vars %s: %v", c.vars, err)
+		}
+	}
+}

@@ -122,8 +122,12 @@ func readVarFile(file string) (map[string]any, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var vals map[string]any
-	if err := dec.Decode(&vals); err != nil || vals == nil {
-		return nil, fmt.Errorf("a var file is a JSON object of variable names to values, e.g. {\"region\": \"us-west-2\"}: %v", err)
+	const want = "a var file is a JSON object of variable names to values, e.g. {\"region\": \"us-west-2\"}"
+	if err := dec.Decode(&vals); err != nil {
+		return nil, fmt.Errorf("%s: %w", want, err)
+	}
+	if vals == nil {
+		return nil, fmt.Errorf("%s, not null", want)
 	}
 	return vals, nil
 }

@@ -60,6 +60,9 @@ type DriftOptions struct {
 	// Profile replaces the stack's profile when ProfileSet (or non-empty).
 	Profile    string
 	ProfileSet bool
+	// Vars are values given now (--var, --var-file, STACK_VAR_) over those
+	// the stack was brought up with, when Def is given.
+	Vars map[string]definition.VarSetting
 }
 
 // Drift compares every applied step with the definition and with its real
@@ -76,7 +79,7 @@ func (e *Engine) Drift(ctx context.Context, opts DriftOptions) (*DriftReport, er
 	if opts.ProfileSet || opts.Profile != "" {
 		profile = opts.Profile
 	}
-	plan, err := e.driftGraph(ctx, rec, opts.Def, profile)
+	plan, err := e.driftGraph(ctx, rec, opts.Def, profile, opts.Vars)
 	if err != nil {
 		return nil, err
 	}
@@ -107,13 +110,13 @@ func (e *Engine) Drift(ctx context.Context, opts DriftOptions) (*DriftReport, er
 
 // driftGraph is the graph Drift compares with: the given definition, else the
 // one stored with the stack.
-func (e *Engine) driftGraph(ctx context.Context, rec *state.Record, def *definition.Definition, profile string) (*definition.Graph, error) {
+func (e *Engine) driftGraph(ctx context.Context, rec *state.Record, def *definition.Definition, profile string, vars map[string]definition.VarSetting) (*definition.Graph, error) {
 	gopts := definition.GraphOptions{Profile: profile, Applied: rec.Applied}
 	if def == nil {
 		return e.graphOf(ctx, rec, rec.Definition, rec.Source, rec.Dir, gopts)
 	}
 	gopts.ModuleDir = e.moduleFallback(ctx, rec)
-	return e.graph(ctx, storedValues(def, rec), gopts)
+	return e.graph(ctx, givenValues(storedValues(def, rec), vars), gopts)
 }
 
 // driftJob is one step's plan to run.

@@ -167,10 +167,7 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
 		r.Definition = json.RawMessage(compactJSON(opts.Def.Raw))
 		r.Source, r.Dir = src, opts.Def.Dir
 		r.Profile, r.Only, r.Skip = opts.Profile, opts.Only, opts.Skip
-		r.Vars = nil
-		if len(vars) > 0 {
-			r.Vars = vars.Redacted(e.digestKey)
-		}
+		r.Vars = e.remembered(vars)
 		r.Status, r.Command = state.StatusRunning, "up"
 		for _, s := range plan.Steps {
 			if r.Steps[s.Name] == nil {

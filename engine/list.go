@@ -78,6 +78,17 @@ func (f ListFilter) keepsRecord(s *Summary) bool {
 	return !f.Expired || s.Expired
 }
 
+// Names returns the names of the stacks in the store, sorted, from the folder
+// listing alone (one request per 1,000 stacks on S3): for shell completion,
+// which needs no record. A stack being created or removed may be among them.
+func (e *Engine) Names(ctx context.Context) ([]string, error) {
+	names, err := stack.ListDirs(ctx, e.Store, "stacks/")
+	if err != nil {
+		return nil, fmt.Errorf("listing stacks in %s: %w", e.Store, err) // the store's error says what to check
+	}
+	return names, nil
+}
+
 // List returns every stack in the store, sorted by name.
 func (e *Engine) List(ctx context.Context) ([]Summary, error) {
 	return e.ListMatching(ctx, ListFilter{})
@@ -87,9 +98,9 @@ func (e *Engine) List(ctx context.Context) ([]Summary, error) {
 // created (no record yet) or removed (record gone) is left out; a store error
 // fails the whole list rather than hide a stack.
 func (e *Engine) ListMatching(ctx context.Context, f ListFilter) ([]Summary, error) {
-	names, err := stack.ListDirs(ctx, e.Store, "stacks/")
+	names, err := e.Names(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("listing stacks in %s: %w (check the store is reachable and run the command again)", e.Store, err)
+		return nil, err
 	}
 	found := make([]*Summary, len(names))
 	now := time.Now()
@@ -131,7 +142,7 @@ func (e *Engine) summarize(ctx context.Context, name string, f ListFilter, now t
 		}
 		return &Summary{Name: name, Status: StatusDamaged, Error: err.Error()}, nil
 	case err != nil:
-		return nil, fmt.Errorf("%w (run the command again once the store answers)", err)
+		return nil, err // names the stack and the store, and what to check
 	}
 	s := summaryOf(name, rec, now)
 	if !f.keepsRecord(s) {

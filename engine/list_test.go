@@ -12,9 +12,11 @@ import (
 	"time"
 
 	"github.com/stack-tools/stack/engine"
+	"github.com/stack-tools/stack/internal/testenv"
 	"github.com/stack-tools/stack/stack"
 	"github.com/stack-tools/stack/state"
 	"github.com/stack-tools/stack/stores/localstore"
+	"github.com/stack-tools/stack/stores/s3store"
 )
 
 func randomSuffix() string {
@@ -128,6 +130,10 @@ func TestListFilters(t *testing.T) {
 		}
 		if got := names(all); got != "alpha,bravo,charlie,delta,echo,golf" {
 			t.Fatalf("List = %s", got)
+		}
+		// Names is the folder listing alone: foxtrot, being created, is among them.
+		if n, err := e.Names(ctx); err != nil || strings.Join(n, ",") != "alpha,bravo,charlie,delta,echo,foxtrot,golf" {
+			t.Errorf("Names = %q, %v", n, err)
 		}
 		by := map[string]engine.Summary{}
 		for _, s := range all {
@@ -328,7 +334,8 @@ func (b blocking) Destroy(ctx context.Context, run *stack.StepRun) error {
 
 // List reads a lease only where the record leaves room for a holder (running,
 // destroying, written lately). This holds the engine to its side of that:
-// while up or down runs a step, the plain list shows the stack locked.
+// while up, rerun-step or down runs a step, the plain list shows the stack
+// locked.
 func TestListShowsTheLockWhileACommandRuns(t *testing.T) {
 	ctx := context.Background()
 	st, err := localstore.Open(t.TempDir())
@@ -343,6 +350,7 @@ func TestListShowsTheLockWhileACommandRuns(t *testing.T) {
 	lister := &engine.Engine{Store: st}
 	for _, run := range []func() error{
 		func() error { return e.Up(ctx, engine.UpOptions{Def: def}) },
+		func() error { return e.RerunStep(ctx, "held", "a", engine.RerunOptions{}) },
 		func() error { return e.Down(ctx, "held") },
 	} {
 		done := make(chan error, 1)
@@ -356,5 +364,37 @@ func TestListShowsTheLockWhileACommandRuns(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// A store that stops answering fails the list, naming the store and what to
+// do, instead of listing fewer stacks than there are.
+func TestListFailsWhenTheStoreDoes(t *testing.T) {
+	m, err := startMinio()
+	if err != nil {
+		testenv.Missing(t, err)
+	}
+	p, err := testenv.StartProxy(strings.TrimPrefix(m.Endpoint, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	t.Setenv("AWS_ENDPOINT_URL_S3", "http://"+p.Addr)
+	t.Setenv("AWS_MAX_ATTEMPTS", "2")
+	ctx := context.Background()
+	st, err := s3store.Open(ctx, "s3://"+m.Bucket+"/list-fails-"+randomSuffix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	putRecord(t, st, &state.Record{Name: "one", CreatedBy: "alice@laptop", Status: state.StatusApplied})
+	e := &engine.Engine{Store: st}
+	if l, err := e.List(ctx); err != nil || len(l) != 1 {
+		t.Fatalf("list before the cut: %v %+v", err, l)
+	}
+	p.Cut()
+	defer p.Restore()
+	l, err := e.List(ctx)
+	if err == nil || !strings.Contains(err.Error(), st.String()) || !strings.Contains(err.Error(), "run the command again") {
+		t.Errorf("list with the store cut off: %v %+v, want an error naming %s and what to do", err, l, st)
 	}
 }

@@ -7,7 +7,9 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
+	"github.com/stack-tools/stack/engine/flow"
 	"github.com/stack-tools/stack/stack"
 
 	"github.com/stack-tools/stack/definition"
@@ -26,12 +28,22 @@ func (e *Engine) Orphans(ctx context.Context, name string) ([]stack.Orphan, erro
 	if err != nil {
 		return nil, err
 	}
-	w := state.NewRecordWriter(e.Store, name, rec, ver)
-	r := e.newRunner(plan, w)
-	known := map[string]bool{}
-	for _, s := range plan.Steps {
-		kind := s.Impl
-		f, ok := kind.(stack.OrphanFinder)
+	known, err := e.stateIDs(ctx, e.newRunner(plan, state.NewRecordWriter(e.Store, name, rec, ver)), rec)
+	if err != nil {
+		return nil, err
+	}
+	return e.findOrphans(ctx, name, plan, known)
+}
+
+// stateIDs collects the resource ids every existing step's state holds. The
+// inputs are resolved one step at a time (a sensitive upstream output is read
+// in that step's working copy); the states are read with the one scheduler.
+func (e *Engine) stateIDs(ctx context.Context, r *runner, rec *state.Record) (map[string]bool, error) {
+	runs := map[string]*stack.StepRun{}
+	finders := map[string]stack.OrphanFinder{}
+	var names []string
+	for _, s := range r.plan.Steps {
+		f, ok := s.Impl.(stack.OrphanFinder)
 		if st := rec.Steps[s.Name]; !ok || st == nil || st.Status == state.StatusPending || st.Status == state.StatusDestroyed {
 			continue
 		}
@@ -39,15 +51,37 @@ func (e *Engine) Orphans(ctx context.Context, name string) ([]stack.Orphan, erro
 		if err != nil {
 			return nil, err
 		}
-		ids, err := f.StateIDs(ctx, run)
+		runs[s.Name], finders[s.Name] = run, f
+		names = append(names, s.Name)
+	}
+	var mu sync.Mutex
+	known := map[string]bool{}
+	errs := map[string]error{}
+	failed := flow.Run(ctx, flow.Independent(names), e.parallelism(), func(ctx context.Context, step string, _ func(flow.Gate)) error {
+		ids, err := finders[step].StateIDs(ctx, runs[step])
+		mu.Lock()
+		defer mu.Unlock()
 		if err != nil {
-			return nil, fmt.Errorf("reading the state of step %q: %w", s.Name, err)
+			errs[step] = err
+			return err
 		}
 		for _, id := range ids {
 			known[id] = true
 		}
+		return nil
+	})
+	for _, step := range names { // the first failure in definition order
+		if err := errs[step]; err != nil {
+			return nil, fmt.Errorf("reading the state of step %q: %w", step, err)
+		}
+		if msg, ok := failed[step]; ok { // a kind that panicked
+			return nil, fmt.Errorf("reading the state of step %q: %s", step, msg)
+		}
 	}
-	return e.findOrphans(ctx, name, plan, known)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return known, nil
 }
 
 func (e *Engine) findOrphans(ctx context.Context, name string, plan *definition.Graph, known map[string]bool) ([]stack.Orphan, error) {

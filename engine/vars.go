@@ -124,3 +124,12 @@ func givenValues(def *definition.Definition, given map[string]definition.VarSett
 	}
 	return def.WithValues(vals)
 }
+
+// remembered is what the record keeps of the values given outside the
+// definition: sensitive ones as digests only.
+func (e *Engine) remembered(vars stack.Outputs) stack.Outputs {
+	if len(vars) == 0 {
+		return nil
+	}
+	return vars.Redacted(e.digestKey)
+}

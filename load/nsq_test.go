@@ -7,6 +7,7 @@ import (
 	"log"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -102,7 +103,7 @@ func TestNSQTargetDeliversEveryMessageThroughABrokerFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(proxy.Close)
-	const n = 300
+	const n = 400
 	got := consumeNSQ(t, "nsqtest-sms", "nsqtest-mms")
 	sc := loadScenario(t, brokerScenario)
 	type runResult struct {
@@ -110,16 +111,21 @@ func TestNSQTargetDeliversEveryMessageThroughABrokerFailure(t *testing.T) {
 		err error
 	}
 	done := make(chan runResult, 1)
+	var ended atomic.Bool
 	go func() {
+		defer ended.Store(true)
 		rep, err := load.Run(context.Background(), load.Config{Scenario: sc, Target: "nsq://" + proxy.Addr + "/nsqtest-{type}",
-			Rate: pace.Spec{Rate: 50}, Requests: n, Options: scenario.Options{Seed: 5}, Timeout: time.Minute})
+			Rate: pace.Spec{Rate: 40}, Requests: n, Options: scenario.Options{Seed: 5}, Timeout: time.Minute})
 		done <- runResult{rep, err}
 	}()
 	waitFor(t, "a third of the messages", func() bool { return got.count() >= n/3 })
 	proxy.Cut()
 	cutAt := got.count()
-	waitFor(t, "a producer to meet the cut", func() bool { return proxy.Refused() > 0 })
+	waitFor(t, "a producer to meet the cut", func() bool { return proxy.Refused() > 0 || ended.Load() })
 	proxy.Restore()
+	if proxy.Refused() == 0 {
+		t.Fatalf("the run ended before a producer met the cut (cut after %d of %d): the test proves nothing", cutAt, n)
+	}
 	res := <-done
 	if res.err != nil {
 		t.Fatal(res.err)

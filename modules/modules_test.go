@@ -448,8 +448,8 @@ var brokenCases = []struct {
 			})
 		},
 		failsIn: []string{"production"},
-		cli:     []string{`step "redis"`, "module ../modules/aws/redis", `variable "node_count" is not declared`},
-		want:    []expect{{"steps[2].profiles.production.vars.node_count", []string{`step "redis"`, "module ../modules/aws/redis", "profile production", `variable "node_count" is not declared`, "num_shards", "replicas_per_shard"}}},
+		cli:     []string{`step "redis"`, "module ../modules/aws/redis", `module has no variable "node_count"`},
+		want:    []expect{{"steps[2].profiles.production.vars.node_count", []string{`step "redis"`, "module ../modules/aws/redis", "profile production", `module has no variable "node_count"`, "num_shards", "replicas_per_shard"}}},
 	},
 }
 

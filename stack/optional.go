@@ -114,6 +114,9 @@ type ModuleInfo struct {
 	// OutputTypes holds the type of the outputs whose type is known offline
 	// (the same language); the others are absent.
 	OutputTypes map[string]string
+	// SensitiveVars names the variables the module declares sensitive (nil:
+	// the kind cannot tell).
+	SensitiveVars map[string]bool
 	// Resources are the addresses of what the module manages
 	// ("terraform_data.vpc"), for `stack plan` of a stack not yet up.
 	Resources []string

@@ -41,6 +41,8 @@ type config struct {
 	delay   time.Duration // added to every request
 	connect time.Duration // added to every new connection (TCP and TLS handshakes)
 	runs    int           // runs per command; the median is shown
+	// serverCPU reads the CPU time MinIO has used so far.
+	serverCPU func() time.Duration
 }
 
 func main() {
@@ -82,6 +84,7 @@ func run(c config) error {
 		return err
 	}
 	defer m.Stop()
+	c.serverCPU = serverCPU(filepath.Join(dir, "minio", "data"))
 	p, err := startProxy(m.Endpoint, c.delay, c.connect)
 	if err != nil {
 		return err
@@ -101,8 +104,9 @@ func run(c config) error {
 	}
 	env := append(os.Environ(), "AWS_ENDPOINT_URL_S3=http://"+p.addr, "STACK_STATE="+url, "STACK_CACHE="+filepath.Join(dir, "cache"))
 
-	fmt.Printf("bench/store: %s added per request, %s per new connection; MinIO %s; median of %d runs\n\n", c.delay, c.connect, m.Endpoint, c.runs)
-	fmt.Printf("%-7s %-8s %-17s %8s %8s %9s  %s\n", "stacks", "binary", "command", "time", "cpu", "requests", "by kind")
+	fmt.Printf("bench/store: %s added per request, %s per new connection; MinIO %s; %d runs of each command, in turn;\n", c.delay, c.connect, m.Endpoint, c.runs)
+	fmt.Printf("time is the median and best of them, cpu (the command's) and minio (the server's) medians\n\n")
+	fmt.Printf("%-7s %-8s %-17s %8s %8s %8s %8s %9s  %s\n", "stacks", "binary", "command", "time", "best", "cpu", "minio", "requests", "by kind")
 	seeded := 0
 	for _, n := range c.sizes {
 		if err := seed(ctx, st, seeded, n); err != nil {
@@ -110,10 +114,8 @@ func run(c config) error {
 		}
 		seeded = max(seeded, n)
 		for _, b := range binaries(c) {
-			for _, cmd := range commands(n) {
-				if err := measure(c, p, env, n, b, cmd); err != nil {
-					return err
-				}
+			if err := measureAll(c, p, env, n, b); err != nil {
+				return err
 			}
 		}
 	}
@@ -135,46 +137,79 @@ func commands(n int) [][]string {
 	return [][]string{
 		{"list"},
 		{"list", "--output", "json"},
+		{"list", "--locked"},
 		{"status", stackName(n / 2)},
 		{"reap", "--dry-run"},
 	}
 }
 
-func measure(c config, p *proxy, env []string, n int, b binary, args []string) error {
-	var times, cpus []time.Duration
-	var counts map[string]int
-	var conns int
-	for i := 0; i < c.runs; i++ {
-		p.reset()
-		cmd := exec.Command(b.path, args...)
-		cmd.Env = env
-		cmd.Stdout = io.Discard
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		start := time.Now()
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("%s %s: %w\n%s", b.path, strings.Join(args, " "), err, stderr.String())
-		}
-		times = append(times, time.Since(start))
-		cpus = append(cpus, cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())
-		counts, conns = p.snapshot()
+// sample is what the runs of one command line measured.
+type sample struct {
+	args                 []string
+	times, cpus, servers []time.Duration
+	counts               map[string]int
+	conns                int
+}
+
+// measureAll runs each command line c.runs times, one of each in turn, so a
+// burst of load from elsewhere on the machine falls on all of them alike
+// rather than on every run of one.
+func measureAll(c config, p *proxy, env []string, n int, b binary) error {
+	samples := make([]*sample, 0, len(commands(n)))
+	for _, args := range commands(n) {
+		samples = append(samples, &sample{args: args})
 	}
-	slices.Sort(times)
-	slices.Sort(cpus)
+	for i := 0; i < c.runs; i++ {
+		for _, s := range samples {
+			if err := runOnce(c, p, env, b, s); err != nil {
+				return err
+			}
+		}
+	}
+	for _, s := range samples {
+		printSample(n, b, s)
+	}
+	return nil
+}
+
+func runOnce(c config, p *proxy, env []string, b binary, s *sample) error {
+	p.reset()
+	server := c.serverCPU()
+	cmd := exec.Command(b.path, s.args...)
+	cmd.Env = env
+	cmd.Stdout = io.Discard
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s %s: %w\n%s", b.path, strings.Join(s.args, " "), err, stderr.String())
+	}
+	s.times = append(s.times, time.Since(start))
+	s.cpus = append(s.cpus, cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())
+	s.servers = append(s.servers, c.serverCPU()-server)
+	s.counts, s.conns = p.snapshot()
+	return nil
+}
+
+func printSample(n int, b binary, s *sample) {
+	for _, l := range [][]time.Duration{s.times, s.cpus, s.servers} {
+		slices.Sort(l)
+	}
 	total := 0
 	var kinds []string
-	for k, v := range counts {
+	for k, v := range s.counts {
 		total += v
 		kinds = append(kinds, fmt.Sprintf("%d %s", v, k))
 	}
 	sort.Strings(kinds)
-	name := strings.Join(args, " ")
-	if args[0] == "status" {
+	name := strings.Join(s.args, " ")
+	if s.args[0] == "status" {
 		name = "status NAME"
 	}
-	fmt.Printf("%-7d %-8s %-17s %7.2fs %7.2fs %9d  %s; %d connections\n", n, b.label, name, times[len(times)/2].Seconds(), cpus[len(cpus)/2].Seconds(),
-		total, strings.Join(kinds, ", "), conns)
-	return nil
+	mid := len(s.times) / 2
+	fmt.Printf("%-7d %-8s %-17s %7.2fs %7.2fs %7.2fs %7.2fs %9d  %s; %d connections\n", n, b.label, name,
+		s.times[mid].Seconds(), s.times[0].Seconds(), s.cpus[mid].Seconds(), s.servers[mid].Seconds(),
+		total, strings.Join(kinds, ", "), s.conns)
 }
 
 // proxy forwards HTTP requests to MinIO, each after delay, and counts them.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stack-tools/stack/engine"
 	"github.com/stack-tools/stack/state"
+	"github.com/stack-tools/stack/steps/exec"
 	"github.com/stack-tools/stack/steps/generator"
 
 	"github.com/stack-tools/stack/definition"
@@ -119,6 +120,9 @@ func printLoadReports(w io.Writer, rec *state.Record) {
 	for _, n := range rec.StepOrder() {
 		if s, ok := generator.Summarize(rec.Steps[n].Outputs); ok {
 			fmt.Fprintf(w, "load step %s: %s\n", n, s)
+		}
+		if t, ok := exec.Summarize(rec.Steps[n].Outputs); ok && t.Tests > 0 {
+			fmt.Fprintf(w, "test step %s: %d passed, %d failed, %d skipped (stack status %s %s)\n", n, t.Passed, t.Failed, t.Skipped, rec.Name, n)
 		}
 	}
 }

@@ -70,6 +70,9 @@ func registerCompletions(root *cobra.Command, g *globalOptions) {
 		if cmd.Flags().Lookup("profile") != nil {
 			_ = cmd.RegisterFlagCompletionFunc("profile", c.flag(c.profiles))
 		}
+		if cmd.Flags().Lookup("var") != nil {
+			registerVarCompletions(cmd)
+		}
 	}
 	if cmd, _, err := root.Find([]string{"graph"}); err == nil {
 		_ = cmd.RegisterFlagCompletionFunc("format", fixed(GraphDOT, GraphMermaid))
@@ -162,19 +165,16 @@ func (c *completer) engine(ctx context.Context) *engine.Engine {
 	return e
 }
 
-// stacks lists the stacks in the store.
+// stacks lists the stacks in the store: their names alone, one listing, so
+// completion stays quick in a team's bucket.
 func (c *completer) stacks(ctx context.Context, _ []string) []string {
 	e := c.engine(ctx)
 	if e == nil {
 		return nil
 	}
-	list, err := e.List(ctx)
+	names, err := e.Names(ctx)
 	if err != nil {
 		return nil
-	}
-	var names []string
-	for _, s := range list {
-		names = append(names, s.Name)
 	}
 	return names
 }

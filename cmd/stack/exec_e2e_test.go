@@ -80,7 +80,9 @@ func TestExecStepJUnitSuite(t *testing.T) {
 	state := t.TempDir()
 	w := newWorkstation(t, state)
 
-	w.must("up", writeExecDef(t, dir, "pass", ""))
+	if r := w.must("up", writeExecDef(t, dir, "pass", "")); !strings.Contains(r.stderr, "test step smoke: 3 passed, 0 failed, 0 skipped") {
+		t.Errorf("up does not end with the tests' summary:\n%s", r.stderr)
+	}
 	text := w.must("status", "exectest", "smoke").stdout
 	for _, want := range []string{"tests: 3 passed, 0 failed, 0 skipped of 3", "ok    demo.db_endpoint", "exit code 0"} {
 		if !strings.Contains(text, want) {

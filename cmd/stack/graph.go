@@ -65,11 +65,11 @@ func runGraph(ctx context.Context, o *graphOptions) error {
 	var plan *definition.Graph
 	var status map[string]string
 	if isDefinitionFile(o.Target) {
-		def, err := definition.LoadDefinition(o.Target)
+		def, err := loadDefinition(o.Target)
 		if err != nil {
 			return err
 		}
-		e := &engine.Engine{Registry: o.Registry()}
+		e := &engine.Engine{Registry: o.Registry(), CacheDir: o.CacheDir}
 		if plan, err = e.Validate(def, definition.GraphOptions{Profile: o.Profile}); err != nil {
 			return err
 		}

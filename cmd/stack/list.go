@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"text/tabwriter"
 
@@ -45,6 +46,16 @@ stacks that pass every one given are shown.`,
 	return cmd
 }
 
+// lessGC lets the heap grow further between collections while a command reads
+// every stack's record: each request allocates in the AWS SDK, and with 1,000
+// stacks this cut list's CPU time by 10-15% (bench/store), on a machine where
+// CPU, not latency, is what list waits for. The heap stays small (a few MB of
+// records). It returns the undo.
+func lessGC() func() {
+	old := debug.SetGCPercent(400)
+	return func() { debug.SetGCPercent(old) }
+}
+
 // check refuses flags that were given but say nothing.
 func (o *listOptions) check() error {
 	if o.OwnerSet && strings.TrimSpace(o.Owner) == "" {
@@ -60,6 +71,7 @@ func runList(ctx context.Context, o *listOptions) error {
 	if err := o.check(); err != nil {
 		return err
 	}
+	defer lessGC()()
 	e, err := o.Engine(ctx)
 	if err != nil {
 		return err

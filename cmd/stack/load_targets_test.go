@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stack-tools/stack/internal/proc"
 )
 
 // A wrong broker flag is a usage error (exit 2) that names the flag.
@@ -190,5 +192,44 @@ func TestLoadUntilSIGTERM(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(reports, "load-summary.json")); err != nil {
 		t.Errorf("no running summary: %v", err)
+	}
+}
+
+// A generator step with "duration": "forever" keeps sending after `up`
+// returned, in a process of its own; `down` stops it, and its last report
+// is kept (in the user's cache folder: down removes the stack's state).
+func TestPersistentGeneratorStepStopsOnDown(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no SIGTERM")
+	}
+	var got atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { got.Add(1) }))
+	defer srv.Close()
+	dir := t.TempDir()
+	def := filepath.Join(dir, "trickle.json")
+	if err := os.WriteFile(def, []byte(`{"name": "trickle", "steps": [{"name": "load", "kind": "generator",
+		"scenario": "sms-inbound", "target": "`+srv.URL+`/sms", "rate": {"shape": "trickle", "every": "20ms"},
+		"duration": "forever"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w := newWorkstation(t, t.TempDir())
+	w.must("up", def)
+	st := w.status("trickle").Steps["load"]
+	pid := int(st.Outputs["pid"].Value.(float64))
+	t.Cleanup(func() { _ = proc.KillGroup(pid) })
+	deadline := time.Now().Add(2 * time.Minute) // bounds a broken run only
+	for before := got.Load(); got.Load() < before+5; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the persistent run sent nothing after up returned")
+		}
+	}
+	w.must("down", "trickle")
+	if proc.Alive(pid) {
+		t.Errorf("pid %d still runs after down", pid)
+	}
+	reports := []string{filepath.Join(w.home, ".cache", "stack", "reports", "trickle", "load", "load-report.json")}
+	b, _ := os.ReadFile(reports[0])
+	if !strings.Contains(string(b), `"verdict": "passed"`) {
+		t.Errorf("last report: %.300s", b)
 	}
 }

@@ -35,6 +35,9 @@ would re-apply it; its dependents too), infrastructure drifted (same code, but
 the resources differ: up --refresh or rerun-step puts them back), error, or
 not applicable (generators).
 
+For a stack that does not exist yet, plan NAME FILE shows what the first up
+would create, step by step; values from upstream outputs are known after apply.
+
 plan changes nothing and takes no lock: it runs while another workstation holds
 the stack. Exit status: 0 nothing drifted, 2 something did, 1 a step could not be
 checked.`,
@@ -65,12 +68,16 @@ func runPlan(ctx context.Context, o *planOptions) error {
 		return &usageError{fmt.Errorf("--parallelism %d: use 1 or more", o.Parallelism)}
 	}
 	var def *definition.Definition
+	var vars map[string]definition.VarSetting
 	if o.File != "" {
 		var err error
 		if def, err = loadDefinition(o.File); err != nil {
 			return err
 		}
-		if done, err := planNewStack(ctx, o, def); done {
+		if vars, err = o.settings(def); err != nil {
+			return err
+		}
+		if done, err := planNewStack(ctx, o, def, vars); done {
 			return err
 		}
 	}
@@ -78,7 +85,7 @@ func runPlan(ctx context.Context, o *planOptions) error {
 	err := o.withEngine(ctx, func(e *engine.Engine) error {
 		e.Parallelism = o.Parallelism
 		var err error
-		rep, err = e.Drift(ctx, engine.DriftOptions{Name: o.Name, Def: def, Profile: o.Profile, ProfileSet: o.ProfileSet})
+		rep, err = e.Drift(ctx, engine.DriftOptions{Name: o.Name, Def: def, Profile: o.Profile, ProfileSet: o.ProfileSet, Vars: vars})
 		return err
 	})
 	if err != nil {

@@ -18,11 +18,7 @@ import (
 // yet: what the first up would create. done is false for a stack that
 // exists, which plan compares with FILE as usual. Like a drift, a plan that
 // creates something exits 2.
-func planNewStack(ctx context.Context, o *planOptions, def *definition.Definition) (done bool, err error) {
-	vars, err := o.settings(def)
-	if err != nil {
-		return true, err
-	}
+func planNewStack(ctx context.Context, o *planOptions, def *definition.Definition, vars map[string]definition.VarSetting) (done bool, err error) {
 	var p *engine.NewStackPlan
 	err = o.withEngine(ctx, func(e *engine.Engine) error {
 		if _, err := e.Status(ctx, o.Name); !errors.Is(err, state.ErrNoStack) {
@@ -32,8 +28,11 @@ func planNewStack(ctx context.Context, o *planOptions, def *definition.Definitio
 		p, err = e.PlanNew(ctx, o.Name, def, o.Profile, vars)
 		return err
 	})
-	if err != nil || !done {
+	if err != nil {
 		return true, err
+	}
+	if !done {
+		return false, nil
 	}
 	if o.JSON {
 		if err := writeJSON(o.Out, p); err != nil {

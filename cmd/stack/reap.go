@@ -28,8 +28,8 @@ func newReapCmd(g *globalOptions) *cobra.Command {
 		Long: `Destroy every stack in the store whose TTL expired (set with ` + "`up --ttl 8h`" + ` or the
 definition's "ttl"; every up and rerun-step extends it). Each stack is torn down
 like ` + "`stack down`" + `, under its own lock, --parallelism stacks at a time; a stack
-that fails does not stop the others.
-A summary ends the run; the exit status is 1 if any stack could not be destroyed.
+that fails does not stop the others. A summary ends the run; the exit status is 1
+if any stack could not be destroyed.
 Stacks without a TTL are never reaped.`,
 		Example: `  stack reap --dry-run     # list what would be destroyed
   stack reap               # e.g. hourly from cron, with STACK_STATE set`,
@@ -49,6 +49,7 @@ func runReap(ctx context.Context, o *reapOptions) error {
 	if o.Stacks < 1 {
 		return &usageError{fmt.Errorf("--parallelism %d: use 1 or more (how many expired stacks are torn down at once)", o.Stacks)}
 	}
+	defer lessGC()()
 	var results []engine.ReapResult
 	err := o.mutate(ctx, o.lockOptions, func(e *engine.Engine) error {
 		var err error

@@ -21,6 +21,7 @@ func newRegistry(g *globalOptions) *stack.Registry {
 	r.RegisterStep("terraform", tf)
 	gen := generator.New()
 	gen.ZooKeeper = g.zookeeper
+	gen.Exe, _ = os.Executable() // runs persistent generator steps (generator-run)
 	r.RegisterStep("generator", gen)
 	r.RegisterStep("exec", exec.New())
 	r.RegisterHandler("aurora", aurora.New(aurora.Options{}))

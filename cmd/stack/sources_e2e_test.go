@@ -72,6 +72,16 @@ func TestGitModuleSource(t *testing.T) {
 		}
 	}
 
+	// up re-applies the step with the module the tag points at now.
+	w.must("up", file)
+	st := w.status("remote").Steps["a"]
+	if st.Applies != 2 {
+		t.Errorf("step a applied %d times, want 2 (the moved tag re-applies it)", st.Applies)
+	}
+	if r := w.run("plan", "remote", file); r.code != 0 {
+		t.Errorf("plan after up: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
 	if err := os.RemoveAll(repo); err != nil {
 		t.Fatal(err)
 	}

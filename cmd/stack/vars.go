@@ -3,9 +3,12 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/stack-tools/stack/definition"
@@ -60,4 +63,31 @@ func printVars(w io.Writer, rec *state.Record) {
 		parts = append(parts, fmt.Sprintf("%s=%s", n, outputText(rec.Vars[n])))
 	}
 	fmt.Fprintf(w, "  variables %s\n", strings.Join(parts, " · "))
+}
+
+// registerVarCompletions completes --var with the variables of the
+// definition file on the command line ("region=") and --var-file with JSON files.
+func registerVarCompletions(cmd *cobra.Command) {
+	_ = cmd.RegisterFlagCompletionFunc("var-file", func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		return []cobra.Completion{"json"}, jsonFiles
+	})
+	_ = cmd.RegisterFlagCompletionFunc("var", func(_ *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		for _, a := range args {
+			if !isDefinitionFile(a) {
+				continue
+			}
+			def, err := definition.LoadDefinition(a)
+			if err != nil {
+				return nil, noFiles
+			}
+			var out []cobra.Completion
+			for _, n := range slices.Sorted(maps.Keys(def.Variables)) {
+				if strings.HasPrefix(n, toComplete) {
+					out = append(out, n+"=")
+				}
+			}
+			return out, noFiles | cobra.ShellCompDirectiveNoSpace
+		}
+		return nil, noFiles
+	})
 }

@@ -74,6 +74,13 @@ func TestVarsRememberedAcrossUps(t *testing.T) {
 	if got := w.status("vars").Steps["a"].Outputs["value"].Value; got != "hi-3" {
 		t.Errorf("value = %v, want hi-3", got)
 	}
+	// plan compares with the values the stack keeps, and with those given now.
+	if r := run([]string{"STACK_VAR_token=" + secret}, "plan", "vars", file); r.code != 0 {
+		t.Errorf("plan with the kept values: exit %d, want 0\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := run([]string{"STACK_VAR_token=" + secret}, "plan", "vars", file, "--var", "greeting=other"); r.code != 2 || !strings.Contains(r.stdout, "changed") {
+		t.Errorf("plan with another value: exit %d, want 2\n%s%s", r.code, r.stdout, r.stderr)
+	}
 	r = run(nil, "up", file)
 	if r.code != 2 || !strings.Contains(r.stderr, "STACK_VAR_token") {
 		t.Errorf("up without the sensitive value: exit %d, want 2 naming STACK_VAR_token:\n%s", r.code, r.stderr)

@@ -92,8 +92,11 @@ func (f *Fetcher) fetch(ctx context.Context, source string) (Fetched, error) {
 	sum := sha256.Sum256([]byte(src + "\x00" + key))
 	final := filepath.Join(f.Dir, hex.EncodeToString(sum[:12]))
 	if _, err := os.Stat(final); err != nil {
+		// Another command may have put the same revision there meanwhile.
 		if err := os.Rename(root, final); err != nil {
-			return Fetched{}, fmt.Errorf("fetching module %s into %s: %w", source, final, err)
+			if _, statErr := os.Stat(final); statErr != nil {
+				return Fetched{}, fmt.Errorf("fetching module %s into %s: %w", source, final, err)
+			}
 		}
 	}
 	dir := final

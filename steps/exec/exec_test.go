@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	osexec "os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -172,6 +173,18 @@ cp mode.txt "$SYNC/mode.txt"
 	}
 	if seen == 0 {
 		t.Fatal("read no process's command line")
+	}
+	if ps, err := osexec.LookPath("ps"); err == nil {
+		out, err := osexec.Command(ps, "-eo", "pid,args").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(out, []byte("s.sh")) {
+			t.Errorf("ps does not show the running command:\n%s", out)
+		}
+		if bytes.Contains(out, []byte(secret)) {
+			t.Errorf("ps shows the secret:\n%s", out)
+		}
 	}
 	if err := os.WriteFile(filepath.Join(sync, "go"), nil, 0o600); err != nil {
 		t.Fatal(err)

@@ -14,7 +14,7 @@ import (
 // results.json artifact always has every test.
 const (
 	maxFailedListed = 100
-	maxTestsListed  = 1000
+	maxTestsListed  = 200
 )
 
 // store puts stdout, stderr and the test results with the stack and returns
@@ -131,7 +131,7 @@ type Summary struct {
 	ExitCode                       int
 	Tests, Passed, Failed, Skipped int
 	FailedTests                    []string
-	// Results maps each test (up to the first 1000) to its status.
+	// Results maps each test (up to the first 200) to its status.
 	Results map[string]string
 	Stdout  string
 	Stderr  string

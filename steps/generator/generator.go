@@ -65,6 +65,11 @@ type Config struct {
 	// Kafka shapes producing to kafka:// targets: per-type topics, key
 	// template, acks, linger, batch_bytes, compression.
 	Kafka *load.KafkaOptions `json:"kafka,omitempty"`
+	// TargetsFile replays recorded requests instead of the scenario (Vegeta's
+	// http format or JSON lines, relative to the definition or s3://), once
+	// or, with TargetsLoop, until duration/requests (targets.go).
+	TargetsFile string `json:"targets_file,omitempty"`
+	TargetsLoop bool   `json:"targets_loop,omitempty"`
 	// E2E traces each message to its arrivals at probes at the far end of
 	// the pipeline: {"probes": [...], "expect": {"TYPE": N}, "wait": "2m"}.
 	E2E *e2e.Config `json:"e2e,omitempty"`
@@ -73,6 +78,8 @@ type Config struct {
 	refs map[string]bool
 	// senderList is what LoadSenders read.
 	senderList []scenario.Sender
+	// Forever is "duration": "forever": a persistent run (persistent.go).
+	Forever bool `json:"-"`
 }
 
 // Kind implements stack.StepKind.
@@ -83,6 +90,9 @@ type Kind struct {
 	// MetricsAddr serves Prometheus metrics of steps that name no
 	// metrics_addr (`stack up --metrics-addr`).
 	MetricsAddr string
+	// Exe is the stack executable, which runs persistent steps
+	// (`stack generator-run`, persistent.go).
+	Exe string
 }
 
 // New returns the generator step kind.
@@ -95,6 +105,7 @@ func hasRef(s string) bool { return strings.Contains(s, "${") }
 
 func decode(raw json.RawMessage) (*Config, error) {
 	var c Config
+	raw, c.Forever = stripForever(raw)
 	if err := stack.DecodeStrict(raw, &c); err != nil {
 		return nil, fmt.Errorf("generator step: %w (fields: scenario, target, rate, duration, requests, order, group, skip, senders, companies, reuse, duplicate, seed, vars, auth_token, stop, timeout, late_after, window, max_connections, insecure, workers, metrics_addr, reload, batch, batch_wait, kafka, e2e)", err)
 	}
@@ -141,10 +152,14 @@ func (k *Kind) ValidateIn(dir string, raw json.RawMessage) error {
 		return err
 	}
 	var c struct {
-		Scenario string              `json:"scenario"`
-		Senders  scenario.SenderPool `json:"senders"`
+		Scenario    string              `json:"scenario"`
+		Senders     scenario.SenderPool `json:"senders"`
+		TargetsFile string              `json:"targets_file"`
 	}
 	_ = json.Unmarshal(raw, &c)
+	if err := validateTargetsFile(dir, c.TargetsFile); err != nil {
+		return err
+	}
 	if f := c.Senders.File; f != "" && !hasRef(f) && !s3scenario.Is(f) {
 		list := Config{Senders: c.Senders}
 		if err := list.LoadSenders(context.Background(), dir); err != nil {
@@ -170,11 +185,14 @@ func (c *Config) check() error {
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("generator step: "+format, args...)
 	}
-	if c.Scenario == "" && !c.refs["scenario"] {
+	if err := c.checkTargets(); err != nil {
+		return fail("%w", err)
+	}
+	if c.Scenario == "" && !c.refs["scenario"] && c.TargetsFile == "" {
 		return fail("\"scenario\" is required: a scenario folder (relative to the definition) or a built-in name (%s)",
 			strings.Join(scenario.BuiltinNames(scenarios.Builtin()), ", "))
 	}
-	if c.Target == "" && !c.refs["target"] {
+	if c.Target == "" && !c.refs["target"] && c.TargetsFile == "" {
 		return fail("\"target\" is required: the URL to send to, such as \"${steps.web.outputs.webhook_url}\"")
 	}
 	if c.Target != "" && !hasRef(c.Target) && !strings.HasPrefix(c.Target, "http://") && !strings.HasPrefix(c.Target, "https://") && !load.IsBroker(c.Target) {
@@ -192,8 +210,11 @@ func (c *Config) check() error {
 	if c.Rate == nil {
 		return fail("\"rate\" is required: requests per second (50) or a shape ({\"shape\": \"steps\", \"start\": 50, \"step\": 50, \"every\": \"5m\", \"max\": 250})")
 	}
-	if c.Duration == 0 && c.Requests == 0 && !c.refs["duration"] && !c.refs["requests"] {
-		return fail("give \"duration\" (such as \"5m\") and/or \"requests\", so the load ends by itself")
+	if err := c.checkForever(); err != nil {
+		return fail("%w", err)
+	}
+	if c.Duration == 0 && c.Requests == 0 && !c.refs["duration"] && !c.refs["requests"] && !c.Forever && !c.once() {
+		return fail("give \"duration\" (such as \"5m\") and/or \"requests\", so the load ends by itself, or \"duration\": \"forever\" (until `stack down`)")
 	}
 	if c.Duration < 0 {
 		return fail("\"duration\" must be positive")
@@ -268,7 +289,7 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 	if err != nil {
 		return nil, err
 	}
-	sc, err := Resolve(ctx, run.Dir, c.Scenario)
+	sc, targets, err := c.source(ctx, run.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("generator step: %w", err)
 	}
@@ -278,7 +299,13 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 	if err := c.check(); err != nil {
 		return nil, err
 	}
+	if c.Forever {
+		return k.startPersistent(ctx, run)
+	}
 	cfg := c.LoadConfig(sc)
+	if targets != nil {
+		cfg.UseTargets(targets)
+	}
 	cfg.Progress = func(p load.Progress) {
 		fmt.Fprintln(run.Log, p.String())
 		run.ToolOutput("%s", p.String()) // every window: the live table's row follows the run
@@ -303,5 +330,8 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 	return withE2E(outputs(rep, jsonAt, htmlAt), rep), nil
 }
 
-// Destroy implements stack.StepKind: load leaves nothing behind to destroy.
-func (*Kind) Destroy(context.Context, *stack.StepRun) error { return nil }
+// Destroy implements stack.StepKind: load leaves nothing behind but a
+// persistent run, which it stops.
+func (k *Kind) Destroy(ctx context.Context, run *stack.StepRun) error {
+	return k.stopPersistent(ctx, run)
+}

@@ -18,9 +18,11 @@ import (
 // output whose value expression says it offline, and the managed resources.
 func addTypes(dir string, mod *tfconfig.Module, info *stack.ModuleInfo) {
 	info.VarTypes = make(map[string]string, len(mod.Variables))
+	info.SensitiveVars = map[string]bool{}
 	varTypes := map[string]cty.Type{}
 	for name, v := range mod.Variables {
 		info.VarTypes[name] = v.Type
+		info.SensitiveVars[name] = v.Sensitive
 		if v.Type == "" {
 			continue
 		}
