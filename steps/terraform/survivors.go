@@ -12,8 +12,11 @@ import (
 // launcher returns the program terraform-exec runs and its environment: the
 // shim when the Kind has one, else Terraform itself.
 func (k *Kind) launcher(bin string, run *stack.StepRun, env map[string]string) string {
+	if !shimSupported {
+		return bin
+	}
 	shim := k.shimPath(run)
-	if shim == "" || !shimSupported {
+	if shim == "" {
 		return bin
 	}
 	env[shimExecEnv] = bin

@@ -4,8 +4,15 @@ package tfshim
 
 import (
 	"errors"
+	"os"
 	"syscall"
 )
+
+// host names this machine in process files.
+func host() string {
+	h, _ := os.Hostname()
+	return h
+}
 
 // The process-group calls of internal/proc the shim needs, here again: the
 // shim is built on its own from this package's files alone (see Sources).

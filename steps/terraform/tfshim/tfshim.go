@@ -76,12 +76,6 @@ func Digest() string {
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
-// host names this machine in process files.
-func host() string {
-	h, _ := os.Hostname()
-	return h
-}
-
 // ProcessFile is what the shim records about the Terraform it runs.
 type ProcessFile struct {
 	Host    string    `json:"host"`
