@@ -22,6 +22,9 @@ func (k *Kind) launcher(bin string, run *stack.StepRun, env map[string]string) s
 	env[shimExecEnv] = bin
 	env[shimProcFileEnv] = processFilePath(run.WorkDir)
 	env[shimGraceEnv] = k.grace().String()
+	if run.Fence != "" {
+		env[shimFenceEnv] = run.Fence
+	}
 	return shim
 }
 

@@ -42,3 +42,12 @@ func signalGroup(pgid int, sig syscall.Signal) error {
 	}
 	return err
 }
+
+// groupAlive reports whether any process of group pgid exists.
+func groupAlive(pgid int) bool {
+	if pgid <= 1 {
+		return false
+	}
+	err := syscall.Kill(-pgid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
