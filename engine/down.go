@@ -25,7 +25,7 @@ func (e *Engine) Down(ctx context.Context, name string) error {
 // down tears a stack down; check, if set, may refuse once the lease is held
 // and the record read (reap makes sure the stack is still expired).
 func (e *Engine) down(ctx context.Context, name string, check func(*state.Record) error) error {
-	lease, err := state.AcquireLease(ctx, e.Store, name, "down", e.ttl(), e.LockTimeout)
+	lease, err := e.acquire(ctx, name, "down")
 	if err != nil {
 		return err
 	}
@@ -59,7 +59,7 @@ func (e *Engine) down(ctx context.Context, name string, check func(*state.Record
 	if err != nil {
 		return err
 	}
-	w := state.NewRecordWriter(e.Store, name, rec, ver)
+	w := state.NewRecordWriter(e.Store, name, rec, ver).Under(lease)
 	if err := w.Update(ctx, func(r *state.Record) { r.Status, r.Command = state.StatusDestroying, "down" }); err != nil {
 		return err
 	}
@@ -69,19 +69,17 @@ func (e *Engine) down(ctx context.Context, name string, check func(*state.Record
 			return err
 		}
 	}
-	r := e.newRunner(plan, w)
-	failed := walk(ctx, plan.Steps, e.parallelism(), doneFirst(func(s *definition.Step) []string { return plan.Dependents[s.Name] }), whole(r.destroyStep))
-	if len(failed) > 0 || ctx.Err() != nil {
-		_ = w.Update(ctx, func(r *state.Record) { r.Status = state.StatusFailed })
-		if err := interrupted(ctx.Err(), name, failed, "stack down "+name); err != nil {
-			return err
-		}
-		return &RunError{Stack: name, Failed: failed}
+	if err := e.destroySteps(ctx, plan, w, lease); err != nil {
+		return err
+	}
+	if err := lease.Valid(); err != nil {
+		return err // deleting now could delete a taker's records
 	}
 	// Everything is gone: remove what the store holds for the stack.
 	if err := e.removeStackKeys(ctx, name); err != nil {
 		return err
 	}
+	left := recordedOrphans(w.Snapshot())
 	if err := e.Store.Delete(ctx, state.RecordKey(name), stack.AnyVersion); err != nil {
 		return err
 	}
@@ -89,7 +87,7 @@ func (e *Engine) down(ctx context.Context, name string, check func(*state.Record
 	lease.Release()
 	_ = os.RemoveAll(filepath.Join(e.CacheDir, "work", name))
 	e.emit(Event{Stack: name, Type: EventInfo, Message: "stack removed"})
-	e.reportOrphans(ctx, name, plan)
+	e.reportOrphans(ctx, name, plan, left)
 	return nil
 }
 
@@ -113,6 +111,28 @@ func (e *Engine) removeStackKeys(ctx context.Context, name string) error {
 		return f.Forget(ctx, name)
 	}
 	return nil
+}
+
+// destroySteps destroys every step, dependents first, and stops if the
+// lease is fenced.
+func (e *Engine) destroySteps(ctx context.Context, plan *definition.Graph, w *state.RecordWriter, lease *state.HeldLease) error {
+	ctx, fenced := e.fenced(ctx, lease, w)
+	r := e.newRunner(plan, w)
+	r.fence = lease.FencePath()
+	failed := walk(ctx, plan.Steps, e.parallelism(), doneFirst(func(s *definition.Step) []string { return plan.Dependents[s.Name] }), whole(r.destroyStep))
+	cerr := ctx.Err() // before fenced() cancels ctx
+	ferr := fenced()
+	if len(failed) > 0 || cerr != nil {
+		_ = w.Update(ctx, func(r *state.Record) { r.Status = state.StatusFailed })
+		if ferr != nil {
+			return ferr
+		}
+		if err := interrupted(cerr, w.Name(), failed, "stack down "+w.Name()); err != nil {
+			return err
+		}
+		return &RunError{Stack: w.Name(), Failed: failed}
+	}
+	return ferr
 }
 
 func (r *runner) destroyStep(ctx context.Context, s *definition.Step) error {

@@ -50,6 +50,9 @@ type DriftReport struct {
 	Drifted bool `json:"drifted"`
 	// Errors counts the steps that could not be checked.
 	Errors int `json:"errors"`
+	// Orphans are resources interrupted runs left outside the steps' states
+	// (see state.StepState.Orphans).
+	Orphans []stack.Orphan `json:"orphans,omitempty"`
 }
 
 // DriftOptions are the inputs of Drift.
@@ -238,7 +241,7 @@ func (e *Engine) planStep(ctx context.Context, name string, j driftJob) {
 // driftReport puts the lines in definition order, adds the steps the stack
 // has and the definition does not, and sums up.
 func driftReport(name, profile string, plan *definition.Graph, rec *state.Record, lines map[string]*StepDrift) *DriftReport {
-	report := &DriftReport{Stack: name, Profile: profile, Definition: plan.Def.File}
+	report := &DriftReport{Stack: name, Profile: profile, Definition: plan.Def.File, Orphans: recordedOrphans(rec)}
 	for _, s := range plan.Steps {
 		report.Steps = append(report.Steps, *lines[s.Name])
 	}

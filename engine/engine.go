@@ -125,7 +125,7 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
 	if _, err := e.graph(ctx, givenValues(opts.Def, opts.Vars), definition.GraphOptions{Profile: opts.Profile}); err != nil {
 		return err
 	}
-	lease, err := state.AcquireLease(ctx, e.Store, name, "up", e.ttl(), e.LockTimeout)
+	lease, err := e.acquire(ctx, name, "up")
 	if err != nil {
 		return err
 	}
@@ -161,7 +161,7 @@ func (e *Engine) Up(ctx context.Context, opts UpOptions) error {
 	if err != nil {
 		return err
 	}
-	w := state.NewRecordWriter(e.Store, name, rec, ver)
+	w := state.NewRecordWriter(e.Store, name, rec, ver).Under(lease)
 	src, _ := filepath.Abs(opts.Def.File)
 	if err := w.Update(ctx, func(r *state.Record) {
 		r.Definition = json.RawMessage(compactJSON(opts.Def.Raw))
@@ -301,7 +301,7 @@ type RerunOptions struct {
 // RerunStep re-applies one step and re-runs its handlers even if nothing changed,
 // then re-applies the dependents whose resolved inputs changed because of it.
 func (e *Engine) RerunStep(ctx context.Context, name, step string, opts RerunOptions) error {
-	lease, err := state.AcquireLease(ctx, e.Store, name, "rerun-step "+step, e.ttl(), e.LockTimeout)
+	lease, err := e.acquire(ctx, name, "rerun-step "+step)
 	if err != nil {
 		return err
 	}
@@ -325,7 +325,7 @@ func (e *Engine) RerunStep(ctx context.Context, name, step string, opts RerunOpt
 			return fmt.Errorf("step %q needs %q, which is not applied; run `stack up` first", step, d)
 		}
 	}
-	w := state.NewRecordWriter(e.Store, name, rec, ver)
+	w := state.NewRecordWriter(e.Store, name, rec, ver).Under(lease)
 	if err := w.Update(ctx, func(r *state.Record) {
 		r.Status, r.Command = state.StatusRunning, "rerun-step "+step
 		r.ExtendTTL(time.Now())
@@ -373,18 +373,17 @@ func (e *Engine) graphOf(ctx context.Context, rec *state.Record, raw json.RawMes
 
 // apply runs the candidate steps in dependency order, in parallel.
 func (e *Engine) apply(ctx context.Context, plan *definition.Graph, w *state.RecordWriter, lease *state.HeldLease, candidates, force map[string]bool, replace, refresh bool) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		select {
-		case <-lease.Lost:
-			e.emit(Event{Stack: w.Name(), Type: EventInfo, Message: "the lock was broken by someone else: stopping"})
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	ctx, fenced := e.fenced(ctx, lease, w)
+	err := e.applyCandidates(ctx, plan, w, lease, candidates, force, replace, refresh)
+	if ferr := fenced(); ferr != nil {
+		return ferr
+	}
+	return err
+}
+
+func (e *Engine) applyCandidates(ctx context.Context, plan *definition.Graph, w *state.RecordWriter, lease *state.HeldLease, candidates, force map[string]bool, replace, refresh bool) error {
 	r := e.newRunner(plan, w)
-	r.replace, r.refresh = replace, refresh
+	r.replace, r.refresh, r.fence = replace, refresh, lease.FencePath()
 	var steps []*definition.Step
 	for _, s := range plan.Steps {
 		if candidates[s.Name] {

@@ -158,7 +158,9 @@ func (e *Engine) summarize(ctx context.Context, name string, f ListFilter, now t
 		// Shown rather than fatal: the stack itself was read, and a damaged
 		// lease is something `stack unlock` fixes.
 		s.Locked, s.Error = "?", err.Error()
-	case !l.Stale():
+	case !l.Expired() && !l.HolderDied():
+		// An expired lease is not shown as a lock, though a taker still waits
+		// out the skew margin (state.SkewMargin) before it takes it over.
 		s.Locked = l.Holder()
 	}
 	if f.Locked && s.Locked == "" {

@@ -106,9 +106,44 @@ func (e *Engine) findOrphans(ctx context.Context, name string, plan *definition.
 	return out, nil
 }
 
+// recordedOrphans lists the resources interrupted runs left that no step
+// state knows, as the kinds reported them (StepRun.Orphans).
+func recordedOrphans(rec *state.Record) []stack.Orphan {
+	var out []stack.Orphan
+	for _, n := range rec.StepOrder() {
+		out = append(out, rec.Steps[n].Orphans...)
+	}
+	return out
+}
+
+// reportUnsaved tells, at the end of down, about the resources interrupted
+// runs left outside the steps' states: those kept in a workspace of their own
+// were destroyed with the step; the others no state knows.
+func (e *Engine) reportUnsaved(name string, orphans []stack.Orphan) {
+	var kept, lost []string
+	for _, o := range orphans {
+		line := fmt.Sprintf("  %s %s (step %s)", o.Address, o.ID, o.Step)
+		if o.Kept != "" {
+			kept = append(kept, line+", kept in "+o.Kept)
+		} else {
+			lost = append(lost, line)
+		}
+	}
+	if len(kept) > 0 {
+		e.emit(Event{Stack: name, Type: EventInfo, Message: fmt.Sprintf(
+			"destroyed %d resource(s) an interrupted run had left outside the steps' states:\n%s", len(kept), strings.Join(kept, "\n"))})
+	}
+	if len(lost) > 0 {
+		e.emit(Event{Stack: name, Type: EventInfo, Message: fmt.Sprintf(
+			"warning: %d resource(s) an interrupted run created are in no state (Terraform was stopped before it saved them); nothing will destroy them, delete them by hand:\n%s", len(lost), strings.Join(lost, "\n"))})
+	}
+}
+
 // reportOrphans tells about resources still carrying the stack's identity
-// after down destroyed every step: no state knows them any more.
-func (e *Engine) reportOrphans(ctx context.Context, name string, plan *definition.Graph) {
+// after down destroyed every step: no state knows them any more. unsaved are
+// those the kinds reported during the stack's life.
+func (e *Engine) reportOrphans(ctx context.Context, name string, plan *definition.Graph, unsaved []stack.Orphan) {
+	e.reportUnsaved(name, unsaved)
 	orphans, err := e.findOrphans(ctx, name, plan, map[string]bool{})
 	if err != nil {
 		e.emit(Event{Stack: name, Type: EventInfo, Message: fmt.Sprintf("could not look for resources left with the stack's tags: %v", err)})

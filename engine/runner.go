@@ -37,6 +37,11 @@ type runner struct {
 	timing   timings
 	bg       state.WriteBehind
 	prepared map[string]*preparation
+	// fence is the lease's fence file, handed to the kinds (StepRun.Fence).
+	fence string
+	// savedModules holds the module digests this run stored a copy of:
+	// steps sharing a module store it once (a write, and a HEAD on S3, each).
+	savedModules sync.Map
 }
 
 // newRunner is a runner for one command over graph plan, writing through w.
@@ -58,6 +63,20 @@ func (r *runner) outputs(step string) (stack.Outputs, error) {
 		return nil, fmt.Errorf("step %q has not been applied; run `stack up`", step)
 	}
 	return st.Outputs, nil
+}
+
+// recoverLeftovers lets the kind settle what an interrupted run of an
+// unchanged step left in its working copy on this workstation (Recoverer).
+func (r *runner) recoverLeftovers(ctx context.Context, s *definition.Step) error {
+	rc, ok := s.Impl.(stack.Recoverer)
+	if !ok || !rc.Pending(r.workDir(s.Name)) {
+		return nil
+	}
+	run, err := r.stepRun(ctx, s, io.Discard)
+	if err != nil {
+		return err
+	}
+	return rc.Recover(ctx, run)
 }
 
 // fill reads a finished step's sensitive outputs back from its kind, once per
@@ -143,6 +162,10 @@ func (r *runner) stepRun(ctx context.Context, s *definition.Step, log io.Writer)
 		},
 		Artifacts:  &artifacts{st: r.e.Store, stack: r.w.Name(), step: s.Name},
 		SetProcess: r.processRecorder(ctx, s.Name),
+		Fence:      r.fence,
+		Orphans: func(o []stack.Orphan) {
+			_ = r.w.UpdateStep(ctx, s.Name, func(st *state.StepState) { st.Orphans = append(st.Orphans, o...) })
+		},
 	}
 	return run, nil
 }
@@ -218,6 +241,9 @@ func (r *runner) applyStep(ctx context.Context, s *definition.Step, force bool, 
 	}
 	prev := r.w.StepState(s.Name)
 	if !force && !runsAlways(s.Impl, s) && prev != nil && prev.Status == state.StatusApplied && prev.Fingerprint == fp && !r.drifted(ctx, s) {
+		if err := r.recoverLeftovers(ctx, s); err != nil {
+			return r.fail(ctx, s, time.Now(), err)
+		}
 		r.e.emit(Event{Stack: r.w.Name(), Step: s.Name, Type: EventUnchanged, Message: "unchanged"})
 		return nil
 	}
@@ -363,10 +389,11 @@ func (a *application) handlers(ctx context.Context, run *stack.StepRun, outs sta
 	}
 	a.clock.lap("record")
 	r.release(s, outs, flow.Done, release)
-	if a.module != "" && (a.prev == nil || a.prev.ModuleDigest != a.module) {
+	if _, saved := r.savedModules.Load(a.module); a.module != "" && !saved && (a.prev == nil || a.prev.ModuleDigest != a.module) {
 		if err := r.e.saveModule(ctx, r.w.Name(), s.Module, a.module, moduleFiles(s.Impl)); err != nil {
 			return nil, r.fail(ctx, s, a.start, fmt.Errorf("storing a copy of the module: %w", err))
 		}
+		r.savedModules.Store(a.module, true)
 	}
 	a.clock.lap("")
 	return states, nil

@@ -84,6 +84,17 @@ type StepRun struct {
 	// it ended), so a command taking over after this one died can wait for it.
 	// It may be nil.
 	SetProcess func(*Process)
+	// Fence, if set, is the path of a FenceFile: past its deadlines the
+	// command has lost its lease and another workstation may take the stack
+	// over, so whatever the kind runs for the step must be interrupted, then
+	// killed. A kind whose processes can outlive or outrun the stack process
+	// (the Terraform shim) watches it itself.
+	Fence string
+	// Orphans, if set, receives resources the kind found that no state of
+	// the step knows (an interrupted run created them and could not save
+	// them); the engine keeps them in the step's record, so status, plan and
+	// down report them. It may be nil.
+	Orphans func([]Orphan)
 
 	// OnPhase receives the phases a kind marks with Phase; the engine sets it
 	// to time the step (stack status NAME STEP). It may be nil.

@@ -49,6 +49,13 @@ type PlanResult struct {
 type Orphan struct {
 	ID   string `json:"id"`             // an ARN on AWS
 	Step string `json:"step,omitempty"` // from its identity, when it says
+	// Address is the resource's Terraform address, when a state or an apply
+	// named it.
+	Address string `json:"address,omitempty"`
+	// Kept says which state still holds the resource (a Terraform workspace
+	// of its own, which `stack down` destroys); empty when none does and it
+	// must be deleted by hand.
+	Kept string `json:"kept,omitempty"`
 }
 
 // OrphanFinder is implemented by step kinds that can look for resources
@@ -138,4 +145,22 @@ type LocalModuleCaller interface {
 	// LocalModuleCalls returns the local modules the module in dir calls
 	// directly, as relative slash paths ("./sub", "../internal/asg").
 	LocalModuleCalls(dir string) ([]string, error)
+}
+
+// Where says for people where an orphan is kept and what becomes of it.
+func (o Orphan) Where() string {
+	if o.Kept != "" {
+		return "kept in " + o.Kept + "; `stack down` destroys it"
+	}
+	return "in no state: Terraform was stopped before it saved it; delete it by hand"
+}
+
+// Recoverer is implemented by kinds whose interrupted runs can leave, in a
+// step's working copy, what they could not save (Terraform: errored.tfstate,
+// an apply's journal). Apply and Destroy settle it first; for a step it skips
+// as unchanged the engine calls Recover, so the next command on the
+// workstation finds it even then. Pending is a cheap look at the working copy.
+type Recoverer interface {
+	Pending(workDir string) bool
+	Recover(ctx context.Context, run *StepRun) error
 }

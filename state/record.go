@@ -87,6 +87,10 @@ type StepState struct {
 	CostAccrued float64    `json:"cost_accrued,omitempty"`
 	// Process is the process group running the step now (see Process).
 	Process *stack.Process `json:"process,omitempty"`
+	// Orphans are resources an interrupted run of the step created that its
+	// state does not know (the kind found them, see stack.StepRun.Orphans):
+	// shown by status and plan, and in down's end report.
+	Orphans []stack.Orphan `json:"orphans,omitempty"`
 	// Interrupted is set when the step's last run stopped before it finished
 	// (Ctrl-C, or its command died); the next run reconciles first.
 	Interrupted bool `json:"interrupted,omitempty"`
@@ -162,6 +166,45 @@ type RecordWriter struct {
 	// broken is set once the store stayed unreachable past the retry window:
 	// later writes in this command fail at once instead of waiting again.
 	broken error
+	// lease, if set, is the lease the writes are made under: none is sent
+	// once it may have expired, and a conflict is merged only while it is
+	// still this command's.
+	lease *HeldLease
+}
+
+// Under makes every later write depend on lease (see HeldLease.Valid).
+func (w *RecordWriter) Under(lease *HeldLease) *RecordWriter {
+	w.lease = lease
+	return w
+}
+
+// writeContext bounds a write to the time the lease is surely still ours:
+// a write sent later could land after a taker's. Writes must land even while
+// the command is being cancelled (they record what happened), so ctx's own
+// cancellation is dropped.
+func (w *RecordWriter) writeContext(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	ctx = context.WithoutCancel(ctx)
+	if w.lease == nil {
+		return ctx, func() {}, nil
+	}
+	if err := w.lease.Valid(); err != nil {
+		return nil, nil, err
+	}
+	wctx, cancel := context.WithDeadline(ctx, w.lease.LastRenewal().Add(KillAfter(w.lease.TTL())))
+	return wctx, cancel, nil
+}
+
+// stillOurs re-reads the lease after a conflict: another command's record
+// is merged into only while this one holds the stack.
+func (w *RecordWriter) stillOurs(ctx context.Context) error {
+	if w.lease == nil {
+		return nil
+	}
+	cur, _, err := ReadLease(ctx, w.st, w.name)
+	if err == nil && cur.ID == w.lease.lease.ID {
+		return nil
+	}
+	return fmt.Errorf("the record of stack %q was changed by another command and this one no longer holds its lock: %w", w.name, ErrFenced)
 }
 
 func (w *RecordWriter) Snapshot() *Record {
@@ -204,6 +247,7 @@ func (w *RecordWriter) Update(ctx context.Context, fn func(r *Record)) error {
 	}
 	backoff := 200 * time.Millisecond
 	deadline := time.Now().Add(30 * time.Second)
+	var last error // the store's last answer, for the message
 	for {
 		fn(w.rec)
 		w.rec.UpdatedAt = time.Now().UTC()
@@ -212,22 +256,33 @@ func (w *RecordWriter) Update(ctx context.Context, fn func(r *Record)) error {
 		if err != nil {
 			return err
 		}
-		// Writes must land even while the command is being cancelled: they record
-		// what happened.
-		wctx := context.WithoutCancel(ctx)
+		wctx, cancel, err := w.writeContext(ctx)
+		if err != nil {
+			if last != nil {
+				err = fmt.Errorf("saving the state of stack %q to %s: %w; %w", w.name, w.st, last, err)
+			}
+			w.broken = err
+			return err
+		}
 		ver, err := w.st.Put(wctx, RecordKey(w.name), data, w.version)
+		cancel()
 		if err == nil {
 			w.version = ver
 			return nil
 		}
 		if errors.Is(err, stack.ErrConflict) {
-			r, v, gerr := LoadRecord(wctx, w.st, w.name)
+			if lerr := w.stillOurs(context.WithoutCancel(ctx)); lerr != nil {
+				w.broken = lerr
+				return lerr
+			}
+			r, v, gerr := LoadRecord(context.WithoutCancel(ctx), w.st, w.name)
 			if gerr == nil {
 				w.rec, w.version = r, v
 				continue
 			}
 			err = gerr
 		}
+		last = err
 		if time.Now().After(deadline) {
 			w.broken = fmt.Errorf("saving the state of stack %q to %s: %w (the store is unreachable; run the same command again when it is back: finished steps are skipped)", w.name, w.st, err)
 			return w.broken

@@ -186,7 +186,10 @@ func TestKilledUpResumes(t *testing.T) {
 	  {"name":"first","module":%q,"vars":{"seconds":0,"tag":"1"}},
 	  {"name":"long","module":%q,"vars":{"seconds":4,"tag":"${steps.first.outputs.tag}"}},
 	  {"name":"last","module":%q,"vars":{"seconds":0,"tag":"${steps.long.outputs.tag}"}}]}`, sleep, sleep, sleep)), 0o644)
-	w := newWorkstation(t, stateDir, "STACK_LEASE_TTL=3s")
+	// A holder fences itself when no renewal lands for half its lease (issue
+	// 20): 10s leaves a loaded machine room; a dead holder on this host is
+	// taken over at once whatever the TTL.
+	w := newWorkstation(t, stateDir, "STACK_LEASE_TTL=10s")
 	c := w.cmd(t.Context(), nil, "up", def)
 	if err := c.Start(); err != nil {
 		t.Fatal(err)

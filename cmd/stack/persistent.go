@@ -11,10 +11,11 @@ import (
 // with SIGTERM (steps/generator/persistent.go).
 func newGeneratorRunCmd(g *globalOptions) *cobra.Command {
 	return &cobra.Command{
-		Use:    "generator-run FILE",
-		Short:  "Run a persistent generator step (started by `stack up`, stopped by `stack down`)",
-		Hidden: true,
-		Args:   exactArgs(1, "FILE"),
+		Use:     "generator-run FILE",
+		Short:   "Run a persistent generator step (started by `stack up`, stopped by `stack down`)",
+		Hidden:  true,
+		Example: "  stack generator-run RUN.json   # stack up starts it for a generator step with \"duration\": \"forever\"; stack down stops it",
+		Args:    exactArgs(1, "FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			k := generator.New()
 			k.ZooKeeper = g.zookeeper

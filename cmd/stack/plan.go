@@ -148,4 +148,5 @@ func printDrift(w io.Writer, rep *engine.DriftReport) {
 	for _, s := range infra {
 		fmt.Fprintf(w, "infrastructure drifted (%s): `stack up FILE --refresh` or `stack rerun-step %s %s` puts it back as its code says\n", s, rep.Stack, s)
 	}
+	printOrphans(w, rep.Orphans)
 }

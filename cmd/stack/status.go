@@ -107,6 +107,23 @@ func printStatus(w io.Writer, rec *state.Record, lock *state.Lease, loc string) 
 	for _, n := range names {
 		printStepDetail(w, n, rec.Steps[n])
 	}
+	var orphans []stack.Orphan
+	for _, n := range names {
+		orphans = append(orphans, rec.Steps[n].Orphans...)
+	}
+	printOrphans(w, orphans)
+}
+
+// printOrphans lists the resources interrupted runs left outside the steps'
+// states, with their ids and where each is kept.
+func printOrphans(w io.Writer, orphans []stack.Orphan) {
+	if len(orphans) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nOrphans: %d resource(s) an interrupted run created that no step's state knows:\n", len(orphans))
+	for _, o := range orphans {
+		fmt.Fprintf(w, "  step %s: %s id %s: %s\n", o.Step, o.Address, o.ID, o.Where())
+	}
 }
 
 // printStepDetail is a step's part of `stack status`: what it is doing, its

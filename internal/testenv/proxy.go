@@ -1,24 +1,33 @@
 package testenv
 
 import (
-	"io"
 	"net"
 	"sync"
 )
 
 // Proxy is a TCP proxy on 127.0.0.1 in front of a test server, so a test can
-// cut the network between the code under test and the server (the server
-// keeps running, as in a real partition) and restore it.
+// break the network between the code under test and the server (the server
+// keeps running, as in a real partition) and mend it.
+//
+// It breaks the network in two ways. Cut resets every connection and refuses
+// new ones: the client learns at once, as when a route is withdrawn. Blackhole
+// forwards nothing and answers nothing while keeping every connection open,
+// new ones included: the client's requests are sent and never answered, as
+// when packets are dropped on the way, and it learns only from its own
+// timeouts. Heal ends a black hole: the connections it swallowed are reset (TCP
+// gave up on them; nothing sent into the hole arrives late), new ones forward.
 type Proxy struct {
 	Addr   string // host:port clients connect to
 	target string
 	ln     net.Listener
 
-	mu      sync.Mutex
-	cut     bool
-	refused int // connections refused while cut
-	conns   map[net.Conn]struct{}
-	wg      sync.WaitGroup
+	mu        sync.Mutex
+	cut       bool
+	refused   int // connections refused while cut
+	hole      bool
+	conns     map[net.Conn]struct{}
+	swallowed map[net.Conn]struct{} // client sides of connections in the hole
+	wg        sync.WaitGroup
 }
 
 // StartProxy forwards connections on a free port to target (host:port).
@@ -27,7 +36,8 @@ func StartProxy(target string) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Proxy{Addr: ln.Addr().String(), target: target, ln: ln, conns: map[net.Conn]struct{}{}}
+	p := &Proxy{Addr: ln.Addr().String(), target: target, ln: ln,
+		conns: map[net.Conn]struct{}{}, swallowed: map[net.Conn]struct{}{}}
 	p.wg.Add(1)
 	go p.accept()
 	return p, nil
@@ -41,16 +51,35 @@ func (p *Proxy) accept() {
 			return
 		}
 		p.mu.Lock()
-		if p.cut {
+		switch {
+		case p.cut:
 			p.refused++
 			p.mu.Unlock()
 			reset(c)
+			continue
+		case p.hole:
+			p.swallowed[c] = struct{}{}
+			p.mu.Unlock()
+			p.wg.Add(1)
+			go p.sink(c)
 			continue
 		}
 		p.track(c)
 		p.mu.Unlock()
 		p.wg.Add(1)
 		go p.serve(c)
+	}
+}
+
+// sink reads and drops what a client sends into the hole, so its writes
+// succeed and it waits for an answer that never comes.
+func (p *Proxy) sink(c net.Conn) {
+	defer p.wg.Done()
+	buf := make([]byte, 32<<10)
+	for {
+		if _, err := c.Read(buf); err != nil {
+			return
+		}
 	}
 }
 
@@ -71,16 +100,36 @@ func (p *Proxy) serve(c net.Conn) {
 	p.track(up)
 	p.mu.Unlock()
 	done := make(chan struct{}, 2)
-	pipe := func(dst, src net.Conn) {
-		_, _ = io.Copy(dst, src)
-		done <- struct{}{}
-	}
-	go pipe(up, c)
-	go pipe(c, up)
+	go func() { p.pipe(up, c, c); done <- struct{}{} }()
+	go func() { p.pipe(c, up, c); done <- struct{}{} }()
 	<-done // one side ended: end both
 	p.drop(c)
 	p.drop(up)
 	<-done
+}
+
+// pipe copies src to dst until either ends, dropping what it reads while
+// client's connection is in a black hole.
+func (p *Proxy) pipe(dst, src, client net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && !p.isSwallowed(client) {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (p *Proxy) isSwallowed(client net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.swallowed[client]
+	return ok
 }
 
 // track must be called with p.mu held.
@@ -129,9 +178,34 @@ func (p *Proxy) Restore() {
 	p.mu.Unlock()
 }
 
+// Blackhole stops forwarding in both directions while keeping every
+// connection, open or new, hanging, until Heal.
+func (p *Proxy) Blackhole() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.hole = true
+	for c := range p.conns {
+		p.swallowed[c] = struct{}{} // both sides of a pair share the mark through the client side
+	}
+}
+
+// Heal ends a black hole: the connections it swallowed are reset, new ones
+// are forwarded.
+func (p *Proxy) Heal() {
+	p.mu.Lock()
+	p.hole = false
+	gone := p.swallowed
+	p.swallowed = map[net.Conn]struct{}{}
+	p.mu.Unlock()
+	for c := range gone {
+		reset(c)
+	}
+}
+
 // Close stops the proxy and ends every connection.
 func (p *Proxy) Close() {
 	_ = p.ln.Close()
+	p.Heal()
 	p.Cut()
 	p.wg.Wait()
 }

@@ -2,10 +2,7 @@ package terraform
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
 
@@ -23,7 +20,7 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 	if _, err := s.selectWorkspace(ctx, true); err != nil {
 		return nil, err
 	}
-	if err := s.pushErroredState(ctx); err != nil {
+	if err := s.recoverUnsaved(ctx); err != nil {
 		return nil, err
 	}
 	secrets, err := s.secrets()
@@ -40,7 +37,9 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 	run.Progress("terraform apply")
 	defer k.watchProcess(run)()
 	run.Phase("plan") // until Terraform starts changing resources: see progressWriter
+	s.journal = s.beginJournal(ctx, "terraform apply")
 	streamed, err := s.apply(ctx, applyOptions(fresh, secrets.varFile()))
+	s.endJournal(err)
 	if err != nil {
 		return nil, err
 	}
@@ -82,21 +81,4 @@ func (s *session) apply(ctx context.Context, opts []tfexec.ApplyOption) (map[str
 		})
 	})
 	return streamed, err
-}
-
-// erroredState is where Terraform leaves the state it could not save (the
-// backend was unreachable). It must reach the backend before the next apply, or
-// resources are created twice.
-const erroredState = "errored.tfstate"
-
-func (s *session) pushErroredState(ctx context.Context) error {
-	p := filepath.Join(s.srcDir, erroredState)
-	if _, err := os.Stat(p); err != nil {
-		return nil
-	}
-	s.run.Progress("saving the state an interrupted apply left in %s", p)
-	if err := s.retryLocked(ctx, func() error { return s.tf.StatePush(ctx, p) }); err != nil {
-		return fmt.Errorf("pushing %s (the state an earlier apply could not save) to the backend: %w; run the command again when the backend is reachable", p, err)
-	}
-	return os.Remove(p)
 }

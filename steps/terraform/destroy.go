@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
 
@@ -26,6 +27,11 @@ func (k *Kind) Destroy(ctx context.Context, run *stack.StepRun) error {
 			return err
 		}
 	}
+	// The init marker goes first: a kill in the middle of removing the working
+	// copy must not leave a marker saying init is done beside a data folder
+	// that lost its backend state (seen in the kill-point test: the next down
+	// then failed with "Backend initialization required").
+	_ = os.Remove(filepath.Join(s.dataDir, "stack-init"))
 	return os.RemoveAll(run.WorkDir)
 }
 
@@ -41,22 +47,26 @@ func destroyOptions(varFile string) []tfexec.DestroyOption {
 // destroy runs `terraform destroy -json` in the selected workspace, then
 // deletes the workspace.
 func (k *Kind) destroy(ctx context.Context, s *session) error {
-	if err := s.pushErroredState(ctx); err != nil {
+	if err := s.recoverUnsaved(ctx); err != nil {
 		return err
 	}
 	secrets, err := s.secrets()
 	if err != nil {
 		return err
 	}
-	s.run.Progress("terraform destroy")
-	unwatch := k.watchProcess(s.run)
+	defer secrets.close()
 	opts := destroyOptions(secrets.varFile())
-	err = s.retryLocked(ctx, func() error {
-		return s.stream(func(w io.Writer) error { return s.tf.DestroyJSON(ctx, w, opts...) })
-	})
-	unwatch()
-	secrets.close()
-	if err != nil {
+	run := func() error {
+		s.run.Progress("terraform destroy")
+		defer k.watchProcess(s.run)()
+		return s.retryLocked(ctx, func() error {
+			return s.stream(func(w io.Writer) error { return s.tf.DestroyJSON(ctx, w, opts...) })
+		})
+	}
+	if err := s.destroyUnsaved(ctx, run); err != nil {
+		return err
+	}
+	if err := run(); err != nil {
 		return err
 	}
 	if err := s.tf.WorkspaceSelect(ctx, "default"); err != nil {

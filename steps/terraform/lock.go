@@ -94,7 +94,24 @@ func (s *session) clearStaleLock(ctx context.Context, id string, cause error) er
 	if err := s.tf.ForceUnlock(ctx, id); err != nil {
 		return fmt.Errorf("%w (breaking the stale lock %s also failed: %v)", cause, id, err)
 	}
+	s.noteBrokenState(ctx)
 	return nil
+}
+
+// noteBrokenState says which state the command retried after a broken lock
+// builds on: Terraform reads it again once it holds the lock, so whatever the
+// stopped run saved (a fenced holder saves what it can before its lease ends)
+// is planned from, never overwritten by a plan made before.
+func (s *session) noteBrokenState(ctx context.Context) {
+	st, err := s.remoteState(ctx)
+	switch {
+	case err != nil:
+		return
+	case st.missing:
+		s.run.Progress("the run that held the lock saved no state; planning from none")
+	default:
+		s.run.Progress("planning from the state the run that held the lock left (lineage %s, serial %d, %d resource(s))", st.Lineage, st.Serial, len(st.instances()))
+	}
 }
 
 func orUnknown(s string) string {

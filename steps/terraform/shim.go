@@ -15,6 +15,7 @@ const (
 	shimExecEnv     = tfshim.ExecEnv
 	shimProcFileEnv = tfshim.ProcFileEnv
 	shimGraceEnv    = tfshim.GraceEnv
+	shimFenceEnv    = tfshim.FenceEnv
 	interruptGrace  = tfshim.DefaultGrace
 	shimSupported   = tfshim.Supported
 )

@@ -15,6 +15,7 @@ import (
 // `terraform output` must never write to the log.
 func (s *session) stream(fn func(w io.Writer) error) error {
 	w := newProgressWriter(s.run)
+	w.created = func(addr, id string) { s.noteCreated(s.journal, addr, id) }
 	err := fn(w)
 	s.tf.SetStdout(io.Discard)
 	return w.wrap(err)
@@ -57,6 +58,8 @@ type streamLine struct {
 
 	hasProgress bool
 	applyStart  bool // Terraform started changing a resource
+	// createdAddr and createdID name a resource Terraform just created.
+	createdAddr, createdID string
 }
 
 // streamMessage is the part of a -json line read here.
@@ -69,6 +72,13 @@ type streamMessage struct {
 		Summary  string `json:"summary"`
 		Detail   string `json:"detail"`
 	} `json:"diagnostic"`
+	Hook struct {
+		Resource struct {
+			Addr string `json:"addr"`
+		} `json:"resource"`
+		Action  string `json:"action"`
+		IDValue string `json:"id_value"`
+	} `json:"hook"`
 }
 
 // parseStreamLine reads one line. The log gets each message's human-readable
@@ -89,6 +99,9 @@ func parseStreamLine(b []byte) streamLine {
 	case "apply_start", "apply_progress", "apply_complete", "refresh_start", "init_output":
 		l.applyStart = m.Type == "apply_start"
 		l.progress, l.hasProgress = m.Message, true
+		if m.Type == "apply_complete" && m.Hook.Action == "create" {
+			l.createdAddr, l.createdID = m.Hook.Resource.Addr, m.Hook.IDValue
+		}
 	case "diagnostic":
 		if m.Diag.Severity == "error" {
 			l.diag = strings.TrimSpace(m.Diag.Summary + ": " + m.Diag.Detail)
@@ -107,6 +120,8 @@ type progressWriter struct {
 	diags   []string
 	outputs map[string]streamedOutput
 	began   bool // an apply_start was seen
+	// created, if set, hears of each resource the command created.
+	created func(addr, id string)
 }
 
 func newProgressWriter(run *stack.StepRun) *progressWriter {
@@ -143,6 +158,9 @@ func (w *progressWriter) line(b []byte) {
 	}
 	if l.diag != "" {
 		w.diags = append(w.diags, l.diag)
+	}
+	if l.createdID != "" && w.created != nil {
+		w.created(l.createdAddr, l.createdID)
 	}
 }
 

@@ -12,13 +12,19 @@ import (
 // launcher returns the program terraform-exec runs and its environment: the
 // shim when the Kind has one, else Terraform itself.
 func (k *Kind) launcher(bin string, run *stack.StepRun, env map[string]string) string {
+	if !shimSupported {
+		return bin
+	}
 	shim := k.shimPath(run)
-	if shim == "" || !shimSupported {
+	if shim == "" {
 		return bin
 	}
 	env[shimExecEnv] = bin
 	env[shimProcFileEnv] = processFilePath(run.WorkDir)
 	env[shimGraceEnv] = k.grace().String()
+	if run.Fence != "" {
+		env[shimFenceEnv] = run.Fence
+	}
 	return shim
 }
 

@@ -105,6 +105,8 @@ type session struct {
 	dataDir string
 	version *version.Version // Terraform's, if known
 	created bool             // the workspace was just created, without state
+	// journal is the running command's (unsaved.go), nil if none.
+	journal *journal
 }
 
 // prepare syncs the module into the step's working copy, writes the backend and

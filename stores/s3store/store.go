@@ -119,10 +119,19 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 			// failures with "retry quota exceeded", which hides the real cause.
 			o.RateLimiter = ratelimit.None
 		})
+		// An S3-compatible server that returns no checksum (moto) would
+		// otherwise have the SDK log "Response has no supported checksum" on
+		// stderr for every read, in the middle of `up`'s output.
+		o.DisableLogOutputChecksumValidationSkipped = true
 		if o.BaseEndpoint != nil {
 			s.endpoint = *o.BaseEndpoint
 			// S3-compatible servers (MinIO) rarely have per-bucket DNS names.
 			o.UsePathStyle = true
+			// Nor do they all compute CRC checksums: ask for them and check
+			// them only where S3 requires, as the Terraform backend does
+			// (skip_s3_checksum, backend.go). Records carry their own ETags.
+			o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+			o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 		}
 		if pathStyle != nil {
 			o.UsePathStyle = *pathStyle

@@ -4,8 +4,15 @@ package tfshim
 
 import (
 	"errors"
+	"os"
 	"syscall"
 )
+
+// host names this machine in process files.
+func host() string {
+	h, _ := os.Hostname()
+	return h
+}
 
 // The process-group calls of internal/proc the shim needs, here again: the
 // shim is built on its own from this package's files alone (see Sources).
@@ -34,4 +41,13 @@ func signalGroup(pgid int, sig syscall.Signal) error {
 		return nil
 	}
 	return err
+}
+
+// groupAlive reports whether any process of group pgid exists.
+func groupAlive(pgid int) bool {
+	if pgid <= 1 {
+		return false
+	}
+	err := syscall.Kill(-pgid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }

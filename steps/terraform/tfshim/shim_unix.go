@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -23,7 +24,8 @@ func runShim(bin string) int {
 	if err != nil || grace <= 0 {
 		grace = DefaultGrace
 	}
-	for _, e := range []string{ExecEnv, ProcFileEnv, GraceEnv} {
+	fencePath := os.Getenv(FenceEnv)
+	for _, e := range []string{ExecEnv, ProcFileEnv, GraceEnv, FenceEnv} {
 		_ = os.Unsetenv(e)
 	}
 	if !durable(os.Args[1:]) {
@@ -57,11 +59,8 @@ func runShim(bin string) int {
 	if procPath != "" {
 		dir = filepath.Dir(procPath)
 	}
-	outPath := filepath.Join(dir, fmt.Sprintf("terraform-%d.stdout", os.Getpid()))
-	errPath := filepath.Join(dir, fmt.Sprintf("terraform-%d.stderr", os.Getpid()))
-	outW, err1 := os.OpenFile(outPath, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	errW, err2 := os.OpenFile(errPath, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err := errors.Join(err1, err2); err != nil {
+	outPath, errPath, outW, errW, err := outputFiles(dir)
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "stack: %v\n", err)
 		return 1
 	}
@@ -82,48 +81,43 @@ func runShim(bin string) int {
 	go func() { tail(outPath, os.Stdout, exited); relayed <- struct{}{} }()
 	go func() { tail(errPath, os.Stderr, exited); relayed <- struct{}{} }()
 
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
-	interrupted := false
-	var werr error
-loop:
-	for {
-		select {
-		case werr = <-waited:
-			break loop
-		case <-sigs:
-			if interrupted {
-				continue // our own broadcast, or a repeat: Terraform has it already
-			}
-			interrupted = true
-			if pgid > 0 {
-				_ = interruptGroup(pgid)
-				time.AfterFunc(grace, func() { _ = killGroup(pgid) })
-			} else {
-				_ = cmd.Process.Signal(os.Interrupt)
-				time.AfterFunc(grace, func() { _ = cmd.Process.Kill() })
-			}
-		}
-	}
+	defer keepFence(pgid, fencePath)()
+	sup := &supervisor{cmd: cmd, pgid: pgid, grace: grace}
+	werr := sup.run(sigs, fencePath)
 	close(exited)
 	<-relayed
 	<-relayed
 	_ = os.Remove(outPath)
 	_ = os.Remove(errPath)
 	code := exitCode(werr)
-	if procPath != "" {
-		// Done: nothing for a later command to wait for. (A shim killed with
-		// stack never gets here, and its Terraform stays on record.)
-		if p, err := ReadProcessFile(procPath); err == nil && p.ShimPID == os.Getpid() {
-			_ = os.Remove(procPath)
-		}
-	}
-	if interrupted && pgid > 0 {
+	forget(procPath)
+	if sup.interrupted && pgid > 0 {
 		// Whatever Terraform's provisioners left in the group goes too (this
 		// shim with it; terraform-exec reports the interrupt).
 		_ = killGroup(pgid)
 	}
 	return code
+}
+
+// outputFiles creates the files Terraform writes its output to, in dir.
+func outputFiles(dir string) (outPath, errPath string, outW, errW *os.File, err error) {
+	outPath = filepath.Join(dir, fmt.Sprintf("terraform-%d.stdout", os.Getpid()))
+	errPath = filepath.Join(dir, fmt.Sprintf("terraform-%d.stderr", os.Getpid()))
+	outW, err1 := os.OpenFile(outPath, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	errW, err2 := os.OpenFile(errPath, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	return outPath, errPath, outW, errW, errors.Join(err1, err2)
+}
+
+// forget removes the process record once Terraform is done: nothing for a
+// later command to wait for. (A shim killed with stack never gets here, and
+// its Terraform stays on record.)
+func forget(procPath string) {
+	if procPath == "" {
+		return
+	}
+	if p, err := ReadProcessFile(procPath); err == nil && p.ShimPID == os.Getpid() {
+		_ = os.Remove(procPath)
+	}
 }
 
 func exitCode(err error) int {
@@ -166,5 +160,79 @@ func tail(path string, dst io.Writer, exited <-chan struct{}) {
 			return
 		case <-time.After(20 * time.Millisecond):
 		}
+	}
+}
+
+// supervisor relays interrupts to Terraform's process group and enforces the
+// lease's fence: the shim runs apart from stack, so a stack that is paused or
+// cut off from the store cannot keep Terraform writing past its lease.
+type supervisor struct {
+	cmd         *exec.Cmd
+	pgid        int
+	grace       time.Duration
+	interrupted bool
+	killed      atomic.Bool // set from the grace timer too
+}
+
+// run waits for Terraform, interrupting it on a signal or at the fence's
+// interrupt deadline, and killing it a grace period after an interrupt or at
+// the fence's kill deadline, whichever comes first.
+func (s *supervisor) run(sigs <-chan os.Signal, fencePath string) error {
+	waited := make(chan error, 1)
+	go func() { waited <- s.cmd.Wait() }()
+	tick := time.NewTicker(fenceCheckEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-waited:
+			return err
+		case <-sigs:
+			s.interrupt() // a repeat, or our own broadcast, changes nothing
+		case <-tick.C:
+			s.checkFence(fencePath)
+		}
+	}
+}
+
+func (s *supervisor) checkFence(path string) {
+	if path == "" || s.killed.Load() {
+		return
+	}
+	f, err := ReadFence(path)
+	if err != nil {
+		return // released: stack is done with the lease
+	}
+	now := time.Now()
+	if now.After(f.KillAt) {
+		fmt.Fprintf(os.Stderr, "stack: the lock of this stack may expire now (not renewed in time): killing %s\n", command(s.cmd.Args[1:]))
+		s.kill()
+		return
+	}
+	if now.After(f.InterruptAt) && !s.interrupted {
+		fmt.Fprintf(os.Stderr, "stack: the lock of this stack was not renewed in time: interrupting %s (killed at %s if still running)\n",
+			command(s.cmd.Args[1:]), f.KillAt.Local().Format(time.TimeOnly))
+		s.interrupt()
+	}
+}
+
+func (s *supervisor) interrupt() {
+	if s.interrupted {
+		return
+	}
+	s.interrupted = true
+	if s.pgid > 0 {
+		_ = interruptGroup(s.pgid)
+	} else {
+		_ = s.cmd.Process.Signal(os.Interrupt)
+	}
+	time.AfterFunc(s.grace, s.kill)
+}
+
+func (s *supervisor) kill() {
+	s.killed.Store(true)
+	if s.pgid > 0 {
+		_ = killGroup(s.pgid)
+	} else {
+		_ = s.cmd.Process.Kill()
 	}
 }

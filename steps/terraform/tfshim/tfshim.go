@@ -46,6 +46,7 @@ const Supported = shimSupported
 // RunIfAsked turns this process into the Terraform shim when the terraform
 // kind started it as one, and then exits.
 func RunIfAsked() {
+	runKeeperIfAsked()
 	bin := os.Getenv(ExecEnv)
 	if bin == "" {
 		return
@@ -56,7 +57,7 @@ func RunIfAsked() {
 // Sources are the files the shim is built from on its own (with a main
 // package calling RunIfAsked): this package's, tests aside.
 //
-//go:embed tfshim.go shim_unix.go shim_other.go group_unix.go
+//go:embed tfshim.go shim_unix.go shim_other.go group_unix.go fence.go keeper_unix.go
 var Sources embed.FS
 
 // Digest names this shim's code and the Go release that builds it: a shim
@@ -73,12 +74,6 @@ func Digest() string {
 		return nil
 	})
 	return hex.EncodeToString(h.Sum(nil))[:16]
-}
-
-// host names this machine in process files.
-func host() string {
-	h, _ := os.Hostname()
-	return h
 }
 
 // ProcessFile is what the shim records about the Terraform it runs.
