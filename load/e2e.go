@@ -83,6 +83,13 @@ func (k *tracking) sent(r *result) {
 		Resend: r.kind == scenario.Duplicate, Sender: int(r.sender)})
 }
 
+func (k *tracking) status() string {
+	if k == nil {
+		return ""
+	}
+	return k.t.Status()
+}
+
 func (k *tracking) judge(now time.Time, percentile float64) string {
 	if k == nil {
 		return ""
@@ -92,11 +99,18 @@ func (k *tracking) judge(now time.Time, percentile float64) string {
 
 // finish waits for stragglers and puts the e2e section in rep; a probe that
 // stopped answering makes the run incomplete, too many lost fails it.
-func (k *tracking) finish(ctx context.Context, sendEnd time.Time, rep *Report) {
+func (k *tracking) finish(ctx context.Context, sendEnd time.Time, rep *Report, progress func(Progress)) {
 	if k == nil {
 		return
 	}
-	rep.E2E = k.t.Finish(ctx, sendEnd)
+	var say func(string)
+	if progress != nil {
+		t := rep.Total
+		say = func(s string) {
+			progress(Progress{Elapsed: time.Since(rep.Started), Sent: t.Sent, Responses: t.Responses, Success: t.Success, Late: t.Late, E2E: s})
+		}
+	}
+	rep.E2E = k.t.Finish(ctx, sendEnd, say)
 	rep.Trace = k.t.WriteTrace
 	if rep.Verdict != Passed {
 		return

@@ -96,6 +96,8 @@ type Progress struct {
 	WindowRate float64
 	WindowP99  time.Duration
 	Votes      int
+	// E2E says how the far end is doing (runs with probes).
+	E2E string
 }
 
 // String is the progress line: the last window's rate and p99, then the
@@ -105,9 +107,13 @@ func (p Progress) String() string {
 	if p.WindowP99 > 0 {
 		p99 = p.WindowP99.Round(time.Microsecond).String()
 	}
-	return fmt.Sprintf("%6.1fs  window: %.1f/s p99 %s  total: sent %d ok %.2f%% late %d in flight %d votes %d",
+	line := fmt.Sprintf("%6.1fs  window: %.1f/s p99 %s  total: sent %d ok %.2f%% late %d in flight %d votes %d",
 		p.Elapsed.Seconds(), p.WindowRate, p99, p.Sent, 100*ratio(p.Success, p.Responses),
 		p.Late, p.InFlight, p.Votes)
+	if p.E2E != "" {
+		line += "  " + p.E2E
+	}
+	return line
 }
 
 // Observer sees each response as it arrives, from one goroutine.
@@ -256,7 +262,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.Seed = gen.Seed
 	rep.Stop = cfg.Stop
 	st.verdict(rep, genErr)
-	tracker.finish(ctx, sendEnd, rep)
+	tracker.finish(ctx, sendEnd, rep, cfg.Progress)
 	return rep, nil
 }
 
@@ -629,7 +635,7 @@ func (c *collector) rotate(start, from, to time.Time, stop func(verdict, reason 
 	c.roll(start, to)
 	p := Progress{Elapsed: to.Sub(start), Sent: sentNow, Responses: c.total.responses, Success: c.total.success,
 		Late: c.total.late, InFlight: inFlight, WindowRate: w.Total.Rate,
-		WindowP99: time.Duration(c.win.hist.ValueAtQuantile(99)) * time.Microsecond, Votes: c.votes}
+		WindowP99: time.Duration(c.win.hist.ValueAtQuantile(99)) * time.Microsecond, Votes: c.votes, E2E: c.e2e.status()}
 	if c.cfg.Progress != nil {
 		c.cfg.Progress(p)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"time"
 
@@ -14,12 +15,15 @@ import (
 
 	"github.com/stack-tools/stack/engine"
 	"github.com/stack-tools/stack/load/e2e"
+	"github.com/stack-tools/stack/steps/generator"
 )
 
 // traceOptions are the inputs of `stack trace`.
 type traceOptions struct {
 	runEnv
 	Name, Step, ID string
+	// Run names one of the step's kept runs (stack report NAME STEP); "" is the latest.
+	Run string
 	// ReportDir reads the trace `stack load --e2e` wrote there instead.
 	ReportDir string
 }
@@ -45,6 +49,7 @@ func newTraceCmd(g *globalOptions) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&o.ReportDir, "report-dir", "", "read the trace of a stack load --e2e run from its --report-dir")
+	cmd.Flags().StringVar(&o.Run, "run", "", "one of the step's earlier runs, as stack report NAME STEP lists them (default: the latest)")
 	return cmd
 }
 
@@ -79,7 +84,11 @@ func (o *traceOptions) trace(ctx context.Context) ([]byte, error) {
 	var data []byte
 	err := o.withEngine(ctx, func(e *engine.Engine) error {
 		var err error
-		data, err = e.Artifact(ctx, o.Name, o.Step, e2e.TraceFile)
+		file := e2e.TraceFile
+		if o.Run != "" {
+			file = path.Join(generator.RunsFolder, o.Run, e2e.TraceFile)
+		}
+		data, err = e.Artifact(ctx, o.Name, o.Step, file)
 		return err
 	})
 	if err != nil {

@@ -138,4 +138,21 @@ func TestGeneratorStepE2EThenTraceFromTheStore(t *testing.T) {
 	if s := te.out.String(); !strings.Contains(s, "arrived  at probe sink") {
 		t.Errorf("trace of a delivered message:\n%s", s)
 	}
+	// The run's own copy, by its id (stack report lists them).
+	e, err := te.Engine(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := e.Status(ctx, "gen")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runID, _ := rec.Steps["load"].Outputs["run"].Value.(string)
+	te.reset()
+	if err := runTrace(ctx, &traceOptions{runEnv: te.runEnv, Name: "gen", Step: "load", Run: runID, ID: pipe.replied[0]}); err != nil || runID == "" {
+		t.Fatalf("trace --run %q: %v", runID, err)
+	}
+	if s := te.out.String(); !strings.Contains(s, "arrived  at probe sink") {
+		t.Errorf("trace --run of a delivered message:\n%s", s)
+	}
 }

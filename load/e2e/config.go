@@ -187,7 +187,8 @@ func (r Rule) compile(sample map[string]string) (compiled, error) {
 		return c, nil
 	}
 	if !groupMatches(r.Regexp, re.NumSubexp() > 0, want) {
-		return c, fmt.Errorf("regexp %q can never match: its first group (or the whole pattern) does not match a %s such as %q", r.Regexp, r.by(), want)
+		what := map[string]string{"id": "a message id of this scenario", "sender.phone": "a sender's phone number", "sender.email": "a sender's email address"}[r.by()]
+		return c, fmt.Errorf("regexp %q can never match: its first group (or the whole pattern) does not match %s such as %q", r.Regexp, what, want)
 	}
 	return c, nil
 }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"sort"
 	"time"
 )
 
@@ -35,7 +36,7 @@ func (t *Tracker) Judge(now time.Time, percentile float64) string {
 		for _, s := range t.sources {
 			lag = max(lag, now.Sub(s.lastOK))
 		}
-		if age := now.Sub(t.start) - time.Duration(oldest.intended) - lag; age > bound {
+		if age := now.Sub(t.start) - time.Duration(oldest.start()) - lag; age > bound {
 			return fmt.Sprintf("e2e: a %s message has not arrived after %s > %s", t.setup.Types[oldest.typ], age.Round(time.Millisecond), bound)
 		}
 	}
@@ -45,15 +46,21 @@ func (t *Tracker) Judge(now time.Time, percentile float64) string {
 // Finish waits for stragglers (until every expected arrival came, or Wait
 // after sendEnd), pulls a last time and reports. A probe that no longer
 // answers makes the report incomplete, never a silent count of lost.
-func (t *Tracker) Finish(ctx context.Context, sendEnd time.Time) *Report {
+// say, when set, hears how the wait goes, every few seconds.
+func (t *Tracker) Finish(ctx context.Context, sendEnd time.Time, say func(string)) *Report {
 	deadline := sendEnd.Add(time.Duration(t.cfg.Wait))
 	tick := time.NewTicker(time.Duration(t.cfg.Poll))
 	defer tick.Stop()
+	var said time.Time
 	for {
 		now := time.Now()
 		t.Poll(ctx, now)
 		if t.complete() || now.After(deadline) || ctx.Err() != nil {
 			break
+		}
+		if say != nil && now.Sub(said) >= 5*time.Second {
+			said = now
+			say(fmt.Sprintf("%s; waiting up to %s more", t.Status(), deadline.Sub(now).Round(time.Second)))
 		}
 		select {
 		case <-tick.C:
@@ -123,6 +130,7 @@ func (t *Tracker) report() *Report {
 		st.Messages++
 		exp := t.expect[r.typ]
 		st.Arrived += uint64(min(r.arrived, exp))
+		t.perWindow(r, exp)
 		if r.arrived < exp {
 			st.Lost += uint64(exp - r.arrived)
 			if len(st.LostIDs) < maxSamples {
@@ -177,4 +185,30 @@ func appendCapped(dst, src []string) []string {
 		dst = append(dst, s)
 	}
 	return dst
+}
+
+// perWindow counts a message's lost or extra arrivals in the window it was
+// due in (the windows are closed by now, in order).
+func (t *Tracker) perWindow(r *rec, exp uint8) {
+	if r.arrived == exp || len(t.windows) == 0 {
+		return
+	}
+	due := float64(r.intended) / 1e9
+	i := sort.Search(len(t.windows), func(i int) bool { return t.windows[i].End > due })
+	i = min(i, len(t.windows)-1)
+	name := t.setup.Types[r.typ]
+	ws := t.windows[i].Types[name]
+	if r.arrived < exp {
+		ws.Lost += uint64(exp - r.arrived)
+	} else {
+		ws.Duplicated += uint64(r.arrived - exp)
+	}
+	t.windows[i].Types[name] = ws
+}
+
+// Status is a short line on the far end so far.
+func (t *Tracker) Status() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return fmt.Sprintf("e2e: arrived %d of %d expected", t.arrivedN, t.expectedN)
 }

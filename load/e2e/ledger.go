@@ -1,5 +1,7 @@
 package e2e
 
+import "time"
+
 // rec is what the tracker keeps of one sent message: 24 bytes, whatever the
 // message's size, so memory grows by a fixed amount per message.
 type rec struct {
@@ -48,4 +50,11 @@ func (l *ledger) get(seq uint64) *rec {
 		return nil
 	}
 	return r
+}
+
+// start is where the message's e2e latency runs from (ns since the run's
+// start): its intended send time, or its actual one when it left a little
+// early, as the front door's latency does.
+func (r *rec) start() int64 {
+	return r.intended + int64(min(r.lagUs, 0))*int64(time.Microsecond)
 }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,14 +32,19 @@ func (t *Tracker) Poll(ctx context.Context, now time.Time) {
 	for i, s := range t.sources {
 		for {
 			arrs, next, err := s.Pull(ctx, s.next, pullBatch)
+			t.mu.Lock() // Judge reads err and lastOK
 			if err != nil {
 				s.err = err
+				t.mu.Unlock()
 				break
 			}
 			s.err, s.lastOK = nil, time.Now()
-			t.Absorb(i, arrs)
+			for k := range arrs {
+				t.absorb(i, &arrs[k])
+			}
 			s.arrivals += uint64(len(arrs))
 			s.next = next
+			t.mu.Unlock()
 			if len(arrs) < pullBatch {
 				break
 			}
@@ -95,8 +101,10 @@ func (t *Tracker) absorb(i int, a *probe.Arrival) {
 	t.unexpectedArrival(src, a, "no rule found an id")
 }
 
-// bySender matches a reply to the oldest message of its sender that still
-// expects arrivals.
+// bySender matches a reply to the latest message of its sender sent before
+// it arrived that still expects arrivals: with a sender used once per window
+// (the latency horizon), that is its message, and an earlier one the
+// pipeline dropped stays lost.
 func (t *Tracker) bySender(src *source, a *probe.Arrival, by, v string, i int, at int64) {
 	idx, ok := t.byPhone[strings.TrimSpace(v)]
 	if by == "sender.email" {
@@ -114,7 +122,14 @@ func (t *Tracker) bySender(src *source, a *probe.Arrival, by, v string, i int, a
 		t.unexpectedArrival(src, a, by+" "+v+": more replies than messages")
 		return
 	}
-	t.match(hit{seq: q[0], probe: uint16(i), at: at})
+	seq := q[0]
+	for k := len(q) - 1; k >= 0; k-- {
+		if r := t.led.get(q[k]); r != nil && r.intended <= at {
+			seq = q[k]
+			break
+		}
+	}
+	t.match(hit{seq: seq, probe: uint16(i), at: at})
 }
 
 func (t *Tracker) unexpectedArrival(src *source, a *probe.Arrival, why string) {
@@ -122,6 +137,7 @@ func (t *Tracker) unexpectedArrival(src *source, a *probe.Arrival, why string) {
 		return // the first part counts what belongs to no part
 	}
 	t.unexpected++
+	t.winUnexp++
 	if len(t.unexpSamp) < maxSamples {
 		t.unexpSamp = append(t.unexpSamp, fmt.Sprintf("%s #%d: %s", src.Name, a.N, why))
 	}
@@ -143,24 +159,23 @@ func (t *Tracker) match(h hit) {
 	if r.arrived > exp {
 		return
 	}
-	us := (h.at - r.intended) / int64(time.Microsecond)
+	t.arrivedN++
+	us := (h.at - r.start()) / int64(time.Microsecond)
 	t.types[r.typ].add(us)
 	t.win[r.typ].add(us)
 	if t.setup.Observe != nil {
 		t.setup.Observe(int(r.typ), time.Duration(us)*time.Microsecond)
 	}
 	if r.arrived == exp && t.bySend {
-		q := t.queues[r.sender]
-		if len(q) > 0 && q[0] == h.seq {
-			t.queues[r.sender] = q[1:]
-		}
+		t.queues[r.sender] = slices.DeleteFunc(t.queues[r.sender], func(s uint64) bool { return s == h.seq })
 	}
 }
 
 // rotate closes the current window.
 func (t *Tracker) rotate(now time.Time) {
 	w := Window{Start: t.winStart.Sub(t.start).Seconds(), End: now.Sub(t.start).Seconds(),
-		Types: map[string]WindowStats{}, Hist: map[string]string{}}
+		Types: map[string]WindowStats{}, Unexpected: t.winUnexp, Hist: map[string]string{}}
+	t.winUnexp = 0
 	for i, name := range t.setup.Types {
 		a := t.win[i]
 		w.Types[name] = WindowStats{Arrived: a.arrived, Latency: latencyOf(a.hist, a.maxUs)}

@@ -114,9 +114,12 @@ func mergeWindows(in []*Report) ([]Window, error) {
 				w.Start = pw.Start
 			}
 			w.End = max(w.End, pw.End)
+			w.Unexpected += pw.Unexpected
 			for name, s := range pw.Types {
 				m := w.Types[name]
 				m.Arrived += s.Arrived
+				m.Lost += s.Lost
+				m.Duplicated += s.Duplicated
 				m.Latency.Max = max(m.Latency.Max, s.Latency.Max)
 				w.Types[name] = m
 				ph, err := decode(pw.Hist[name])

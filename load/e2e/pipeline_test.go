@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/smtp"
+	"net/url"
 	"sync"
 	"time"
 
@@ -29,6 +30,9 @@ type pipeline struct {
 	dupEvery  int
 	// giveUp is how many times a delivery is tried (default 2000, 20ms apart).
 	giveUp int
+	// bySender: hooks carry the sender's number (form field To), not the id,
+	// as an SMS auto-reply does.
+	bySender bool
 	// afterHook, when set, is called after each hook delivery with the count so far.
 	afterHook func(n int)
 
@@ -46,6 +50,10 @@ func (p *pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, typ := r.PostForm.Get("id"), r.PostForm.Get("type")
+	ref := id
+	if p.bySender {
+		ref = r.PostForm.Get("from")
+	}
 	copies := 1
 	p.mu.Lock()
 	switch typ {
@@ -67,16 +75,16 @@ func (p *pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	time.AfterFunc(p.delay[typ], func() {
 		defer p.wg.Done()
 		for range copies {
-			p.deliver(typ, id)
+			p.deliver(typ, id, ref)
 		}
 	})
 	w.WriteHeader(http.StatusOK)
 }
 
 // deliver retries until the far end takes the message (a probe may be down).
-func (p *pipeline) deliver(typ, id string) {
+func (p *pipeline) deliver(typ, id, ref string) {
 	for try := 0; ; try++ {
-		err := p.send(typ, id)
+		err := p.send(typ, ref)
 		if err == nil {
 			p.mu.Lock()
 			p.delivered[id]++
@@ -104,8 +112,9 @@ func (p *pipeline) send(typ, id string) error {
 	ctx := context.Background()
 	switch typ {
 	case "hook":
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, p.hookURL, bytes.NewBufferString("processed "+id))
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, p.hookURL, bytes.NewBufferString("To="+url.QueryEscape(id)+"&Body=Thanks"))
 		req.Header.Set("X-Ref", id)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return err

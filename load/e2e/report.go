@@ -64,18 +64,24 @@ type Latency struct {
 	Max  float64 `json:"max"`
 }
 
-// Window counts arrivals in one slice of the run, by when they were pulled.
+// Window is one slice of the run: arrivals (and unexpected ones) count in
+// the window they were pulled in, lost and duplicated in the window their
+// message was due in.
 type Window struct {
-	Start float64                `json:"start"`
-	End   float64                `json:"end"`
-	Types map[string]WindowStats `json:"types"`
-	Hist  map[string]string      `json:"-"`
+	Start      float64                `json:"start"`
+	End        float64                `json:"end"`
+	Types      map[string]WindowStats `json:"types"`
+	Unexpected uint64                 `json:"unexpected,omitempty"`
+	Hist       map[string]string      `json:"-"`
 }
 
-// WindowStats are one type's arrivals in a window.
+// WindowStats are one type's arrivals in a window, and the lost and
+// duplicated arrivals of its messages due then.
 type WindowStats struct {
-	Arrived uint64  `json:"arrived"`
-	Latency Latency `json:"latency_ms"`
+	Arrived    uint64  `json:"arrived"`
+	Lost       uint64  `json:"lost,omitempty"`
+	Duplicated uint64  `json:"duplicated,omitempty"`
+	Latency    Latency `json:"latency_ms"`
 }
 
 // Hists are a share's run histograms by type, encoded.

@@ -31,7 +31,7 @@ func childProbe(t *testing.T, addr, journal string) *exec.Cmd {
 	for try := 0; ; try++ {
 		if _, _, err := src.Pull(context.Background(), 0, 0); err == nil {
 			return cmd
-		} else if try > 500 {
+		} else if try > 3000 { // 30s: a busy machine starts processes slowly
 			t.Fatalf("the probe child does not answer: %v", err)
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -96,11 +96,14 @@ func TestProbeKilledMidRunLosesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// (A delivery recorded just before the kill, whose answer the kill cut
+	// off, is delivered again: at least once, so the journal may hold up to
+	// one more per failed delivery, never fewer.)
 	p.mu.Lock()
-	acked := p.hookDone
+	acked, failed := uint64(p.hookDone), uint64(p.deliveryErrs)
 	p.mu.Unlock()
-	if n != uint64(acked) {
-		t.Errorf("journal holds %d arrivals, the probe acknowledged %d (delivery errors while it was down: %d)", n, acked, p.deliveryErrs)
+	if n < acked || n > acked+failed {
+		t.Errorf("journal holds %d arrivals, the probe acknowledged %d (delivery errors while it was down: %d)", n, acked, failed)
 	}
 }
 

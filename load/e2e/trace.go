@@ -74,7 +74,7 @@ func (t *Tracker) WriteTrace(w io.Writer) error {
 			}
 			at := t.start.Add(time.Duration(hits[h].at))
 			l.Arrivals = append(l.Arrivals, TraceArrival{Probe: t.sources[hits[h].probe].Name, At: at.UTC(),
-				LatencyMs: float64(at.Sub(intended)) / 1e6})
+				LatencyMs: float64(time.Duration(hits[h].at-r.start())) / 1e6})
 		}
 		if err := enc.Encode(l); err != nil {
 			return err

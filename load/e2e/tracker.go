@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -54,6 +55,7 @@ type Tracker struct {
 	hits       []hit
 	queues     map[uint32][]uint64 // by sender: messages still expecting arrivals
 	unexpected uint64
+	winUnexp   uint64 // unexpected arrivals in the current window
 	unexpSamp  []string
 	types      []*typeAcc
 	win        []*typeAcc
@@ -61,6 +63,8 @@ type Tracker struct {
 	windows    []Window
 	cursor     uint64 // every message before it is complete or counted lost
 	lostSoFar  uint64
+	// expectedN and arrivedN count arrivals expected and come so far (Status).
+	expectedN, arrivedN uint64
 }
 
 type source struct {
@@ -149,7 +153,7 @@ func (t *Tracker) Sent(s Sent) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	r := t.led.at(s.Seq)
-	r.intended, r.lagUs, r.sender = int64(s.Intended), int32(s.Lag/time.Microsecond), uint32(s.Sender)
+	r.intended, r.lagUs, r.sender = int64(s.Intended), floorUs(s.Lag), uint32(s.Sender)
 	r.code, r.typ, r.flags = int16(s.Code), uint8(s.Type), r.flags|seen
 	if s.Code < 200 || s.Code > 299 {
 		r.flags |= refused
@@ -157,6 +161,7 @@ func (t *Tracker) Sent(s Sent) {
 	if s.Resend {
 		r.flags |= resend
 	}
+	t.expectedN += uint64(t.expects(r))
 	if t.bySend && t.expects(r) > 0 {
 		t.queues[r.sender] = append(t.queues[r.sender], s.Seq)
 	}
@@ -167,4 +172,14 @@ func (t *Tracker) expects(r *rec) uint8 {
 		return 0
 	}
 	return t.expect[r.typ]
+}
+
+// floorUs is d in whole microseconds, rounded down (a request that left a
+// little early keeps a start no later than its actual send).
+func floorUs(d time.Duration) int32 {
+	us := d / time.Microsecond
+	if d < 0 && d%time.Microsecond != 0 {
+		us--
+	}
+	return int32(max(min(us, math.MaxInt32), math.MinInt32))
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"path"
 	"slices"
@@ -573,5 +574,33 @@ func (c *Coordinator) merge(cfg load.Config, plan *Plan, workers []string, ident
 	if cfg.Stop != nil {
 		rep.CheckLost(cfg.Stop.MaxLost) // each share kept within it; the sum may not
 	}
+	rep.Trace = joinTraces(workers, results, c.say)
 	return rep, nil
+}
+
+// joinTraces is the run's e2e trace: the shares' gzipped traces one after
+// another (a gzip reader reads them as one stream). Nil without any.
+func joinTraces(workers []string, results map[string]*result, say func(string, ...any)) func(io.Writer) error {
+	var parts [][]byte
+	for i, w := range workers {
+		if res := results[w]; res != nil {
+			if res.TraceNote != "" {
+				say("share %d (worker %s) has no e2e trace: %s", i+1, shortName(w), res.TraceNote)
+			}
+			if len(res.Trace) > 0 {
+				parts = append(parts, res.Trace)
+			}
+		}
+	}
+	if len(parts) == 0 {
+		return nil
+	}
+	return func(out io.Writer) error {
+		for _, p := range parts {
+			if _, err := out.Write(p); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }

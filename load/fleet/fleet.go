@@ -287,6 +287,14 @@ type result struct {
 	// E2EHist and E2EWindowHists carry the e2e histograms (not in the report's JSON).
 	E2EHist        *e2e.Hists          `json:"e2e_hist,omitempty"`
 	E2EWindowHists []map[string]string `json:"e2e_window_hists,omitempty"`
+	// Trace is the share's e2e trace (gzipped JSON lines), when it is at
+	// most maxTrace; the coordinator joins the shares' into one.
+	Trace     []byte `json:"trace,omitempty"`
+	TraceNote string `json:"trace_note,omitempty"`
 }
+
+// maxTrace bounds a share's trace carried through ZooKeeper (in the
+// result's 512 KiB chunks): about a million messages.
+const maxTrace = 48 << 20
 
 const chunk = 512 << 10

@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -342,6 +343,17 @@ func (res *result) set(rep *load.Report) {
 		res.E2EHist = rep.E2E.Hist
 		for _, win := range rep.E2E.Windows {
 			res.E2EWindowHists = append(res.E2EWindowHists, win.Hist)
+		}
+	}
+	if rep.Trace != nil {
+		var buf bytes.Buffer
+		switch err := rep.WriteTrace(&buf); {
+		case err != nil:
+			res.TraceNote = "writing its trace: " + err.Error()
+		case buf.Len() > maxTrace:
+			res.TraceNote = fmt.Sprintf("its trace (%d MiB) is too big to pass through ZooKeeper", buf.Len()>>20)
+		default:
+			res.Trace = buf.Bytes()
 		}
 	}
 }

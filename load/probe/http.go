@@ -12,6 +12,8 @@ type Recorder struct {
 	Journal *Journal
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// seen: SQS message ids recorded lately (sqs.go).
+	seen *recent
 }
 
 func (r *Recorder) now() time.Time {

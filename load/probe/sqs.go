@@ -1,7 +1,9 @@
 package probe
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -23,6 +25,7 @@ type SQSClient interface {
 // A reader killed between the two records the message again when it comes
 // back: at-least-once, never lost.
 func (r *Recorder) DrainSQS(ctx context.Context, c SQSClient, queueURL string, wait time.Duration) error {
+	r.seen = recentSQS(r.Journal)
 	for ctx.Err() == nil {
 		out, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 			QueueUrl: aws.String(queueURL), MaxNumberOfMessages: 10, WaitTimeSeconds: int32(wait / time.Second),
@@ -48,6 +51,10 @@ func (r *Recorder) recordSQS(ctx context.Context, c SQSClient, queueURL string, 
 	}
 	var del []types.DeleteMessageBatchRequestEntry
 	for i, m := range msgs {
+		del = append(del, types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle})
+		if r.seen.has(aws.ToString(m.MessageId)) {
+			continue // recorded before a restart that came before its delete
+		}
 		at := r.now()
 		h := map[string]string{"Message-Id": aws.ToString(m.MessageId),
 			"Sent-Timestamp": m.Attributes[string(types.MessageSystemAttributeNameSentTimestamp)]}
@@ -58,11 +65,54 @@ func (r *Recorder) recordSQS(ctx context.Context, c SQSClient, queueURL string, 
 		if err := r.Journal.Append(ctx, a); err != nil {
 			return fmt.Errorf("probe %s: %w", r.Name, err)
 		}
-		del = append(del, types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle})
+		r.seen.add(aws.ToString(m.MessageId))
 	}
 	_, err := c.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(queueURL), Entries: del})
 	if err != nil && ctx.Err() == nil {
 		return fmt.Errorf("probe %s: deleting from %s: %w", r.Name, queueURL, err)
 	}
 	return nil
+}
+
+// recent remembers the SQS message ids recorded lately, so a message
+// received again after a restart (recorded, not yet deleted) is not recorded
+// twice: SQS redelivers within its visibility timeout, far fewer messages
+// than the window kept.
+type recent struct {
+	ids  map[string]bool
+	ring []string
+	next int
+}
+
+const recentSQSIDs = 100000
+
+func (s *recent) has(id string) bool { return s.ids[id] }
+
+func (s *recent) add(id string) {
+	if old := s.ring[s.next]; old != "" {
+		delete(s.ids, old)
+	}
+	s.ring[s.next], s.ids[id] = id, true
+	s.next = (s.next + 1) % len(s.ring)
+}
+
+// recentSQS loads the SQS message ids of the journal's last records.
+func recentSQS(j *Journal) *recent {
+	s := &recent{ids: map[string]bool{}, ring: make([]string, recentSQSIDs)}
+	n := j.Len()
+	from := n - min(n, recentSQSIDs)
+	for from < n {
+		b, next, err := j.Read(from, 10000)
+		if err != nil || next == from {
+			break
+		}
+		for _, line := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
+			var a Arrival
+			if json.Unmarshal(line, &a) == nil && a.Kind == "sqs" && a.Header["Message-Id"] != "" {
+				s.add(a.Header["Message-Id"])
+			}
+		}
+		from = next
+	}
+	return s
 }

@@ -5,20 +5,30 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"path"
 	"slices"
 
 	"github.com/stack-tools/stack/load"
 	"github.com/stack-tools/stack/load/e2e"
+	"github.com/stack-tools/stack/load/scenario"
 	"github.com/stack-tools/stack/stack"
 )
 
 // checkE2E validates the e2e field as far as it can before the run: probe
-// URLs given as references are checked once resolved, and without the
-// scenario's types (types nil) so is what expect names. The run checks the
-// rest (that a regexp can match an id of the scenario, that probes answer).
-func (c *Config) checkE2E(types []string) error {
+// URLs given as references are checked once resolved; with the scenario
+// (sc not nil) so are the types expect names and that each regexp can match
+// an id of the scenario's format (or a phone number, an email). The run
+// checks that the probes answer.
+func (c *Config) checkE2E(sc *scenario.Scenario) error {
 	if c.E2E == nil {
 		return nil
+	}
+	var types []string
+	var sample map[string]string
+	if sc != nil {
+		types = sc.TypeNames()
+		sample = map[string]string{"id": scenario.IDCodec{Format: sc.MessageID, Run: scenario.NewRun()}.RunID(0, 0),
+			"sender.phone": "+15555550100", "sender.email": "ada.lovelace.0@example.com"}
 	}
 	e := *c.E2E
 	e.Probes = slices.Clone(e.Probes)
@@ -30,7 +40,7 @@ func (c *Config) checkE2E(types []string) error {
 	if types == nil {
 		types = slices.Collect(maps.Keys(e.Expect))
 	}
-	return e.Check(types, nil)
+	return e.Check(types, sample)
 }
 
 // storeTrace stores where each message went (stack trace NAME STEP ID).
@@ -42,11 +52,14 @@ func storeTrace(ctx context.Context, run *stack.StepRun, rep *load.Report) error
 	if err := rep.WriteTrace(&buf); err != nil {
 		return fmt.Errorf("generator step: writing the e2e trace: %w", err)
 	}
-	at, err := run.Artifacts.PutArtifact(ctx, e2e.TraceFile, buf.Bytes())
-	if err != nil {
-		return fmt.Errorf("generator step: storing the e2e trace: %w", err)
+	// Kept with the run's reports (stack trace --run) and as the latest.
+	for _, name := range []string{path.Join(RunsFolder, rep.Run, e2e.TraceFile), e2e.TraceFile} {
+		at, err := run.Artifacts.PutArtifact(ctx, name, buf.Bytes())
+		if err != nil {
+			return fmt.Errorf("generator step: storing the e2e trace: %w", err)
+		}
+		fmt.Fprintf(run.Log, "load: trace %s\n", at)
 	}
-	fmt.Fprintf(run.Log, "load: trace %s\n", at)
 	return nil
 }
 

@@ -177,7 +177,7 @@ func (k *Kind) ValidateIn(dir string, raw json.RawMessage) error {
 	if err != nil {
 		return err
 	}
-	return full.checkE2E(sc.TypeNames())
+	return full.checkE2E(sc)
 }
 
 // check validates c; fields given as references (c.refs) are checked once resolved.

@@ -223,3 +223,23 @@ func TestValidateInChecksTheScenarioFolder(t *testing.T) {
 		t.Errorf("missing scenario: %v", err)
 	}
 }
+
+// Validation knows the scenario: an e2e rule that can never match one of its
+// ids, or an expect naming a type it lacks, fails before anything runs; a
+// probe URL given as a reference waits for its value.
+func TestValidateInChecksE2EAgainstTheScenario(t *testing.T) {
+	k := generator.New()
+	cfg := func(e2e string) json.RawMessage {
+		return json.RawMessage(`{"scenario":"sms-inbound","target":"http://127.0.0.1:1/x","rate":10,"duration":"1s","e2e":` + e2e + `}`)
+	}
+	for _, tc := range []struct{ e2e, want string }{
+		{`{"probes":[{"url":"${steps.sink.outputs.probe_url}","match":[{"regexp":"ref=(SM[0-9a-f]{32})"}]}],"expect":{"help":1}}`, ""},
+		{`{"probes":[{"url":"http://127.0.0.1:9","match":[{"regexp":"id=(\\d+)"}]}]}`, "e2e.probes[0].match[0]: regexp"},
+		{`{"probes":[{"url":"http://127.0.0.1:9","match":[{"form":"InReplyTo"}]}],"expect":{"helpp":1}}`, `no message type "helpp"`},
+	} {
+		err := k.ValidateIn(t.TempDir(), cfg(tc.e2e))
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("e2e %s: %v, want %q", tc.e2e, err, tc.want)
+		}
+	}
+}
