@@ -498,15 +498,7 @@ func (g *Generator) newID(seq uint64) string {
 	} else {
 		raw[6] = raw[6]&0x0f | 0x40
 		raw[8] = raw[8]&0x3f | 0x80
-		b = hex.AppendEncode(b, raw[0:4])
-		b = append(b, '-')
-		b = hex.AppendEncode(b, raw[4:6])
-		b = append(b, '-')
-		b = hex.AppendEncode(b, raw[6:8])
-		b = append(b, '-')
-		b = hex.AppendEncode(b, raw[8:10])
-		b = append(b, '-')
-		b = hex.AppendEncode(b, raw[10:16])
+		b = appendUUID(b, raw[:])
 	}
 	g.idbuf = b
 	return string(b)

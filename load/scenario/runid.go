@@ -54,6 +54,11 @@ func appendRunID(b []byte, f IDFormat, run uint64, part int, seq uint64) []byte 
 		}
 		return b
 	}
+	return appendUUID(b, raw[:])
+}
+
+// appendUUID appends 16 bytes in the UUID text form (8-4-4-4-12 hex digits).
+func appendUUID(b, raw []byte) []byte {
 	b = hex.AppendEncode(b, raw[0:4])
 	b = append(b, '-')
 	b = hex.AppendEncode(b, raw[4:6])
