@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"text/template"
 	"time"
 
@@ -129,8 +128,7 @@ type kafkaProducer struct {
 	key     *template.Template
 	gen     *scenario.Generator
 	vars    map[string]string
-	mu      sync.Mutex
-	senders int
+	holders holders
 }
 
 func newKafkaSenders(c Config, gen *scenario.Generator) (func() sender, error) {
@@ -167,9 +165,7 @@ func newKafkaSenders(c Config, gen *scenario.Generator) (func() sender, error) {
 		return nil, fmt.Errorf("kafka target: %w", err)
 	}
 	return func() sender {
-		p.mu.Lock()
-		p.senders++
-		p.mu.Unlock()
+		p.holders.add()
 		return &kafkaSender{p: p}
 	}, nil
 }
@@ -214,11 +210,7 @@ func (s *kafkaSender) close() {
 		return
 	}
 	s.closed = true
-	s.p.mu.Lock()
-	s.p.senders--
-	last := s.p.senders == 0
-	s.p.mu.Unlock()
-	if last {
+	if s.p.holders.done() {
 		s.p.client.Close()
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -71,8 +70,7 @@ type nsqPool struct {
 	producers []*nsq.Producer
 	next      atomic.Uint64
 	topics    []string
-	mu        sync.Mutex
-	senders   int
+	holders   holders
 }
 
 func newNSQSenders(c Config, gen *scenario.Generator) (func() sender, error) {
@@ -98,9 +96,7 @@ func newNSQSenders(c Config, gen *scenario.Generator) (func() sender, error) {
 		p.producers = append(p.producers, prod)
 	}
 	return func() sender {
-		p.mu.Lock()
-		p.senders++
-		p.mu.Unlock()
+		p.holders.add()
 		return &nsqSender{p: p}
 	}, nil
 }
@@ -119,11 +115,7 @@ func (s *nsqSender) close() {
 		return
 	}
 	s.closed = true
-	s.p.mu.Lock()
-	s.p.senders--
-	last := s.p.senders == 0
-	s.p.mu.Unlock()
-	if last {
+	if s.p.holders.done() {
 		for _, prod := range s.p.producers {
 			prod.Stop()
 		}
