@@ -155,19 +155,8 @@ func (k *Kind) initFromSibling(s *session, digest string) bool {
 		return false
 	}
 	src := v.(string)
-	entries, err := os.ReadDir(src)
-	if err != nil {
+	if !onlyBackendState(src) {
 		return false
-	}
-	for _, e := range entries {
-		switch e.Name() {
-		case "terraform.tfstate", "environment", "stack-init":
-			if !e.Type().IsRegular() {
-				return false
-			}
-		default:
-			return false
-		}
 	}
 	b, err := os.ReadFile(filepath.Join(src, "terraform.tfstate"))
 	if err != nil || os.MkdirAll(s.dataDir, 0o700) != nil {
