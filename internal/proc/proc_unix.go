@@ -7,22 +7,24 @@ import (
 	"syscall"
 )
 
-// Alive reports whether process pid exists (possibly owned by another user).
+// Alive reports whether process pid exists (possibly owned by another user)
+// and is more than a zombie.
 func Alive(pid int) bool {
 	if pid <= 0 {
 		return false
 	}
 	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	return (err == nil || errors.Is(err, syscall.EPERM)) && living(pid)
 }
 
-// GroupAlive reports whether any process of group pgid exists.
+// GroupAlive reports whether any process of group pgid exists and is more
+// than a zombie.
 func GroupAlive(pgid int) bool {
 	if pgid <= 1 {
 		return false
 	}
 	err := syscall.Kill(-pgid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	return (err == nil || errors.Is(err, syscall.EPERM)) && groupHasLiving(pgid)
 }
 
 // InterruptGroup sends SIGINT to every process of group pgid.

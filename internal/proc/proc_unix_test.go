@@ -44,3 +44,33 @@ func TestGroupOutlivesLeaderUntilKilled(t *testing.T) {
 		t.Errorf("killing a group that is gone: %v, want nil", err)
 	}
 }
+
+// A group whose only member is a zombie (killed, not yet reaped: for good
+// where the container's first process reaps nothing) is gone: it cannot write.
+func TestZombieGroupIsGone(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc to tell zombies apart")
+	}
+	c := exec.Command("sleep", "60")
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pgid := c.Process.Pid
+	if !GroupAlive(pgid) || !Alive(pgid) {
+		t.Fatal("a sleeping group is reported gone")
+	}
+	if err := KillGroup(pgid); err != nil {
+		t.Fatal(err)
+	}
+	// Not reaped until Wait below: a zombie meanwhile.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := WaitGroupGone(ctx, pgid, 20*time.Millisecond); err != nil {
+		t.Errorf("a group of one zombie is reported alive: %v", err)
+	}
+	if Alive(pgid) {
+		t.Error("a zombie is reported alive")
+	}
+	_ = c.Wait()
+}

@@ -43,11 +43,12 @@ func signalGroup(pgid int, sig syscall.Signal) error {
 	return err
 }
 
-// groupAlive reports whether any process of group pgid exists.
+// groupAlive reports whether any process of group pgid exists and is more
+// than a zombie.
 func groupAlive(pgid int) bool {
 	if pgid <= 1 {
 		return false
 	}
 	err := syscall.Kill(-pgid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	return (err == nil || errors.Is(err, syscall.EPERM)) && groupHasLiving(pgid)
 }

@@ -64,6 +64,9 @@ func runShim(bin string) int {
 		fmt.Fprintf(os.Stderr, "stack: %v\n", err)
 		return 1
 	}
+	// The keeper starts before Terraform: a shim killed the moment Terraform
+	// started must not leave it unfenced.
+	defer keepFence(pgid, fencePath)()
 	cmd := exec.Command(bin, os.Args[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, outW, errW
 	if err := cmd.Start(); err != nil {
@@ -81,7 +84,6 @@ func runShim(bin string) int {
 	go func() { tail(outPath, os.Stdout, exited); relayed <- struct{}{} }()
 	go func() { tail(errPath, os.Stderr, exited); relayed <- struct{}{} }()
 
-	defer keepFence(pgid, fencePath)()
 	sup := &supervisor{cmd: cmd, pgid: pgid, grace: grace}
 	werr := sup.run(sigs, fencePath)
 	close(exited)

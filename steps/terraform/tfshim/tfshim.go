@@ -57,7 +57,7 @@ func RunIfAsked() {
 // Sources are the files the shim is built from on its own (with a main
 // package calling RunIfAsked): this package's, tests aside.
 //
-//go:embed tfshim.go shim_unix.go shim_other.go group_unix.go fence.go keeper_unix.go
+//go:embed tfshim.go shim_unix.go shim_other.go group_unix.go group_linux.go group_other.go fence.go keeper_unix.go
 var Sources embed.FS
 
 // Digest names this shim's code and the Go release that builds it: a shim
