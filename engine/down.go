@@ -141,6 +141,9 @@ func (r *runner) destroyStep(ctx context.Context, s *definition.Step) error {
 		return nil
 	}
 	start := time.Now()
+	// The process records of the kind go behind (processRecorder): out
+	// before the step counts as done, and so before the lease is released.
+	defer func() { _ = r.bg.Drain() }()
 	r.e.emit(Event{Stack: r.w.Name(), Step: s.Name, Type: EventDestroy})
 	if err := r.w.UpdateStep(ctx, s.Name, func(st *state.StepState) { st.Status, st.Error = state.StatusDestroying, "" }); err != nil {
 		return err

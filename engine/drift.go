@@ -168,7 +168,7 @@ func (r *runner) driftJobs(ctx context.Context, rec *state.Record) (map[string]*
 			line.Status, line.Error = DriftError, "resolving inputs: "+err.Error()
 			continue
 		}
-		run.Artifacts = nil // nothing is stored
+		run.Artifacts, run.SetProcess = nil, nil // nothing is stored
 		jobs = append(jobs, driftJob{line, run, pl, logf})
 	}
 	return lines, jobs

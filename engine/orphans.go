@@ -51,6 +51,7 @@ func (e *Engine) stateIDs(ctx context.Context, r *runner, rec *state.Record) (ma
 		if err != nil {
 			return nil, err
 		}
+		run.SetProcess = nil // read only: the record is not written
 		runs[s.Name], finders[s.Name] = run, f
 		names = append(names, s.Name)
 	}

@@ -7,10 +7,13 @@ import (
 	"github.com/stack-tools/stack/state"
 )
 
-// processRecorder stores the process group running a step in its record.
+// processRecorder stores the process group running a step in its record,
+// behind the step's other writes: it is for people reading status (the shim's
+// process file is what a later command on this host waits on, the lease what
+// one on another host waits on), so it must not cost the step a round trip.
 func (r *runner) processRecorder(ctx context.Context, step string) func(*stack.Process) {
 	return func(p *stack.Process) {
-		_ = r.w.UpdateStep(context.WithoutCancel(ctx), step, func(st *state.StepState) { st.Process = p })
+		_ = r.bg.UpdateStep(context.WithoutCancel(ctx), r.w, step, func(st *state.StepState) { st.Process = p })
 	}
 }
 

@@ -329,7 +329,7 @@ func (a *application) begin(ctx context.Context, logFile *os.File) (*stack.StepR
 	run.Interrupted = interrupted
 	progress := run.Progress
 	a.saver = newProgressSaver(func(msg string) {
-		_ = r.w.UpdateStep(ctx, s.Name, func(st *state.StepState) {
+		_ = r.bg.UpdateStep(ctx, r.w, s.Name, func(st *state.StepState) {
 			if st.Status == state.StatusRunning {
 				st.Progress = msg
 			}

@@ -3,13 +3,22 @@ package state
 import (
 	"context"
 	"sync"
+	"time"
 )
+
+// Linger is how long a background write waits for more updates to go out
+// with it when nobody waits for it: on S3 every write is the whole record, so
+// a step's progress, process, outputs and completion go out together rather
+// than as four round trips (and four uploads a shared store pays for). A
+// waiter (Written, Drain) ends the wait at once.
+const Linger = 100 * time.Millisecond
 
 // WriteBehind writes a command's step updates to the record in the
 // background, so a step's record writes never hold up the steps after it.
 // Updates land in the order they were queued; those queued while a write is
-// in flight go out together in the next one. The zero value is ready; drain
-// before the lease is released.
+// in flight, or within Linger of the first when nobody waits, go out together
+// in the next one. The zero value is ready; drain before the lease is
+// released.
 type WriteBehind struct {
 	mu      sync.Mutex
 	pending []func(*Record)
@@ -20,6 +29,8 @@ type WriteBehind struct {
 	// done to reach a count (see written).
 	queued, done uint64
 	waiters      []writeWaiter
+	drainers     int           // Drain calls waiting
+	hurry        chan struct{} // signalled when someone starts waiting
 }
 
 type writeWaiter struct {
@@ -47,23 +58,55 @@ func (q *WriteBehind) UpdateStep(ctx context.Context, w *RecordWriter, name stri
 	if !q.busy {
 		q.busy = true
 		q.idle = make(chan struct{})
+		if q.hurry == nil {
+			q.hurry = make(chan struct{}, 1)
+		}
 		go q.run(context.WithoutCancel(ctx), w)
 	}
 	return nil
 }
 
+// linger waits up to Linger for more updates unless someone already waits
+// for the queued ones, or starts to.
+func (q *WriteBehind) linger() {
+	q.mu.Lock()
+	waited := len(q.waiters) > 0 || q.drainers > 0
+	hurry := q.hurry
+	q.mu.Unlock()
+	if waited {
+		return
+	}
+	t := time.NewTimer(Linger)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-hurry:
+	}
+}
+
+// wake ends a linger; q.mu is held.
+func (q *WriteBehind) wake() {
+	select {
+	case q.hurry <- struct{}{}:
+	default:
+	}
+}
+
 func (q *WriteBehind) run(ctx context.Context, w *RecordWriter) {
 	for {
 		q.mu.Lock()
-		batch := q.pending
-		q.pending = nil
-		if len(batch) == 0 {
+		if len(q.pending) == 0 {
 			q.busy = false
 			close(q.idle)
 			q.idle = nil
 			q.mu.Unlock()
 			return
 		}
+		q.mu.Unlock()
+		q.linger()
+		q.mu.Lock()
+		batch := q.pending
+		q.pending = nil
 		q.mu.Unlock()
 		err := w.Update(ctx, func(r *Record) {
 			for _, fn := range batch {
@@ -99,6 +142,7 @@ func (q *WriteBehind) Written() func() error {
 	}
 	w := writeWaiter{seq: q.queued, ch: make(chan struct{})}
 	q.waiters = append(q.waiters, w)
+	q.wake()
 	return func() error {
 		<-w.ch
 		q.mu.Lock()
@@ -112,11 +156,16 @@ func (q *WriteBehind) Written() func() error {
 func (q *WriteBehind) Drain() error {
 	q.mu.Lock()
 	idle := q.idle
-	q.mu.Unlock()
-	if idle != nil {
-		<-idle
+	if idle == nil {
+		defer q.mu.Unlock()
+		return q.err
 	}
+	q.drainers++
+	q.wake()
+	q.mu.Unlock()
+	<-idle
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.drainers--
 	return q.err
 }
