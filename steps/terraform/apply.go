@@ -38,7 +38,7 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 	defer k.watchProcess(run)()
 	run.Phase("plan") // until Terraform starts changing resources: see progressWriter
 	s.journal = s.beginJournal(ctx, "terraform apply")
-	streamed, err := s.apply(ctx, applyOptions(fresh, secrets.varFile()))
+	streamed, err := s.apply(ctx, applyOptions(fresh, s.created, secrets.varFile()))
 	s.endJournal(err)
 	if err != nil {
 		return nil, err
@@ -56,12 +56,21 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 }
 
 // applyOptions are apply's flags: no refresh when the state provably holds no
-// resources (fresh), and the sensitive variables' file if there is one.
-func applyOptions(fresh bool, varFile string) []tfexec.ApplyOption {
+// resources (fresh), no state lock in a workspace this command created
+// (ours), and the sensitive variables' file if there is one.
+func applyOptions(fresh, ours bool, varFile string) []tfexec.ApplyOption {
 	var opts []tfexec.ApplyOption
 	if fresh {
 		// Nothing to refresh: the state has no resources.
 		opts = append(opts, tfexec.Refresh(false))
+	}
+	if ours {
+		// The workspace did not exist until this command created it (a
+		// create-if-absent write), under the stack's lease, which fences
+		// this command's Terraform: nobody else can know of it, let alone
+		// hold its lock. On S3 the lock costs three round trips (put, read
+		// back, delete) in every step's critical path.
+		opts = append(opts, tfexec.Lock(false))
 	}
 	if varFile != "" {
 		opts = append(opts, tfexec.VarFile(varFile))

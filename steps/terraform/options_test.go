@@ -18,20 +18,21 @@ func TestInitOptions(t *testing.T) {
 
 func TestApplyOptions(t *testing.T) {
 	tests := []struct {
-		name    string
-		fresh   bool
-		varFile string
-		want    []tfexec.ApplyOption
+		name        string
+		fresh, ours bool
+		varFile     string
+		want        []tfexec.ApplyOption
 	}{
-		{"state with resources, no secrets", false, "", nil},
-		{"empty state: no refresh", true, "", []tfexec.ApplyOption{tfexec.Refresh(false)}},
-		{"secrets", false, "/w/sensitive.tfvars.json", []tfexec.ApplyOption{tfexec.VarFile("/w/sensitive.tfvars.json")}},
-		{"both", true, "/w/s.json", []tfexec.ApplyOption{tfexec.Refresh(false), tfexec.VarFile("/w/s.json")}},
+		{"state with resources, no secrets", false, false, "", nil},
+		{"empty state: no refresh", true, false, "", []tfexec.ApplyOption{tfexec.Refresh(false)}},
+		{"a workspace this command created: no refresh, no lock", true, true, "", []tfexec.ApplyOption{tfexec.Refresh(false), tfexec.Lock(false)}},
+		{"secrets", false, false, "/w/sensitive.tfvars.json", []tfexec.ApplyOption{tfexec.VarFile("/w/sensitive.tfvars.json")}},
+		{"both", true, false, "/w/s.json", []tfexec.ApplyOption{tfexec.Refresh(false), tfexec.VarFile("/w/s.json")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := applyOptions(tt.fresh, tt.varFile); !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("applyOptions(%v, %q) = %#v, want %#v", tt.fresh, tt.varFile, got, tt.want)
+			if got := applyOptions(tt.fresh, tt.ours, tt.varFile); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("applyOptions(%v, %v, %q) = %#v, want %#v", tt.fresh, tt.ours, tt.varFile, got, tt.want)
 			}
 		})
 	}

@@ -67,7 +67,8 @@ type Kind struct {
 	// initTurns holds a mutex per init digest (see ensureInit).
 	initTurns sync.Map
 	// created holds the work folders whose workspace a preparation just
-	// created: their state is empty, and the apply need not read it.
+	// created, with the state it holds (*tfState): their state has no
+	// resources, and the apply need not read it.
 	created sync.Map
 }
 
@@ -104,7 +105,10 @@ type session struct {
 	srcDir  string
 	dataDir string
 	version *version.Version // Terraform's, if known
-	created bool             // the workspace was just created, without state
+	created bool             // the workspace was just created, without resources
+	// known is the state of a workspace this command just created, for the
+	// first read of it (remoteState): a round trip saved. nil once read.
+	known *tfState
 	// journal is the running command's (unsaved.go), nil if none.
 	journal *journal
 }
@@ -121,7 +125,9 @@ func (k *Kind) prepare(ctx context.Context, run *stack.StepRun) (*session, error
 		return nil, err
 	}
 	s := &session{run: run, backend: tfb, srcDir: filepath.Join(run.WorkDir, "module"), dataDir: filepath.Join(run.WorkDir, "data"), version: k.tfVersion}
-	_, s.created = k.created.LoadAndDelete(run.WorkDir)
+	if known, ok := k.created.LoadAndDelete(run.WorkDir); ok {
+		s.created, s.known = true, known.(*tfState)
+	}
 	// A Terraform left by a dead command may still be applying from this copy.
 	if err := waitSurvivor(ctx, run); err != nil {
 		return nil, err
@@ -195,7 +201,7 @@ func (k *Kind) Prepare(ctx context.Context, run *stack.StepRun) error {
 	if _, err = s.selectWorkspace(ctx, true); err == nil {
 		k.handOver(run.WorkDir, s.tf)
 		if s.created {
-			k.created.Store(run.WorkDir, true)
+			k.created.Store(run.WorkDir, s.known)
 		}
 	}
 	return err

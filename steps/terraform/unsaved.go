@@ -126,6 +126,10 @@ func parseState(data []byte) (*tfState, error) {
 
 // remoteState reads the step's state from the backend.
 func (s *session) remoteState(ctx context.Context) (*tfState, error) {
+	if st := s.known; st != nil {
+		s.known = nil
+		return st, nil
+	}
 	if s.backend.State == nil {
 		return nil, errors.New("this store cannot read Terraform state directly")
 	}
@@ -423,4 +427,17 @@ func (k *Kind) Recover(ctx context.Context, run *stack.StepRun) error {
 		return err
 	}
 	return s.recoverUnsaved(ctx)
+}
+
+// knownState is the state a workspace holds just after its creation: stored,
+// or none where the backend writes no state before the first apply.
+func knownState(stored []byte) *tfState {
+	if stored == nil {
+		return &tfState{missing: true}
+	}
+	st, err := parseState(stored)
+	if err != nil {
+		return nil
+	}
+	return st
 }

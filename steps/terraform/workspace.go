@@ -54,11 +54,13 @@ func (s *session) selectWorkspace(ctx context.Context, create bool) (bool, error
 // state, or the workspace has no state yet and create is not set).
 func (s *session) selectDirectly(ctx context.Context, ws string, create bool) (ok, done bool, err error) {
 	if create && s.backend.NewWorkspace != nil && s.version != nil {
-		created, err := s.backend.NewWorkspace(ctx, ws, newStateFile(s.version.String()))
+		stored, created, err := s.backend.NewWorkspace(ctx, ws, newStateFile(s.version.String()))
 		if err != nil {
 			return false, true, fmt.Errorf("creating workspace %q: %w", ws, err)
 		}
-		s.created = created
+		if s.created = created; created {
+			s.known = knownState(stored)
+		}
 		return true, true, writeEnvironment(s.dataDir, ws)
 	}
 	if create {

@@ -251,17 +251,17 @@ func (s *Store) TerraformBackend(stackName, step string) tfbackend.Backend {
 			return nil, stack.ErrNotFound
 		}
 		return data, err
-	}, NewWorkspace: func(_ context.Context, workspace string, _ []byte) (bool, error) {
+	}, NewWorkspace: func(_ context.Context, workspace string, _ []byte) ([]byte, bool, error) {
 		// `terraform workspace new` on the local backend makes the folder
 		// and nothing else: the first apply writes the state.
 		p := filepath.Join(dir, workspace)
 		if _, err := os.Stat(p); err == nil {
-			return false, nil
+			return nil, false, nil
 		}
 		if err := os.MkdirAll(p, 0o755); err != nil {
-			return false, fmt.Errorf("creating Terraform workspace folder %s: %w; check that the state directory is writable", p, err)
+			return nil, false, fmt.Errorf("creating Terraform workspace folder %s: %w; check that the state directory is writable", p, err)
 		}
-		return true, nil
+		return nil, true, nil
 	}}
 }
 

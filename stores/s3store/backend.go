@@ -66,8 +66,9 @@ func (s *Store) TerraformBackend(stackName, step string) tfbackend.Backend {
 			return err
 		}
 		return s.Delete(ctx, path.Join(dir, StateKey+".tflock"), stack.AnyVersion)
-	}, NewWorkspace: func(ctx context.Context, workspace string, emptyState []byte) (bool, error) {
-		return s.createState(ctx, path.Join(TFStatePrefix, stackName, workspace, StateKey), emptyState)
+	}, NewWorkspace: func(ctx context.Context, workspace string, emptyState []byte) ([]byte, bool, error) {
+		created, err := s.createState(ctx, path.Join(TFStatePrefix, stackName, workspace, StateKey), emptyState)
+		return emptyState, created, err
 	}}
 }
 

@@ -25,6 +25,8 @@ type Backend struct {
 	// does for this backend, without running Terraform, and reports whether
 	// it did (false: it existed already, and is left as it is). emptyState is
 	// the state Terraform writes for a new workspace, for backends that store
-	// one. The caller holds the stack's lease.
-	NewWorkspace func(ctx context.Context, workspace string, emptyState []byte) (created bool, err error) `json:"-"`
+	// one; stored is what the new workspace's state now holds: emptyState, or
+	// nil where the backend keeps none until the first apply. The caller
+	// holds the stack's lease.
+	NewWorkspace func(ctx context.Context, workspace string, emptyState []byte) (stored []byte, created bool, err error) `json:"-"`
 }
