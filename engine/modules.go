@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 
+	"github.com/stack-tools/stack/definition"
 	"github.com/stack-tools/stack/stack"
 	"github.com/stack-tools/stack/state"
 )
@@ -65,4 +67,28 @@ func (e *Engine) moduleFallback(ctx context.Context, rec *state.Record) func(ste
 		e.emit(Event{Stack: rec.Name, Step: step, Type: EventInfo, Message: fmt.Sprintf("module %s is not on this workstation: using the copy stored when the step was applied", dir)})
 		return stack.SnapshotModule(local)
 	}
+}
+
+// moduleSave is one module copy's storing in a run (runner.savedModules).
+type moduleSave struct {
+	mu    sync.Mutex
+	saved bool
+}
+
+// saveModuleOnce stores the copy of step s's module (digest) unless this run
+// has stored it already; steps finishing together wait for the first one's
+// write. A failed write is tried again by the next step.
+func (r *runner) saveModuleOnce(ctx context.Context, s *definition.Step, digest string) error {
+	v, _ := r.savedModules.LoadOrStore(digest, &moduleSave{})
+	ms := v.(*moduleSave)
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	if ms.saved {
+		return nil
+	}
+	if err := r.e.saveModule(ctx, r.w.Name(), s.Module, digest, moduleFiles(s.Impl)); err != nil {
+		return err
+	}
+	ms.saved = true
+	return nil
 }

@@ -39,8 +39,9 @@ type runner struct {
 	prepared map[string]*preparation
 	// fence is the lease's fence file, handed to the kinds (StepRun.Fence).
 	fence string
-	// savedModules holds the module digests this run stored a copy of:
-	// steps sharing a module store it once (a write, and a HEAD on S3, each).
+	// savedModules holds a *moduleSave per module digest: steps sharing a
+	// module store it once (a write, and a HEAD on S3, each), even when they
+	// finish together.
 	savedModules sync.Map
 }
 
@@ -389,11 +390,10 @@ func (a *application) handlers(ctx context.Context, run *stack.StepRun, outs sta
 	}
 	a.clock.lap("record")
 	r.release(s, outs, flow.Done, release)
-	if _, saved := r.savedModules.Load(a.module); a.module != "" && !saved && (a.prev == nil || a.prev.ModuleDigest != a.module) {
-		if err := r.e.saveModule(ctx, r.w.Name(), s.Module, a.module, moduleFiles(s.Impl)); err != nil {
+	if a.module != "" && (a.prev == nil || a.prev.ModuleDigest != a.module) {
+		if err := r.saveModuleOnce(ctx, s, a.module); err != nil {
 			return nil, r.fail(ctx, s, a.start, fmt.Errorf("storing a copy of the module: %w", err))
 		}
-		r.savedModules.Store(a.module, true)
 	}
 	a.clock.lap("")
 	return states, nil
