@@ -67,8 +67,28 @@ func (f *fence) start(dir, id string, ttl time.Duration, sent time.Time) {
 		if err := os.MkdirAll(dir, 0o755); err == nil {
 			f.path = filepath.Join(dir, id+".json")
 		}
+		sweepFences(dir, time.Now())
 	}
 	f.renewed(sent)
+}
+
+// sweepFences removes the fence files killed commands left (a command that
+// ends in order removes its own) once their kill deadline is a minute past:
+// by then the shim or its keeper has killed whatever ran under them, and a
+// keeper still watching one takes its removal as a release and exits.
+func sweepFences(dir string, now time.Time) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		p := filepath.Join(dir, e.Name())
+		ff, err := stack.ReadFenceFile(p)
+		if err != nil || ff == nil || now.Sub(ff.KillAt) < time.Minute {
+			continue
+		}
+		_ = os.Remove(p)
+	}
 }
 
 // renewed records a renewal sent at sent that landed.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -173,5 +174,37 @@ func TestHolderIsFencedBeforeATakerGetsIn(t *testing.T) {
 	}
 	if err := h.Valid(); !errors.Is(err, state.ErrFenced) {
 		t.Errorf("the cut-off holder may still write: %v", err)
+	}
+}
+
+// Taking a lease sweeps the fence files killed commands left behind once
+// their kill deadline is well past; a live one (a command still holding its
+// lease elsewhere on this workstation) stays.
+func TestAcquireSweepsStaleFenceFiles(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	write := func(name string, kill time.Time) string {
+		p := filepath.Join(dir, name)
+		b, _ := json.Marshal(stack.FenceFile{Lease: name, InterruptAt: kill, KillAt: kill})
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	stale := write("old.json", time.Now().Add(-time.Hour))
+	live := write("live.json", time.Now().Add(time.Hour))
+	h, err := state.AcquireLease(ctx, openStore(t), "s", "up", time.Minute, 0, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Release()
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a fence file an hour past its kill deadline is still there (%v)", err)
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("a live fence file was removed: %v", err)
+	}
+	if _, err := os.Stat(h.FencePath()); err != nil {
+		t.Errorf("the new holder's fence file: %v", err)
 	}
 }
