@@ -297,7 +297,7 @@ func (r *runner) openStepLog(ctx context.Context, step string) (*os.File, func()
 	return logFile, func() {
 		logFile.Close()
 		if data, err := os.ReadFile(logPath); err == nil {
-			_, _ = r.e.Store.Put(context.WithoutCancel(ctx), state.LogKey(r.w.Name(), step), data, stack.AnyVersion)
+			_ = r.w.PutUnder(ctx, state.LogKey(r.w.Name(), step), data)
 		}
 	}, nil
 }

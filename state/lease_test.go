@@ -99,6 +99,14 @@ func TestRenewalMeetingAnotherHolderStops(t *testing.T) {
 	if err := h.Valid(); !errors.Is(err, state.ErrFenced) {
 		t.Fatalf("Valid after losing the lease: %v, want ErrFenced", err)
 	}
+	// Nor does a step's log go up over what the new holder wrote.
+	w := state.NewRecordWriter(st, "s", &state.Record{Name: "s"}, "").Under(h)
+	if err := w.PutUnder(ctx, state.LogKey("s", "web"), []byte("late")); !errors.Is(err, state.ErrFenced) {
+		t.Errorf("a log written after losing the lease: %v, want ErrFenced", err)
+	}
+	if _, _, err := st.Get(ctx, state.LogKey("s", "web")); !errors.Is(err, stack.ErrNotFound) {
+		t.Errorf("the fenced holder's log reached the store (%v)", err)
+	}
 	h.Release()
 	if l, _, err := state.ReadLease(ctx, st, "s"); err != nil || l.ID != "someone-else" {
 		t.Fatalf("the other holder's lease after release: %+v, %v", l, err)

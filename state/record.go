@@ -194,6 +194,20 @@ func (w *RecordWriter) writeContext(ctx context.Context) (context.Context, conte
 	return wctx, cancel, nil
 }
 
+// PutUnder writes another object of the stack (a step's log) under the same
+// lease as the record: not at all once the lease may have expired, and
+// bounded by its kill deadline, so a fenced command cannot overwrite what a
+// taker wrote.
+func (w *RecordWriter) PutUnder(ctx context.Context, key string, data []byte) error {
+	wctx, cancel, err := w.writeContext(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	_, err = w.st.Put(wctx, key, data, stack.AnyVersion)
+	return err
+}
+
 // stillOurs re-reads the lease after a conflict: another command's record
 // is merged into only while this one holds the stack.
 func (w *RecordWriter) stillOurs(ctx context.Context) error {
