@@ -500,7 +500,9 @@ resource "terraform_data" "hang" {
 		t.Errorf("interrupted up: %v, want exit 1\n%s", err, out)
 	}
 	if !exits(pid) {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
+		if p, err := os.FindProcess(pid); err == nil {
+			_ = p.Kill()
+		}
 		t.Errorf("the provisioner's background process %d outlived Ctrl-C", pid)
 	}
 	w.must("down", "hang")
