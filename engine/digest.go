@@ -35,6 +35,8 @@ func (e *Engine) readDigestKey(ctx context.Context) error {
 // loadDigestKey fetches the store's digest key once per command, before any
 // step runs.
 func (e *Engine) loadDigestKey(ctx context.Context) error {
+	e.digestMu.Lock()
+	defer e.digestMu.Unlock()
 	if e.digestKey != nil {
 		return nil
 	}

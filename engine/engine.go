@@ -45,7 +45,11 @@ type Engine struct {
 	Sources     *modsource.Fetcher
 	sourcesOnce sync.Once
 
-	digestKey []byte // the store's secret for sensitive-output digests, loaded per command
+	// digestKey is the store's secret for sensitive-output digests, loaded by
+	// the first command that needs it (under digestMu: commands may run
+	// concurrently on one Engine, as reap's downs do) and read-only after.
+	digestKey []byte
+	digestMu  sync.Mutex
 }
 
 // UpOptions are the inputs of Up.

@@ -59,7 +59,7 @@ func (e *Engine) Reap(ctx context.Context, opts ReapOptions) ([]ReapResult, erro
 	if opts.DryRun || len(list) == 0 {
 		return out, nil
 	}
-	// Loaded once here: the downs running side by side would each load it.
+	// Loaded once here, before the downs that run side by side.
 	if err := e.loadDigestKey(ctx); err != nil {
 		return nil, err
 	}
