@@ -38,7 +38,7 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 	defer k.watchProcess(run)()
 	run.Phase("plan") // until Terraform starts changing resources: see progressWriter
 	s.journal = s.beginJournal(ctx, "terraform apply")
-	streamed, err := s.apply(ctx, applyOptions(fresh, s.created, secrets.varFile()))
+	streamed, err := s.apply(ctx, applyOptions(fresh, s.created && s.unlocked, secrets.varFile()))
 	s.endJournal(err)
 	if err != nil {
 		return nil, err
@@ -56,8 +56,8 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 }
 
 // applyOptions are apply's flags: no refresh when the state provably holds no
-// resources (fresh), no state lock in a workspace this command created
-// (ours), and the sensitive variables' file if there is one.
+// resources (fresh), no state lock in a workspace this command created and
+// found no lock on (ours), and the sensitive variables' file if there is one.
 func applyOptions(fresh, ours bool, varFile string) []tfexec.ApplyOption {
 	var opts []tfexec.ApplyOption
 	if fresh {
@@ -69,7 +69,8 @@ func applyOptions(fresh, ours bool, varFile string) []tfexec.ApplyOption {
 		// create-if-absent write), under the stack's lease, which fences
 		// this command's Terraform: nobody else can know of it, let alone
 		// hold its lock. On S3 the lock costs three round trips (put, read
-		// back, delete) in every step's critical path.
+		// back, delete) in every step's critical path; the preparation
+		// checked for a lock a killed run left, with one.
 		opts = append(opts, tfexec.Lock(false))
 	}
 	if varFile != "" {

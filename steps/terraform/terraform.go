@@ -67,8 +67,8 @@ type Kind struct {
 	// initTurns holds a mutex per init digest (see ensureInit).
 	initTurns sync.Map
 	// created holds the work folders whose workspace a preparation just
-	// created, with the state it holds (*tfState): their state has no
-	// resources, and the apply need not read it.
+	// created (a createdWorkspace): their state has no resources, and the
+	// apply need not read it.
 	created sync.Map
 }
 
@@ -109,6 +109,9 @@ type session struct {
 	// known is the state of a workspace this command just created, for the
 	// first read of it (remoteState): a round trip saved. nil once read.
 	known *tfState
+	// unlocked says no lock is on the state of the workspace this command
+	// created: its first apply need not take one (applyOptions).
+	unlocked bool
 	// journal is the running command's (unsaved.go), nil if none.
 	journal *journal
 }
@@ -125,8 +128,9 @@ func (k *Kind) prepare(ctx context.Context, run *stack.StepRun) (*session, error
 		return nil, err
 	}
 	s := &session{run: run, backend: tfb, srcDir: filepath.Join(run.WorkDir, "module"), dataDir: filepath.Join(run.WorkDir, "data"), version: k.tfVersion}
-	if known, ok := k.created.LoadAndDelete(run.WorkDir); ok {
-		s.created, s.known = true, known.(*tfState)
+	if v, ok := k.created.LoadAndDelete(run.WorkDir); ok {
+		c := v.(createdWorkspace)
+		s.created, s.known, s.unlocked = true, c.known, c.unlocked
 	}
 	// A Terraform left by a dead command may still be applying from this copy.
 	if err := waitSurvivor(ctx, run); err != nil {
@@ -201,8 +205,15 @@ func (k *Kind) Prepare(ctx context.Context, run *stack.StepRun) error {
 	if _, err = s.selectWorkspace(ctx, true); err == nil {
 		k.handOver(run.WorkDir, s.tf)
 		if s.created {
-			k.created.Store(run.WorkDir, s.known)
+			k.created.Store(run.WorkDir, createdWorkspace{s.known, s.unlocked})
 		}
 	}
 	return err
+}
+
+// createdWorkspace is what a preparation that created a step's workspace
+// hands its apply (Kind.created).
+type createdWorkspace struct {
+	known    *tfState
+	unlocked bool
 }

@@ -54,12 +54,12 @@ func (s *session) selectWorkspace(ctx context.Context, create bool) (bool, error
 // state, or the workspace has no state yet and create is not set).
 func (s *session) selectDirectly(ctx context.Context, ws string, create bool) (ok, done bool, err error) {
 	if create && s.backend.NewWorkspace != nil && s.version != nil {
-		stored, created, err := s.backend.NewWorkspace(ctx, ws, newStateFile(s.version.String()))
+		nw, err := s.backend.NewWorkspace(ctx, ws, newStateFile(s.version.String()))
 		if err != nil {
 			return false, true, fmt.Errorf("creating workspace %q: %w", ws, err)
 		}
-		if s.created = created; created {
-			s.known = knownState(stored)
+		if s.created = nw.Created; nw.Created {
+			s.known, s.unlocked = knownState(nw.State), !nw.Locked
 		}
 		return true, true, writeEnvironment(s.dataDir, ws)
 	}

@@ -97,6 +97,9 @@ func applyWithoutWorkspaceCommands(t *testing.T, bin string, store stack.Store, 
 	}
 	if !slices.Equal(words, []string{"init", "apply"}) {
 		t.Errorf("Terraform ran %q, want init and apply alone", log.commands())
+	} else if apply := log.commands()[1]; !slices.Contains(apply, "-lock=false") {
+		// The workspace is this command's alone (created, no lock on it).
+		t.Errorf("the first apply in a workspace the kind created took Terraform's lock: %q", apply)
 	}
 	return run.WorkDir
 }

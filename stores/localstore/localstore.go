@@ -251,17 +251,18 @@ func (s *Store) TerraformBackend(stackName, step string) tfbackend.Backend {
 			return nil, stack.ErrNotFound
 		}
 		return data, err
-	}, NewWorkspace: func(_ context.Context, workspace string, _ []byte) ([]byte, bool, error) {
+	}, NewWorkspace: func(_ context.Context, workspace string, _ []byte) (tfbackend.NewWorkspace, error) {
 		// `terraform workspace new` on the local backend makes the folder
 		// and nothing else: the first apply writes the state.
 		p := filepath.Join(dir, workspace)
 		if _, err := os.Stat(p); err == nil {
-			return nil, false, nil
+			return tfbackend.NewWorkspace{}, nil
 		}
 		if err := os.MkdirAll(p, 0o755); err != nil {
-			return nil, false, fmt.Errorf("creating Terraform workspace folder %s: %w; check that the state directory is writable", p, err)
+			return tfbackend.NewWorkspace{}, fmt.Errorf("creating Terraform workspace folder %s: %w; check that the state directory is writable", p, err)
 		}
-		return nil, true, nil
+		// Terraform's lock here is a file lock, gone with a killed Terraform.
+		return tfbackend.NewWorkspace{Created: true}, nil
 	}}
 }
 

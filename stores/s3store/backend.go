@@ -66,9 +66,17 @@ func (s *Store) TerraformBackend(stackName, step string) tfbackend.Backend {
 			return err
 		}
 		return s.Delete(ctx, path.Join(dir, StateKey+".tflock"), stack.AnyVersion)
-	}, NewWorkspace: func(ctx context.Context, workspace string, emptyState []byte) ([]byte, bool, error) {
-		created, err := s.createState(ctx, path.Join(TFStatePrefix, stackName, workspace, StateKey), emptyState)
-		return emptyState, created, err
+	}, NewWorkspace: func(ctx context.Context, workspace string, emptyState []byte) (tfbackend.NewWorkspace, error) {
+		key := path.Join(TFStatePrefix, stackName, workspace, StateKey)
+		created, err := s.createState(ctx, key, emptyState)
+		if err != nil || !created {
+			return tfbackend.NewWorkspace{}, err
+		}
+		// A killed `terraform workspace new` (or an apply creating its
+		// workspace) leaves a lock and no state: one HEAD, made while
+		// preparing, lets the apply skip Terraform's lock round trips.
+		_, _, lerr := s.Get(ctx, key+".tflock")
+		return tfbackend.NewWorkspace{Created: true, State: emptyState, Locked: !errors.Is(lerr, stack.ErrNotFound)}, nil
 	}}
 }
 

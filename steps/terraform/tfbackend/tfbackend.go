@@ -22,11 +22,21 @@ type Backend struct {
 	// since no workspace exists to select. The caller holds the stack's lease.
 	DropNewWorkspaceLock func(ctx context.Context, workspace string) error `json:"-"`
 	// NewWorkspace, if set, creates a workspace as `terraform workspace new`
-	// does for this backend, without running Terraform, and reports whether
-	// it did (false: it existed already, and is left as it is). emptyState is
-	// the state Terraform writes for a new workspace, for backends that store
-	// one; stored is what the new workspace's state now holds: emptyState, or
-	// nil where the backend keeps none until the first apply. The caller
-	// holds the stack's lease.
-	NewWorkspace func(ctx context.Context, workspace string, emptyState []byte) (stored []byte, created bool, err error) `json:"-"`
+	// does for this backend, without running Terraform. emptyState is the
+	// state Terraform writes for a new workspace, for backends that store one.
+	// The caller holds the stack's lease.
+	NewWorkspace func(ctx context.Context, workspace string, emptyState []byte) (NewWorkspace, error) `json:"-"`
+}
+
+// NewWorkspace is what Backend.NewWorkspace did.
+type NewWorkspace struct {
+	// Created is false when the workspace existed already (it is left as it is).
+	Created bool
+	// State is what the new workspace's state holds now: emptyState, or nil
+	// where the backend keeps none until the first apply.
+	State []byte
+	// Locked says a lock on the new workspace's state is there already: a
+	// run killed while Terraform created the workspace left it. Terraform
+	// must then take its own lock, and meet that one.
+	Locked bool
 }
