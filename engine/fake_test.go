@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -29,8 +32,10 @@ type fakeKind struct {
 }
 
 type fakeConfig struct {
-	Value any  `json:"value"`
-	Fail  bool `json:"fail"`
+	Value     any  `json:"value"`
+	Fail      bool `json:"fail"`
+	Sensitive bool `json:"sensitive"` // the output is sensitive
+	Reverse   bool `json:"reverse"`   // the output is the value reversed (a secret not in the definition)
 }
 
 func newFakeKind() *fakeKind {
@@ -72,7 +77,12 @@ func (k *fakeKind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs
 	k.mu.Lock()
 	k.applied = append(k.applied, run.Step)
 	k.mu.Unlock()
-	return stack.Outputs{"value": {Value: c.Value}}, nil
+	if s, ok := c.Value.(string); ok && c.Reverse {
+		r := []rune(s)
+		slices.Reverse(r)
+		c.Value = string(r)
+	}
+	return stack.Outputs{"value": {Value: c.Value, Sensitive: c.Sensitive}}, nil
 }
 
 func (k *fakeKind) Destroy(ctx context.Context, run *stack.StepRun) error {
@@ -201,5 +211,57 @@ func TestFakeCancelStopsNewStepsAndReleasesTheLease(t *testing.T) {
 	}
 	if l, _ := e.Lock(context.Background(), "f4"); l != nil {
 		t.Errorf("an interrupted up left its lease: %+v", l)
+	}
+}
+
+// A step that passes an upstream secret into a plain output (a module whose
+// variable is not declared sensitive) gets that output kept as sensitive: it
+// is not in the store, and steps further down treat it as a secret too.
+func TestFakeSecretCarriedIntoAPlainOutputStaysSecret(t *testing.T) {
+	ctx, dir, k := context.Background(), t.TempDir(), newFakeKind()
+	e := fakeEngine(t, dir, k)
+	var said []string
+	var mu sync.Mutex
+	e.Events = func(ev engine.Event) {
+		mu.Lock()
+		said = append(said, ev.Step+": "+ev.Message)
+		mu.Unlock()
+	}
+	// db outputs hunter2-"quoted" (reversed from the definition's text).
+	def := `{"name":"sec","steps":[
+ {"name":"db","kind":"fake","value":"\"detouq\"-2retnuh","sensitive":true,"reverse":true},
+ {"name":"app","kind":"fake","value":"postgres://u:${steps.db.outputs.value}@h"},
+ {"name":"web","kind":"fake","value":"${steps.app.outputs.value}/x"},
+ {"name":"plain","kind":"fake","value":"${steps.db.outputs.value}"}]}`
+	if err := e.Up(ctx, engine.UpOptions{Def: writeDef(t, dir, def)}); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := e.Status(ctx, "sec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []string{"app", "web", "plain"} {
+		o := rec.Steps[step].Outputs["value"]
+		if !o.Sensitive || o.Value != nil || o.Digest == "" {
+			t.Errorf("%s's output carries the secret but is stored as %+v", step, o)
+		}
+	}
+	if !slices.ContainsFunc(said, func(s string) bool {
+		return strings.HasPrefix(s, "app: ") && strings.Contains(s, "carries a sensitive input")
+	}) {
+		t.Errorf("nothing said why app's output is kept as sensitive: %q", said)
+	}
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, _ := os.ReadFile(p)
+		if strings.Contains(string(b), "hunter2") {
+			t.Errorf("the secret is in %s", p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -28,6 +28,9 @@ type runner struct {
 	replace bool
 	mu      sync.Mutex
 	live    map[string]stack.Outputs // outputs of steps run by this process, sensitive values included
+	// secrets holds, per step, the sensitive values its inputs resolved to
+	// (carriedSecrets looks for them in what the step outputs).
+	secrets map[string][]any
 
 	// workRoot, if set, replaces CacheDir/work as the root of the working copies (stack plan).
 	workRoot string
@@ -47,7 +50,7 @@ type runner struct {
 
 // newRunner is a runner for one command over graph plan, writing through w.
 func (e *Engine) newRunner(plan *definition.Graph, w *state.RecordWriter) *runner {
-	return &runner{e: e, plan: plan, w: w, live: map[string]stack.Outputs{}}
+	return &runner{e: e, plan: plan, w: w, live: map[string]stack.Outputs{}, secrets: map[string][]any{}}
 }
 
 // outputs returns a step's outputs: from this run if it ran, otherwise from the
@@ -133,6 +136,13 @@ func (r *runner) resolver(ctx context.Context, own stack.Outputs) *stack.Resolve
 // stepRun resolves a step's inputs from upstream outputs as they are now.
 func (r *runner) stepRun(ctx context.Context, s *definition.Step, log io.Writer) (*stack.StepRun, error) {
 	res := r.resolver(ctx, nil)
+	var secrets []any
+	res.OnSensitive = func(v any) { secrets = append(secrets, v) }
+	defer func() {
+		r.mu.Lock()
+		r.secrets[s.Name] = secrets
+		r.mu.Unlock()
+	}()
 	vars := map[string]any{}
 	sensitive := map[string]bool{}
 	for k, v := range s.Vars {
@@ -365,6 +375,12 @@ func (a *application) apply(ctx context.Context, run *stack.StepRun, running fun
 	}
 	if outs == nil {
 		outs = stack.Outputs{}
+	}
+	r.mu.Lock()
+	secrets := r.secrets[s.Name]
+	r.mu.Unlock()
+	for _, name := range carriedSecrets(outs, secrets) {
+		run.Progress("output %q carries a sensitive input's value: kept as sensitive (declare the module's variable and output sensitive to say so)", name)
 	}
 	return outs, nil
 }

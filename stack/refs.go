@@ -75,10 +75,21 @@ type Resolver struct {
 	// Fill reads an upstream step's sensitive values, which the store does not keep.
 	Fill func(step string) (Outputs, error)
 	Own  Outputs // the step's own outputs, for handlers
+	// OnSensitive, if set, hears every sensitive value a reference resolved
+	// to (the engine looks for them in the step's outputs afterwards).
+	OnSensitive func(value any)
 }
 
 // Lookup returns the value one reference names.
 func (r *Resolver) Lookup(rf Ref) (Output, error) {
+	o, err := r.lookup(rf)
+	if err == nil && o.Sensitive && o.Value != nil && r.OnSensitive != nil {
+		r.OnSensitive(o.Value)
+	}
+	return o, err
+}
+
+func (r *Resolver) lookup(rf Ref) (Output, error) {
 	switch rf.Kind {
 	case "var":
 		if hint, ok := r.Withheld[rf.Name]; ok {
