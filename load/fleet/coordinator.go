@@ -33,6 +33,9 @@ type Coordinator struct {
 	// Progress receives a line whenever there is news (workers registering,
 	// the run's totals every few seconds).
 	Progress func(line string)
+	// Window, if set, receives the run's totals instead of Progress: a
+	// generator step shows them as Terraform's lines are shown, with -v.
+	Window func(line string)
 	// Keep leaves the run's nodes in ZooKeeper (for inspection).
 	Keep bool
 }
@@ -450,8 +453,13 @@ func (c *Coordinator) sayProgress(conn *zk.Conn, run string, ready []string, at 
 	if sum.Responses > 0 {
 		ok = 100 * float64(sum.Success) / float64(sum.Responses)
 	}
-	c.say("%6.1fs %d workers  window: %.1f/s  total: sent %d ok %.2f%% late %d in flight %d",
+	line := fmt.Sprintf("%6.1fs %d workers  window: %.1f/s  total: sent %d ok %.2f%% late %d in flight %d",
 		time.Since(at).Seconds(), len(ready), sum.Rate, sum.Sent, ok, sum.Late, sum.InFlight)
+	if c.Window != nil {
+		c.Window(line)
+		return
+	}
+	c.say("%s", line)
 }
 
 func readProgress(conn *zk.Conn, run, w string) (progress, bool) {

@@ -456,7 +456,7 @@ func TestGeneratorStepSplitsItsLoadAmongWorkers(t *testing.T) {
 	startWorkers(t, zk, group, 2)
 	work := t.TempDir()
 	def := fmt.Sprintf(`{"name": "fleet", "steps": [{"name": "load", "kind": "generator", "scenario": %q,
-		"target": %q, "rate": 300, "duration": "2s", "workers": {"group": %q, "count": 2, "timeout": "1m"}}]}`,
+		"target": %q, "rate": 100, "duration": "6s", "workers": {"group": %q, "count": 2, "timeout": "1m"}}]}`,
 		writeScenario(t), s.srv.URL, group)
 	if err := os.WriteFile(filepath.Join(work, "fleet.json"), []byte(def), 0o644); err != nil {
 		t.Fatal(err)
@@ -464,8 +464,18 @@ func TestGeneratorStepSplitsItsLoadAmongWorkers(t *testing.T) {
 	env := append(os.Environ(), "STACK_STATE="+filepath.Join(work, "state"), "HOME="+work, "STACK_ZOOKEEPER="+zk)
 	up := exec.Command(stackBin, "up", "fleet.json")
 	up.Dir, up.Env = work, env
-	if out, err := up.CombinedOutput(); err != nil {
-		t.Fatalf("up: %v\n%s", err, out)
+	upOut, err := up.CombinedOutput()
+	if err != nil {
+		t.Fatalf("up: %v\n%s", err, upOut)
+	}
+	// The fleet's totals every 5 s go to the step's log and the live table,
+	// not to plain output without -v (as a local run's window lines).
+	if strings.Contains(string(upOut), "workers  window:") {
+		t.Errorf("plain up without -v printed the fleet's window lines:\n%s", upOut)
+	}
+	stepLog, _ := os.ReadFile(filepath.Join(work, "state", "objects", "stacks", "fleet", "logs", "load.log"))
+	if !strings.Contains(string(stepLog), "workers  window:") {
+		t.Errorf("the step's log has no fleet window line:\n%s", stepLog)
 	}
 	status := exec.Command(stackBin, "status", "fleet", "--output", "json")
 	status.Dir, status.Env = work, env

@@ -75,9 +75,11 @@ type Drive struct {
 	Count          int
 	Servers, Group string
 	Wait           time.Duration
-	// Log takes detailed lines; Progress, if set, short ones for people.
+	// Log takes detailed lines; Progress, if set, short ones for people;
+	// Window, if set, a fleet's totals every few seconds (else Progress).
 	Log      io.Writer
 	Progress func(line string)
+	Window   func(line string)
 }
 
 // Run runs cfg as d says.
@@ -108,6 +110,12 @@ func (d Drive) Run(ctx context.Context, cfg load.Config) (*load.Report, error) {
 	}
 	co := &fleet.Coordinator{Conn: fleet.Conn{Servers: d.Servers, Group: d.Group, Log: d.Log},
 		Count: d.Count, WaitTimeout: d.Wait, Progress: func(line string) { d.say("%s", line) }}
+	if d.Window != nil {
+		co.Window = func(line string) {
+			fmt.Fprintln(d.Log, "load: "+line)
+			d.Window(line)
+		}
+	}
 	return co.Run(ctx, cfg)
 }
 
@@ -127,6 +135,9 @@ func (k *Kind) run(ctx context.Context, run *stack.StepRun, c *Config, cfg load.
 	if run.Progress != nil {
 		d.Progress = func(line string) { run.Progress("%s", line) }
 	}
+	// Like a local run's window lines: in the live table's row, and in plain
+	// mode only with -v.
+	d.Window = func(line string) { run.ToolOutput("%s", line) }
 	if c.Workers != nil {
 		d.Count, d.Group, d.Wait = c.Workers.Count, c.Workers.Group, time.Duration(c.Workers.Timeout)
 		d.Servers = firstNonEmpty(c.Workers.ZooKeeper, k.ZooKeeper)
