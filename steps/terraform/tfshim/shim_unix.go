@@ -19,15 +19,7 @@ import (
 const shimSupported = true
 
 func runShim(bin string) int {
-	procPath := os.Getenv(ProcFileEnv)
-	grace, err := time.ParseDuration(os.Getenv(GraceEnv))
-	if err != nil || grace <= 0 {
-		grace = DefaultGrace
-	}
-	fencePath := os.Getenv(FenceEnv)
-	for _, e := range []string{ExecEnv, ProcFileEnv, GraceEnv, FenceEnv} {
-		_ = os.Unsetenv(e)
-	}
+	procPath, fencePath, grace := settings()
 	if !durable(os.Args[1:]) {
 		// Quick commands that change nothing (and some print sensitive
 		// values: output, state pull) become Terraform itself: they may die
@@ -99,6 +91,20 @@ func runShim(bin string) int {
 		_ = killGroup(pgid)
 	}
 	return code
+}
+
+// settings reads what the terraform kind tells the shim, and removes it from
+// the environment Terraform inherits.
+func settings() (procPath, fencePath string, grace time.Duration) {
+	procPath, fencePath = os.Getenv(ProcFileEnv), os.Getenv(FenceEnv)
+	grace, err := time.ParseDuration(os.Getenv(GraceEnv))
+	if err != nil || grace <= 0 {
+		grace = DefaultGrace
+	}
+	for _, e := range []string{ExecEnv, ProcFileEnv, GraceEnv, FenceEnv} {
+		_ = os.Unsetenv(e)
+	}
+	return procPath, fencePath, grace
 }
 
 // outputFiles creates the files Terraform writes its output to, in dir.
