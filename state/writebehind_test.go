@@ -11,15 +11,20 @@ import (
 	"github.com/stack-tools/stack/state"
 )
 
-// puts counts the record writes that reach a store.
+// puts counts the record writes that reach a store; while gate is set, a
+// record write waits for it to close.
 type puts struct {
 	stack.Store
-	n atomic.Int32
+	n    atomic.Int32
+	gate chan struct{}
 }
 
 func (p *puts) Put(ctx context.Context, key string, data []byte, ifMatch string) (string, error) {
 	if strings.HasSuffix(key, "stack.json") {
 		p.n.Add(1)
+		if p.gate != nil {
+			<-p.gate
+		}
 	}
 	return p.Store.Put(ctx, key, data, ifMatch)
 }
@@ -36,10 +41,13 @@ func newWriter(t *testing.T) (*state.RecordWriter, *puts) {
 	return w, st
 }
 
-// Updates nobody waits for go out together, in the order queued; Drain
-// writes them all.
+// Updates queued while a write is on its way go out together in the next
+// one, in the order queued; Drain writes them all. (The store holds the
+// writes until every update is queued, so the count does not depend on how
+// fast this machine is.)
 func TestWriteBehindBatchesUpdatesNobodyWaitsFor(t *testing.T) {
 	w, st := newWriter(t)
+	st.gate = make(chan struct{})
 	var q state.WriteBehind
 	const n = 50
 	for i := range n {
@@ -50,6 +58,7 @@ func TestWriteBehindBatchesUpdatesNobodyWaitsFor(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	close(st.gate)
 	if err := q.Drain(); err != nil {
 		t.Fatal(err)
 	}
@@ -66,8 +75,8 @@ func TestWriteBehindBatchesUpdatesNobodyWaitsFor(t *testing.T) {
 			t.Errorf("step s%d has %q, want %q (every update, in order)", j, got, want.String())
 		}
 	}
-	if got := st.n.Load(); got > n/5 {
-		t.Errorf("%d updates took %d record writes; queued together they should share a few", n, got)
+	if got := st.n.Load(); got > 2 {
+		t.Errorf("%d updates took %d record writes; queued behind one write, the rest should share the next", n, got)
 	}
 }
 
