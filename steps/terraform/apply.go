@@ -84,11 +84,9 @@ func applyOptions(fresh, ours bool, varFile string) []tfexec.ApplyOption {
 func (s *session) apply(ctx context.Context, opts []tfexec.ApplyOption) (map[string]streamedOutput, error) {
 	var streamed map[string]streamedOutput
 	err := s.retryLocked(ctx, func() error {
-		return s.stream(func(w io.Writer) error {
-			err := s.tf.ApplyJSON(ctx, w, opts...)
-			streamed = w.(*progressWriter).outputs
-			return err
-		})
+		var err error
+		streamed, err = s.streamed(func(w io.Writer) error { return s.tf.ApplyJSON(ctx, w, opts...) })
+		return err
 	})
 	return streamed, err
 }

@@ -14,11 +14,19 @@ import (
 // progress. terraform-exec keeps the writer for later commands, so it is reset:
 // `terraform output` must never write to the log.
 func (s *session) stream(fn func(w io.Writer) error) error {
+	_, err := s.streamed(fn)
+	return err
+}
+
+// streamed is stream, and also returns the outputs message's outputs (nil if
+// there was none), read once every line is handled.
+func (s *session) streamed(fn func(w io.Writer) error) (map[string]streamedOutput, error) {
 	w := newProgressWriter(s.run)
 	w.created = func(addr, id string) { s.noteCreated(s.journal, addr, id) }
 	err := fn(w)
 	s.tf.SetStdout(io.Discard)
-	return w.wrap(err)
+	err = w.wrap(err) // waits for the last line
+	return w.outputs, err
 }
 
 // streamedOutput is one output in Terraform's JSON "outputs" message. A
