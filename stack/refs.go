@@ -231,6 +231,9 @@ func stringify(v any) string {
 
 // JoinPath appends a key to a JSON path such as steps[1].vars, as problems name fields.
 func JoinPath(path, key string) string {
+	if key == "" {
+		key = `""` // an empty key still names a place
+	}
 	if path == "" {
 		return key
 	}
