@@ -40,7 +40,7 @@ func (e *Engine) down(ctx context.Context, name string, check func(*state.Record
 		// A down that died after deleting the record: only its lease is left.
 		released = true
 		lease.Release()
-		_ = os.RemoveAll(filepath.Join(e.CacheDir, "work", name))
+		_ = os.RemoveAll(e.stackWork(name))
 		e.emit(Event{Stack: name, Type: EventInfo, Message: "stack removed (an earlier down had finished all but releasing its lock)"})
 		return nil
 	}
@@ -85,7 +85,7 @@ func (e *Engine) down(ctx context.Context, name string, check func(*state.Record
 	}
 	released = true
 	lease.Release()
-	_ = os.RemoveAll(filepath.Join(e.CacheDir, "work", name))
+	_ = os.RemoveAll(e.stackWork(name))
 	e.emit(Event{Stack: name, Type: EventInfo, Message: "stack removed"})
 	e.reportOrphans(ctx, name, plan, left)
 	return nil
@@ -148,10 +148,10 @@ func (r *runner) destroyStep(ctx context.Context, s *definition.Step) error {
 	if err := r.w.UpdateStep(ctx, s.Name, func(st *state.StepState) { st.Status, st.Error = state.StatusDestroying, "" }); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Join(r.e.CacheDir, "work", r.w.Name()), 0o700); err != nil {
+	if err := os.MkdirAll(r.work(), 0o700); err != nil {
 		return err
 	}
-	logPath := filepath.Join(r.e.CacheDir, "work", r.w.Name(), s.Name+".destroy.log")
+	logPath := filepath.Join(r.work(), s.Name+".destroy.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return err

@@ -273,11 +273,17 @@ func (e *Engine) planLog(root, stackName, step string) (*os.File, error) {
 
 // workDir is a step's working copy on this workstation.
 func (r *runner) workDir(step string) string {
-	root := r.workRoot
-	if root == "" {
-		root = filepath.Join(r.e.CacheDir, "work")
+	if r.workRoot != "" {
+		return filepath.Join(r.workRoot, r.w.Name(), step)
 	}
-	return filepath.Join(root, r.w.Name(), step)
+	return filepath.Join(r.work(), step)
+}
+
+// work is the folder of the stack's working copies (Engine.stackWork),
+// found once per command.
+func (r *runner) work() string {
+	r.workOnce.Do(func() { r.workFolder = r.e.stackWork(r.w.Name()) })
+	return r.workFolder
 }
 
 // Summary returns counts per status, for the last line of a report.

@@ -29,6 +29,7 @@ type fakeKind struct {
 	destroyed []string
 	gates     map[string]chan struct{} // step -> closed when it may finish
 	entered   map[string]chan struct{} // step -> closed once it started
+	workDirs  []string                 // the working copy of each Apply, in order
 }
 
 type fakeConfig struct {
@@ -76,6 +77,7 @@ func (k *fakeKind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs
 	}
 	k.mu.Lock()
 	k.applied = append(k.applied, run.Step)
+	k.workDirs = append(k.workDirs, run.WorkDir)
 	k.mu.Unlock()
 	if s, ok := c.Value.(string); ok && c.Reverse {
 		r := []rune(s)
@@ -262,6 +264,40 @@ func TestFakeSecretCarriedIntoAPlainOutputStaysSecret(t *testing.T) {
 		return nil
 	})
 	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A stack of the same name on another store gets working copies of its own
+// on this workstation, and its down leaves the first one's alone.
+func TestFakeSameNameOnTwoStoresKeepsApartOnThisWorkstation(t *testing.T) {
+	ctx, dir, k := context.Background(), t.TempDir(), newFakeKind()
+	local := fakeEngine(t, filepath.Join(dir, "a"), k)
+	other := fakeEngine(t, filepath.Join(dir, "b"), k)
+	other.CacheDir = local.CacheDir // one workstation, two stores
+	def := writeDef(t, dir, `{"name":"twin","steps":[{"name":"a","kind":"fake","value":"x"}]}`)
+	for _, e := range []*engine.Engine{local, other} {
+		if err := e.Up(ctx, engine.UpOptions{Def: def}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(k.workDirs) != 2 || k.workDirs[0] == k.workDirs[1] {
+		t.Fatalf("working copies %q: want one per store", k.workDirs)
+	}
+	if filepath.Dir(k.workDirs[0]) != filepath.Join(local.CacheDir, "work", "twin") {
+		t.Errorf("the first store's copy is %s, want it under work/twin as before", k.workDirs[0])
+	}
+	log := filepath.Join(filepath.Dir(k.workDirs[0]), "a.log")
+	if err := other.Down(ctx, "twin"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(log); err != nil {
+		t.Errorf("down on the other store removed the first store's working copies: %v", err)
+	}
+	if _, err := os.Stat(filepath.Dir(k.workDirs[1])); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("down left its own working copies: %v", err)
+	}
+	if err := local.Down(ctx, "twin"); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"io"
-	"path/filepath"
 	"sort"
 	"sync"
 
@@ -81,7 +80,7 @@ func (r *runner) prepare(ctx context.Context, steps []*definition.Step) map[stri
 				_ = kind.(stack.Preparer).Prepare(ctx, &stack.StepRun{
 					Stack: r.w.Name(), Step: s.Name, Profile: r.plan.Profile, Owner: rec.CreatedBy,
 					Dir: r.plan.Def.Dir, Module: s.Module,
-					WorkDir:  filepath.Join(r.e.CacheDir, "work", r.w.Name(), s.Name),
+					WorkDir:  r.workDir(s.Name),
 					Store:    r.e.Store,
 					Log:      io.Discard,
 					Progress: func(string, ...any) {},

@@ -34,6 +34,9 @@ type runner struct {
 
 	// workRoot, if set, replaces CacheDir/work as the root of the working copies (stack plan).
 	workRoot string
+	// workFolder is the stack's folder under CacheDir/work (see work).
+	workFolder string
+	workOnce   sync.Once
 	// refresh plans unchanged steps and applies the drifted ones again (up --refresh).
 	refresh bool
 	// timing, bg and prepared make up the fast path of up (see flow.go).
@@ -296,10 +299,10 @@ type application struct {
 // openStepLog creates the step's log on this workstation; closing it stores
 // a copy with the stack.
 func (r *runner) openStepLog(ctx context.Context, step string) (*os.File, func(), error) {
-	if err := os.MkdirAll(filepath.Join(r.e.CacheDir, "work", r.w.Name()), 0o700); err != nil {
+	if err := os.MkdirAll(r.work(), 0o700); err != nil {
 		return nil, nil, err
 	}
-	logPath := filepath.Join(r.e.CacheDir, "work", r.w.Name(), step+".log")
+	logPath := filepath.Join(r.work(), step+".log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, nil, err
