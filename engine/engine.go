@@ -44,6 +44,9 @@ type Engine struct {
 	// fetches them into CacheDir/sources.
 	Sources     *modsource.Fetcher
 	sourcesOnce sync.Once
+	// revisions maps a fetched module's folder to the commit its git
+	// source resolved to (see fetch).
+	revisions sync.Map
 
 	// digestKey is the store's secret for sensitive-output digests, loaded by
 	// the first command that needs it (under digestMu: commands may run

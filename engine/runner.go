@@ -429,6 +429,11 @@ func (a *application) finish(ctx context.Context, outs stack.Outputs, states []s
 		st.SetCost(cost, costKnown, end)
 		r.timing.record(s.Name, a.start, st)
 		st.Status, st.Fingerprint, st.Outputs, st.Handlers = state.StatusApplied, a.fp, applied, states
+		if rev := r.e.moduleRevision(s.Module); rev != "" || st.ModuleDigest != a.module {
+			// The same module from the stored copy (its source out of
+			// reach) keeps the commit it was fetched at.
+			st.ModuleRevision = rev
+		}
 		st.ModuleDigest = a.module
 		if len(s.Handlers) == 0 {
 			st.Applies++

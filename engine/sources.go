@@ -23,8 +23,19 @@ func (e *Engine) fetch(ctx context.Context) func(string) (string, error) {
 	})
 	return func(source string) (string, error) {
 		f, err := e.Sources.Fetch(ctx, source)
+		if err == nil && f.Revision != "" {
+			e.revisions.Store(f.Dir, f.Revision)
+		}
 		return f.Dir, err
 	}
+}
+
+// moduleRevision is the commit the git source fetched into dir resolved to
+// in this command, or "".
+func (e *Engine) moduleRevision(dir string) string {
+	rev, _ := e.revisions.Load(dir)
+	s, _ := rev.(string)
+	return s
 }
 
 // graph validates def with this engine's registry and module fetcher.

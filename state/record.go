@@ -68,17 +68,20 @@ type StepState struct {
 	Kind        string `json:"kind"`
 	Fingerprint string `json:"fingerprint,omitempty"`
 	// ModuleDigest names the module snapshot stored with the stack.
-	ModuleDigest string         `json:"module_digest,omitempty"`
-	Outputs      stack.Outputs  `json:"outputs,omitempty"`
-	Handlers     []HandlerState `json:"handlers,omitempty"`
-	Error        string         `json:"error,omitempty"`
-	Progress     string         `json:"progress,omitempty"`
-	StartedAt    *time.Time     `json:"started_at,omitempty"`
-	FinishedAt   *time.Time     `json:"finished_at,omitempty"`
-	Seconds      float64        `json:"seconds,omitempty"`
-	Log          string         `json:"log,omitempty"`
-	Applies      int            `json:"applies"`
-	RunBy        string         `json:"run_by,omitempty"`
+	ModuleDigest string `json:"module_digest,omitempty"`
+	// ModuleRevision is the commit a git module source resolved to when the
+	// step was last applied (a tag or branch may move on since).
+	ModuleRevision string         `json:"module_revision,omitempty"`
+	Outputs        stack.Outputs  `json:"outputs,omitempty"`
+	Handlers       []HandlerState `json:"handlers,omitempty"`
+	Error          string         `json:"error,omitempty"`
+	Progress       string         `json:"progress,omitempty"`
+	StartedAt      *time.Time     `json:"started_at,omitempty"`
+	FinishedAt     *time.Time     `json:"finished_at,omitempty"`
+	Seconds        float64        `json:"seconds,omitempty"`
+	Log            string         `json:"log,omitempty"`
+	Applies        int            `json:"applies"`
+	RunBy          string         `json:"run_by,omitempty"`
 	// CostPerHour is the module's declared rough hourly cost under the
 	// profile it was applied with, running since CostSince; CostAccrued is
 	// what earlier shapes of the step cost before that (see cost.go).

@@ -9,14 +9,17 @@ import (
 )
 
 // git runs git in dir for a test.
-func git(t *testing.T, dir string, args ...string) {
+// git runs git in dir and returns what it printed, trimmed.
+func git(t *testing.T, dir string, args ...string) string {
 	t.Helper()
 	c := exec.Command("git", args...)
 	c.Dir = dir
 	c.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
-	if out, err := c.CombinedOutput(); err != nil {
+	out, err := c.CombinedOutput()
+	if err != nil {
 		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
+	return strings.TrimSpace(string(out))
 }
 
 // A module from a git repository at a tag is applied; when the tag moves,
@@ -48,8 +51,12 @@ func TestGitModuleSource(t *testing.T) {
 	w := newWorkstation(t, stateDir)
 	w.must("validate", file)
 	w.must("up", file)
-	if got := w.status("remote").Steps["a"].Outputs["value"].Value; got != "x" {
+	first := w.status("remote").Steps["a"]
+	if got := first.Outputs["value"].Value; got != "x" {
 		t.Fatalf("output value = %v, want x", got)
+	}
+	if want := git(t, repo, "rev-parse", "v1"); first.ModuleRevision != want {
+		t.Errorf("status says the module came from commit %q, want v1's %s", first.ModuleRevision, want)
 	}
 	if r := w.run("plan", "remote", file); r.code != 0 {
 		t.Fatalf("plan before the tag moved: exit %d\n%s%s", r.code, r.stdout, r.stderr)
@@ -77,6 +84,12 @@ func TestGitModuleSource(t *testing.T) {
 	st := w.status("remote").Steps["a"]
 	if st.Applies != 2 {
 		t.Errorf("step a applied %d times, want 2 (the moved tag re-applies it)", st.Applies)
+	}
+	if want := git(t, repo, "rev-parse", "v1"); st.ModuleRevision != want || want == first.ModuleRevision {
+		t.Errorf("after the tag moved, status says commit %q, want the tag's new %s", st.ModuleRevision, want)
+	}
+	if text := w.must("status", "remote").stdout; !strings.Contains(text, "module commit: "+st.ModuleRevision) {
+		t.Errorf("status does not name the module's commit:\n%s", text)
 	}
 	if r := w.run("plan", "remote", file); r.code != 0 {
 		t.Errorf("plan after up: exit %d\n%s%s", r.code, r.stdout, r.stderr)

@@ -139,6 +139,9 @@ func printStepDetail(w io.Writer, name string, s *state.StepState) {
 	if s.Error != "" {
 		fmt.Fprintf(w, "  error: %s\n", s.Error)
 	}
+	if s.ModuleRevision != "" {
+		fmt.Fprintf(w, "  module commit: %s\n", s.ModuleRevision)
+	}
 	for _, k := range sortedOutputNames(s.Outputs) {
 		fmt.Fprintf(w, "  output %s = %s\n", k, outputText(s.Outputs[k]))
 	}
