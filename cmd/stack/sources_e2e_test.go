@@ -2,25 +2,12 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// git runs git in dir for a test.
-// git runs git in dir and returns what it printed, trimmed.
-func git(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	c := exec.Command("git", args...)
-	c.Dir = dir
-	c.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
-	out, err := c.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
+	"github.com/stack-tools/stack/internal/testenv"
+)
 
 // A module from a git repository at a tag is applied; when the tag moves,
 // plan says "module changed" for that step; another workstation, with another
@@ -36,10 +23,10 @@ func TestGitModuleSource(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(mod, "main.tf"), []byte(tf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	git(t, repo, "init", "-q", "-b", "main")
-	git(t, repo, "add", ".")
-	git(t, repo, "commit", "-q", "-m", "echo")
-	git(t, repo, "tag", "v1")
+	testenv.Git(t, repo, "init", "-q", "-b", "main")
+	testenv.Git(t, repo, "add", ".")
+	testenv.Git(t, repo, "commit", "-q", "-m", "echo")
+	testenv.Git(t, repo, "tag", "v1")
 
 	defDir := t.TempDir()
 	file := filepath.Join(defDir, "remote.json")
@@ -55,7 +42,7 @@ func TestGitModuleSource(t *testing.T) {
 	if got := first.Outputs["value"].Value; got != "x" {
 		t.Fatalf("output value = %v, want x", got)
 	}
-	if want := git(t, repo, "rev-parse", "v1"); first.ModuleRevision != want {
+	if want := testenv.Git(t, repo, "rev-parse", "v1"); first.ModuleRevision != want {
 		t.Errorf("status says the module came from commit %q, want v1's %s", first.ModuleRevision, want)
 	}
 	if r := w.run("plan", "remote", file); r.code != 0 {
@@ -66,9 +53,9 @@ func TestGitModuleSource(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(mod, "more.tf"), []byte("output \"extra\" {\n  value = \"more\"\n}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	git(t, repo, "add", ".")
-	git(t, repo, "commit", "-q", "-m", "more")
-	git(t, repo, "tag", "-f", "v1")
+	testenv.Git(t, repo, "add", ".")
+	testenv.Git(t, repo, "commit", "-q", "-m", "more")
+	testenv.Git(t, repo, "tag", "-f", "v1")
 	r := w.run("plan", "remote", file)
 	if r.code != 2 || !strings.Contains(r.stdout, "module changed") {
 		t.Fatalf("plan after the tag moved: exit %d, want 2 and \"module changed\"\n%s%s", r.code, r.stdout, r.stderr)
@@ -85,7 +72,7 @@ func TestGitModuleSource(t *testing.T) {
 	if st.Applies != 2 {
 		t.Errorf("step a applied %d times, want 2 (the moved tag re-applies it)", st.Applies)
 	}
-	if want := git(t, repo, "rev-parse", "v1"); st.ModuleRevision != want || want == first.ModuleRevision {
+	if want := testenv.Git(t, repo, "rev-parse", "v1"); st.ModuleRevision != want || want == first.ModuleRevision {
 		t.Errorf("after the tag moved, status says commit %q, want the tag's new %s", st.ModuleRevision, want)
 	}
 	if text := w.must("status", "remote").stdout; !strings.Contains(text, "module commit: "+st.ModuleRevision) {

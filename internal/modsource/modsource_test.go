@@ -6,7 +6,6 @@ import (
 	"compress/gzip"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,29 +19,17 @@ import (
 
 const mainTF = "output \"v\" {\n  value = 1\n}\n"
 
-func git(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	c := exec.Command("git", args...)
-	c.Dir = dir
-	c.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
-	out, err := c.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
 // git:: with ?ref= and //subfolder: the folder is named by the commit the
 // ref resolves to, holds no .git, and a moved tag gives another folder.
 func TestGitRefAndSubfolder(t *testing.T) {
 	repo := t.TempDir()
 	os.MkdirAll(filepath.Join(repo, "mods", "m"), 0o755)
 	os.WriteFile(filepath.Join(repo, "mods", "m", "main.tf"), []byte(mainTF), 0o644)
-	git(t, repo, "init", "-q", "-b", "main")
-	git(t, repo, "add", ".")
-	git(t, repo, "commit", "-q", "-m", "one")
-	git(t, repo, "tag", "v1")
-	first := git(t, repo, "rev-parse", "HEAD")
+	testenv.Git(t, repo, "init", "-q", "-b", "main")
+	testenv.Git(t, repo, "add", ".")
+	testenv.Git(t, repo, "commit", "-q", "-m", "one")
+	testenv.Git(t, repo, "tag", "v1")
+	first := testenv.Git(t, repo, "rev-parse", "HEAD")
 	src := "git::file://" + repo + "//mods/m?ref=v1"
 
 	got, err := (&modsource.Fetcher{Dir: t.TempDir()}).Fetch(context.Background(), src)
@@ -60,9 +47,9 @@ func TestGitRefAndSubfolder(t *testing.T) {
 	}
 
 	os.WriteFile(filepath.Join(repo, "mods", "m", "more.tf"), []byte("output \"w\" {\n  value = 2\n}\n"), 0o644)
-	git(t, repo, "add", ".")
-	git(t, repo, "commit", "-q", "-m", "two")
-	git(t, repo, "tag", "-f", "v1")
+	testenv.Git(t, repo, "add", ".")
+	testenv.Git(t, repo, "commit", "-q", "-m", "two")
+	testenv.Git(t, repo, "tag", "-f", "v1")
 	moved, err := (&modsource.Fetcher{Dir: filepath.Dir(filepath.Dir(filepath.Dir(got.Dir)))}).Fetch(context.Background(), src)
 	if err != nil {
 		t.Fatal(err)
