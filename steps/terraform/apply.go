@@ -38,7 +38,7 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 	defer k.watchProcess(run)()
 	run.Phase("plan") // until Terraform starts changing resources: see progressWriter
 	s.journal = s.beginJournal(ctx, "terraform apply")
-	streamed, err := s.apply(ctx, applyOptions(fresh, s.created && s.unlocked, secrets.varFile()))
+	streamed, err := s.apply(ctx, applyOptions(fresh, s.created != nil && s.created.unlocked, secrets.varFile()))
 	s.endJournal(err)
 	if err != nil {
 		return nil, err

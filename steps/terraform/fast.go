@@ -49,7 +49,7 @@ func (s *session) readState(ctx context.Context) (st stateFile, ok bool) {
 // so that apply has nothing to refresh (`-refresh=false` is safe). The
 // caller holds the stack's lease: nobody else applies this step meanwhile.
 func (s *session) emptyState(ctx context.Context) bool {
-	if s.created {
+	if s.created != nil {
 		return true // by this command, so there is nothing to read
 	}
 	st, ok := s.readState(ctx)

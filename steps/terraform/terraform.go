@@ -67,7 +67,7 @@ type Kind struct {
 	// initTurns holds a mutex per init digest (see ensureInit).
 	initTurns sync.Map
 	// created holds the work folders whose workspace a preparation just
-	// created (a createdWorkspace): their state has no resources, and the
+	// created (a *createdWorkspace): their state has no resources, and the
 	// apply need not read it.
 	created sync.Map
 }
@@ -105,13 +105,9 @@ type session struct {
 	srcDir  string
 	dataDir string
 	version *version.Version // Terraform's, if known
-	created bool             // the workspace was just created, without resources
-	// known is the state of a workspace this command just created, for the
-	// first read of it (remoteState): a round trip saved. nil once read.
-	known *tfState
-	// unlocked says no lock is on the state of the workspace this command
-	// created: its first apply need not take one (applyOptions).
-	unlocked bool
+	// created is set when this command just created the workspace: its
+	// state has no resources.
+	created *createdWorkspace
 	// journal is the running command's (unsaved.go), nil if none.
 	journal *journal
 }
@@ -129,8 +125,7 @@ func (k *Kind) prepare(ctx context.Context, run *stack.StepRun) (*session, error
 	}
 	s := &session{run: run, backend: tfb, srcDir: filepath.Join(run.WorkDir, "module"), dataDir: filepath.Join(run.WorkDir, "data"), version: k.tfVersion}
 	if v, ok := k.created.LoadAndDelete(run.WorkDir); ok {
-		c := v.(createdWorkspace)
-		s.created, s.known, s.unlocked = true, c.known, c.unlocked
+		s.created = v.(*createdWorkspace)
 	}
 	// A Terraform left by a dead command may still be applying from this copy.
 	if err := waitSurvivor(ctx, run); err != nil {
@@ -204,16 +199,20 @@ func (k *Kind) Prepare(ctx context.Context, run *stack.StepRun) error {
 	run.Phase("workspace")
 	if _, err = s.selectWorkspace(ctx, true); err == nil {
 		k.handOver(run.WorkDir, s.tf)
-		if s.created {
-			k.created.Store(run.WorkDir, createdWorkspace{s.known, s.unlocked})
+		if s.created != nil {
+			k.created.Store(run.WorkDir, s.created)
 		}
 	}
 	return err
 }
 
-// createdWorkspace is what a preparation that created a step's workspace
-// hands its apply (Kind.created).
+// createdWorkspace is what a command knows of a workspace it just created;
+// a preparation hands it to the apply (Kind.created).
 type createdWorkspace struct {
-	known    *tfState
+	// known is the workspace's state, for the first read of it
+	// (remoteState): a round trip saved. nil once read.
+	known *tfState
+	// unlocked says no lock is on its state: the first apply need not take
+	// one (applyOptions).
 	unlocked bool
 }

@@ -126,8 +126,9 @@ func parseState(data []byte) (*tfState, error) {
 
 // remoteState reads the step's state from the backend.
 func (s *session) remoteState(ctx context.Context) (*tfState, error) {
-	if st := s.known; st != nil {
-		s.known = nil
+	if c := s.created; c != nil && c.known != nil {
+		st := c.known
+		c.known = nil
 		return st, nil
 	}
 	if s.backend.State == nil {

@@ -58,8 +58,8 @@ func (s *session) selectDirectly(ctx context.Context, ws string, create bool) (o
 		if err != nil {
 			return false, true, fmt.Errorf("creating workspace %q: %w", ws, err)
 		}
-		if s.created = nw.Created; nw.Created {
-			s.known, s.unlocked = knownState(nw.State), !nw.Locked
+		if nw.Created {
+			s.created = &createdWorkspace{known: knownState(nw.State), unlocked: !nw.Locked}
 		}
 		return true, true, writeEnvironment(s.dataDir, ws)
 	}

@@ -73,8 +73,9 @@ func (s *Store) TerraformBackend(stackName, step string) tfbackend.Backend {
 			return tfbackend.NewWorkspace{}, err
 		}
 		// A killed `terraform workspace new` (or an apply creating its
-		// workspace) leaves a lock and no state: one HEAD, made while
-		// preparing, lets the apply skip Terraform's lock round trips.
+		// workspace) leaves a lock and no state: one read of the lock,
+		// made while preparing, lets the apply skip Terraform's lock round
+		// trips.
 		_, _, lerr := s.Get(ctx, key+".tflock")
 		return tfbackend.NewWorkspace{Created: true, State: emptyState, Locked: !errors.Is(lerr, stack.ErrNotFound)}, nil
 	}}
