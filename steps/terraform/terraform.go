@@ -70,6 +70,10 @@ type Kind struct {
 	// created (a *createdWorkspace): their state has no resources, and the
 	// apply need not read it.
 	created sync.Map
+	// bundle is the CA bundle of backends that open no TLS connection
+	// (cabundle.go), "" if there is none.
+	bundleOnce sync.Once
+	bundle     string
 }
 
 // New returns the kind, keeping its caches under cacheDir.
@@ -123,6 +127,7 @@ func (k *Kind) prepare(ctx context.Context, run *stack.StepRun) (*session, error
 	if err != nil {
 		return nil, err
 	}
+	tfb = k.withNoTLSBundle(tfb)
 	s := &session{run: run, backend: tfb, srcDir: filepath.Join(run.WorkDir, "module"), dataDir: filepath.Join(run.WorkDir, "data"), version: k.tfVersion}
 	if v, ok := k.created.LoadAndDelete(run.WorkDir); ok {
 		s.created = v.(*createdWorkspace)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/stack-tools/stack/internal/testenv"
 	"github.com/stack-tools/stack/stack"
+	"github.com/stack-tools/stack/steps/terraform/tfbackend"
 	"github.com/stack-tools/stack/stores/localstore"
 	"github.com/stack-tools/stack/stores/s3store"
 )
@@ -35,11 +36,17 @@ output "id" { value = terraform_data.a.id }
 // does, and returns the Terraform handle.
 func terraformInit(t *testing.T, bin string, store BackendSource, stackName string) *tfexec.Terraform {
 	t.Helper()
+	return terraformInitBackend(t, bin, store.TerraformBackend(stackName, "ref"))
+}
+
+// terraformInitBackend runs `terraform init` for backend b in a working copy
+// of its own.
+func terraformInitBackend(t *testing.T, bin string, b tfbackend.Backend) *tfexec.Terraform {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "ref")
 	if _, err := syncModule(writeModule(t, workspaceModule), dir); err != nil {
 		t.Fatal(err)
 	}
-	b := store.TerraformBackend(stackName, "ref")
 	if err := writeBackend(dir, b); err != nil {
 		t.Fatal(err)
 	}

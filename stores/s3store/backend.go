@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -53,10 +55,15 @@ func (s *Store) TerraformBackend(stackName, step string) tfbackend.Backend {
 	if s.pathStyle {
 		cfg["use_path_style"] = true
 	}
-	return tfbackend.Backend{Type: "s3", Config: cfg, State: func(ctx context.Context, workspace string) ([]byte, error) {
+	b := tfbackend.Backend{Type: "s3", Config: cfg}
+	if s.noTLS() {
+		b.NoTLSCABundleAttr = "custom_ca_bundle"
+	}
+	b.State = func(ctx context.Context, workspace string) ([]byte, error) {
 		data, _, err := s.Get(ctx, path.Join(TFStatePrefix, stackName, workspace, StateKey))
 		return data, err
-	}, DropNewWorkspaceLock: func(ctx context.Context, workspace string) error {
+	}
+	b.DropNewWorkspaceLock = func(ctx context.Context, workspace string) error {
 		dir := path.Join(TFStatePrefix, stackName, workspace)
 		_, _, err := s.Get(ctx, path.Join(dir, StateKey))
 		if err == nil {
@@ -66,7 +73,8 @@ func (s *Store) TerraformBackend(stackName, step string) tfbackend.Backend {
 			return err
 		}
 		return s.Delete(ctx, path.Join(dir, StateKey+".tflock"), stack.AnyVersion)
-	}, NewWorkspace: func(ctx context.Context, workspace string, emptyState []byte) (tfbackend.NewWorkspace, error) {
+	}
+	b.NewWorkspace = func(ctx context.Context, workspace string, emptyState []byte) (tfbackend.NewWorkspace, error) {
 		key := path.Join(TFStatePrefix, stackName, workspace, StateKey)
 		created, err := s.createState(ctx, key, emptyState)
 		if err != nil || !created {
@@ -78,7 +86,19 @@ func (s *Store) TerraformBackend(stackName, step string) tfbackend.Backend {
 		// trips.
 		_, _, lerr := s.Get(ctx, key+".tflock")
 		return tfbackend.NewWorkspace{Created: true, State: emptyState, Locked: !errors.Is(lerr, stack.ErrNotFound)}, nil
-	}}
+	}
+	return b
+}
+
+// noTLS reports whether Terraform's backend for this store opens no TLS
+// connection: the endpoint is plain HTTP and the keys come from the
+// environment, so no credential provider calls STS or SSO (the backend's
+// own STS and IMDS calls are skipped for a custom endpoint, above). A
+// profile is left alone: Terraform may prefer it to the keys.
+func (s *Store) noTLS() bool {
+	return strings.HasPrefix(strings.ToLower(s.endpoint), "http://") &&
+		os.Getenv("AWS_ACCESS_KEY_ID") != "" && os.Getenv("AWS_SECRET_ACCESS_KEY") != "" &&
+		os.Getenv("AWS_PROFILE") == "" && os.Getenv("AWS_DEFAULT_PROFILE") == ""
 }
 
 // createState writes a new workspace's first state as `terraform workspace

@@ -170,3 +170,34 @@ func TestMaxAttemptsReachesStoreAndTerraform(t *testing.T) {
 		t.Error("backend sets max_retries without AWS_MAX_ATTEMPTS")
 	}
 }
+
+// Terraform's backend is told it opens no TLS connection only when that is
+// certain: a plain-HTTP endpoint and keys from the environment, no profile.
+func TestBackendOpensNoTLSOnlyOverPlainHTTPWithKeys(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "k")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "s")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_DEFAULT_PROFILE", "")
+	for _, c := range []struct {
+		endpoint, profile string
+		want              bool
+	}{
+		{"http://127.0.0.1:9000", "", true},
+		{"HTTP://minio.internal", "", true},
+		{"https://minio.internal", "", false},
+		{"", "", false}, // AWS itself
+		{"http://127.0.0.1:9000", "dev", false},
+	} {
+		t.Setenv("AWS_PROFILE", c.profile)
+		s := &Store{bucket: "b", region: "us-east-1", endpoint: c.endpoint}
+		if got := s.TerraformBackend("st", "step").NoTLSCABundleAttr != ""; got != c.want {
+			t.Errorf("endpoint %q, AWS_PROFILE %q: no TLS = %v, want %v", c.endpoint, c.profile, got, c.want)
+		}
+	}
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	s := &Store{bucket: "b", region: "us-east-1", endpoint: "http://127.0.0.1:9000"}
+	if s.TerraformBackend("st", "step").NoTLSCABundleAttr != "" {
+		t.Error("without keys in the environment a credential provider may call STS over TLS")
+	}
+}

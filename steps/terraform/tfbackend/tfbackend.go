@@ -26,6 +26,12 @@ type Backend struct {
 	// state Terraform writes for a new workspace, for backends that store one.
 	// The caller holds the stack's lease.
 	NewWorkspace func(ctx context.Context, workspace string, emptyState []byte) (NewWorkspace, error) `json:"-"`
+	// NoTLSCABundleAttr, if set, says the backend opens no TLS connection (an
+	// S3-compatible server over plain HTTP, keys from the environment) and
+	// names the configuration attribute that takes its CA bundle. Terraform
+	// would otherwise load the machine's bundle (AWS_CA_BUNDLE) in every run,
+	// for nothing; the terraform kind gives it one that trusts nothing.
+	NoTLSCABundleAttr string `json:"-"`
 }
 
 // NewWorkspace is what Backend.NewWorkspace did.
