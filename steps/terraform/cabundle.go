@@ -46,7 +46,7 @@ func (k *Kind) withNoTLSBundle(b tfbackend.Backend) tfbackend.Backend {
 // noTLSBundle returns the path of the one-certificate bundle, writing it if
 // the cache has none, or "" if it cannot be written.
 func (k *Kind) noTLSBundle() string {
-	path := filepath.Join(k.CacheDir, "terraform", noTLSBundleFile)
+	path := filepath.Join(k.CacheDir, noTLSBundleFile)
 	if data, err := os.ReadFile(path); err == nil {
 		if block, _ := pem.Decode(data); block != nil {
 			if _, err := x509.ParseCertificate(block.Bytes); err == nil {
