@@ -1,7 +1,6 @@
 package terraform
 
 import (
-	"context"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -9,9 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/stack-tools/stack/internal/testenv"
-	"github.com/stack-tools/stack/stores/s3store"
 )
 
 // A store over plain HTTP with keys from the environment: Terraform's backend
@@ -19,20 +15,7 @@ import (
 // bundle at all, which the AWS SDK refuses), and the step applies.
 func TestPlainHTTPBackendDoesNotLoadTheMachineCABundle(t *testing.T) {
 	bin := terraformBinary(t)
-	m, err := testenv.StartMinio(t.TempDir())
-	if err != nil {
-		testenv.Missing(t, err)
-	}
-	t.Cleanup(func() { _ = m.Stop() })
-	for _, kv := range m.Env() {
-		name, val, _ := strings.Cut(kv, "=")
-		t.Setenv(name, val)
-	}
-	t.Setenv("AWS_PROFILE", "")
-	store, err := s3store.Open(context.Background(), "s3://"+m.Bucket+"/p")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, store := minioStore(t)
 	notABundle := filepath.Join(t.TempDir(), "bundle.pem")
 	if err := os.WriteFile(notABundle, []byte("not a certificate\n"), 0o600); err != nil {
 		t.Fatal(err)

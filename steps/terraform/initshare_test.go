@@ -7,13 +7,10 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
-	"github.com/stack-tools/stack/internal/testenv"
 	"github.com/stack-tools/stack/stack"
 	"github.com/stack-tools/stack/stores/localstore"
-	"github.com/stack-tools/stack/stores/s3store"
 )
 
 // prepareLogged prepares step "web" of stackName through k and returns its
@@ -77,20 +74,7 @@ func TestInitSharedAcrossStacksLocal(t *testing.T) {
 
 func TestInitSharedAcrossStacksS3(t *testing.T) {
 	bin := terraformBinary(t)
-	m, err := testenv.StartMinio(t.TempDir())
-	if err != nil {
-		testenv.Missing(t, err)
-	}
-	t.Cleanup(func() { _ = m.Stop() })
-	for _, kv := range m.Env() {
-		name, val, _ := strings.Cut(kv, "=")
-		t.Setenv(name, val)
-	}
-	t.Setenv("AWS_PROFILE", "")
-	store, err := s3store.Open(context.Background(), "s3://"+m.Bucket+"/p")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, store := minioStore(t)
 	checkInitShared(t, bin, store)
 }
 

@@ -158,14 +158,10 @@ func TestNewWorkspaceLocal(t *testing.T) {
 	}
 }
 
-// lineageRE finds the random part of a state file.
-var lineageRE = regexp.MustCompile(`"lineage": "[0-9a-f-]+"`)
-
-// On the s3 backend (MinIO) the kind writes the state object `terraform
-// workspace new` writes, with the same content type and metadata, and no lock
-// object; Terraform applies in that workspace.
-func TestNewWorkspaceS3(t *testing.T) {
-	bin := terraformBinary(t)
+// minioStore starts MinIO for the test, points the AWS environment at it and
+// opens the store s3://BUCKET/p on it.
+func minioStore(t *testing.T) (*testenv.Minio, *s3store.Store) {
+	t.Helper()
 	m, err := testenv.StartMinio(t.TempDir())
 	if err != nil {
 		testenv.Missing(t, err)
@@ -176,11 +172,23 @@ func TestNewWorkspaceS3(t *testing.T) {
 		t.Setenv(name, val)
 	}
 	t.Setenv("AWS_PROFILE", "")
-	ctx := context.Background()
-	store, err := s3store.Open(ctx, "s3://"+m.Bucket+"/p")
+	store, err := s3store.Open(context.Background(), "s3://"+m.Bucket+"/p")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return m, store
+}
+
+// lineageRE finds the random part of a state file.
+var lineageRE = regexp.MustCompile(`"lineage": "[0-9a-f-]+"`)
+
+// On the s3 backend (MinIO) the kind writes the state object `terraform
+// workspace new` writes, with the same content type and metadata, and no lock
+// object; Terraform applies in that workspace.
+func TestNewWorkspaceS3(t *testing.T) {
+	bin := terraformBinary(t)
+	m, store := minioStore(t)
+	ctx := context.Background()
 	terraformWorkspaceNew(t, bin, store, "web0")
 	key := func(ws string) string { return "p/tfstate/s/" + ws + "/terraform.tfstate" }
 	get := func(k string) (*s3.GetObjectOutput, string) {
