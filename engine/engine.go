@@ -203,7 +203,13 @@ func stackName(opts UpOptions) (string, error) {
 		name = opts.Def.Name
 	}
 	if !definition.ValidName(name) {
-		return "", &definition.InvalidError{Problems: []definition.Problem{{Path: "--name", Msg: fmt.Sprintf("stack name %q is not valid: use lower-case letters, digits and dashes, starting with a letter, at most 40 characters", name)}}}
+		msg := fmt.Sprintf("stack name %q is not valid: use lower-case letters, digits and dashes, starting with a letter, at most 40 characters", name)
+		p := definition.Problem{Path: "--name", Msg: msg}
+		if opts.Name == "" {
+			// The name is the definition's own: say so, and how to override it.
+			p = definition.Problem{File: opts.Def.File, Path: "name", Msg: msg + " (or give the stack one with --name)"}
+		}
+		return "", &definition.InvalidError{Problems: []definition.Problem{p}}
 	}
 	return name, nil
 }
