@@ -32,6 +32,26 @@ func TestCommandLineMistakesExit2(t *testing.T) {
 			t.Errorf("stack %s: exit %d, want 2 with %q:\n%s", strings.Join(c.args, " "), r.code, c.want, r.stderr)
 		}
 	}
+	// stack plan's 2 means drift (as with terraform plan -detailed-exitcode):
+	// its mistakes exit 1, so a script cannot read a typo as drift.
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"name": "x", "steps": [{"name": "a", "modul": "m"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"plan"}, "plan takes NAME"},
+		{[]string{"plan", "x", "--parallelism", "0"}, "--parallelism"},
+		{[]string{"plan", "x", "--nosuch"}, "--nosuch"},
+		{[]string{"plan", "x", bad}, "modul"},
+	} {
+		r := w.run(c.args...)
+		if r.code != 1 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("stack %s: exit %d, want 1 with %q:\n%s", strings.Join(c.args, " "), r.code, c.want, r.stderr)
+		}
+	}
 	// A mistyped S3 URL must not quietly become a local folder.
 	entries, _ := os.ReadDir(repoRoot(t))
 	for _, e := range entries {

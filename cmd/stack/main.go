@@ -36,7 +36,7 @@ func run() int {
 		stop()
 	}()
 	root := newRootCmd()
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return exitOK
 	}
@@ -50,10 +50,19 @@ func run() int {
 	fmt.Fprintln(os.Stderr, "Error:", err)
 	var usage *usageError
 	if definition.IsInvalid(err) || errors.As(err, &usage) {
+		if cmd != nil && cmd.Annotations[driftExit] != "" {
+			// 2 means drift there, as with terraform plan -detailed-exitcode:
+			// a script must not read a typo as drift.
+			return exitFailed
+		}
 		return exitInvalid
 	}
 	return exitFailed
 }
+
+// driftExit marks a command whose exit status 2 reports changes (stack plan):
+// its bad usage and invalid definitions exit 1, as its other errors do.
+const driftExit = "drift-exit"
 
 // usageError is a command-line mistake (exit 2).
 type usageError struct{ err error }

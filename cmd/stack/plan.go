@@ -26,8 +26,9 @@ type planOptions struct {
 func newPlanCmd(g *globalOptions) *cobra.Command {
 	o := &planOptions{}
 	cmd := &cobra.Command{
-		Use:   "plan NAME [FILE]",
-		Short: "Show which steps drifted from their code or their infrastructure (read-only)",
+		Annotations: map[string]string{driftExit: "2"},
+		Use:         "plan NAME [FILE]",
+		Short:       "Show which steps drifted from their code or their infrastructure (read-only)",
 		Long: `For every applied step, compare its fingerprint with the definition (FILE, or the
 one stored with the stack) and run terraform plan against its workspace with the
 inputs it would get now. Each step is reported as unchanged, code changed (up
@@ -40,7 +41,7 @@ would create, step by step; values from upstream outputs are known after apply.
 
 plan changes nothing and takes no lock: it runs while another workstation holds
 the stack. Exit status: 0 nothing drifted, 2 something did, 1 a step could not be
-checked.`,
+checked or the command line or definition is wrong.`,
 		Example: `  stack plan bfcm                          # against the definition stored with the stack
   stack plan bfcm stacks/sms-inbound.json  # against the definition you are about to apply
   stack plan bfcm --output json`,
