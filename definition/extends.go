@@ -16,6 +16,11 @@ import (
 type LoadOptions struct {
 	// Fetch reads a definition named by URL (s3://bucket/key); nil refuses them.
 	Fetch func(ctx context.Context, url string) ([]byte, error)
+	// PathFields are the step fields, besides module, that name a file or
+	// folder relative to the definition (a generator's scenario); a dot
+	// separates nested keys (senders.file). A parent in another folder has
+	// those that name something next to it rewritten for the child's folder.
+	PathFields []string
 }
 
 // Load reads a definition file and every file it extends, merged (see
@@ -84,7 +89,7 @@ func (l *loader) load(file string, raw []byte, chain []string) (*node, error) {
 		return nil, err
 	}
 	n := fromJSON(top, file)
-	l.rebaseModules(n, file)
+	l.rebasePaths(n, file)
 	ext, ok := top["extends"]
 	if !ok {
 		return n, nil
@@ -124,10 +129,11 @@ func (l *loader) read(file string) ([]byte, error) {
 	return l.opts.Fetch(l.ctx, file)
 }
 
-// rebaseModules rewrites the relative module paths of a file in another
-// folder than the extending one so that they stay relative to the extending
-// file. Paths in an s3:// definition are taken as relative to it already.
-func (l *loader) rebaseModules(n *node, file string) {
+// rebasePaths rewrites the relative module paths (and PathFields) of a file
+// in another folder than the extending one so that they stay relative to the
+// extending file. Paths in an s3:// definition are taken as relative to it
+// already.
+func (l *loader) rebasePaths(n *node, file string) {
 	if isURL(file) {
 		return
 	}
@@ -135,7 +141,9 @@ func (l *loader) rebaseModules(n *node, file string) {
 	if err != nil || dir == l.top {
 		return
 	}
-	rebase := func(m *node) {
+	// must: the path has to name something next to the parent (a scenario
+	// field may also name a built-in scenario, which is left alone).
+	rebase := func(m *node, must bool) {
 		if m == nil || m.kind != leafNode {
 			return
 		}
@@ -143,8 +151,17 @@ func (l *loader) rebaseModules(n *node, file string) {
 		if !ok || s == "" || filepath.IsAbs(s) || strings.Contains(s, "::") || strings.Contains(s, "://") {
 			return
 		}
+		if _, err := os.Stat(filepath.Join(dir, s)); must && err != nil {
+			return
+		}
 		if rel, err := filepath.Rel(l.top, filepath.Join(dir, s)); err == nil {
 			m.leaf = rel
+		}
+	}
+	fields := func(o *node) {
+		rebase(o.obj["module"], false)
+		for _, f := range l.opts.PathFields {
+			rebase(o.field(strings.Split(f, ".")), true)
 		}
 	}
 	steps := n.obj["steps"]
@@ -155,15 +172,26 @@ func (l *loader) rebaseModules(n *node, file string) {
 		if s.kind != objNode {
 			continue
 		}
-		rebase(s.obj["module"])
+		fields(s)
 		if pr := s.obj["profiles"]; pr != nil && pr.kind == objNode {
 			for _, p := range pr.obj {
 				if p.kind == objNode {
-					rebase(p.obj["module"])
+					fields(p)
 				}
 			}
 		}
 	}
+}
+
+// field is the value at the nested keys of an object node, or nil.
+func (n *node) field(keys []string) *node {
+	for _, k := range keys {
+		if n == nil || n.kind != objNode {
+			return nil
+		}
+		n = n.obj[k]
+	}
+	return n
 }
 
 // locate returns the file that wrote the value at path in the merged

@@ -175,3 +175,40 @@ func TestBFCMDefinitionValidates(t *testing.T) {
 		}
 	}
 }
+
+// A parent in another folder has its generator's scenario folder, targets
+// file and senders file rewritten for the child's folder, as module paths
+// are; a built-in scenario's name is left alone.
+func TestExtendsRebasesPathFields(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"shared/base.json": `{"name": "base", "steps": [
+		    {"name": "load", "kind": "generator", "scenario": "scenarios/checkout", "senders": {"file": "numbers.csv"},
+		     "profiles": {"production": {"targets_file": "targets.txt"}}},
+		    {"name": "builtin", "kind": "generator", "scenario": "sms-inbound"}]}`,
+		"shared/scenarios/checkout/scenario.json": `{}`,
+		"shared/numbers.csv":                      "+15550000001\n",
+		"shared/targets.txt":                      "GET http://127.0.0.1:1/\n",
+		"teams/web/top.json":                      `{"extends": "../../shared/base.json", "name": "top"}`,
+	})
+	def, err := definition.Load(context.Background(), filepath.Join(dir, "teams/web/top.json"),
+		definition.LoadOptions{PathFields: generator.PathFields()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]map[string]string{
+		"load":    {"scenario": `"../../shared/scenarios/checkout"`, "senders": `{"file":"../../shared/numbers.csv"}`},
+		"builtin": {"scenario": `"sms-inbound"`},
+	}
+	for _, s := range def.Steps {
+		for field, w := range want[s.Name] {
+			if got := string(s.Extra[field]); got != w {
+				t.Errorf("step %s %s = %s, want %s", s.Name, field, got, w)
+			}
+		}
+		if s.Name == "load" {
+			if got := string(s.Profiles["production"].Extra["targets_file"]); got != `"../../shared/targets.txt"` {
+				t.Errorf("production targets_file = %s, want the path from teams/web", got)
+			}
+		}
+	}
+}

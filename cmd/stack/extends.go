@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/stack-tools/stack/definition"
+	"github.com/stack-tools/stack/steps/generator"
 	"github.com/stack-tools/stack/stores/s3store"
 )
 
@@ -24,7 +25,7 @@ func explain(w io.Writer, def *definition.Definition) {
 
 // loadDefinition reads a definition and the files it extends, s3:// ones too.
 func loadDefinition(file string) (*definition.Definition, error) {
-	return definition.Load(context.Background(), file, definition.LoadOptions{Fetch: fetchS3})
+	return definition.Load(context.Background(), file, definition.LoadOptions{Fetch: fetchS3, PathFields: generator.PathFields()})
 }
 
 // fetchS3 reads a definition an "extends" names as s3://BUCKET/KEY, with the

@@ -20,6 +20,11 @@ import (
 	"github.com/stack-tools/stack/stacks/scenarios"
 )
 
+// PathFields are the step fields that name a file or folder relative to the
+// definition (definition.LoadOptions.PathFields): the scenario folder, the
+// targets file and the senders file.
+func PathFields() []string { return []string{"scenario", "targets_file", "senders.file"} }
+
 // Config is the kind-specific part of a generator step.
 type Config struct {
 	// Scenario is a folder relative to the definition's folder, or a built-in
