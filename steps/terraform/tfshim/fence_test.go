@@ -96,7 +96,8 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 
 // The shim dies with stack; the fence keeper it started then enforces the
 // fence on Terraform's group, so a killed stack's Terraform cannot write past
-// the lease either.
+// the lease either. Only a missing fence file releases it: one read while
+// being rewritten keeps the last deadlines.
 func TestKeeperFencesTerraformAfterTheShimDied(t *testing.T) {
 	dir := t.TempDir()
 	fake := filepath.Join(dir, "terraform")
@@ -127,6 +128,11 @@ func TestKeeperFencesTerraformAfterTheShimDied(t *testing.T) {
 	if !proc.GroupAlive(pgid) {
 		t.Fatal("Terraform died with the shim; it must live on to save its state")
 	}
+	// A fence caught mid-write (empty) is no release: the keeper stays.
+	if err := os.WriteFile(fence, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * fenceCheckEvery)
 	writeFence(time.Now().Add(-time.Second))
 	waitUntil(t, "the keeper to kill Terraform past the fence", func() bool { return !proc.GroupAlive(pgid) })
 }

@@ -3,8 +3,10 @@
 package tfshim
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"strconv"
@@ -79,21 +81,29 @@ func runKeeperIfAsked() {
 func runKeeper(pgid int, fencePath string, shim io.Reader) int {
 	_, _ = io.Copy(io.Discard, shim) // until the shim is gone
 	interrupted := false
-	for groupAlive(pgid) {
+	var last *Fence
+	for ; groupAlive(pgid); time.Sleep(fenceCheckEvery) {
 		f, err := ReadFence(fencePath)
-		if err != nil {
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
 			return 0 // released: the lease ended in order
+		case err == nil:
+			last = f
+		}
+		// A file caught mid-write (by a writer that does not rename) or
+		// garbled releases nothing: the last deadlines read hold.
+		if last == nil {
+			continue
 		}
 		now := time.Now()
 		switch {
-		case now.After(f.KillAt):
+		case now.After(last.KillAt):
 			fmt.Fprintf(os.Stderr, "stack: fence keeper: the lease Terraform (process group %d) ran under may expire now: killing it\n", pgid)
 			_ = killGroup(pgid)
-		case now.After(f.InterruptAt) && !interrupted:
+		case now.After(last.InterruptAt) && !interrupted:
 			interrupted = true
 			_ = interruptGroup(pgid)
 		}
-		time.Sleep(fenceCheckEvery)
 	}
 	return 0
 }
