@@ -19,6 +19,7 @@ import (
 	"github.com/stack-tools/stack/load/dumpster"
 	"github.com/stack-tools/stack/load/pace"
 	"github.com/stack-tools/stack/load/report"
+	"github.com/stack-tools/stack/load/scenario"
 	"github.com/stack-tools/stack/steps/generator"
 )
 
@@ -101,7 +102,7 @@ func addLoadFlags(cmd *cobra.Command, o *loadOptions) {
 	f.StringSliceVar(&m.Companies, "companies", nil, "tenant/company ids to address messages to")
 	f.Float64Var(&m.Reuse, "reuse", 0, "share of messages that resend the previous body of their type with a fresh message id")
 	f.Float64Var(&m.Duplicate, "duplicate", 0, "share of messages resent exactly, message id included")
-	f.Uint64Var(&m.Seed, "seed", 0, "seed that makes the generated sequence reproducible (default random, reported)")
+	f.Uint64Var(&m.Seed, "seed", 0, "seed that makes the generated sequence reproducible, at most 2^53 (default random, reported)")
 	f.BoolVar(&r.Insecure, "insecure", false, "do not verify the target's TLS certificate")
 	f.StringVar(&r.MetricsAddr, "metrics-addr", "", "serve Prometheus /metrics here while running (e.g. 127.0.0.1:9464)")
 	f.StringVar(&o.ReportDir, "report-dir", ".", "folder for load-report.json and load-report.html (\"\" = none)")
@@ -137,6 +138,9 @@ func loadUsage(format string, args ...any) error { return &usageError{fmt.Errorf
 func runLoad(ctx context.Context, o *loadOptions) error {
 	if o.Run.Target == "" && o.TargetsFile == "" {
 		return loadUsage("--target is required: the URL to send to (or --targets-file to replay recorded requests)")
+	}
+	if o.Run.Options.Seed > scenario.MaxSeed {
+		return loadUsage("--seed: at most %d (2^53, so that the report gives it back exactly), got %d", uint64(scenario.MaxSeed), o.Run.Options.Seed)
 	}
 	if o.VegetaTargets > 0 {
 		sc, err := generator.Resolve(ctx, "", o.Run.Scenario)

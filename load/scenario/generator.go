@@ -163,6 +163,9 @@ type prevMsg struct {
 
 type kv struct{ k, v []byte }
 
+// MaxSeed is the largest seed a JSON number holds exactly.
+const MaxSeed = 1 << 53
+
 // NewGenerator prepares a run of sc against target (the base URL each type's
 // path is appended to): options checked and defaulted, the type table built,
 // the grouped cycle laid out, and each type rendered once.
@@ -253,6 +256,12 @@ func checkOptions(sc *Scenario, target string, o *Options) (*url.URL, map[string
 	}
 	if len(o.Companies) == 0 {
 		o.Companies = []string{"synthetic"}
+	}
+	if o.Seed > MaxSeed {
+		// Reports and step outputs carry the seed as a JSON number, which
+		// readers take as a float64: a larger one would come back changed
+		// and repeat a different sequence.
+		return nil, nil, fmt.Errorf("seed: at most %d (2^53, so that reports and step outputs give it back exactly), got %d", uint64(MaxSeed), o.Seed)
 	}
 	if o.Seed == 0 {
 		o.Seed = rand.Uint64()>>11 | 1 // exact in JSON numbers

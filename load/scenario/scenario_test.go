@@ -228,6 +228,18 @@ func TestSeedReproducesTheSequence(t *testing.T) {
 	}
 }
 
+// A seed must read back exactly from a report or a step's outputs (JSON
+// numbers, float64 to their readers); a larger one is refused by name.
+func TestSeedAboveTwoTo53IsRefused(t *testing.T) {
+	if _, err := scenario.NewGenerator(builtin(t, "track-events"), "http://127.0.0.1:9/x", scenario.Options{Seed: 1<<53 + 1}); err == nil || !strings.Contains(err.Error(), "seed: at most 9007199254740992") {
+		t.Fatalf("seed 2^53+1: %v", err)
+	}
+	g := generator(t, "track-events", scenario.Options{Seed: 1 << 53})
+	if f := float64(g.Seed); uint64(f) != g.Seed {
+		t.Fatalf("seed %d does not survive a float64", g.Seed)
+	}
+}
+
 func stripTimestamps(s string) string {
 	for {
 		i := strings.Index(s, `"timestamp":"`)

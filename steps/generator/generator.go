@@ -233,6 +233,9 @@ func (c *Config) check() error {
 	if c.Reuse < 0 || c.Duplicate < 0 || c.Reuse+c.Duplicate > 1 {
 		return fail("\"reuse\" (%g) and \"duplicate\" (%g) are shares of messages: each 0..1, together at most 1", c.Reuse, c.Duplicate)
 	}
+	if c.Seed > scenario.MaxSeed {
+		return fail("\"seed\" %d: at most %d (2^53), so that the report and the step's outputs give it back exactly", c.Seed, uint64(scenario.MaxSeed))
+	}
 	if c.Senders.N < 0 || c.Senders.N > 1_000_000 {
 		return fail("\"senders\" %d: want 1..1000000, or {\"file\": \"numbers.csv\"}", c.Senders.N)
 	}

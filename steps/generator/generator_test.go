@@ -93,6 +93,7 @@ func TestValidateNamesTheField(t *testing.T) {
 		"shares":         {`{"scenario":"sms-inbound","target":"http://x","rate":1,"duration":"1s","reuse":0.8,"duplicate":0.3}`, `together at most 1`},
 		"bad order":      {`{"scenario":"sms-inbound","target":"http://x","rate":1,"duration":"1s","order":"sorted"}`, `"order" "sorted"`},
 		"bad stop":       {`{"scenario":"sms-inbound","target":"http://x","rate":1,"duration":"1s","stop":{"votes":3}}`, `min_success`},
+		"seed over 2^53": {`{"scenario":"sms-inbound","target":"http://x","rate":1,"duration":"1s","seed":9007199254740993}`, `"seed" 9007199254740993: at most 9007199254740992`},
 	}
 	for name, c := range cases {
 		err := k.Validate(json.RawMessage(c.cfg))
