@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -232,4 +233,73 @@ func TestPersistentGeneratorStepStopsOnDown(t *testing.T) {
 	if !strings.Contains(string(b), `"verdict": "passed"`) {
 		t.Errorf("last report: %.300s", b)
 	}
+}
+
+// A persistent generator step started on one workstation is stopped by a
+// `down` on another, which cannot signal it: the run reads its mark in the
+// shared store, sees it gone, stops with its last report where it runs, and
+// says so in the store; the other workstation's down waits for that word.
+func TestPersistentGeneratorStepStopsOnDownFromAnotherWorkstation(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no SIGTERM")
+	}
+	var got atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { got.Add(1) }))
+	defer srv.Close()
+	dir := t.TempDir()
+	def := filepath.Join(dir, "trickle.json")
+	if err := os.WriteFile(def, []byte(`{"name": "trickle", "steps": [{"name": "load", "kind": "generator",
+		"scenario": "sms-inbound", "target": "`+srv.URL+`/sms", "rate": {"shape": "trickle", "every": "20ms"},
+		"duration": "forever"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(dir, "state")
+	fast := "STACK_GENERATOR_CHECK_EVERY=200ms"
+	a := newWorkstation(t, state, proc.HostEnv+"=hostA", fast)
+	b := newWorkstation(t, state, proc.HostEnv+"=hostB", fast)
+	a.must("up", def)
+	pid := int(a.status("trickle").Steps["load"].Outputs["pid"].Value.(float64))
+	t.Cleanup(func() { _ = proc.KillGroup(pid) })
+	deadline := time.Now().Add(2 * time.Minute) // bounds a broken run only
+	for before := got.Load(); got.Load() < before+5; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the persistent run sent nothing after up returned")
+		}
+	}
+	r := b.run("down", "trickle")
+	if r.code != 0 {
+		t.Fatalf("hostB's down: exit %d\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr+r.stdout, "persistent run on hostA (pid "+strconv.Itoa(pid)+") stopped") {
+		t.Errorf("hostB's down does not say the run on hostA stopped:\n%s%s", r.stdout, r.stderr)
+	}
+	if !exits(pid) {
+		t.Fatalf("pid %d still runs after hostB's down", pid)
+	}
+	sent := got.Load()
+	reports := filepath.Join(a.home, ".cache", "stack", "reports", "trickle", "load", "load-report.json")
+	if b, _ := os.ReadFile(reports); !strings.Contains(string(b), `"verdict": "passed"`) {
+		t.Errorf("last report on hostA: %.300s", b)
+	}
+	if keys := storeKeys(t, state, "generators"); len(keys) > 0 {
+		t.Errorf("down left the run's keys behind: %v", keys)
+	}
+	if got.Load() != sent {
+		t.Errorf("the target got %d more requests after the run exited", got.Load()-sent)
+	}
+}
+
+// storeKeys lists the files of a state directory's objects under prefix.
+func storeKeys(t *testing.T, state, prefix string) []string {
+	t.Helper()
+	var keys []string
+	root := filepath.Join(state, "objects")
+	_ = filepath.WalkDir(filepath.Join(root, prefix), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(root, p)
+			keys = append(keys, rel)
+		}
+		return nil
+	})
+	return keys
 }

@@ -19,6 +19,7 @@ func newGeneratorRunCmd(g *globalOptions) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			k := generator.New()
 			k.ZooKeeper = g.zookeeper
+			k.OpenStore = openStore // the spec names the store
 			return k.RunPersistent(cmd.Context(), args[0], cmd.ErrOrStderr())
 		},
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/stack-tools/stack/handlers/aurora"
 	"github.com/stack-tools/stack/handlers/zookeeper"
@@ -10,6 +12,7 @@ import (
 	"github.com/stack-tools/stack/steps/exec"
 	"github.com/stack-tools/stack/steps/generator"
 	"github.com/stack-tools/stack/steps/terraform"
+	"github.com/stack-tools/stack/stores/localstore"
 )
 
 // newRegistry registers every step kind and handler this build knows.
@@ -22,6 +25,8 @@ func newRegistry(g *globalOptions) *stack.Registry {
 	gen := generator.New()
 	gen.ZooKeeper = g.zookeeper
 	gen.Exe, _ = os.Executable() // runs persistent generator steps (generator-run)
+	gen.State, gen.OpenStore = absState(g.state), openStore
+	gen.CheckEvery = persistentCheckEvery()
 	r.RegisterStep("generator", gen)
 	r.RegisterStep("exec", exec.New())
 	r.RegisterHandler("aurora", aurora.New(aurora.Options{}))
@@ -37,4 +42,29 @@ func setMetricsAddr(r *stack.Registry, addr string) {
 			gen.MetricsAddr = addr
 		}
 	}
+}
+
+// absState is a --state value another process can open wherever it runs: a
+// directory made absolute (the default one named).
+func absState(state string) string {
+	switch {
+	case strings.HasPrefix(state, "s3://"):
+		return state
+	case state == "":
+		return localstore.DefaultDir()
+	}
+	if abs, err := filepath.Abs(state); err == nil {
+		return abs
+	}
+	return state
+}
+
+// persistentCheckEvery is STACK_GENERATOR_CHECK_EVERY: how often a persistent
+// generator run reads its mark in the store (default 10s).
+func persistentCheckEvery() time.Duration {
+	d, err := time.ParseDuration(os.Getenv("STACK_GENERATOR_CHECK_EVERY"))
+	if err != nil || d <= 0 {
+		return 0
+	}
+	return d
 }

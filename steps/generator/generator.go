@@ -98,6 +98,13 @@ type Kind struct {
 	// Exe is the stack executable, which runs persistent steps
 	// (`stack generator-run`, persistent.go).
 	Exe string
+	// State names the stack's store as --state does and OpenStore opens
+	// it: a persistent run reopens the store to keep its mark there, which
+	// lets a `down` on any workstation stop it (watch.go). CheckEvery is how
+	// often it reads the mark (DefaultCheckEvery if 0).
+	State      string
+	OpenStore  func(ctx context.Context, state string) (stack.Store, error)
+	CheckEvery time.Duration
 }
 
 // New returns the generator step kind.

@@ -26,7 +26,8 @@ import (
 // SIGTERM, after which it writes its last report. Its reports (rolled out
 // hourly, and the last) are kept in the user's cache folder
 // (stack/reports/STACK/STEP), which `down` leaves in place, on the machine
-// that ran `up`: the only machine whose `down` can stop it.
+// that ran `up`. A `down` on another workstation stops it through the store
+// (watch.go).
 
 // persistentRun is what Apply leaves for the detached process.
 type persistentRun struct {
@@ -35,6 +36,13 @@ type persistentRun struct {
 	Reports string          `json:"reports"`
 	// MetricsAddr is `up --metrics-addr` (a step's own metrics_addr wins).
 	MetricsAddr string `json:"metrics_addr,omitempty"`
+	// State (--state), Stack and Step say where the run keeps its mark, ID
+	// names the run in it, CheckEvery is how often it reads it (watch.go).
+	State      string        `json:"state,omitempty"`
+	Stack      string        `json:"stack,omitempty"`
+	Step       string        `json:"step,omitempty"`
+	ID         string        `json:"id,omitempty"`
+	CheckEvery time.Duration `json:"check_every_ns,omitempty"`
 }
 
 const persistentFolder = "persistent"
@@ -87,7 +95,8 @@ func (k *Kind) startPersistent(ctx context.Context, run *stack.StepRun) (stack.O
 	if err != nil {
 		return nil, err
 	}
-	spec := persistentRun{Dir: run.Dir, Config: run.Config, Reports: reports, MetricsAddr: k.MetricsAddr}
+	spec := persistentRun{Dir: run.Dir, Config: run.Config, Reports: reports, MetricsAddr: k.MetricsAddr,
+		State: k.State, Stack: run.Stack, Step: run.Step, ID: newRunID(), CheckEvery: k.CheckEvery}
 	b, _ := json.Marshal(spec)
 	specPath := filepath.Join(dir, "run.json")
 	_ = os.Remove(filepath.Join(dir, "ready"))
@@ -156,25 +165,35 @@ func lastBytes(b []byte, n int) []byte {
 	return b
 }
 
-// stopPersistent stops the step's persistent run started on this machine,
-// if any, and says where its last report is.
+// stopPersistent stops the step's persistent run: one started on this
+// machine with SIGTERM, one started elsewhere through the store.
 func (k *Kind) stopPersistent(ctx context.Context, run *stack.StepRun) error {
+	local, err := stopLocal(ctx, run)
+	if err != nil {
+		return err
+	}
+	return stopElsewhere(ctx, run, local)
+}
+
+// stopLocal stops the step's persistent run started on this machine, if
+// any, says where its last report is and returns the run's ID.
+func stopLocal(ctx context.Context, run *stack.StepRun) (string, error) {
 	dir := filepath.Join(run.WorkDir, persistentFolder)
 	b, err := os.ReadFile(filepath.Join(dir, "pid"))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil
+		return "", nil
 	}
 	if err != nil {
-		return err
+		return "", err
 	}
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 	if pid > 0 && proc.Alive(pid) {
 		fmt.Fprintf(run.Log, "load: stopping the persistent run (pid %d)\n", pid)
 		if err := proc.Terminate(pid); err != nil {
-			return fmt.Errorf("generator step: stopping the persistent run (pid %d): %w", pid, err)
+			return "", fmt.Errorf("generator step: stopping the persistent run (pid %d): %w", pid, err)
 		}
 		if err := waitGone(ctx, pid); err != nil {
-			return err
+			return "", err
 		}
 	}
 	var spec persistentRun
@@ -185,7 +204,7 @@ func (k *Kind) stopPersistent(ctx context.Context, run *stack.StepRun) error {
 			run.Progress("persistent run stopped; last report %s", at)
 		}
 	}
-	return os.Remove(filepath.Join(dir, "pid"))
+	return spec.ID, os.Remove(filepath.Join(dir, "pid"))
 }
 
 // waitGone waits for pid to exit after SIGTERM (it writes its last report
@@ -245,12 +264,24 @@ func (k *Kind) RunPersistent(ctx context.Context, specPath string, log io.Writer
 	if err := os.MkdirAll(spec.Reports, 0o700); err != nil {
 		return err
 	}
+	ctx, watch, err := k.startWatch(ctx, &spec, log)
+	if err != nil {
+		return err
+	}
 	if err := os.WriteFile(filepath.Join(filepath.Dir(specPath), "ready"), nil, 0o600); err != nil {
 		return err
 	}
 	rep, err := k.run(ctx, &stack.StepRun{Dir: spec.Dir, Log: log}, c, cfg)
 	if err != nil {
 		return err
+	}
+	if watch != nil {
+		// Told to stop through the store: the command that removed the
+		// mark waits for word, with the last report's gist.
+		var gone errMarkGone
+		if errors.As(context.Cause(ctx), &gone) {
+			defer watch.said(ctx, rep, spec.Reports)
+		}
 	}
 	var page bytes.Buffer
 	if err := report.HTML(&page, rep); err != nil {
