@@ -203,27 +203,9 @@ func TestPersistentGeneratorStepStopsOnDown(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("no SIGTERM")
 	}
-	var got atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { got.Add(1) }))
-	defer srv.Close()
-	dir := t.TempDir()
-	def := filepath.Join(dir, "trickle.json")
-	if err := os.WriteFile(def, []byte(`{"name": "trickle", "steps": [{"name": "load", "kind": "generator",
-		"scenario": "sms-inbound", "target": "`+srv.URL+`/sms", "rate": {"shape": "trickle", "every": "20ms"},
-		"duration": "forever"}]}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	tr := newTrickle(t)
 	w := newWorkstation(t, t.TempDir())
-	w.must("up", def)
-	st := w.status("trickle").Steps["load"]
-	pid := int(st.Outputs["pid"].Value.(float64))
-	t.Cleanup(func() { _ = proc.KillGroup(pid) })
-	deadline := time.Now().Add(2 * time.Minute) // bounds a broken run only
-	for before := got.Load(); got.Load() < before+5; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the persistent run sent nothing after up returned")
-		}
-	}
+	pid := tr.upSending(t, w)
 	w.must("down", "trickle")
 	if proc.Alive(pid) {
 		t.Errorf("pid %d still runs after down", pid)
@@ -243,29 +225,12 @@ func TestPersistentGeneratorStepStopsOnDownFromAnotherWorkstation(t *testing.T) 
 	if runtime.GOOS == "windows" {
 		t.Skip("no SIGTERM")
 	}
-	var got atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { got.Add(1) }))
-	defer srv.Close()
-	dir := t.TempDir()
-	def := filepath.Join(dir, "trickle.json")
-	if err := os.WriteFile(def, []byte(`{"name": "trickle", "steps": [{"name": "load", "kind": "generator",
-		"scenario": "sms-inbound", "target": "`+srv.URL+`/sms", "rate": {"shape": "trickle", "every": "20ms"},
-		"duration": "forever"}]}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	state := filepath.Join(dir, "state")
+	tr := newTrickle(t)
+	state := filepath.Join(t.TempDir(), "state")
 	fast := "STACK_GENERATOR_CHECK_EVERY=200ms"
 	a := newWorkstation(t, state, proc.HostEnv+"=hostA", fast)
 	b := newWorkstation(t, state, proc.HostEnv+"=hostB", fast)
-	a.must("up", def)
-	pid := int(a.status("trickle").Steps["load"].Outputs["pid"].Value.(float64))
-	t.Cleanup(func() { _ = proc.KillGroup(pid) })
-	deadline := time.Now().Add(2 * time.Minute) // bounds a broken run only
-	for before := got.Load(); got.Load() < before+5; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the persistent run sent nothing after up returned")
-		}
-	}
+	pid := tr.upSending(t, a)
 	r := b.run("down", "trickle")
 	if r.code != 0 {
 		t.Fatalf("hostB's down: exit %d\n%s", r.code, r.stderr)
@@ -276,7 +241,7 @@ func TestPersistentGeneratorStepStopsOnDownFromAnotherWorkstation(t *testing.T) 
 	if !exits(pid) {
 		t.Fatalf("pid %d still runs after hostB's down", pid)
 	}
-	sent := got.Load()
+	sent := tr.got.Load()
 	reports := filepath.Join(a.home, ".cache", "stack", "reports", "trickle", "load", "load-report.json")
 	if b, _ := os.ReadFile(reports); !strings.Contains(string(b), `"verdict": "passed"`) {
 		t.Errorf("last report on hostA: %.300s", b)
@@ -284,8 +249,8 @@ func TestPersistentGeneratorStepStopsOnDownFromAnotherWorkstation(t *testing.T) 
 	if keys := storeKeys(t, state, "generators"); len(keys) > 0 {
 		t.Errorf("down left the run's keys behind: %v", keys)
 	}
-	if got.Load() != sent {
-		t.Errorf("the target got %d more requests after the run exited", got.Load()-sent)
+	if tr.got.Load() != sent {
+		t.Errorf("the target got %d more requests after the run exited", tr.got.Load()-sent)
 	}
 }
 
@@ -302,4 +267,40 @@ func storeKeys(t *testing.T, state, prefix string) []string {
 		return nil
 	})
 	return keys
+}
+
+// trickle is a stack of one generator step that sends to a test server every
+// 20 ms until stopped ("duration": "forever"), and the server's count.
+type trickle struct {
+	def string
+	got atomic.Int64
+}
+
+func newTrickle(t *testing.T) *trickle {
+	t.Helper()
+	tr := &trickle{def: filepath.Join(t.TempDir(), "trickle.json")}
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { tr.got.Add(1) }))
+	t.Cleanup(srv.Close)
+	if err := os.WriteFile(tr.def, []byte(`{"name": "trickle", "steps": [{"name": "load", "kind": "generator",
+		"scenario": "sms-inbound", "target": "`+srv.URL+`/sms", "rate": {"shape": "trickle", "every": "20ms"},
+		"duration": "forever"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+// upSending brings the stack up on w, waits until its persistent run sends
+// and returns the run's pid.
+func (tr *trickle) upSending(t *testing.T, w *workstation) int {
+	t.Helper()
+	w.must("up", tr.def)
+	pid := int(w.status("trickle").Steps["load"].Outputs["pid"].Value.(float64))
+	t.Cleanup(func() { _ = proc.KillGroup(pid) })
+	deadline := time.Now().Add(2 * time.Minute) // bounds a broken run only
+	for before := tr.got.Load(); tr.got.Load() < before+5; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the persistent run sent nothing after up returned")
+		}
+	}
+	return pid
 }
