@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,8 +63,13 @@ func absState(state string) string {
 // persistentCheckEvery is STACK_GENERATOR_CHECK_EVERY: how often a persistent
 // generator run reads its mark in the store (default 10s).
 func persistentCheckEvery() time.Duration {
-	d, err := time.ParseDuration(os.Getenv("STACK_GENERATOR_CHECK_EVERY"))
+	v := os.Getenv("STACK_GENERATOR_CHECK_EVERY")
+	if v == "" {
+		return 0
+	}
+	d, err := time.ParseDuration(v)
 	if err != nil || d <= 0 {
+		fmt.Fprintf(os.Stderr, "stack: STACK_GENERATOR_CHECK_EVERY=%q is not a positive duration such as 10s: using %s\n", v, generator.DefaultCheckEvery)
 		return 0
 	}
 	return d
