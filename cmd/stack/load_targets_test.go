@@ -254,6 +254,36 @@ func TestPersistentGeneratorStepStopsOnDownFromAnotherWorkstation(t *testing.T) 
 	}
 }
 
+// A persistent run killed outright leaves its mark in the store; a down from
+// another home on the same host sees its process gone and does not wait for
+// word from it.
+func TestDownDoesNotWaitForAKilledPersistentRun(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no SIGTERM")
+	}
+	tr := newTrickle(t)
+	state := filepath.Join(t.TempDir(), "state")
+	a := newWorkstation(t, state, proc.HostEnv+"=hostA")
+	b := newWorkstation(t, state, proc.HostEnv+"=hostA")
+	pid := tr.upSending(t, a)
+	if err := proc.KillGroup(pid); err != nil {
+		t.Fatal(err)
+	}
+	if !exits(pid) {
+		t.Fatalf("pid %d survived SIGKILL", pid)
+	}
+	r := b.run("down", "trickle")
+	if r.code != 0 {
+		t.Fatalf("down: exit %d\n%s", r.code, r.stderr)
+	}
+	if out := r.stdout + r.stderr; !strings.Contains(out, "(pid "+strconv.Itoa(pid)+") no longer runs") || strings.Contains(out, "waiting for the persistent run") {
+		t.Errorf("down with the run's process gone:\n%s", out)
+	}
+	if keys := storeKeys(t, state, "generators"); len(keys) > 0 {
+		t.Errorf("down left the run's keys behind: %v", keys)
+	}
+}
+
 // storeKeys lists the files of a state directory's objects under prefix.
 func storeKeys(t *testing.T, state, prefix string) []string {
 	t.Helper()

@@ -200,6 +200,10 @@ func stopElsewhere(ctx context.Context, run *stack.StepRun, local string) error 
 	if err := run.Store.Delete(ctx, key, ver); err != nil && !errors.Is(err, stack.ErrConflict) {
 		return fmt.Errorf("generator step: removing the persistent run's mark %s: %w", run.Store.Location(key), err)
 	}
+	if m.Host == proc.Host() && m.PID > 0 && !proc.Alive(m.PID) {
+		progress(run, "the persistent run on %s (pid %d) no longer runs", m.Host, m.PID)
+		return nil
+	}
 	every := m.CheckEvery
 	if every <= 0 {
 		every = DefaultCheckEvery
