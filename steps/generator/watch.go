@@ -193,12 +193,17 @@ func stopElsewhere(ctx context.Context, run *stack.StepRun, local string) error 
 	}
 	var m persistentMark
 	_ = json.Unmarshal(b, &m)
-	if m.ID == local || m.ID == "" {
-		return run.Store.Delete(ctx, key, ver)
+	elsewhere := m.ID != local && m.ID != ""
+	if elsewhere {
+		// An earlier run's word goes before the mark: once the mark is
+		// gone, the run may write its own.
+		_ = run.Store.Delete(ctx, stopKey(run.Stack, run.Step), stack.AnyVersion)
 	}
-	_ = run.Store.Delete(ctx, stopKey(run.Stack, run.Step), stack.AnyVersion) // an earlier run's word
 	if err := run.Store.Delete(ctx, key, ver); err != nil && !errors.Is(err, stack.ErrConflict) {
 		return fmt.Errorf("generator step: removing the persistent run's mark %s: %w", run.Store.Location(key), err)
+	}
+	if !elsewhere {
+		return nil
 	}
 	if m.Host == proc.Host() && m.PID > 0 && !proc.Alive(m.PID) {
 		progress(run, "the persistent run on %s (pid %d) no longer runs", m.Host, m.PID)
