@@ -254,7 +254,7 @@ func (r *runner) applyStep(ctx context.Context, s *definition.Step, force bool, 
 		return r.fail(ctx, s, time.Now(), err)
 	}
 	prev := r.w.StepState(s.Name)
-	if !force && !runsAlways(s.Impl, s) && prev != nil && prev.Status == state.StatusApplied && prev.Fingerprint == fp && !r.drifted(ctx, s) {
+	if !force && !runsAlways(s.Impl, s) && prev != nil && prev.Status == state.StatusApplied && prev.Fingerprint == fp && !r.drifted(ctx, s) && !r.stopped(ctx, s) {
 		if err := r.recoverLeftovers(ctx, s); err != nil {
 			return r.fail(ctx, s, time.Now(), err)
 		}
@@ -569,6 +569,30 @@ func (r *runner) fail(ctx context.Context, s *definition.Step, start time.Time, 
 }
 
 // runsAlways says whether a step asks to run on every up (AlwaysRunner).
+// stopped says whether an unchanged step's process (stack.LiveChecker) no
+// longer runs, so the step must be applied again. A check that fails leaves
+// the step as it is: a store out of reach proves nothing.
+func (r *runner) stopped(ctx context.Context, s *definition.Step) bool {
+	lc, ok := s.Impl.(stack.LiveChecker)
+	if !ok {
+		return false
+	}
+	run, err := r.stepRun(ctx, s, io.Discard)
+	if err != nil {
+		return false
+	}
+	why, err := lc.NotRunning(ctx, run)
+	switch {
+	case err != nil:
+		r.e.emit(Event{Stack: r.w.Name(), Step: s.Name, Type: EventInfo, Message: "could not check that it still runs (" + err.Error() + "): leaving it"})
+		return false
+	case why != "":
+		r.e.emit(Event{Stack: r.w.Name(), Step: s.Name, Type: EventInfo, Message: why + ": applying again"})
+		return true
+	}
+	return false
+}
+
 func runsAlways(k stack.StepKind, s *definition.Step) bool {
 	a, ok := k.(stack.AlwaysRunner)
 	if !ok {

@@ -85,6 +85,17 @@ type Preparer interface {
 	Prepare(ctx context.Context, run *StepRun) error
 }
 
+// LiveChecker is implemented by kinds whose applied steps leave a process
+// running that can end without stack's doing (a persistent generator run,
+// killed or its workstation restarted). For a step that is otherwise
+// unchanged, `up` asks whether it still runs and applies the step again when
+// it provably does not. NotRunning says why ("" while it runs, or when it
+// cannot tell: a process on another workstation); it must be cheap (a read
+// of the store) and change nothing. run is resolved as for Apply.
+type LiveChecker interface {
+	NotRunning(ctx context.Context, run *StepRun) (string, error)
+}
+
 // OutputReader is implemented by kinds that can read a finished step's outputs
 // again; the engine uses it when a dependent needs a sensitive value that was not
 // stored.

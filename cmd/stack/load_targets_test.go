@@ -284,6 +284,45 @@ func TestDownDoesNotWaitForAKilledPersistentRun(t *testing.T) {
 	}
 }
 
+// A persistent run whose process died (killed, its workstation restarted) is
+// started again by the next `up` on its workstation, which says why. While it
+// runs `up` leaves it alone, and so does an `up` on another workstation,
+// which cannot see the process: a partition must not start a second run.
+func TestUpRestartsAPersistentRunWhoseProcessDied(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no SIGKILL")
+	}
+	tr := newTrickle(t)
+	state := filepath.Join(t.TempDir(), "state")
+	a := newWorkstation(t, state, proc.HostEnv+"=hostA")
+	b := newWorkstation(t, state, proc.HostEnv+"=hostB")
+	pid := tr.upSending(t, a)
+	pidNow := func(w *workstation) int { return int(w.status("trickle").Steps["load"].Outputs["pid"].Value.(float64)) }
+	for _, w := range []*workstation{a, b} {
+		r := w.must("up", tr.def)
+		if got := pidNow(w); got != pid || !proc.Alive(pid) || strings.Contains(r.stderr, "applying again") {
+			t.Fatalf("up while the run goes on: pid %d (was %d), alive %v\n%s", got, pid, proc.Alive(pid), r.stderr)
+		}
+	}
+	if err := proc.KillGroup(pid); err != nil {
+		t.Fatal(err)
+	}
+	if !exits(pid) {
+		t.Fatalf("pid %d survived SIGKILL", pid)
+	}
+	if r := b.must("up", tr.def); pidNow(b) != pid || strings.Contains(r.stderr, "applying again") {
+		t.Errorf("up on hostB started a run hostA's may still be running:\n%s", r.stderr)
+	}
+	r := a.must("up", tr.def)
+	if want := "its persistent run (pid " + strconv.Itoa(pid) + " on hostA) no longer runs: applying again"; !strings.Contains(r.stdout+r.stderr, want) {
+		t.Errorf("up after the run died does not say %q:\n%s%s", want, r.stdout, r.stderr)
+	}
+	if again := tr.sending(t, a); again == pid {
+		t.Errorf("up left the dead run (pid %d) in the record", pid)
+	}
+	a.must("down", "trickle")
+}
+
 // storeKeys lists the files of a state directory's objects under prefix.
 func storeKeys(t *testing.T, state, prefix string) []string {
 	t.Helper()
@@ -324,6 +363,13 @@ func newTrickle(t *testing.T) *trickle {
 func (tr *trickle) upSending(t *testing.T, w *workstation) int {
 	t.Helper()
 	w.must("up", tr.def)
+	return tr.sending(t, w)
+}
+
+// sending waits until the stack's persistent run (as its status names it)
+// sends, and returns its pid.
+func (tr *trickle) sending(t *testing.T, w *workstation) int {
+	t.Helper()
 	pid := int(w.status("trickle").Steps["load"].Outputs["pid"].Value.(float64))
 	t.Cleanup(func() { _ = proc.KillGroup(pid) })
 	deadline := time.Now().Add(2 * time.Minute) // bounds a broken run only

@@ -165,6 +165,43 @@ func lastBytes(b []byte, n int) []byte {
 	return b
 }
 
+// NotRunning says why a persistent step's run no longer runs, so that `up`
+// starts it again (stack.LiveChecker): its process on this workstation is
+// gone (killed, or the machine restarted). A run on another workstation
+// cannot be seen from here and counts as running; a partition must not start
+// a second one.
+func (k *Kind) NotRunning(ctx context.Context, run *stack.StepRun) (string, error) {
+	if _, forever := stripForever(run.Config); !forever {
+		return "", nil
+	}
+	host, pid := proc.Host(), 0
+	if run.Store != nil {
+		b, _, err := run.Store.Get(ctx, markKey(run.Stack, run.Step))
+		switch {
+		case err == nil:
+			var m persistentMark
+			if json.Unmarshal(b, &m) == nil {
+				host, pid = m.Host, m.PID
+			}
+		case !errors.Is(err, stack.ErrNotFound):
+			return "", fmt.Errorf("reading the persistent run's mark %s: %w", run.Store.Location(markKey(run.Stack, run.Step)), err)
+		}
+	}
+	if pid == 0 {
+		// No mark (a run that could not write one): the process this
+		// workstation started, if it did.
+		b, err := os.ReadFile(filepath.Join(run.WorkDir, persistentFolder, "pid"))
+		if err != nil {
+			return "", nil
+		}
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	}
+	if host != proc.Host() || pid <= 0 || proc.Alive(pid) {
+		return "", nil
+	}
+	return fmt.Sprintf("its persistent run (pid %d on %s) no longer runs", pid, host), nil
+}
+
 // stopPersistent stops the step's persistent run: one started on this
 // machine with SIGTERM, one started elsewhere through the store.
 func (k *Kind) stopPersistent(ctx context.Context, run *stack.StepRun) error {
