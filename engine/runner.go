@@ -568,20 +568,24 @@ func (r *runner) fail(ctx context.Context, s *definition.Step, start time.Time, 
 	return cause
 }
 
-// runsAlways says whether a step asks to run on every up (AlwaysRunner).
 // stopped says whether an unchanged step's process (stack.LiveChecker) no
-// longer runs, so the step must be applied again. A check that fails leaves
-// the step as it is: a store out of reach proves nothing.
+// longer runs, so the step must be applied again. The kind gets the step's
+// config as written: resolving its references could take a Terraform
+// process per sensitive upstream output on every up. A check that fails
+// leaves the step as it is: a store out of reach proves nothing.
 func (r *runner) stopped(ctx context.Context, s *definition.Step) bool {
 	lc, ok := s.Impl.(stack.LiveChecker)
 	if !ok {
 		return false
 	}
-	run, err := r.stepRun(ctx, s, io.Discard)
+	cfg, err := json.Marshal(s.Config)
 	if err != nil {
 		return false
 	}
-	why, err := lc.NotRunning(ctx, run)
+	why, err := lc.NotRunning(ctx, &stack.StepRun{
+		Stack: r.w.Name(), Step: s.Name, Profile: r.plan.Profile, Owner: r.w.Owner(),
+		Dir: r.plan.Def.Dir, Config: cfg, WorkDir: r.workDir(s.Name), Store: r.e.Store, Log: io.Discard,
+	})
 	switch {
 	case err != nil:
 		r.e.emit(Event{Stack: r.w.Name(), Step: s.Name, Type: EventInfo, Message: "could not check that it still runs (" + err.Error() + "): leaving it"})
@@ -593,6 +597,7 @@ func (r *runner) stopped(ctx context.Context, s *definition.Step) bool {
 	return false
 }
 
+// runsAlways says whether a step asks to run on every up (AlwaysRunner).
 func runsAlways(k stack.StepKind, s *definition.Step) bool {
 	a, ok := k.(stack.AlwaysRunner)
 	if !ok {

@@ -91,7 +91,8 @@ type Preparer interface {
 // unchanged, `up` asks whether it still runs and applies the step again when
 // it provably does not. NotRunning says why ("" while it runs, or when it
 // cannot tell: a process on another workstation); it must be cheap (a read
-// of the store) and change nothing. run is resolved as for Apply.
+// of the store) and change nothing. run.Config is the step's config as
+// written (references unresolved); run.Vars is nil.
 type LiveChecker interface {
 	NotRunning(ctx context.Context, run *StepRun) (string, error)
 }
