@@ -24,6 +24,7 @@ const (
 	DriftError          = "error"
 	DriftNotApplicable  = "not applicable" // the kind has nothing to plan (generators)
 	DriftNotApplied     = "not applied"    // up would apply it; nothing exists to compare
+	DriftStopped        = "stopped"        // applied, but the process it left running no longer runs (stack.LiveChecker): up starts it again
 )
 
 // StepDrift is one step's line in a drift report.
@@ -143,6 +144,13 @@ func (r *runner) driftJobs(ctx context.Context, rec *state.Record) (map[string]*
 		switch {
 		case !canPlan:
 			line.Status, line.Reason = DriftNotApplicable, s.Kind+" steps have no infrastructure to compare"
+			if st != nil && st.Status == state.StatusApplied {
+				if why, err := r.notRunning(ctx, s); err != nil {
+					line.Status, line.Error = DriftError, err.Error()
+				} else if why != "" {
+					line.Status, line.Reason = DriftStopped, why
+				}
+			}
 			continue
 		case st == nil || st.Status != state.StatusApplied:
 			line.Status, line.Reason = DriftNotApplied, "not applied"
@@ -252,7 +260,7 @@ func driftReport(name, profile string, plan *definition.Graph, rec *state.Record
 	}
 	for _, l := range report.Steps {
 		switch l.Status {
-		case DriftCodeChanged, DriftInfrastructure:
+		case DriftCodeChanged, DriftInfrastructure, DriftStopped:
 			report.Drifted = true
 		case DriftError:
 			report.Errors++
@@ -293,7 +301,7 @@ func (d *DriftReport) Summary() string {
 		counts[l.Status]++
 	}
 	var parts []string
-	for _, st := range []string{DriftUnchanged, DriftCodeChanged, DriftInfrastructure, DriftError, DriftNotApplied, DriftNotApplicable} {
+	for _, st := range []string{DriftUnchanged, DriftCodeChanged, DriftInfrastructure, DriftStopped, DriftError, DriftNotApplied, DriftNotApplicable} {
 		if counts[st] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[st], st))
 		}

@@ -569,32 +569,38 @@ func (r *runner) fail(ctx context.Context, s *definition.Step, start time.Time, 
 }
 
 // stopped says whether an unchanged step's process (stack.LiveChecker) no
-// longer runs, so the step must be applied again. The kind gets the step's
-// config as written: resolving its references could take a Terraform
-// process per sensitive upstream output on every up. A check that fails
-// leaves the step as it is: a store out of reach proves nothing.
+// longer runs, so the step must be applied again. A check that fails leaves
+// the step as it is: a store out of reach proves nothing.
 func (r *runner) stopped(ctx context.Context, s *definition.Step) bool {
-	lc, ok := s.Impl.(stack.LiveChecker)
-	if !ok {
-		return false
-	}
-	cfg, err := json.Marshal(s.Config)
-	if err != nil {
-		return false
-	}
-	why, err := lc.NotRunning(ctx, &stack.StepRun{
-		Stack: r.w.Name(), Step: s.Name, Profile: r.plan.Profile, Owner: r.w.Owner(),
-		Dir: r.plan.Def.Dir, Config: cfg, WorkDir: r.workDir(s.Name), Store: r.e.Store, Log: io.Discard,
-	})
+	why, err := r.notRunning(ctx, s)
 	switch {
 	case err != nil:
 		r.e.emit(Event{Stack: r.w.Name(), Step: s.Name, Type: EventInfo, Message: "could not check that it still runs (" + err.Error() + "): leaving it"})
-		return false
 	case why != "":
 		r.e.emit(Event{Stack: r.w.Name(), Step: s.Name, Type: EventInfo, Message: why + ": applying again"})
-		return true
 	}
-	return false
+	return why != ""
+}
+
+// notRunning asks the kind of an applied step (stack.LiveChecker) whether
+// the process it left runs: "" if it does, if it cannot tell, or if the kind
+// leaves none. The kind gets the step's config as written: resolving its
+// references could take a Terraform process per sensitive upstream output.
+func (r *runner) notRunning(ctx context.Context, s *definition.Step) (string, error) {
+	lc, ok := s.Impl.(stack.LiveChecker)
+	if !ok {
+		return "", nil
+	}
+	cfg, err := json.Marshal(s.Config)
+	if err != nil {
+		return "", err
+	}
+	return lc.NotRunning(ctx, &stack.StepRun{
+		Stack: r.w.Name(), Step: s.Name, Profile: r.plan.Profile, Owner: r.w.Owner(),
+		// The working copy up uses, where the process was started (stack
+		// plan's runner has copies of its own).
+		Dir: r.plan.Def.Dir, Config: cfg, WorkDir: filepath.Join(r.work(), s.Name), Store: r.e.Store, Log: io.Discard,
+	})
 }
 
 // runsAlways says whether a step asks to run on every up (AlwaysRunner).

@@ -313,6 +313,13 @@ func TestUpRestartsAPersistentRunWhoseProcessDied(t *testing.T) {
 	if r := b.must("up", tr.def); pidNow(b) != pid || strings.Contains(r.stderr, "applying again") {
 		t.Errorf("up on hostB started a run hostA's may still be running:\n%s", r.stderr)
 	}
+	// stack plan says what up would do, and exits 2 as for drift.
+	if r := b.run("plan", "trickle"); r.code != 0 || !strings.Contains(r.stdout, "not applicable") {
+		t.Errorf("plan on hostB: exit %d, want 0 and the step not applicable\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := a.run("plan", "trickle"); r.code != 2 || !strings.Contains(r.stdout, "stopped") || !strings.Contains(r.stdout, "`stack up` starts them again") {
+		t.Errorf("plan on hostA after the run died: exit %d, want 2 and the step stopped\n%s%s", r.code, r.stdout, r.stderr)
+	}
 	r := a.must("up", tr.def)
 	if want := "its persistent run (pid " + strconv.Itoa(pid) + " on hostA) no longer runs: applying again"; !strings.Contains(r.stdout+r.stderr, want) {
 		t.Errorf("up after the run died does not say %q:\n%s%s", want, r.stdout, r.stderr)

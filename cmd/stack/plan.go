@@ -116,7 +116,7 @@ func printDrift(w io.Writer, rep *engine.DriftReport) {
 	fmt.Fprintf(w, "Stack %s, profile %s, compared with %s\n\n", rep.Stack, profile, rep.Definition)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STEP\tKIND\tSTATUS\tADD\tCHANGE\tDESTROY\tDETAIL")
-	var code, infra []string
+	var code, infra, stopped []string
 	for _, l := range rep.Steps {
 		add, change, destroy := "", "", ""
 		var detail []string
@@ -139,6 +139,8 @@ func printDrift(w io.Writer, rep *engine.DriftReport) {
 			code = append(code, l.Step)
 		case engine.DriftInfrastructure:
 			infra = append(infra, l.Step)
+		case engine.DriftStopped:
+			stopped = append(stopped, l.Step)
 		}
 	}
 	tw.Flush()
@@ -148,6 +150,9 @@ func printDrift(w io.Writer, rep *engine.DriftReport) {
 	}
 	for _, s := range infra {
 		fmt.Fprintf(w, "infrastructure drifted (%s): `stack up FILE --refresh` or `stack rerun-step %s %s` puts it back as its code says\n", s, rep.Stack, s)
+	}
+	if len(stopped) > 0 {
+		fmt.Fprintf(w, "stopped (%s): `stack up` starts them again\n", strings.Join(stopped, ", "))
 	}
 	printOrphans(w, rep.Orphans)
 }
