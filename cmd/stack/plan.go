@@ -33,8 +33,9 @@ func newPlanCmd(g *globalOptions) *cobra.Command {
 one stored with the stack) and run terraform plan against its workspace with the
 inputs it would get now. Each step is reported as unchanged, code changed (up
 would re-apply it; its dependents too), infrastructure drifted (same code, but
-the resources differ: up --refresh or rerun-step puts them back), error, or
-not applicable (generators).
+the resources differ: up --refresh or rerun-step puts them back), stopped (a
+persistent generator run whose process on this workstation died: up starts it
+again), error, or not applicable (generators).
 
 For a stack that does not exist yet, plan NAME FILE shows what the first up
 would create, step by step; values from upstream outputs are known after apply.
