@@ -266,12 +266,7 @@ func TestDownDoesNotWaitForAKilledPersistentRun(t *testing.T) {
 	a := newWorkstation(t, state, proc.HostEnv+"=hostA")
 	b := newWorkstation(t, state, proc.HostEnv+"=hostA")
 	pid := tr.upSending(t, a)
-	if err := proc.KillGroup(pid); err != nil {
-		t.Fatal(err)
-	}
-	if !exits(pid) {
-		t.Fatalf("pid %d survived SIGKILL", pid)
-	}
+	killRun(t, pid)
 	r := b.run("down", "trickle")
 	if r.code != 0 {
 		t.Fatalf("down: exit %d\n%s", r.code, r.stderr)
@@ -304,12 +299,7 @@ func TestUpRestartsAPersistentRunWhoseProcessDied(t *testing.T) {
 			t.Fatalf("up while the run goes on: pid %d (was %d), alive %v\n%s", got, pid, proc.Alive(pid), r.stderr)
 		}
 	}
-	if err := proc.KillGroup(pid); err != nil {
-		t.Fatal(err)
-	}
-	if !exits(pid) {
-		t.Fatalf("pid %d survived SIGKILL", pid)
-	}
+	killRun(t, pid)
 	if r := b.must("up", tr.def); pidNow(b) != pid || strings.Contains(r.stderr, "applying again") {
 		t.Errorf("up on hostB started a run hostA's may still be running:\n%s", r.stderr)
 	}
@@ -328,6 +318,18 @@ func TestUpRestartsAPersistentRunWhoseProcessDied(t *testing.T) {
 		t.Errorf("up left the dead run (pid %d) in the record", pid)
 	}
 	a.must("down", "trickle")
+}
+
+// killRun kills a persistent run's process group outright and waits until
+// it is gone.
+func killRun(t *testing.T, pid int) {
+	t.Helper()
+	if err := proc.KillGroup(pid); err != nil {
+		t.Fatal(err)
+	}
+	if !exits(pid) {
+		t.Fatalf("pid %d survived SIGKILL", pid)
+	}
 }
 
 // storeKeys lists the files of a state directory's objects under prefix.
