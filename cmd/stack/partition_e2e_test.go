@@ -399,3 +399,61 @@ func TestErroredStateTheBackendMovedPastIsKeptAndDestroyed(t *testing.T) {
 		t.Errorf("resources left after down: %v", left)
 	}
 }
+
+// A resource an apply created and did not save (Terraform was killed before
+// it wrote its state; the journal in the step's working copy names it) is
+// imported into the step's state when the step is applied again: it is not
+// created a second time, no orphan is left, and down destroys it.
+func TestAResourceAKilledApplyDidNotSaveIsAdopted(t *testing.T) {
+	w := newWorkstation(t, t.TempDir())
+	ks := newPartitionStack(t, "lost", 0)
+	w.must("up", ks.def)
+	// Step b's state without r[1], as if the apply that created it had been
+	// killed before it saved; its side effect stays, and the journal that
+	// apply left names it.
+	statePath := filepath.Join(w.state, "tfstate", "lost", "b", "terraform.tfstate")
+	data, err := os.ReadFile(statePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st map[string]any
+	if err := json.Unmarshal(data, &st); err != nil {
+		t.Fatal(err)
+	}
+	res := st["resources"].([]any)[0].(map[string]any)
+	var kept []any
+	lost := ""
+	for _, in := range res["instances"].([]any) {
+		if in.(map[string]any)["index_key"] == float64(1) {
+			lost = in.(map[string]any)["attributes"].(map[string]any)["id"].(string)
+			continue
+		}
+		kept = append(kept, in)
+	}
+	res["instances"], st["serial"] = kept, st["serial"].(float64)+1
+	if data, err = json.Marshal(st); err != nil || lost == "" {
+		t.Fatalf("no r[1] in b's state (%v)", err)
+	}
+	if err := os.WriteFile(statePath, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	journal := fmt.Sprintf(`{"workspace":"b","command":"terraform apply","started":"2026-12-06T10:00:00Z",
+		"base":{"lineage":%q,"serial":%v},"created":[{"step":"b","address":"terraform_data.r[1]","id":%q}]}`, st["lineage"], st["serial"], lost)
+	if err := os.WriteFile(filepath.Join(w.home, ".cache", "stack", "work", "lost", "b", "unsaved.json"), []byte(journal), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	r := w.must("rerun-step", "lost", "b")
+	if want := "importing terraform_data.r[1] (id " + lost + ")"; !strings.Contains(r.stdout+r.stderr, want) {
+		t.Errorf("rerun-step does not say %q:\n%s%s", want, r.stdout, r.stderr)
+	}
+	inState, orphans := stateAndOrphans(t, w, "lost")
+	if inState[lost] != "b" || len(orphans) > 0 {
+		t.Errorf("resource %s in the state of step %q (want b), orphans %v", lost, inState[lost], sortedKeys(orphans))
+	}
+	checkEveryEffectAccounted(t, w, "lost", ks.effects)
+	w.must("down", "lost")
+	if left := sideEffects(t, ks.effects); len(left) > 0 {
+		t.Errorf("resources left after down: %v", left)
+	}
+}

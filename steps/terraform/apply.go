@@ -20,7 +20,7 @@ func (k *Kind) Apply(ctx context.Context, run *stack.StepRun) (stack.Outputs, er
 	if _, err := s.selectWorkspace(ctx, true); err != nil {
 		return nil, err
 	}
-	if err := s.recoverUnsaved(ctx); err != nil {
+	if err := s.recoverUnsaved(ctx, true); err != nil {
 		return nil, err
 	}
 	secrets, err := s.secrets()

@@ -47,7 +47,7 @@ func destroyOptions(varFile string) []tfexec.DestroyOption {
 // destroy runs `terraform destroy -json` in the selected workspace, then
 // deletes the workspace.
 func (k *Kind) destroy(ctx context.Context, s *session) error {
-	if err := s.recoverUnsaved(ctx); err != nil {
+	if err := s.recoverUnsaved(ctx, false); err != nil {
 		return err
 	}
 	secrets, err := s.secrets()

@@ -34,7 +34,12 @@ import (
 // pushed. Otherwise the resources only that file knows are orphans: they are
 // kept in a workspace of their own (STEP--unsaved-N, destroyed by `stack
 // down`), and reported. Resources the journal saw created that no state
-// knows (Terraform was killed before it saved them) are reported by id.
+// knows (Terraform was killed before it saved them) are imported into the
+// step's state before it is applied again, at the address they were created
+// at, so the apply finds them instead of creating them a second time
+// (adoptLost); those it cannot import, and all of them before a destroy
+// (an imported resource holds only what its provider reads back, which a
+// destroy-time provisioner may not find), are reported by id.
 
 // erroredState is where Terraform leaves the state it could not save (the
 // backend was unreachable), in the working copy of the module.
@@ -197,8 +202,9 @@ func readJournal(path string) *journal {
 }
 
 // recoverUnsaved deals with what an earlier command on this workstation could
-// not save (see the top of this file), before the step runs again.
-func (s *session) recoverUnsaved(ctx context.Context) error {
+// not save (see the top of this file), before the step runs again; adopt says
+// an apply follows, which may take in what no state knows (adoptLost).
+func (s *session) recoverUnsaved(ctx context.Context, adopt bool) error {
 	j := readJournal(s.journalPath())
 	ePath := filepath.Join(s.srcDir, erroredState)
 	eData, eErr := os.ReadFile(ePath)
@@ -225,11 +231,59 @@ func (s *session) recoverUnsaved(ctx context.Context) error {
 		orphans = append(orphans, kept...)
 	}
 	if j != nil {
-		orphans = append(orphans, unknown(j.Created, known)...)
+		lost := unknown(j.Created, known)
+		if adopt {
+			if lost, err = s.adoptLost(ctx, lost, known); err != nil {
+				return err
+			}
+		}
+		orphans = append(orphans, lost...)
 	}
 	s.reportOrphans(orphans)
 	_ = os.Remove(s.journalPath())
 	return nil
+}
+
+// adoptLost imports into the step's state each resource an interrupted
+// command created and did not save, at the address it was created at,
+// unless the state holds that address already (a replacement the command
+// did not finish: that one stays an orphan). It returns those it left.
+func (s *session) adoptLost(ctx context.Context, lost []stack.Orphan, known map[string]stack.Orphan) ([]stack.Orphan, error) {
+	if len(lost) == 0 {
+		return nil, nil
+	}
+	taken := map[string]bool{}
+	for _, o := range known {
+		taken[o.Address] = true
+	}
+	secrets, err := s.secrets()
+	if err != nil {
+		return nil, err
+	}
+	defer secrets.close()
+	var opts []tfexec.ImportOption
+	if f := secrets.varFile(); f != "" {
+		opts = append(opts, tfexec.VarFile(f))
+	}
+	var left []stack.Orphan
+	for _, o := range lost {
+		if taken[o.Address] {
+			left = append(left, o)
+			continue
+		}
+		s.run.Progress("importing %s (id %s), which an interrupted run created and did not save", o.Address, o.ID)
+		if err := s.retryLocked(ctx, func() error { return s.tf.Import(ctx, o.Address, o.ID, opts...) }); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			fmt.Fprintf(s.run.Log, "# importing %s (id %s): %v\n", o.Address, o.ID, err)
+			left = append(left, o)
+			continue
+		}
+		taken[o.Address] = true
+		fmt.Fprintf(s.run.Log, "# adopted %s (id %s): an interrupted run created it and did not save it; the apply takes it from here\n", o.Address, o.ID)
+	}
+	return left, nil
 }
 
 // unknown returns the created resources no state knows.
@@ -427,7 +481,7 @@ func (k *Kind) Recover(ctx context.Context, run *stack.StepRun) error {
 	if _, err := s.selectWorkspace(ctx, true); err != nil {
 		return err
 	}
-	return s.recoverUnsaved(ctx)
+	return s.recoverUnsaved(ctx, false)
 }
 
 // knownState is the state a workspace holds just after its creation: stored,
