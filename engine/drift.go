@@ -336,3 +336,39 @@ func (r *runner) drifted(ctx context.Context, s *definition.Step) bool {
 	}
 	return res.Changes
 }
+
+// Stopped says, per applied step whose kind leaves a process running
+// (stack.LiveChecker), why that process no longer runs, for `stack status`.
+// Only a stack with such a step costs more than nothing: its stored
+// definition is read again. Steps that cannot be checked are left out.
+func (e *Engine) Stopped(ctx context.Context, rec *state.Record) map[string]string {
+	live := false
+	for _, st := range rec.Steps {
+		if e.Registry == nil {
+			break
+		}
+		k, _ := e.Registry.Step(st.Kind)
+		if _, ok := k.(stack.LiveChecker); ok && st.Status == state.StatusApplied {
+			live = true
+			break
+		}
+	}
+	if !live {
+		return nil
+	}
+	plan, err := e.storedGraph(ctx, rec)
+	if err != nil {
+		return nil
+	}
+	r := e.newRunner(plan, state.NewRecordWriter(e.Store, rec.Name, rec, "")) // read only: never updated
+	out := map[string]string{}
+	for _, s := range plan.Steps {
+		if st := rec.Steps[s.Name]; st == nil || st.Status != state.StatusApplied {
+			continue
+		}
+		if why, err := r.notRunning(ctx, s); err == nil && why != "" {
+			out[s.Name] = why
+		}
+	}
+	return out
+}

@@ -294,6 +294,9 @@ func TestUpRestartsAPersistentRunWhoseProcessDied(t *testing.T) {
 	pid := tr.upSending(t, a)
 	pidNow := func(w *workstation) int { return int(w.status("trickle").Steps["load"].Outputs["pid"].Value.(float64)) }
 	for _, w := range []*workstation{a, b} {
+		if r := w.must("status", "trickle"); strings.Contains(r.stdout, "stopped:") {
+			t.Errorf("status while the run goes on says it stopped:\n%s", r.stdout)
+		}
 		r := w.must("up", tr.def)
 		if got := pidNow(w); got != pid || !proc.Alive(pid) || strings.Contains(r.stderr, "applying again") {
 			t.Fatalf("up while the run goes on: pid %d (was %d), alive %v\n%s", got, pid, proc.Alive(pid), r.stderr)
@@ -302,6 +305,16 @@ func TestUpRestartsAPersistentRunWhoseProcessDied(t *testing.T) {
 	killRun(t, pid)
 	if r := b.must("up", tr.def); pidNow(b) != pid || strings.Contains(r.stderr, "applying again") {
 		t.Errorf("up on hostB started a run hostA's may still be running:\n%s", r.stderr)
+	}
+	// status says so where the run's process can be seen, in text and JSON.
+	if r := a.must("status", "trickle"); !strings.Contains(r.stdout, "stopped: its persistent run (pid "+strconv.Itoa(pid)+" on hostA) no longer runs") {
+		t.Errorf("status on hostA after the run died:\n%s", r.stdout)
+	}
+	if r := a.must("status", "trickle", "--output", "json"); !strings.Contains(r.stdout, `"stopped": {`) {
+		t.Errorf("status --output json on hostA has no stopped steps:\n%s", r.stdout)
+	}
+	if r := b.must("status", "trickle"); strings.Contains(r.stdout, "stopped:") {
+		t.Errorf("status on hostB, which cannot see the run's process, says it stopped:\n%s", r.stdout)
 	}
 	// stack plan says what up would do, and exits 2 as for drift.
 	if r := b.run("plan", "trickle"); r.code != 0 || !strings.Contains(r.stdout, "not applicable") {

@@ -57,7 +57,7 @@ func TestStatusRoundsFigures(t *testing.T) {
 	var b bytes.Buffer
 	printStepDetail(&b, "load", &state.StepState{Status: state.StatusApplied, Outputs: stack.Outputs{
 		"rate": {Value: 100.20551255455693}, "success_ratio": {Value: 0.99871234}, "sent": {Value: float64(300)},
-		"p99_ms": {Value: 2.3456789}}})
+		"p99_ms": {Value: 2.3456789}}}, "")
 	for _, want := range []string{"output rate = 100.21\n", "output success_ratio = 0.9987\n", "output sent = 300\n", "output p99_ms = 2.35\n"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("status lacks %q:\n%s", want, b.String())

@@ -59,6 +59,7 @@ func runStatus(ctx context.Context, o *statusOptions) error {
 	}
 	lock, _ := e.Lock(ctx, o.Name)
 	loc := e.Store.Location("stacks/" + rec.Name + "/stack.json")
+	stopped := e.Stopped(ctx, rec)
 	if o.JSON {
 		return writeJSON(o.Out, struct {
 			*state.Record
@@ -66,13 +67,17 @@ func runStatus(ctx context.Context, o *statusOptions) error {
 			LockState string       `json:"lock_state,omitempty"`
 			Location  string       `json:"location"`
 			Cost      *state.Cost  `json:"cost,omitempty"`
-		}{rec, lock, lockState(lock), loc, rec.Cost(time.Now())})
+			// Stopped: applied steps whose process no longer runs, and why.
+			Stopped map[string]string `json:"stopped,omitempty"`
+		}{rec, lock, lockState(lock), loc, rec.Cost(time.Now()), stopped})
 	}
-	printStatus(o.Out, rec, lock, loc)
+	printStatus(o.Out, rec, lock, loc, stopped)
 	return nil
 }
 
-func printStatus(w io.Writer, rec *state.Record, lock *state.Lease, loc string) {
+// printStatus is `stack status NAME`; stopped names the applied steps whose
+// process no longer runs (Engine.Stopped).
+func printStatus(w io.Writer, rec *state.Record, lock *state.Lease, loc string, stopped map[string]string) {
 	fmt.Fprintf(w, "Stack %s: %s\n", rec.Name, rec.Status)
 	profile := rec.Profile
 	if profile == "" {
@@ -105,7 +110,7 @@ func printStatus(w io.Writer, rec *state.Record, lock *state.Lease, loc string) 
 	}
 	tw.Flush()
 	for _, n := range names {
-		printStepDetail(w, n, rec.Steps[n])
+		printStepDetail(w, n, rec.Steps[n], stopped[n])
 	}
 	var orphans []stack.Orphan
 	for _, n := range names {
@@ -126,10 +131,14 @@ func printOrphans(w io.Writer, orphans []stack.Orphan) {
 	}
 }
 
-// printStepDetail is a step's part of `stack status`: what it is doing, its
-// outputs, handlers, phases and log.
-func printStepDetail(w io.Writer, name string, s *state.StepState) {
+// printStepDetail is a step's part of `stack status`: whether the process it
+// left still runs (stopped says why not), what it is doing, its outputs,
+// handlers, phases and log.
+func printStepDetail(w io.Writer, name string, s *state.StepState, stopped string) {
 	fmt.Fprintf(w, "\n%s (%s)\n", name, s.Status)
+	if stopped != "" {
+		fmt.Fprintf(w, "  stopped: %s; `stack up` starts it again\n", stopped)
+	}
 	if s.Progress != "" {
 		fmt.Fprintf(w, "  now: %s\n", s.Progress)
 	}
