@@ -7,6 +7,7 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // Alive reports whether process pid exists. Without a cheap portable probe it
@@ -70,3 +71,6 @@ func Terminate(pid int) error {
 
 // OpenFileLimit is unknown here.
 func OpenFileLimit() (uint64, bool) { return 0, false }
+
+// Started is unknown on this platform.
+func Started(pid int) (time.Time, bool) { return time.Time{}, false }

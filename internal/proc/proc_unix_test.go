@@ -74,3 +74,30 @@ func TestZombieGroupIsGone(t *testing.T) {
 	}
 	_ = c.Wait()
 }
+
+// Started tells a process started now from one started earlier, so a pid
+// reused after a reboot is not taken for the process that had it.
+func TestStartedIsWhenTheProcessStarted(t *testing.T) {
+	before := time.Now()
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	after := time.Now()
+	got, ok := Started(cmd.Process.Pid)
+	if !ok {
+		t.Skip("no start times on this platform")
+	}
+	// /proc gives boot time to the second and start to the hundredth.
+	if got.Before(before.Add(-2*time.Second)) || got.After(after.Add(2*time.Second)) {
+		t.Errorf("Started = %s, want between %s and %s", got, before, after)
+	}
+	// The first process started before this test did.
+	if first, ok := Started(1); !ok || !first.Before(before) {
+		t.Errorf("process 1 started %s (%v), not before this test (%s)", first, ok, before)
+	}
+	if _, ok := Started(1 << 30); ok {
+		t.Error("Started of a pid that cannot exist says it knows")
+	}
+}

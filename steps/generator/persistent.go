@@ -167,21 +167,22 @@ func lastBytes(b []byte, n int) []byte {
 
 // NotRunning says why a persistent step's run no longer runs, so that `up`
 // starts it again (stack.LiveChecker): its process on this workstation is
-// gone (killed, or the machine restarted). A run on another workstation
-// cannot be seen from here and counts as running; a partition must not start
-// a second one.
+// gone (killed, or the machine restarted; a pid that now names a process
+// started after the run is another's). A run on another workstation cannot
+// be seen from here and counts as running; a partition must not start a
+// second one.
 func (k *Kind) NotRunning(ctx context.Context, run *stack.StepRun) (string, error) {
 	if _, forever := stripForever(run.Config); !forever {
 		return "", nil
 	}
-	host, pid := proc.Host(), 0
+	host, pid, since := proc.Host(), 0, time.Time{}
 	if run.Store != nil {
 		b, _, err := run.Store.Get(ctx, markKey(run.Stack, run.Step))
 		switch {
 		case err == nil:
 			var m persistentMark
 			if json.Unmarshal(b, &m) == nil {
-				host, pid = m.Host, m.PID
+				host, pid, since = m.Host, m.PID, m.Started
 			}
 		case !errors.Is(err, stack.ErrNotFound):
 			return "", fmt.Errorf("reading the persistent run's mark %s: %w", run.Store.Location(markKey(run.Stack, run.Step)), err)
@@ -190,16 +191,49 @@ func (k *Kind) NotRunning(ctx context.Context, run *stack.StepRun) (string, erro
 	if pid == 0 {
 		// No mark (a run that could not write one): the process this
 		// workstation started, if it did.
-		b, err := os.ReadFile(filepath.Join(run.WorkDir, persistentFolder, "pid"))
-		if err != nil {
+		var err error
+		if pid, since, err = readPidFile(filepath.Join(run.WorkDir, persistentFolder)); err != nil {
 			return "", nil
 		}
-		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 	}
-	if host != proc.Host() || pid <= 0 || proc.Alive(pid) {
+	if host != proc.Host() || pid <= 0 {
 		return "", nil
 	}
-	return fmt.Sprintf("its persistent run (pid %d on %s) no longer runs", pid, host), nil
+	if gone, detail := processGone(pid, since); gone {
+		return fmt.Sprintf("its persistent run (pid %d on %s) no longer runs%s", pid, host, detail), nil
+	}
+	return "", nil
+}
+
+// readPidFile reads the pid of the run this workstation started from the
+// working copy's folder dir, and when: the file is written just after the
+// process started.
+func readPidFile(dir string) (pid int, since time.Time, err error) {
+	p := filepath.Join(dir, "pid")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	if fi, err := os.Stat(p); err == nil {
+		since = fi.ModTime()
+	}
+	return pid, since, nil
+}
+
+// processGone says whether the run that was process pid on this host,
+// started by since (zero if unknown), is gone; detail says so when the pid
+// names another process now.
+func processGone(pid int, since time.Time) (gone bool, detail string) {
+	if !proc.Alive(pid) {
+		return true, ""
+	}
+	// The clock of /proc is good to a second; the run notes its start
+	// after it has started.
+	if started, ok := proc.Started(pid); ok && !since.IsZero() && started.After(since.Add(2*time.Second)) {
+		return true, fmt.Sprintf(": pid %d is another process now, started %s", pid, started.Format(time.DateTime))
+	}
+	return false, ""
 }
 
 // stopPersistent stops the step's persistent run: one started on this
@@ -216,15 +250,16 @@ func (k *Kind) stopPersistent(ctx context.Context, run *stack.StepRun) error {
 // any, says where its last report is and returns the run's ID.
 func stopLocal(ctx context.Context, run *stack.StepRun) (string, error) {
 	dir := filepath.Join(run.WorkDir, persistentFolder)
-	b, err := os.ReadFile(filepath.Join(dir, "pid"))
+	pid, since, err := readPidFile(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return "", nil
 	}
 	if err != nil {
 		return "", err
 	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	if pid > 0 && proc.Alive(pid) {
+	// A pid that names another process now (the machine restarted) is
+	// not signalled.
+	if gone, _ := processGone(pid, since); pid > 0 && !gone {
 		fmt.Fprintf(run.Log, "load: stopping the persistent run (pid %d)\n", pid)
 		if err := proc.Terminate(pid); err != nil {
 			return "", fmt.Errorf("generator step: stopping the persistent run (pid %d): %w", pid, err)
