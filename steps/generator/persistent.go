@@ -228,9 +228,10 @@ func processGone(pid int, since time.Time) (gone bool, detail string) {
 	if !proc.Alive(pid) {
 		return true, ""
 	}
-	// The clock of /proc is good to a second; the run notes its start
-	// after it has started.
-	if started, ok := proc.Started(pid); ok && !since.IsZero() && started.After(since.Add(2*time.Second)) {
+	// The run notes its start after it has started. A minute of slack: a
+	// wall clock stepped since (NTP after a laptop wakes) moves the start
+	// /proc gives by as much, and a restart takes longer than that.
+	if started, ok := proc.Started(pid); ok && !since.IsZero() && started.After(since.Add(time.Minute)) {
 		return true, fmt.Sprintf(": pid %d is another process now, started %s", pid, started.Format(time.DateTime))
 	}
 	return false, ""
