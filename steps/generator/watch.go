@@ -205,9 +205,11 @@ func stopElsewhere(ctx context.Context, run *stack.StepRun, local string) error 
 	if !elsewhere {
 		return nil
 	}
-	if gone, _ := processGone(m.PID, m.Started); m.Host == proc.Host() && m.PID > 0 && gone {
-		progress(run, "the persistent run on %s (pid %d) no longer runs", m.Host, m.PID)
-		return nil
+	if m.Host == proc.Host() && m.PID > 0 {
+		if gone, _ := processGone(m.PID, m.Started); gone {
+			progress(run, "the persistent run on %s (pid %d) no longer runs", m.Host, m.PID)
+			return nil
+		}
 	}
 	every := m.CheckEvery
 	if every <= 0 {
