@@ -188,12 +188,12 @@ func (c *compiler) call(name string, args []parse.Node) (func(*Data) string, boo
 	switch f := c.funcs[name].(type) {
 	case func() string:
 		return func(*Data) string { return f() }, len(args) == 0
-	case func(int) string:
+	case func(int) (string, error): // sized: a count out of range is left to the template engine, which reports it
 		v, ok := ints()
-		if !ok || len(v) != 1 {
+		if !ok || len(v) != 1 || v[0] < 0 || v[0] > MaxCount {
 			return nil, false
 		}
-		return func(*Data) string { return f(v[0]) }, true
+		return func(*Data) string { s, _ := f(v[0]); return s }, true
 	case func(int, int) int:
 		v, ok := ints()
 		if !ok || len(v) != 2 {

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"text/template"
 	"time"
 
@@ -36,10 +37,10 @@ func funcMap(f *gofakeit.Faker, clock func() time.Time) template.FuncMap {
 		"zip":         f.Zip,
 		"emoji":       f.Emoji,
 		"now":         func() string { return clock().UTC().Format(time.RFC3339Nano) },
-		"sentence":    f.Sentence,
-		"digits":      func(n int) string { return f.DigitN(uint(n)) },
-		"letters":     func(n int) string { return f.LetterN(uint(n)) },
-		"hex":         func(n int) string { return randHex(f, n) },
+		"sentence":    sized("sentence", f.Sentence),
+		"digits":      sized("digits", func(n int) string { return f.DigitN(uint(n)) }),
+		"letters":     sized("letters", func(n int) string { return f.LetterN(uint(n)) }),
+		"hex":         sized("hex", func(n int) string { return randHex(f, n) }),
 		"number":      f.Number,
 		"price":       f.Price,
 		"pick": func(choices ...string) string {
@@ -51,6 +52,23 @@ func funcMap(f *gofakeit.Faker, clock func() time.Time) template.FuncMap {
 		// Escapers for use in pipelines: {{ sentence 6 | jsonstr }}.
 		"jsonstr": jsonString,
 		"b64":     func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) },
+	}
+}
+
+// MaxCount bounds the count the sized fake-data functions take (the words of
+// a sentence; the characters of digits, letters and hex). A body needs far
+// fewer; `sentence 4000000000000000000` (found by FuzzTemplate) asked for
+// more memory than any machine has, and a negative count became a huge one.
+const MaxCount = 10000
+
+// sized is fn refusing a count outside 0..MaxCount: the template's execution
+// fails with the function's name and the count instead.
+func sized(name string, fn func(int) string) func(int) (string, error) {
+	return func(n int) (string, error) {
+		if n < 0 || n > MaxCount {
+			return "", fmt.Errorf("%s %d: the count must be 0 to %d", name, n, MaxCount)
+		}
+		return fn(n), nil
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/stack-tools/stack/load/scenario"
 	"github.com/stack-tools/stack/stacks/scenarios"
@@ -362,6 +363,41 @@ func TestBuiltinBodiesAreWellFormed(t *testing.T) {
 		}
 		if form.Get("MessageSid") != m.ID || !strings.HasPrefix(m.ID, "SM") || len(m.ID) != 34 {
 			t.Fatalf("MessageSid %q, id %q: want SM + 32 hex digits", form.Get("MessageSid"), m.ID)
+		}
+	}
+}
+
+// The sized fake-data functions take a count from 0 to scenario.MaxCount: a
+// body asking for more (or less) is refused before the run starts, naming
+// the function and the count, whether the count is written in the body or
+// computed as it renders.
+func TestSizedFunctionsRefuseCountsOutOfRange(t *testing.T) {
+	for _, c := range []struct{ body, want string }{
+		{`{{ sentence 4000000000000000000 }}`, "sentence 4000000000000000000: the count must be 0 to 10000"},
+		{`{{ digits -1 }}`, "digits -1"},
+		{`{{ letters 10001 }}`, "letters 10001"},
+		{`{{ if .Sender }}{{ hex 20000 }}{{ end }}`, "hex 20000"},
+		{`{{ sentence 3 }} {{ digits 10000 }} {{ hex 0 }}`, ""},
+	} {
+		fsys := fstest.MapFS{
+			scenario.FileName: {Data: []byte(`{"name":"sized","types":[{"name":"a","weight":1,"body":"a.tmpl"}]}`)},
+			"a.tmpl":          {Data: []byte(c.body)},
+		}
+		sc, err := scenario.LoadFS(fsys, "sized")
+		if err != nil {
+			t.Fatalf("%s: %v", c.body, err)
+		}
+		g, err := scenario.NewGenerator(sc, "http://127.0.0.1:9/x", scenario.Options{Seed: 1, Senders: 1})
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %v", c.body, err)
+		case c.want == "":
+			var m scenario.Message
+			if err := g.Next(&m); err != nil || len(m.Body) < 10000 {
+				t.Errorf("%s: %d bytes, %v", c.body, len(m.Body), err)
+			}
+		case err == nil || !strings.Contains(err.Error(), c.want):
+			t.Errorf("%s: error %v, want one saying %q", c.body, err, c.want)
 		}
 	}
 }
